@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile TypeScript with the dev dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+RUN npm ci --ignore-scripts
+COPY gateway ./gateway
+COPY plugins ./plugins
+COPY test ./test
+COPY config ./config
+RUN npx tsc -p tsconfig.json && rm -rf dist/test
+
+# Runtime stage: production dependencies and compiled output only, as a non-root user.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY config ./config
+RUN mkdir -p /etc/hookgate && cp config/gateway.yaml /etc/hookgate/gateway.yaml && cp -r config/my-plugins /etc/hookgate/my-plugins \
+    && sed -i 's/host: 127.0.0.1, port: 8080/host: 0.0.0.0, port: 8080/' /etc/hookgate/gateway.yaml \
+    && chown -R node:node /etc/hookgate
+USER node
+EXPOSE 8080 8081
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD node -e "require('http').get('http://127.0.0.1:8080/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
+ENTRYPOINT ["node", "dist/gateway/cli.js"]
+CMD ["start", "--config", "/etc/hookgate/gateway.yaml"]

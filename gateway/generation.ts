@@ -1,0 +1,253 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import type { Logger } from 'pino';
+import { ajv, describeAjvError, formatPath } from './config/load.js';
+import type { LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
+import { ConfigError } from './errors.js';
+import { assertPluginDefinition, assertPluginInstance, type PluginDefinition, type PluginInstance } from './plugin.js';
+import { Router } from './router.js';
+import type { Store } from './store/types.js';
+import { Upstream } from './upstream.js';
+
+export type RouteAction =
+  | { kind: 'proxy'; upstream: Upstream }
+  | { kind: 'respond'; status: number; headers: Record<string, string>; body: Buffer }
+  | { kind: 'deliver'; upstream: string; retry: RetryPolicyConfig | undefined; timeoutMs: number | undefined }
+  | { kind: 'publish'; retry: RetryPolicyConfig | undefined };
+
+/** A route compiled once: its plugin phases as plain arrays, its action resolved. */
+export interface CompiledRoute {
+  readonly name: string;
+  readonly config: RouteConfig;
+  readonly action: RouteAction;
+  readonly onRequest: PluginInstance[];
+  readonly onResponse: PluginInstance[];
+  readonly onLog: PluginInstance[];
+  readonly needsBody: boolean;
+  readonly bodyLimit: number;
+  readonly stripPrefix: boolean;
+  /** Deprecation/Sunset headers, precomputed. */
+  readonly extraHeaders: Record<string, string> | undefined;
+  /** Plugin names in order, for /admin/routes. */
+  readonly pluginNames: string[];
+}
+
+/** One immutable compiled config. Requests hold a reference to the generation they started on. */
+export interface Generation {
+  readonly id: number;
+  readonly loaded: LoadedConfig;
+  readonly router: Router<CompiledRoute>;
+  readonly routes: CompiledRoute[];
+  readonly upstreams: Map<string, Upstream>;
+  readonly instances: { name: string; instance: PluginInstance }[];
+  /** Custom plugin files (absolute) to watch. */
+  readonly pluginFiles: string[];
+  inflight: number;
+  retired: boolean;
+}
+
+export interface BuildOptions {
+  builtins: Map<string, PluginDefinition>;
+  store: Store;
+  logger: Logger;
+  id: number;
+}
+
+const schemaCache = new WeakMap<object, ValidateFunction>();
+
+function paramsValidator(def: PluginDefinition): ValidateFunction {
+  let v = schemaCache.get(def.schema);
+  if (!v) {
+    v = ajv.compile(def.schema);
+    schemaCache.set(def.schema, v);
+  }
+  return v;
+}
+
+/** Loads custom plugin modules. A content hash in the URL makes a changed file a new module. */
+export async function loadCustomPlugins(loaded: LoadedConfig, builtins: Map<string, PluginDefinition>): Promise<{ defs: Map<string, PluginDefinition>; files: string[] }> {
+  const defs = new Map(builtins);
+  const files: string[] = [];
+  const list = loaded.config.customPlugins ?? [];
+  for (let i = 0; i < list.length; i++) {
+    const rel = list[i]!;
+    const file = isAbsolute(rel) ? rel : resolve(loaded.dir, rel);
+    const where = { file: loaded.file, line: loaded.lineOf(['customPlugins', i]), path: `customPlugins[${i}]` };
+    let source: Buffer;
+    try {
+      source = readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(`cannot read custom plugin ${file}: ${(err as Error).message}`, where);
+    }
+    const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(`${pathToFileURL(file).href}?v=${hash}`)) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`custom plugin ${file} failed to load: ${(err as Error).message}`, where);
+    }
+    const def = (mod.default ?? mod.plugin) as unknown;
+    try {
+      assertPluginDefinition(def, file);
+    } catch (err) {
+      throw new ConfigError((err as Error).message, where);
+    }
+    if (builtins.has(def.name)) throw new ConfigError(`custom plugin ${file} uses the name "${def.name}" of a built-in plugin`, where);
+    if (defs.has(def.name)) throw new ConfigError(`two custom plugins are named "${def.name}"`, where);
+    defs.set(def.name, def);
+    files.push(file);
+  }
+  return { defs, files };
+}
+
+async function instantiate(
+  entries: PluginEntry[] | undefined,
+  basePath: (string | number)[],
+  defs: Map<string, PluginDefinition>,
+  loaded: LoadedConfig,
+  env: { store: Store; logger: Logger; routeName: string | undefined; publicUrl: string | undefined },
+  created: { name: string; instance: PluginInstance }[],
+): Promise<{ name: string; instance: PluginInstance }[]> {
+  const out: { name: string; instance: PluginInstance }[] = [];
+  for (let i = 0; i < (entries ?? []).length; i++) {
+    const entry = entries![i]!;
+    const name = Object.keys(entry)[0]!;
+    const path = [...basePath, i, name];
+    const where = (sub: (string | number)[] = []) => ({ file: loaded.file, line: loaded.lineOf([...path, ...sub]), path: formatPath([...path, ...sub]) });
+    const def = defs.get(name);
+    if (!def) throw new ConfigError(`unknown plugin "${name}" (known: ${[...defs.keys()].sort().join(', ')})`, where());
+    const params = structuredClone(entry[name] ?? {}) as Record<string, unknown>;
+    const validate = paramsValidator(def);
+    if (!validate(params)) {
+      const worst = (validate.errors ?? []).reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a));
+      const e = describeAjvError(worst);
+      throw new ConfigError(`plugin "${name}": ${e.message}`, where(e.path));
+    }
+    let instance: PluginInstance;
+    try {
+      instance = await def.create(params, { ...env, configDir: loaded.dir });
+      assertPluginInstance(name, instance);
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError(`plugin "${name}": ${(err as Error).message}`, where());
+    }
+    out.push({ name, instance });
+    created.push({ name, instance });
+  }
+  return out;
+}
+
+function compileAction(r: RouteConfig, i: number, loaded: LoadedConfig, upstreams: Map<string, Upstream>): RouteAction {
+  const where = (key: string) => ({ file: loaded.file, line: loaded.lineOf(['routes', i, key]), path: `routes[${i}].${key}` });
+  const present = (['upstream', 'respond', 'deliver', 'publish'] as const).filter((k) => r[k] !== undefined);
+  if (present.length !== 1) {
+    throw new ConfigError(
+      present.length === 0
+        ? `route "${r.name}" has no action: expected one of upstream, respond, deliver, publish`
+        : `route "${r.name}" has ${present.length} actions (${present.join(', ')}): expected exactly one`,
+      { file: loaded.file, line: loaded.lineOf(['routes', i]), path: `routes[${i}]` },
+    );
+  }
+  const known = () => [...upstreams.keys()].join(', ') || 'none declared';
+  if (r.upstream !== undefined) {
+    const up = upstreams.get(r.upstream);
+    if (!up) throw new ConfigError(`unknown upstream "${r.upstream}" (declared: ${known()})`, where('upstream'));
+    return { kind: 'proxy', upstream: up };
+  }
+  if (r.deliver) {
+    if (!upstreams.has(r.deliver.upstream)) throw new ConfigError(`unknown upstream "${r.deliver.upstream}" (declared: ${known()})`, where('deliver'));
+    return { kind: 'deliver', upstream: r.deliver.upstream, retry: r.deliver.retry, timeoutMs: r.deliver.timeoutMs };
+  }
+  if (r.publish !== undefined) return { kind: 'publish', retry: r.publish?.retry };
+  const resp = r.respond!;
+  const body = resp.body === undefined ? Buffer.alloc(0) : Buffer.from(typeof resp.body === 'string' ? resp.body : JSON.stringify(resp.body));
+  const headers: Record<string, string> = {};
+  if (resp.body !== undefined) headers['content-type'] = typeof resp.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
+  for (const [k, v] of Object.entries(resp.headers ?? {})) headers[k.toLowerCase()] = v;
+  return { kind: 'respond', status: resp.status ?? 200, headers, body };
+}
+
+/**
+ * Builds a generation beside the running one. Nothing here touches the serving state, so a
+ * failure leaves the old generation serving; instances created before the failure are closed.
+ */
+export async function buildGeneration(loaded: LoadedConfig, opts: BuildOptions): Promise<Generation> {
+  const { config } = loaded;
+  const created: { name: string; instance: PluginInstance }[] = [];
+  const upstreams = new Map<string, Upstream>();
+  try {
+    const { defs, files } = await loadCustomPlugins(loaded, opts.builtins);
+    for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new Upstream(name, cfg));
+    const baseEnv = { store: opts.store, logger: opts.logger };
+    const globals = await instantiate(config.plugins, ['plugins'], defs, loaded, { ...baseEnv, routeName: undefined, publicUrl: undefined }, created);
+    const names = new Map<string, number>();
+    const routes: CompiledRoute[] = [];
+    for (let i = 0; i < config.routes.length; i++) {
+      const r = config.routes[i]!;
+      const prev = names.get(r.name);
+      if (prev !== undefined) {
+        throw new ConfigError(`duplicate route name "${r.name}" (first used at routes[${prev}])`, {
+          file: loaded.file,
+          line: loaded.lineOf(['routes', i, 'name']),
+          path: `routes[${i}].name`,
+        });
+      }
+      names.set(r.name, i);
+      const action = compileAction(r, i, loaded, upstreams);
+      const own = await instantiate(r.plugins, ['routes', i, 'plugins'], defs, loaded, { ...baseEnv, routeName: r.name, publicUrl: r.publicUrl }, created);
+      const all = [...globals, ...own].map((p) => p.instance);
+      const caps = all.map((p) => p.maxBodyBytes).filter((n): n is number => typeof n === 'number');
+      let extraHeaders: Record<string, string> | undefined;
+      if (r.deprecated) {
+        extraHeaders = { deprecation: 'true' };
+        if (r.deprecated.sunset) {
+          const d = new Date(r.deprecated.sunset);
+          if (Number.isNaN(d.getTime())) {
+            throw new ConfigError(`invalid sunset date "${r.deprecated.sunset}"`, { file: loaded.file, line: loaded.lineOf(['routes', i, 'deprecated', 'sunset']), path: `routes[${i}].deprecated.sunset` });
+          }
+          extraHeaders.sunset = d.toUTCString();
+        }
+        if (r.deprecated.link) extraHeaders.link = `<${r.deprecated.link}>; rel="deprecation"`;
+      }
+      routes.push({
+        name: r.name,
+        config: r,
+        action,
+        onRequest: all.filter((p) => p.onRequest),
+        onResponse: all.filter((p) => p.onResponse),
+        onLog: all.filter((p) => p.onLog),
+        // deliver and publish keep the raw bytes, so they always buffer.
+        needsBody: all.some((p) => p.needsBody) || action.kind === 'deliver' || action.kind === 'publish',
+        bodyLimit: Math.min(config.limits.bodyBytes, ...caps),
+        stripPrefix: r.stripPrefix ?? false,
+        extraHeaders,
+        pluginNames: [...globals, ...own].map((p) => p.name),
+      });
+    }
+    const router = new Router(routes.map((r) => ({ path: r.config.path, methods: r.config.methods, host: r.config.host, headers: r.config.headers, route: r })));
+    return { id: opts.id, loaded, router, routes, upstreams, instances: created, pluginFiles: files, inflight: 0, retired: false };
+  } catch (err) {
+    await closeInstances(created, opts.logger);
+    for (const u of upstreams.values()) u.close();
+    throw err;
+  }
+}
+
+async function closeInstances(list: { name: string; instance: PluginInstance }[], logger: Logger): Promise<void> {
+  for (const { name, instance } of list) {
+    try {
+      await instance.close?.();
+    } catch (err) {
+      logger.warn({ plugin: name, err: (err as Error).message }, 'plugin close failed');
+    }
+  }
+}
+
+/** Closes a retired generation's plugin instances and upstream agents. Call after it drained. */
+export async function closeGeneration(gen: Generation, logger: Logger): Promise<void> {
+  await closeInstances(gen.instances, logger);
+  for (const u of gen.upstreams.values()) u.close();
+}

@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics, one registry per gateway so several gateways in one process don't collide. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'status'>;
+  readonly duration: Histogram<'route'>;
+  readonly reloads: Counter<'result'>;
+  readonly inflight: Gauge;
+  readonly deliveries: Counter<'kind' | 'result'>;
+  readonly deliveryLatency: Histogram<'kind'>;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'hookgate_' });
+    this.requests = new Counter({ name: 'hookgate_requests_total', help: 'Requests by route and status', labelNames: ['route', 'status'], registers: [this.registry] });
+    this.duration = new Histogram({
+      name: 'hookgate_request_duration_seconds',
+      help: 'Request latency by route',
+      labelNames: ['route'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [this.registry],
+    });
+    this.reloads = new Counter({ name: 'hookgate_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
+    this.inflight = new Gauge({ name: 'hookgate_inflight_requests', help: 'Requests in flight', registers: [this.registry] });
+    this.deliveries = new Counter({ name: 'hookgate_delivery_attempts_total', help: 'Delivery attempts by kind (egress|ingress) and result', labelNames: ['kind', 'result'], registers: [this.registry] });
+    this.deliveryLatency = new Histogram({
+      name: 'hookgate_delivery_latency_seconds',
+      help: 'Time from acceptance to successful delivery',
+      labelNames: ['kind'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600],
+      registers: [this.registry],
+    });
+  }
+}

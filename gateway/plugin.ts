@@ -1,0 +1,75 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import type { Context } from './context.js';
+import type { Store } from './store/types.js';
+
+/** A plugin's way to answer and stop the pipeline. The core writes it, so every exit is uniform. */
+export interface PluginResponse {
+  status: number;
+  headers?: OutgoingHttpHeaders;
+  /** A Buffer or string is sent as is; anything else as JSON. */
+  body?: unknown;
+}
+
+/** What a plugin instance may do, in three fixed phases. */
+export interface PluginInstance {
+  /** Ask the core to buffer the raw body before `onRequest` (it is then in `ctx.body`). */
+  readonly needsBody?: boolean;
+  /** A body cap for this route; the smallest of all caps and `limits.bodyBytes` applies. */
+  readonly maxBodyBytes?: number;
+  /** Request phase: may answer (return a response, or throw a GatewayError) and stop the pipeline. */
+  onRequest?(ctx: Context): void | PluginResponse | Promise<void | PluginResponse>;
+  /** Response phase: synchronous; may change the response status headers before they are written. */
+  onResponse?(ctx: Context, headers: OutgoingHttpHeaders): void;
+  /** Log phase: after the response has been sent. Never blocks the response; errors are logged. */
+  onLog?(ctx: Context): void;
+  /** Called once the generation that owns this instance has drained, on reload or stop. */
+  close?(): void | Promise<void>;
+}
+
+/** What the core hands a plugin when it creates an instance. */
+export interface PluginEnv {
+  store: Store;
+  logger: Logger;
+  /** Directory of the config file, to resolve relative paths in params. */
+  configDir: string;
+  /** The route this instance serves, or undefined for a global plugin. */
+  routeName: string | undefined;
+  /** The route's `publicUrl`, when declared (used by schemes that sign the URL). */
+  publicUrl: string | undefined;
+}
+
+export type JsonSchema = Record<string, unknown>;
+
+/** A plugin: a named module with a params schema and a factory. No base class, no registry. */
+export interface PluginDefinition<P = any> {
+  name: string;
+  /** JSON Schema (draft 2020-12) for the params; defaults are applied before `create`. */
+  schema: JsonSchema;
+  create(params: P, env: PluginEnv): PluginInstance | Promise<PluginInstance>;
+}
+
+const PHASES = new Set(['needsBody', 'maxBodyBytes', 'onRequest', 'onResponse', 'onLog', 'close']);
+
+/** Identity with a type, plus a check that the definition is well formed. */
+export function definePlugin<P>(def: PluginDefinition<P>): PluginDefinition<P> {
+  assertPluginDefinition(def);
+  return def;
+}
+
+export function assertPluginDefinition(def: unknown, source = 'plugin'): asserts def is PluginDefinition {
+  const d = def as PluginDefinition;
+  if (!d || typeof d !== 'object') throw new TypeError(`${source}: a plugin module must export a plugin definition object`);
+  if (typeof d.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(d.name))
+    throw new TypeError(`${source}: plugin name must be lowercase letters, digits and dashes`);
+  if (!d.schema || typeof d.schema !== 'object') throw new TypeError(`${source}: plugin "${d.name}" has no params schema`);
+  if (typeof d.create !== 'function') throw new TypeError(`${source}: plugin "${d.name}" has no create(params, env)`);
+}
+
+/** Checks an instance only uses the known phases, so a typo (`onRequst`) fails at load, not silently. */
+export function assertPluginInstance(name: string, inst: unknown): asserts inst is PluginInstance {
+  if (!inst || typeof inst !== 'object') throw new TypeError(`plugin "${name}": create() must return an object`);
+  for (const k of Object.keys(inst)) {
+    if (!PHASES.has(k)) throw new TypeError(`plugin "${name}": unknown phase or property "${k}" (known: ${[...PHASES].join(', ')})`);
+  }
+}

@@ -1,0 +1,161 @@
+import { GatewayError } from './errors.js';
+
+/**
+ * Path normalisation: percent-decoding (including encoded slashes and dots), dot segments and
+ * duplicate slashes, so that no encoding trick reaches a route it should not. The result is what
+ * is matched AND what is forwarded (re-encoded), so the gateway and the upstream agree on the path.
+ */
+export function normalizePath(rawPath: string): string {
+  let decoded: string;
+  try {
+    decoded = rawPath.includes('%') ? decodeURIComponent(rawPath) : rawPath;
+  } catch {
+    throw new GatewayError('HG_BAD_PATH', 400, 'malformed percent-encoding in the request path');
+  }
+  if (decoded.includes('\0')) throw new GatewayError('HG_BAD_PATH', 400, 'NUL byte in the request path');
+  // Backslashes are treated as slashes, as several upstream stacks do.
+  const segments = decoded.replace(/\\/g, '/').split('/');
+  const out: string[] = [];
+  for (const s of segments) {
+    if (s === '' || s === '.') continue;
+    if (s === '..') out.pop();
+    else out.push(s);
+  }
+  const trailing = decoded.endsWith('/') && out.length > 0 ? '/' : '';
+  return '/' + out.join('/') + trailing;
+}
+
+/** Re-encodes a normalised path for the upstream (segment by segment). */
+export function encodePath(path: string): string {
+  return path
+    .split('/')
+    .map((s) => encodeURIComponent(s).replace(/%40/g, '@').replace(/%3A/gi, ':').replace(/%2C/gi, ','))
+    .join('/');
+}
+
+/** What the router needs of a route; the generation attaches the rest. */
+export interface RouteMatcherSpec<R> {
+  path: string;
+  methods?: string[];
+  host?: string;
+  headers?: Record<string, string>;
+  route: R;
+}
+
+interface Candidate<R> {
+  methods: Set<string> | undefined;
+  host: string | undefined;
+  headers: [string, string][];
+  /** For prefix routes, the prefix length to strip. */
+  prefixLength: number;
+  route: R;
+}
+
+interface TrieNode<R> {
+  children: Map<string, TrieNode<R>>;
+  candidates: Candidate<R>[];
+}
+
+export interface RouteMatch<R> {
+  route: R;
+  /** Length of the matched prefix (0 for exact routes). */
+  prefixLength: number;
+}
+
+/**
+ * Compiled once per config: an exact-path map plus a segment trie for prefixes. A lookup costs
+ * one map get plus one walk down the path's segments, whatever the number of routes.
+ */
+export class Router<R> {
+  private readonly exact = new Map<string, Candidate<R>[]>();
+  private readonly root: TrieNode<R> = { children: new Map(), candidates: [] };
+
+  constructor(specs: RouteMatcherSpec<R>[]) {
+    for (const s of specs) {
+      const isPrefix = s.path.endsWith('/*') || s.path === '*';
+      const base = isPrefix ? normalizePath(s.path.slice(0, -2) || '/') : normalizePath(s.path);
+      const cand: Candidate<R> = {
+        methods: s.methods ? new Set(s.methods.map((m) => m.toUpperCase())) : undefined,
+        host: s.host?.toLowerCase(),
+        headers: Object.entries(s.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+        prefixLength: isPrefix ? (base === '/' ? 0 : base.length) : 0,
+        route: s.route,
+      };
+      if (!isPrefix) {
+        const list = this.exact.get(base);
+        if (list) list.push(cand);
+        else this.exact.set(base, [cand]);
+        continue;
+      }
+      let node = this.root;
+      for (const seg of base.split('/')) {
+        if (!seg) continue;
+        let next = node.children.get(seg);
+        if (!next) {
+          next = { children: new Map(), candidates: [] };
+          node.children.set(seg, next);
+        }
+        node = next;
+      }
+      node.candidates.push(cand);
+    }
+  }
+
+  /**
+   * Finds the route for a normalised path. Exact routes win over prefixes, longer prefixes over
+   * shorter, then declaration order. Throws 404 HG_ROUTE_NOT_FOUND or 405 HG_METHOD_NOT_ALLOWED.
+   */
+  match(method: string, path: string, host: string | undefined, headers: Record<string, string | string[] | undefined>): RouteMatch<R> {
+    let methodMismatch: Set<string> | undefined;
+    const h = host ? host.toLowerCase().replace(/:\d+$/, '') : undefined;
+    const check = (list: Candidate<R>[] | undefined): Candidate<R> | undefined => {
+      if (!list) return undefined;
+      for (let i = 0; i < list.length; i++) {
+        const c = list[i]!;
+        if (c.host !== undefined && c.host !== h) continue;
+        let ok = true;
+        for (let j = 0; j < c.headers.length; j++) {
+          const [name, want] = c.headers[j]!;
+          if (headers[name] !== want) {
+            ok = false;
+            break;
+          }
+        }
+        if (!ok) continue;
+        if (c.methods && !c.methods.has(method)) {
+          methodMismatch ??= new Set();
+          for (const m of c.methods) methodMismatch.add(m);
+          continue;
+        }
+        return c;
+      }
+      return undefined;
+    };
+    const hit = check(this.exact.get(path));
+    if (hit) return { route: hit.route, prefixLength: hit.prefixLength };
+    // Walk the trie, remembering every node with candidates; try the deepest first.
+    const stack: TrieNode<R>[] = [];
+    let node: TrieNode<R> | undefined = this.root;
+    if (node.candidates.length) stack.push(node);
+    let start = 1;
+    while (node && start <= path.length) {
+      let end = path.indexOf('/', start);
+      if (end === -1) end = path.length;
+      const seg = path.slice(start, end);
+      if (!seg) break;
+      node = node.children.get(seg);
+      if (node && node.candidates.length) stack.push(node);
+      start = end + 1;
+    }
+    for (let i = stack.length - 1; i >= 0; i--) {
+      const c = check(stack[i]!.candidates);
+      if (c) return { route: c.route, prefixLength: c.prefixLength };
+    }
+    if (methodMismatch) {
+      throw new GatewayError('HG_METHOD_NOT_ALLOWED', 405, `method ${method} is not allowed on ${path}`, {
+        allow: [...methodMismatch].join(', '),
+      });
+    }
+    throw new GatewayError('HG_ROUTE_NOT_FOUND', 404, `no route matches ${method} ${path}`);
+  }
+}

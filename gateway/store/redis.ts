@@ -1,0 +1,96 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Store } from './types.js';
+
+export interface RedisStoreOptions {
+  url: string;
+  prefix: string;
+  logger?: Logger;
+}
+
+/**
+ * Redis-backed store (ioredis). Connection loss is logged and retried by ioredis forever;
+ * commands fail fast while offline (no offline queue) so callers can choose allow/deny
+ * instead of hanging, and `/readyz` reports the outage.
+ */
+export class RedisStore implements Store {
+  readonly driver = 'redis' as const;
+  readonly prefix: string;
+  readonly url: string;
+  /** The shared command connection. Other components (rate limiter, queue) reuse or duplicate it. */
+  readonly redis: Redis;
+  private lastState = 'connecting';
+
+  constructor(opts: RedisStoreOptions) {
+    this.prefix = opts.prefix;
+    this.url = opts.url;
+    const log = opts.logger;
+    this.redis = new Redis(opts.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      lazyConnect: false,
+      // Back off up to 2 s between reconnects; never give up.
+      retryStrategy: (times) => Math.min(times * 100, 2000),
+    });
+    this.redis.on('error', (err: Error) => {
+      if (this.lastState !== 'error') log?.warn({ err: err.message, code: 'HG_STORE_UNAVAILABLE' }, 'redis store error; retrying');
+      this.lastState = 'error';
+    });
+    this.redis.on('ready', () => {
+      if (this.lastState === 'error') log?.info('redis store reconnected');
+      this.lastState = 'ready';
+    });
+  }
+
+  /** Resolves once connected, or rejects after `timeoutMs`. */
+  async waitReady(timeoutMs = 5000): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        reject(new Error(`redis at ${this.url} not ready after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      this.redis.once('ready', onReady);
+    });
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.redis.get(this.prefix + key);
+  }
+  async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    if (ttlMs) await this.redis.set(this.prefix + key, value, 'PX', Math.max(1, Math.round(ttlMs)));
+    else await this.redis.set(this.prefix + key, value);
+  }
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const r = await this.redis.set(this.prefix + key, value, 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
+    return r === 'OK';
+  }
+  async del(key: string): Promise<void> {
+    await this.redis.del(this.prefix + key);
+  }
+  async incr(key: string, ttlMs: number): Promise<number> {
+    const k = this.prefix + key;
+    const [[e1, n], [e2]] = (await this.redis.multi().incr(k).pexpire(k, Math.max(1, Math.round(ttlMs)), 'NX').exec()) as [
+      [Error | null, number],
+      [Error | null, unknown],
+    ];
+    if (e1) throw e1;
+    if (e2) throw e2;
+    return n;
+  }
+  async ping(): Promise<void> {
+    if (this.redis.status !== 'ready') throw new Error(`redis ${this.redis.status}`);
+    await this.redis.ping();
+  }
+  async close(): Promise<void> {
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+}

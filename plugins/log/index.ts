@@ -1,0 +1,122 @@
+import { isAbsolute, resolve } from 'node:path';
+import { destination, pino, stdTimeFunctions, type Logger } from 'pino';
+import { definePlugin } from '../../gateway/plugin.js';
+
+export interface LogParams {
+  /** `stdout`, `stderr`, or a file path (relative to the config file). */
+  destination: string;
+  level: 'info' | 'debug' | 'trace' | 'warn';
+  /** Also log request headers (credentials and signatures are redacted). */
+  headers: boolean;
+  /** Also log the query string (credential params are redacted). */
+  query: boolean;
+  /** Extra header names to redact. */
+  redact: string[];
+}
+
+const ALWAYS_REDACTED = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'apikey',
+  'x-api-key',
+  'webhook-signature',
+  'svix-signature',
+  'stripe-signature',
+  'x-hub-signature',
+  'x-hub-signature-256',
+  'x-shopify-hmac-sha256',
+  'x-slack-signature',
+  'x-twilio-signature',
+];
+
+const SECRET_PARAM = /^(access_token|token|apikey|api_key|key|secret|signature|sig|password)$/i;
+
+/** Redacts credential-looking query params without parsing into objects (cheap, keeps order). */
+export function redactQuery(search: string): string {
+  if (!search) return search;
+  return search.replace(/([?&])([^=&]+)=([^&]*)/g, (m, sep: string, k: string) => (SECRET_PARAM.test(decodeURIComponent(k)) ? `${sep}${k}=[redacted]` : m));
+}
+
+const loggers = new Map<string, { logger: Logger; users: number; flush: () => void }>();
+
+function acquire(dest: string): Logger {
+  let entry = loggers.get(dest);
+  if (!entry) {
+    // Asynchronous, buffered writes: synchronous logging is a known throughput trap on the hot path.
+    const stream =
+      dest === 'stdout' ? destination({ dest: 1, sync: false, minLength: 4096 }) : dest === 'stderr' ? destination({ dest: 2, sync: false }) : destination({ dest, sync: false, minLength: 4096, mkdir: true });
+    const logger = pino({ base: undefined, timestamp: stdTimeFunctions.isoTime, messageKey: 'msg' }, stream);
+    entry = { logger, users: 0, flush: () => stream.flushSync?.() };
+    loggers.set(dest, entry);
+  }
+  entry.users++;
+  return entry.logger;
+}
+
+function release(dest: string): void {
+  const entry = loggers.get(dest);
+  if (!entry) return;
+  entry.users--;
+  try {
+    entry.flush();
+  } catch {
+    // Not yet open; nothing buffered.
+  }
+  if (entry.users <= 0) loggers.delete(dest);
+}
+
+/**
+ * One JSON line per request, written after the response: time, request id, route, method, path,
+ * status, upstream target, latency, bytes, consumer and error code. Secrets never reach the log.
+ */
+export const logPlugin = definePlugin<LogParams>({
+  name: 'log',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      destination: { type: 'string', minLength: 1, default: 'stdout' },
+      level: { enum: ['info', 'debug', 'trace', 'warn'], default: 'info' },
+      headers: { type: 'boolean', default: false },
+      query: { type: 'boolean', default: false },
+      redact: { type: 'array', items: { type: 'string' }, default: [] },
+    },
+  },
+  create(params, env) {
+    const dest = params.destination === 'stdout' || params.destination === 'stderr' ? params.destination : isAbsolute(params.destination) ? params.destination : resolve(env.configDir, params.destination);
+    const logger = acquire(dest);
+    const redacted = new Set([...ALWAYS_REDACTED, ...params.redact.map((h) => h.toLowerCase())]);
+    const level = params.level;
+    return {
+      onLog(ctx) {
+        const line: Record<string, unknown> = {
+          msg: 'request',
+          requestId: ctx.requestId || undefined,
+          route: ctx.routeName,
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          upstream: ctx.upstreamTarget,
+          latencyMs: Math.round((performance.now() - ctx.startedAt) * 100) / 100,
+          bytesIn: ctx.bytesIn || Number(ctx.header('content-length') ?? 0),
+          bytesOut: ctx.bytesOut,
+        };
+        if (ctx.consumer) line.consumer = ctx.consumer;
+        if (ctx.errorCode) line.error = ctx.errorCode;
+        if (ctx.messageId) line.messageId = ctx.messageId;
+        if (params.query && ctx.search) line.query = redactQuery(ctx.search);
+        if (params.headers) {
+          const h: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(ctx.req.headers)) h[k] = redacted.has(k) ? '[redacted]' : v;
+          line.headers = h;
+        }
+        logger[level](line);
+      },
+      close() {
+        release(dest);
+      },
+    };
+  },
+});

@@ -1,0 +1,93 @@
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Context } from '../../gateway/context.js';
+import { GatewayError } from '../../gateway/errors.js';
+import { definePlugin } from '../../gateway/plugin.js';
+import { RedisStore } from '../../gateway/store/redis.js';
+
+export interface RateLimitParams {
+  by: 'ip' | 'consumer' | 'header' | 'route';
+  header?: string;
+  points: number;
+  durationSec: number;
+  onStoreError: 'allow' | 'deny';
+  /** Name of the shared counter; routes with the same name share one limit. Defaults to the route name. */
+  scope?: string;
+}
+
+function keyOf(params: RateLimitParams, header: string, ctx: Context): string {
+  switch (params.by) {
+    case 'ip':
+      return (ctx.state.clientIp as string | undefined) ?? ctx.remoteAddress;
+    case 'consumer':
+      // Unauthenticated callers share a bucket per address rather than one global bucket.
+      return ctx.consumer ? `c:${ctx.consumer}` : `ip:${(ctx.state.clientIp as string | undefined) ?? ctx.remoteAddress}`;
+    case 'header':
+      return `h:${ctx.header(header) ?? ''}`;
+    case 'route':
+      return 'route';
+  }
+}
+
+/**
+ * Fixed-window limits with rate-limiter-flexible: in memory, or in Redis with the redis store so
+ * that one limit holds across instances. Kong-style `RateLimit-*` headers and 429 + Retry-After.
+ */
+export const rateLimitPlugin = definePlugin<RateLimitParams>({
+  name: 'rate-limit',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['points', 'durationSec'],
+    properties: {
+      by: { enum: ['ip', 'consumer', 'header', 'route'], default: 'ip' },
+      header: { type: 'string', minLength: 1 },
+      points: { type: 'integer', minimum: 1 },
+      durationSec: { type: 'integer', minimum: 1 },
+      onStoreError: { enum: ['allow', 'deny'], default: 'allow' },
+      scope: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+    },
+  },
+  create(params, env) {
+    if (params.by === 'header' && !params.header) throw new Error('rate-limit: by: header needs a "header" name');
+    const header = (params.header ?? '').toLowerCase();
+    const scope = params.scope ?? env.routeName ?? 'global';
+    const opts = { points: params.points, duration: params.durationSec, keyPrefix: `rl:${scope}` };
+    let limiter: RateLimiterAbstract;
+    if (env.store instanceof RedisStore) {
+      limiter = new RateLimiterRedis({
+        ...opts,
+        keyPrefix: `${env.store.prefix}rl:${scope}`,
+        storeClient: env.store.redis,
+        rejectIfRedisNotReady: true,
+        // With `allow`, an in-process limiter takes over while Redis is unreachable.
+        insuranceLimiter: params.onStoreError === 'allow' ? new RateLimiterMemory(opts) : undefined,
+      });
+    } else {
+      limiter = new RateLimiterMemory(opts);
+    }
+    const limit = String(params.points);
+    const setHeaders = (ctx: Context, r: RateLimiterRes) => {
+      ctx.responseHeaders['ratelimit-limit'] = limit;
+      ctx.responseHeaders['ratelimit-remaining'] = String(Math.max(0, r.remainingPoints));
+      ctx.responseHeaders['ratelimit-reset'] = String(Math.ceil(r.msBeforeNext / 1000));
+    };
+    return {
+      async onRequest(ctx) {
+        let r: RateLimiterRes;
+        try {
+          r = await limiter.consume(keyOf(params, header, ctx), 1);
+        } catch (err) {
+          if (err instanceof RateLimiterRes) {
+            setHeaders(ctx, err);
+            const retry = String(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
+            throw new GatewayError('HG_RATE_LIMITED', 429, `rate limit of ${params.points} per ${params.durationSec}s exceeded`, { 'retry-after': retry });
+          }
+          // Only reachable with onStoreError: deny (allow has the insurance limiter).
+          env.logger.warn({ err: (err as Error)?.message, route: env.routeName }, 'rate-limit store unavailable; denying');
+          throw new GatewayError('HG_STORE_UNAVAILABLE', 503, 'rate limit store is unavailable', { 'retry-after': '1' });
+        }
+        setHeaders(ctx, r);
+      },
+    };
+  },
+});

@@ -1,0 +1,57 @@
+import type { JsonSchema } from '../../gateway/plugin.js';
+import { PRESETS } from './schemes.js';
+
+/**
+ * Params of `verify-signature` (JSON Schema draft 2020-12). The generic `hmac` fields carry no
+ * schema defaults on purpose: defaults would be filled in for every preset, and create() rejects
+ * hmac-only fields on other presets. Their defaults (sha256, hex, "", "{body}") live in the code.
+ */
+export const verifySignatureSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['preset'],
+  properties: {
+    preset: { enum: [...PRESETS], description: 'Signature scheme of the provider.' },
+    secrets: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      description: 'Signing secrets; several are accepted at once while rotating.',
+    },
+    publicKeys: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      description: 'standard-webhooks / svix: whpk_ ed25519 public keys for v1a signatures.',
+    },
+    toleranceSec: {
+      type: 'integer',
+      minimum: 1,
+      default: 300,
+      description: 'Allowed clock difference for signed timestamps, in both directions.',
+    },
+    dedupe: {
+      type: 'boolean',
+      description: 'Answer a replayed message id without forwarding it. Default: on when the scheme carries an id.',
+    },
+    dedupeWindowSec: {
+      type: 'integer',
+      minimum: 1,
+      description: 'How long a delivered id is remembered. Default: 2 x toleranceSec with a timestamp, else 24 h.',
+    },
+    publicUrl: {
+      type: 'string',
+      pattern: '^https?://',
+      description: 'The URL the provider calls (twilio, hmac {url}); overrides the route publicUrl.',
+    },
+    header: { type: 'string', minLength: 1, description: 'hmac: header carrying the signature.' },
+    algorithm: { enum: ['sha1', 'sha256', 'sha512'], description: 'hmac: digest (default sha256).' },
+    encoding: { enum: ['hex', 'base64'], description: 'hmac: signature encoding (default hex).' },
+    prefix: { type: 'string', description: 'hmac: text before the signature, e.g. "sha256=" (default "").' },
+    template: {
+      type: 'string',
+      minLength: 1,
+      description: 'hmac: signed content from {id}, {timestamp}, {body}, {url} (default "{body}").',
+    },
+    timestampHeader: { type: 'string', minLength: 1, description: 'hmac: header with a Unix-seconds timestamp.' },
+    idHeader: { type: 'string', minLength: 1, description: 'hmac: header with the message id (enables dedupe).' },
+  },
+};
