@@ -1,4 +1,122 @@
-import type { ServiceFactory } from './gateway.js';
+import type { LoadedConfig, GatewayConfig } from './config/types.js';
+import type { Context } from './context.js';
+import { registerDeliveryAdmin } from './delivery/admin.js';
+import { DeliveryEngine, egressDefaults } from './delivery/engine.js';
+import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './delivery/queue.js';
+import { MemoryRepository, RedisRepository } from './delivery/repository.js';
+import type { DeliveryRepository } from './delivery/types.js';
+import { ConfigError, GatewayError } from './errors.js';
+import type { ServiceFactory, GatewayService } from './gateway.js';
+import type { CompiledRoute } from './generation.js';
+import type { PluginResponse } from './plugin.js';
+import { stripHopByHop } from './server.js';
+import { RedisStore } from './store/redis.js';
+import { SsrfGuard } from './delivery/ssrf.js';
 
-/** Placeholder until the delivery engine lands: no service. */
-export const createDeliveryService: ServiceFactory = async () => undefined;
+// Credentials are for the gateway, not for whoever receives the request later.
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'content-length', 'host'];
+const EVENT_TYPE = /^[A-Za-z0-9_.:-]{1,256}$/;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+function usesDelivery(config: GatewayConfig): boolean {
+  return config.routes.some((r) => r.deliver || r.publish !== undefined);
+}
+
+function checkEgress(config: GatewayConfig, loaded: LoadedConfig): void {
+  const eps = config.egress?.endpoints ?? [];
+  let guard: SsrfGuard;
+  try {
+    guard = new SsrfGuard({ allowCidrs: config.egress?.allowCidrs ?? [] });
+  } catch (err) {
+    throw new ConfigError((err as Error).message, { file: loaded.file, line: loaded.lineOf(['egress', 'allowCidrs']), path: 'egress.allowCidrs' });
+  }
+  const seen = new Set<string>();
+  eps.forEach((ep, i) => {
+    const where = { file: loaded.file, line: loaded.lineOf(['egress', 'endpoints', i]), path: `egress.endpoints[${i}]` };
+    if (seen.has(ep.id)) throw new ConfigError(`duplicate endpoint id "${ep.id}"`, where);
+    seen.add(ep.id);
+    try {
+      guard.checkUrl(ep.url);
+    } catch (err) {
+      throw new ConfigError((err as Error).message, { ...where, path: `${where.path}.url` });
+    }
+  });
+  guard.destroy();
+}
+
+/** Parses and checks a published event: `{"type": "a.b", "data": {...}}`. */
+export function parseEvent(body: Buffer | undefined): { type: string; data: unknown } {
+  let v: unknown;
+  try {
+    v = JSON.parse((body ?? Buffer.alloc(0)).toString('utf8'));
+  } catch {
+    throw new GatewayError('HG_EVENT_INVALID', 400, 'the body must be a JSON object {"type": "...", "data": {...}}');
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new GatewayError('HG_EVENT_INVALID', 400, 'the body must be a JSON object {"type": "...", "data": {...}}');
+  const o = v as Record<string, unknown>;
+  if (typeof o.type !== 'string' || !EVENT_TYPE.test(o.type)) throw new GatewayError('HG_EVENT_INVALID', 400, '"type" must be a dot-separated event type such as "invoice.paid" (letters, digits, . _ : -)');
+  if (!('data' in o) || o.data === undefined) throw new GatewayError('HG_EVENT_INVALID', 400, '"data" is required');
+  for (const k of Object.keys(o)) if (k !== 'type' && k !== 'data') throw new GatewayError('HG_EVENT_INVALID', 400, `unknown field "${k}" (an event has "type" and "data")`);
+  return { type: o.type, data: o.data };
+}
+
+/**
+ * Creates the delivery engine with the store's driver: BullMQ + Redis repository with the redis
+ * store (durable, shared), in-process queue and repository with the memory store.
+ */
+export const createDeliveryService: ServiceFactory = async ({ config, loaded, store, logger, metrics, admin }) => {
+  checkEgress(config, loaded);
+  const egress = egressDefaults(config.egress);
+  let repo: DeliveryRepository;
+  let queue: DeliveryQueue;
+  if (store instanceof RedisStore) {
+    repo = new RedisRepository(store.redis, store.prefix);
+    queue = new BullDeliveryQueue({ url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
+  } else {
+    repo = new MemoryRepository();
+    queue = new MemoryQueue(egress.concurrency);
+    if (usesDelivery(config)) {
+      logger.warn({ code: 'HG_QUEUE_NOT_DURABLE' }, 'deliver/publish routes run on the memory store: accepted messages are lost on restart; use store.driver: redis for durability');
+    }
+  }
+  const engine = new DeliveryEngine({ store, repo, queue, logger, metrics, egress, upstreams: config.upstreams });
+  await engine.start();
+  if (admin) registerDeliveryAdmin(admin, engine);
+
+  const service: GatewayService & { engine: DeliveryEngine } = {
+    engine,
+    actions: {
+      async enqueueIngress(route: CompiledRoute, ctx: Context, upstream: string): Promise<string> {
+        const headers: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(ctx.headers)) if (v !== undefined) headers[k] = v;
+        stripHopByHop(headers);
+        for (const h of CREDENTIAL_HEADERS) delete headers[h];
+        const prior = headers['x-forwarded-for'];
+        headers['x-forwarded-for'] = prior ? `${prior}, ${ctx.remoteAddress}` : ctx.remoteAddress;
+        if (ctx.requestId) headers['x-request-id'] = ctx.requestId;
+        const action = route.action.kind === 'deliver' ? route.action : undefined;
+        const fp = (ctx.state.forwardPath as string | undefined) ?? ctx.path;
+        return engine.enqueueIngress({ method: ctx.method, path: fp + ctx.search, headers, body: ctx.body ?? Buffer.alloc(0), upstream, retry: action?.retry });
+      },
+      async publish(route: CompiledRoute, ctx: Context): Promise<PluginResponse> {
+        const event = parseEvent(ctx.body);
+        const key = ctx.header('idempotency-key');
+        if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new GatewayError('HG_EVENT_INVALID', 400, 'Idempotency-Key must be 1-255 printable ASCII characters');
+        const retry = route.action.kind === 'publish' ? route.action.retry : undefined;
+        const r = await engine.publish(event, { idempotencyKey: key ? `${route.name}:${key}` : undefined, retry });
+        ctx.messageId = r.id;
+        const headers: Record<string, string> = { 'hookgate-message-id': r.id };
+        if (r.replayed) headers['idempotent-replayed'] = 'true';
+        return { status: 202, headers, body: { id: r.id, endpoints: r.endpoints } };
+      },
+    },
+    async update(next: GatewayConfig, nextLoaded: LoadedConfig) {
+      checkEgress(next, nextLoaded);
+      await engine.updateConfig(egressDefaults(next.egress), next.upstreams);
+    },
+    async stop(deadlineMs: number) {
+      await engine.stop(deadlineMs);
+    },
+  };
+  return service;
+};

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { isMap, isScalar, isSeq, LineCounter, parse as parseYamlValue, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import type { GatewayConfig, LoadedConfig } from './types.js';
@@ -51,6 +51,11 @@ export function describeAjvError(e: ErrorObject): { path: (string | number)[]; m
       return { path, message: `found ${JSON.stringify(e.data)}, expected ${String(p.type)}` };
     case 'pattern':
       return { path, message: `found ${JSON.stringify(e.data)}, expected a string matching ${String(p.pattern)}` };
+    // Length errors are often about secrets (admin token, signing secrets): say how long, never echo the value.
+    case 'minLength':
+      return { path, message: `found a string of ${String(e.data).length} characters, expected at least ${String(p.limit)}` };
+    case 'maxLength':
+      return { path, message: `found a string of ${String(e.data).length} characters, expected at most ${String(p.limit)}` };
     default:
       return { path, message: `${e.message ?? 'invalid'}${e.data !== undefined && typeof e.data !== 'object' ? ` (found ${JSON.stringify(e.data)})` : ''}` };
   }
@@ -64,9 +69,39 @@ function pickError(errors: ErrorObject[]): ErrorObject {
   return pool.reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a));
 }
 
-function substituteEnv(doc: Document, file: string, lines: LineCounter, env: NodeJS.ProcessEnv): void {
+/** The YAML path of a node from its ancestors, as `visit` hands them (keys and sequence indexes). */
+function yamlPath(ancestors: readonly unknown[], node: unknown): (string | number)[] {
+  const out: (string | number)[] = [];
+  const chain = [...ancestors, node];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const a = chain[i];
+    const next = chain[i + 1];
+    if (isPair(a)) {
+      if (next !== a.value) break; // a reference inside a key: the path ends at the map
+      out.push(isScalar(a.key) ? String(a.key.value) : String(a.key));
+    } else if (isSeq(a)) out.push(a.items.indexOf(next as never));
+  }
+  return out;
+}
+
+/** `8080` → 8080, `true` → true; anything else (including `007`, `1e3`, `null`) stays a string. */
+function scalarFromEnv(text: string): string | number | boolean {
+  if (/^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/.test(text)) return Number(text);
+  if (text === 'true' || text === 'false') return text === 'true';
+  return text;
+}
+
+/** Env-substituted scalars that were one whole reference, by JSON pointer: their substituted text. */
+type EnvScalars = Map<string, string>;
+
+function toPointer(path: (string | number)[]): string {
+  return path.map((s) => '/' + String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
+}
+
+function substituteEnv(doc: Document, file: string, lines: LineCounter, env: NodeJS.ProcessEnv): EnvScalars {
+  const whole: EnvScalars = new Map();
   visit(doc, {
-    Scalar(_key, node) {
+    Scalar(_key, node, ancestors) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
       const raw = node.value;
       const replaced = raw.replace(ENV_REF, (_m, name: string, def: string | undefined) => {
@@ -74,13 +109,62 @@ function substituteEnv(doc: Document, file: string, lines: LineCounter, env: Nod
         if (v !== undefined && v !== '') return v;
         if (def !== undefined) return def;
         const line = node.range ? lines.linePos(node.range[0]).line : undefined;
-        throw new ConfigError(`environment variable ${name} is not set and has no default (write \${${name}:-default})`, { file, line });
+        const path = yamlPath(ancestors, node);
+        throw new ConfigError(`environment variable ${name} is not set and has no default (write \${${name}:-default})`, {
+          file,
+          line,
+          path: path.length ? formatPath(path) : undefined,
+        });
       });
+      const isWhole = /^\$\{[^}]+\}$/.test(raw);
       // An unquoted scalar that is one reference takes the type of its value: `port: ${PORT:-8080}` is a number.
-      const whole = /^\$\{[^}]+\}$/.test(raw) && node.type === 'PLAIN';
-      node.value = whole ? parseYamlValue(replaced) : replaced;
+      // Only plain numbers and booleans: the value is never parsed as YAML, so a secret such as
+      // `abc #1` or `*x` stays the exact string it was (YAML would truncate or reject it).
+      node.value = isWhole && node.type === 'PLAIN' ? scalarFromEnv(replaced) : replaced;
+      // Remember it: inside `{ }` a reference must be quoted, so its type is settled by the schema later.
+      if (isWhole) whole.set(toPointer(yamlPath(ancestors, node)), replaced);
     },
   });
+  return whole;
+}
+
+/** Converts a substituted value to the type the schema asked for, or undefined when it does not fit. */
+function coerceEnvValue(text: string, types: string[]): unknown {
+  const t = text.trim();
+  if (types.includes('integer') && /^-?\d+$/.test(t)) return Number(t);
+  if (types.includes('number') && t !== '' && Number.isFinite(Number(t))) return Number(t);
+  if (types.includes('boolean') && (t === 'true' || t === 'false')) return t === 'true';
+  if (types.includes('string')) return text;
+  return undefined;
+}
+
+function setAt(data: unknown, path: (string | number)[], value: unknown): void {
+  let cur = data as Record<string | number, unknown>;
+  for (let i = 0; i < path.length - 1; i++) cur = cur[path[i]!] as Record<string | number, unknown>;
+  cur[path[path.length - 1]!] = value;
+}
+
+/**
+ * Validates, and where a type error sits on a scalar that was one whole `${VAR}` reference,
+ * converts it to the type the schema expects and validates again. So `port: "${PORT}"` (quoted,
+ * as flow mappings require) is a number, and `token: ${TOKEN}` with a numeric token a string.
+ */
+function validateWithEnvTypes(validate: ValidateFunction, data: unknown, envScalars: EnvScalars): boolean {
+  for (let pass = 0; pass < 5; pass++) {
+    if (validate(data)) return true;
+    let changed = false;
+    for (const e of validate.errors ?? []) {
+      if (e.keyword !== 'type' || !envScalars.has(e.instancePath)) continue;
+      const want = ([] as string[]).concat((e.params as { type: string | string[] }).type);
+      const v = coerceEnvValue(envScalars.get(e.instancePath)!, want);
+      if (v === undefined) continue;
+      setAt(data, pointerToPath(e.instancePath), v);
+      envScalars.delete(e.instancePath);
+      changed = true;
+    }
+    if (!changed) return false;
+  }
+  return validate(data);
 }
 
 /** Parses and validates YAML text. Throws a located ConfigError. */
@@ -90,9 +174,12 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
   if (doc.errors.length) {
     const err = doc.errors[0]!;
     const line = err.linePos?.[0]?.line ?? lines.linePos(err.pos[0]).line;
-    throw new ConfigError(`invalid YAML: ${err.message.split('\n')[0]}`, { file, line });
+    // `{ port: ${PORT} }` is a YAML error: braces are flow syntax. Say how to write it.
+    const src = line ? text.split(/\r?\n/)[line - 1] ?? '' : '';
+    const hint = /\$\{/.test(src) && /[{[]/.test(src.replace(/\$\{[^}]*\}/g, '')) ? ' (inside { } or [ ], quote env references: "${VAR}")' : '';
+    throw new ConfigError(`invalid YAML: ${err.message.split('\n')[0]}${hint}`, { file, line });
   }
-  substituteEnv(doc, file, lines, env);
+  const envScalars = substituteEnv(doc, file, lines, env);
   const lineOf = (path: (string | number)[]): number | undefined => {
     for (let n = path.length; n >= 0; n--) {
       const node = (n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)) as Node | undefined;
@@ -105,7 +192,7 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
     throw new ConfigError('expected a mapping at the top level', { file, line: 1 });
   }
   const validate = validator();
-  if (!validate(data)) {
+  if (!validateWithEnvTypes(validate, data, envScalars)) {
     const e = describeAjvError(pickError(validate.errors ?? []));
     throw new ConfigError(e.message, { file, line: lineOf(e.path), path: formatPath(e.path) });
   }

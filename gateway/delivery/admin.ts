@@ -1,0 +1,239 @@
+import type { AdminReply, AdminRequest, AdminServer } from '../admin.js';
+import { GatewayError } from '../errors.js';
+import type { DeliveryEngine } from './engine.js';
+import { overallStatus } from './repository.js';
+import { generateSecret } from './sign.js';
+import type { DeliveryStatus, EndpointRecord } from './types.js';
+
+const bad = (msg: string) => new GatewayError('HG_ADMIN_BAD_INPUT', 400, msg);
+const ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const SECRET = /^whsec_[A-Za-z0-9+/=]{32,}$/;
+const STATUSES = new Set(['pending', 'delivered', 'failed']);
+
+function obj(body: unknown): Record<string, unknown> {
+  if (body === undefined) return {};
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw bad('expected a JSON object body');
+  return body as Record<string, unknown>;
+}
+
+function only(body: Record<string, unknown>, allowed: string[]): void {
+  for (const k of Object.keys(body)) if (!allowed.includes(k)) throw bad(`unknown field "${k}" (allowed: ${allowed.join(', ')})`);
+}
+
+/** An endpoint as the API shows it: secrets are never listed (only shown once, on create and rotate). */
+export function endpointView(ep: EndpointRecord, now = Date.now()): Record<string, unknown> {
+  return {
+    id: ep.id,
+    url: ep.url,
+    events: ep.events,
+    headers: ep.headers ?? {},
+    rateLimitPerSec: ep.rateLimitPerSec ?? null,
+    description: ep.description ?? null,
+    state: ep.disabled ? 'disabled' : 'enabled',
+    disabledReason: ep.disabled ? ep.disabledReason ?? null : null,
+    source: ep.source,
+    secrets: ep.secrets.filter((s) => s.expiresAt === undefined || s.expiresAt > now).map((s) => ({ expiresAt: s.expiresAt ? new Date(s.expiresAt).toISOString() : null })),
+    createdAt: new Date(ep.createdAt).toISOString(),
+    updatedAt: new Date(ep.updatedAt).toISOString(),
+  };
+}
+
+function checkFields(engine: DeliveryEngine, b: Record<string, unknown>, partial: boolean): Partial<EndpointRecord> {
+  const out: Partial<EndpointRecord> = {};
+  if (b.url !== undefined || !partial) {
+    if (typeof b.url !== 'string') throw bad('"url" must be a string');
+    engine.checkEndpointUrl(b.url);
+    out.url = b.url;
+  }
+  if (b.events !== undefined) {
+    if (!Array.isArray(b.events) || b.events.length === 0 || !b.events.every((e) => typeof e === 'string' && e.length > 0 && e.length <= 256)) throw bad('"events" must be a non-empty array of event type patterns');
+    out.events = b.events as string[];
+  }
+  if (b.headers !== undefined) {
+    if (!b.headers || typeof b.headers !== 'object' || Array.isArray(b.headers) || !Object.values(b.headers).every((v) => typeof v === 'string')) throw bad('"headers" must be an object of strings');
+    for (const k of Object.keys(b.headers)) if (!/^[A-Za-z0-9-]+$/.test(k) || /^webhook-/i.test(k)) throw bad(`header name "${k}" is not allowed`);
+    out.headers = b.headers as Record<string, string>;
+  }
+  if (b.rateLimitPerSec !== undefined && b.rateLimitPerSec !== null) {
+    if (!Number.isInteger(b.rateLimitPerSec) || (b.rateLimitPerSec as number) < 1) throw bad('"rateLimitPerSec" must be a positive integer');
+    out.rateLimitPerSec = b.rateLimitPerSec as number;
+  }
+  if (b.description !== undefined) {
+    if (typeof b.description !== 'string' || b.description.length > 1000) throw bad('"description" must be a string of at most 1000 characters');
+    out.description = b.description;
+  }
+  if (b.disabled !== undefined) {
+    if (typeof b.disabled !== 'boolean') throw bad('"disabled" must be a boolean');
+    out.disabled = b.disabled;
+  }
+  return out;
+}
+
+function parseTime(v: unknown, field: string): number {
+  if (typeof v !== 'string') throw bad(`"${field}" must be an ISO 8601 time`);
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw bad(`"${field}" is not a valid ISO 8601 time: ${JSON.stringify(v)}`);
+  return t;
+}
+
+/** Registers the endpoint and message routes on the admin listener. */
+export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine, now: () => number = Date.now): void {
+  const repo = engine.repo;
+  const mustEndpoint = async (id: string): Promise<EndpointRecord> => {
+    const ep = await repo.getEndpoint(id);
+    if (!ep) throw new GatewayError('HG_ENDPOINT_NOT_FOUND', 404, `no endpoint "${id}"`);
+    return ep;
+  };
+
+  admin.route('GET', '/admin/endpoints', async (): Promise<AdminReply> => {
+    const list = await repo.listEndpoints();
+    list.sort((a, b) => a.id.localeCompare(b.id));
+    return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now())) } };
+  });
+
+  admin.route('POST', '/admin/endpoints', async (req: AdminRequest): Promise<AdminReply> => {
+    const b = obj(req.body);
+    only(b, ['id', 'url', 'events', 'secret', 'headers', 'rateLimitPerSec', 'description', 'disabled']);
+    const id = b.id === undefined ? `ep_${generateSecret().slice(6, 22).replace(/[+/=]/g, 'x')}` : b.id;
+    if (typeof id !== 'string' || !ID.test(id)) throw bad('"id" must be 1-64 letters, digits, dots, dashes or underscores');
+    if (b.secret !== undefined && (typeof b.secret !== 'string' || !SECRET.test(b.secret))) throw bad('"secret" must be whsec_ followed by base64 of at least 24 bytes');
+    const fields = checkFields(engine, b, false);
+    if (await repo.getEndpoint(id)) throw new GatewayError('HG_ENDPOINT_EXISTS', 409, `endpoint "${id}" already exists`);
+    const secret = (b.secret as string | undefined) ?? generateSecret();
+    const t = now();
+    const ep: EndpointRecord = { id, url: fields.url!, events: fields.events ?? ['*'], secrets: [{ secret }], headers: fields.headers, rateLimitPerSec: fields.rateLimitPerSec, description: fields.description, disabled: fields.disabled ?? false, source: 'api', createdAt: t, updatedAt: t };
+    await repo.putEndpoint(ep);
+    engine.invalidate(id);
+    engine.emit('endpoint.created', { endpointId: id });
+    // The secret is shown once, here.
+    return { status: 201, body: { ...endpointView(ep, t), secret } };
+  });
+
+  admin.route('GET', '/admin/endpoints/:id', async (req) => ({ status: 200, body: endpointView(await mustEndpoint(req.params.id!), now()) }));
+
+  admin.route('PATCH', '/admin/endpoints/:id', async (req) => {
+    const ep = await mustEndpoint(req.params.id!);
+    const b = obj(req.body);
+    only(b, ['url', 'events', 'headers', 'rateLimitPerSec', 'description', 'disabled']);
+    if (ep.source === 'config' && Object.keys(b).some((k) => k !== 'disabled')) {
+      throw new GatewayError('HG_ENDPOINT_READONLY', 409, `endpoint "${ep.id}" is declared in gateway.yaml; change it there (only "disabled" can be set here)`);
+    }
+    const fields = checkFields(engine, b, true);
+    const next: EndpointRecord = { ...ep, ...fields, updatedAt: now() };
+    if (fields.disabled === false) {
+      delete next.disabledReason;
+      await repo.clearFailing(ep.id);
+    }
+    if (fields.disabled === true) next.disabledReason = 'disabled through the admin API';
+    await repo.putEndpoint(next);
+    engine.invalidate(ep.id);
+    engine.emit('endpoint.updated', { endpointId: ep.id });
+    return { status: 200, body: endpointView(next, now()) };
+  });
+
+  admin.route('DELETE', '/admin/endpoints/:id', async (req) => {
+    const ep = await mustEndpoint(req.params.id!);
+    if (ep.source === 'config') throw new GatewayError('HG_ENDPOINT_READONLY', 409, `endpoint "${ep.id}" is declared in gateway.yaml; remove it there`);
+    await repo.deleteEndpoint(ep.id);
+    engine.invalidate(ep.id);
+    engine.emit('endpoint.deleted', { endpointId: ep.id });
+    return { status: 200, body: { deleted: ep.id } };
+  });
+
+  admin.route('POST', '/admin/endpoints/:id/rotate-secret', async (req) => {
+    const ep = await mustEndpoint(req.params.id!);
+    const b = obj(req.body);
+    only(b, ['graceSec', 'secret']);
+    const grace = b.graceSec === undefined ? 86400 : b.graceSec;
+    if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0 || grace > 7 * 86400) throw bad('"graceSec" must be a number of seconds between 0 and 604800 (7 days)');
+    if (b.secret !== undefined && (typeof b.secret !== 'string' || !SECRET.test(b.secret))) throw bad('"secret" must be whsec_ followed by base64 of at least 24 bytes');
+    const t = now();
+    const secret = (b.secret as string | undefined) ?? generateSecret();
+    // Every live secret signs during the grace period; the old ones expire at its end.
+    const old = ep.secrets
+      .filter((s) => s.expiresAt === undefined || s.expiresAt > t)
+      .map((s) => ({ secret: s.secret, expiresAt: Math.min(s.expiresAt ?? Infinity, t + grace * 1000) }))
+      .filter((s) => s.expiresAt > t);
+    const next: EndpointRecord = { ...ep, secrets: [{ secret }, ...old], updatedAt: t };
+    await repo.putEndpoint(next);
+    engine.invalidate(ep.id);
+    return { status: 200, body: { id: ep.id, secret, previousSecretsExpireAt: old.length ? new Date(t + grace * 1000).toISOString() : null } };
+  });
+
+  admin.route('POST', '/admin/endpoints/:id/recover', async (req) => {
+    const ep = await mustEndpoint(req.params.id!);
+    const b = obj(req.body);
+    only(b, ['since']);
+    const since = parseTime(b.since, 'since');
+    const ids = await repo.failedSince(ep.id, since);
+    for (const id of ids) await engine.requeue(id, [ep.id]);
+    return { status: 202, body: { endpoint: ep.id, since: new Date(since).toISOString(), queued: ids.length } };
+  });
+
+  admin.route('GET', '/admin/messages', async (req) => {
+    const q = req.url.searchParams;
+    for (const k of q.keys()) if (!['status', 'endpoint', 'limit', 'cursor'].includes(k)) throw bad(`unknown query parameter "${k}"`);
+    const status = q.get('status') ?? undefined;
+    if (status !== undefined && !STATUSES.has(status)) throw bad('"status" must be pending, delivered or failed');
+    const limitRaw = q.get('limit');
+    const limit = limitRaw === null ? 50 : Number(limitRaw);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw bad('"limit" must be an integer from 1 to 500');
+    const { items, nextCursor } = await repo.listMessages({ status: status as DeliveryStatus | undefined, endpoint: q.get('endpoint') ?? undefined, limit, cursor: q.get('cursor') ?? undefined });
+    const messages = [];
+    for (const id of items) {
+      const m = await repo.getMessage(id);
+      if (!m) continue;
+      const deliveries = await repo.getStatuses(id);
+      messages.push({ id, kind: m.kind, eventType: m.eventType ?? null, createdAt: new Date(m.createdAt).toISOString(), status: overallStatus(deliveries), deliveries });
+    }
+    return { status: 200, body: { messages, nextCursor } };
+  });
+
+  admin.route('GET', '/admin/messages/:id', async (req) => {
+    const m = await repo.getMessage(req.params.id!);
+    if (!m) throw new GatewayError('HG_MESSAGE_NOT_FOUND', 404, `no message "${req.params.id}" (unknown or past retention)`);
+    const deliveries = await repo.getStatuses(m.id);
+    const attempts = await repo.getAttempts(m.id);
+    const byTarget: Record<string, unknown> = {};
+    for (const t of m.targets) byTarget[t] = { status: deliveries[t] ?? 'pending', attempts: attempts.filter((a) => a.target === t).map((a) => ({ ...a, at: new Date(a.at).toISOString() })) };
+    return {
+      status: 200,
+      body: {
+        id: m.id,
+        kind: m.kind,
+        eventType: m.eventType ?? null,
+        createdAt: new Date(m.createdAt).toISOString(),
+        status: overallStatus(deliveries),
+        payload: m.bodyEncoding === 'utf8' ? safeJson(m.body) : null,
+        request: m.kind === 'ingress' ? { method: m.method, path: m.path, bodyBytes: Buffer.from(m.body, 'base64').length } : undefined,
+        deliveries: byTarget,
+      },
+    };
+  });
+
+  admin.route('POST', '/admin/messages/:id/retry', async (req) => {
+    const m = await repo.getMessage(req.params.id!);
+    if (!m) throw new GatewayError('HG_MESSAGE_NOT_FOUND', 404, `no message "${req.params.id}" (unknown or past retention)`);
+    const b = obj(req.body);
+    only(b, ['endpoint']);
+    let targets: string[];
+    if (b.endpoint !== undefined) {
+      if (typeof b.endpoint !== 'string') throw bad('"endpoint" must be an endpoint id');
+      if (!m.targets.includes(b.endpoint)) throw bad(`endpoint "${b.endpoint}" is not a target of message ${m.id} (targets: ${m.targets.join(', ') || 'none'})`);
+      targets = [b.endpoint];
+    } else {
+      const st = await repo.getStatuses(m.id);
+      targets = m.targets.filter((t) => st[t] === 'failed');
+    }
+    await engine.requeue(m.id, targets);
+    return { status: 202, body: { id: m.id, queued: targets } };
+  });
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,500 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Logger } from 'pino';
+import type { EgressConfig, EndpointConfig, RetryPolicyConfig, UpstreamConfig } from '../config/types.js';
+import { GatewayError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/types.js';
+import { Upstream } from '../upstream.js';
+import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
+import { nextDelay, parseRetryAfter, scheduleOf, DEFAULT_SCHEDULE_MS, type RetryPolicy } from './retry.js';
+import { generateSecret, webhookHeaders } from './sign.js';
+import { SsrfGuard } from './ssrf.js';
+import type { AttemptRecord, DeliveryRepository, EndpointRecord, StoredMessage } from './types.js';
+
+const RESPONSE_LIMIT = 4096;
+const DAY_MS = 24 * 3600 * 1000;
+/** Message ids: `msg_` + 22 url-safe random chars (128 bits). */
+export function newMessageId(): string {
+  return `msg_${randomBytes(16).toString('base64url')}`;
+}
+
+/** Event type patterns: `*`, exact `invoice.paid`, or a dotted prefix `invoice.*`. */
+export function eventMatches(patterns: readonly string[], type: string): boolean {
+  for (const p of patterns) {
+    if (p === '*' || p === type) return true;
+    if (p.endsWith('.*') && type.startsWith(p.slice(0, -1))) return true;
+  }
+  return false;
+}
+
+/** Operational events (Svix's names), sent to the log and to the optional operational webhook. */
+export interface OperationalEvent {
+  type: 'endpoint.created' | 'endpoint.updated' | 'endpoint.deleted' | 'endpoint.disabled' | 'message.attempt.failing' | 'message.attempt.exhausted' | 'message.attempt.recovered';
+  timestamp: string;
+  data: Record<string, unknown>;
+}
+
+export type EgressSettings = Omit<EgressConfig, 'endpoints'> & { endpoints: EndpointConfig[] };
+
+export interface EngineOptions {
+  store: Store;
+  repo: DeliveryRepository;
+  queue: DeliveryQueue;
+  logger: Logger;
+  metrics?: Metrics;
+  egress: EgressSettings;
+  upstreams: Record<string, UpstreamConfig>;
+  now?: () => number;
+  rand?: () => number;
+  /** Minimum delay after a timeout or a 429 (60 s per the spec; tests may shorten it). */
+  overloadMinDelayMs?: number;
+}
+
+/** Fills egress defaults when the config has no `egress` block. */
+export function egressDefaults(e: Partial<EgressConfig> | undefined): EgressSettings {
+  return {
+    allowCidrs: [],
+    attemptTimeoutMs: 15000,
+    retentionDays: 7,
+    disableAfterHours: 120,
+    concurrency: 64,
+    maxInFlightPerEndpoint: 8,
+    lockDurationMs: 30000,
+    ...e,
+    endpoints: e?.endpoints ?? [],
+  };
+}
+
+interface AttemptResult {
+  status: number;
+  durationMs: number;
+  error?: string;
+  response?: string;
+  retryAfter?: string;
+  timedOut: boolean;
+}
+
+/**
+ * The delivery engine: accepts messages (publish, deliver), stores them, queues one job per
+ * target, and runs attempts with signing, retries, rate limits, per-endpoint concurrency caps,
+ * the SSRF guard, the attempt log and operational events.
+ */
+export class DeliveryEngine {
+  readonly events = new EventEmitter();
+  readonly repo: DeliveryRepository;
+  readonly queue: DeliveryQueue;
+  private egress: EgressSettings;
+  private guard: SsrfGuard;
+  private upstreams = new Map<string, Upstream>();
+  private readonly inflight = new Map<string, number>();
+  private readonly endpointCache = new Map<string, { ep: EndpointRecord | null; at: number }>();
+  private readonly messageCache = new Map<string, StoredMessage>();
+  private readonly now: () => number;
+  private readonly rand: () => number;
+  private readonly logger: Logger;
+  private stopped = false;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.repo = opts.repo;
+    this.queue = opts.queue;
+    this.logger = opts.logger;
+    this.now = opts.now ?? Date.now;
+    this.rand = opts.rand ?? Math.random;
+    this.egress = opts.egress;
+    this.guard = new SsrfGuard({ allowCidrs: opts.egress.allowCidrs, agentOptions: { maxSockets: 64 } });
+    this.setUpstreams(opts.upstreams);
+  }
+
+  private get retentionMs(): number {
+    return this.egress.retentionDays * DAY_MS;
+  }
+
+  /** Applies config endpoints to the repository and starts the workers. */
+  async start(): Promise<void> {
+    await this.syncConfigEndpoints(this.egress.endpoints);
+    this.queue.start((job) => this.runJob(job));
+  }
+
+  /** Follows a config reload: egress settings, config endpoints and upstreams. */
+  async updateConfig(egress: EgressSettings, upstreams: Record<string, UpstreamConfig>): Promise<void> {
+    const guard = new SsrfGuard({ allowCidrs: egress.allowCidrs, agentOptions: { maxSockets: 64 } });
+    for (const ep of egress.endpoints) guard.checkUrl(ep.url);
+    await this.syncConfigEndpoints(egress.endpoints);
+    const old = this.guard;
+    this.guard = guard;
+    this.egress = egress;
+    this.setUpstreams(upstreams);
+    // Let attempts in flight finish on the old agents.
+    setTimeout(() => old.destroy(), egress.attemptTimeoutMs + 1000).unref();
+  }
+
+  private setUpstreams(upstreams: Record<string, UpstreamConfig>): void {
+    const old = this.upstreams;
+    this.upstreams = new Map(Object.entries(upstreams).map(([n, c]) => [n, new Upstream(n, c)]));
+    setTimeout(() => {
+      for (const u of old.values()) u.close();
+    }, 60_000).unref();
+  }
+
+  /** Validates an endpoint URL against the SSRF guard (literal addresses) for config and API input. */
+  checkEndpointUrl(url: string): void {
+    this.guard.checkUrl(url);
+  }
+
+  private async syncConfigEndpoints(list: EndpointConfig[]): Promise<void> {
+    const existing = await this.repo.listEndpoints();
+    const byId = new Map(existing.map((e) => [e.id, e]));
+    const t = this.now();
+    for (const c of list) {
+      const cur = byId.get(c.id);
+      let secrets = cur?.secrets ?? [];
+      if (c.secret && !secrets.some((s) => s.secret === c.secret)) secrets = [{ secret: c.secret }];
+      // A generated secret must be stable across restarts and instances: it lives in the store.
+      if (secrets.length === 0) secrets = [{ secret: generateSecret() }];
+      await this.repo.putEndpoint({
+        id: c.id,
+        url: c.url,
+        events: c.events ?? ['*'],
+        secrets,
+        headers: c.headers,
+        rateLimitPerSec: c.rateLimitPerSec,
+        description: c.description,
+        disabled: cur?.source === 'config' && cur.disabled && !c.disabled ? cur.disabled : c.disabled ?? false,
+        disabledReason: cur?.disabledReason,
+        source: 'config',
+        retry: c.retry,
+        createdAt: cur?.createdAt ?? t,
+        updatedAt: t,
+      });
+      this.endpointCache.delete(c.id);
+    }
+    const keep = new Set(list.map((c) => c.id));
+    for (const e of existing) {
+      if (e.source === 'config' && !keep.has(e.id)) {
+        await this.repo.deleteEndpoint(e.id);
+        this.endpointCache.delete(e.id);
+      }
+    }
+  }
+
+  /** Endpoint lookup with a 1 s cache: changes from other instances apply within a second. */
+  async endpoint(id: string, fresh = false): Promise<EndpointRecord | null> {
+    const c = this.endpointCache.get(id);
+    const t = this.now();
+    if (!fresh && c && t - c.at < 1000) return c.ep;
+    const ep = await this.repo.getEndpoint(id);
+    this.endpointCache.set(id, { ep, at: t });
+    return ep;
+  }
+
+  invalidate(id: string): void {
+    this.endpointCache.delete(id);
+  }
+
+  liveSecrets(ep: EndpointRecord): string[] {
+    const t = this.now();
+    return ep.secrets.filter((s) => s.expiresAt === undefined || s.expiresAt > t).map((s) => s.secret);
+  }
+
+  private async durableWrite<T>(what: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      this.logger.error({ err: (err as Error).message, code: 'HG_QUEUE_UNAVAILABLE' }, `${what} failed`);
+      throw new GatewayError('HG_QUEUE_UNAVAILABLE', 503, 'the delivery queue is unavailable; nothing was accepted, retry later', { 'retry-after': '5' });
+    }
+  }
+
+  /**
+   * Accepts an event for fan-out. Resolves once the message and its jobs are in the store (durable
+   * with Redis), so a 202 is never a promise the gateway cannot keep.
+   */
+  async publish(event: { type: string; data: unknown }, opts: { idempotencyKey?: string; retry?: RetryPolicyConfig } = {}): Promise<{ id: string; endpoints: number; replayed: boolean }> {
+    const endpoints = (await this.repo.listEndpoints()).filter((e) => !e.disabled && eventMatches(e.events, event.type));
+    const id = newMessageId();
+    const answer = { id, endpoints: endpoints.length };
+    if (opts.idempotencyKey) {
+      const prior = await this.durableWrite('idempotency claim', () => this.repo.claimIdempotency(opts.idempotencyKey!, JSON.stringify(answer), DAY_MS));
+      if (prior) return { ...(JSON.parse(prior) as { id: string; endpoints: number }), replayed: true };
+    }
+    const createdAt = this.now();
+    const body = JSON.stringify({ type: event.type, timestamp: new Date(createdAt).toISOString(), data: event.data });
+    const msg: StoredMessage = {
+      id,
+      kind: 'event',
+      createdAt,
+      eventType: event.type,
+      body,
+      bodyEncoding: 'utf8',
+      schedule: opts.retry ? scheduleOf(opts.retry as RetryPolicy) : undefined,
+      targets: endpoints.map((e) => e.id),
+    };
+    try {
+      await this.durableWrite('publish', async () => {
+        await this.repo.saveMessage(msg, this.retentionMs);
+        if (msg.targets.length) await this.queue.add(msg.targets.map((t) => ({ msgId: id, target: t })));
+      });
+    } catch (err) {
+      if (opts.idempotencyKey) await this.repo.releaseIdempotency(opts.idempotencyKey).catch(() => {});
+      throw err;
+    }
+    return { ...answer, replayed: false };
+  }
+
+  /** Accepts an inbound request for async delivery to an upstream. */
+  async enqueueIngress(req: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer; upstream: string; retry?: RetryPolicyConfig }): Promise<string> {
+    if (!this.upstreams.has(req.upstream)) throw new GatewayError('HG_UPSTREAM_UNKNOWN', 500, `unknown upstream "${req.upstream}"`);
+    const id = newMessageId();
+    const target = `up_${req.upstream}`;
+    const msg: StoredMessage = {
+      id,
+      kind: 'ingress',
+      createdAt: this.now(),
+      body: req.body.toString('base64'),
+      bodyEncoding: 'base64',
+      method: req.method,
+      path: req.path,
+      headers: req.headers,
+      schedule: req.retry ? scheduleOf(req.retry as RetryPolicy) : undefined,
+      targets: [target],
+    };
+    await this.durableWrite('enqueue', async () => {
+      await this.repo.saveMessage(msg, this.retentionMs);
+      await this.queue.add([{ msgId: id, target }]);
+    });
+    return id;
+  }
+
+  /** Queues deliveries again (admin retry/recover). Marks them pending first. */
+  async requeue(msgId: string, targets: string[]): Promise<void> {
+    for (const t of targets) await this.repo.setStatus(msgId, t, 'pending', this.retentionMs);
+    await this.queue.add(targets.map((t) => ({ msgId, target: t })));
+  }
+
+  private async message(id: string): Promise<StoredMessage | null> {
+    const c = this.messageCache.get(id);
+    if (c) return c;
+    const m = await this.repo.getMessage(id);
+    // Fan-out reads the same message once per endpoint: keep a small recent set in memory.
+    if (m) {
+      this.messageCache.set(id, m);
+      if (this.messageCache.size > 2000) this.messageCache.delete(this.messageCache.keys().next().value!);
+    }
+    return m;
+  }
+
+  emit(type: OperationalEvent['type'], data: Record<string, unknown>): void {
+    const ev: OperationalEvent = { type, timestamp: new Date(this.now()).toISOString(), data };
+    this.logger.warn({ event: type, ...data }, 'operational event');
+    this.events.emit('operational', ev);
+    const hook = this.egress.operationalWebhook;
+    if (hook) {
+      // Operator-configured and best effort: signed like any delivery, one try, never blocks delivery.
+      const body = Buffer.from(JSON.stringify(ev));
+      this.send(hook.url, 'POST', { 'content-type': 'application/json', ...webhookHeaders(newMessageId(), Math.floor(this.now() / 1000), body, [hook.secret]) }, body, undefined, this.egress.attemptTimeoutMs).then(
+        (r) => {
+          if (r.status < 200 || r.status >= 300) this.logger.warn({ status: r.status, error: r.error }, 'operational webhook failed');
+        },
+        () => {},
+      );
+    }
+  }
+
+  /** One attempt: status 0 for network errors and timeouts. Never throws. */
+  private send(url: string, method: string, headers: OutgoingHttpHeaders, body: Buffer, agent: HttpAgent | undefined, timeoutMs: number): Promise<AttemptResult> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      let settled = false;
+      let timedOut = false;
+      const done = (r: Omit<AttemptResult, 'durationMs' | 'timedOut'>) => {
+        if (settled) return;
+        settled = true;
+        resolve({ ...r, timedOut, durationMs: Math.round(performance.now() - started) });
+      };
+      let u: URL;
+      try {
+        u = new URL(url);
+      } catch {
+        return done({ status: 0, error: 'invalid URL' });
+      }
+      const isHttps = u.protocol === 'https:';
+      const req = (isHttps ? httpsRequest : httpRequest)(
+        u,
+        { method, headers: { ...headers, 'content-length': body.length }, agent: agent ?? (isHttps ? this.guard.httpsAgent : this.guard.httpAgent) },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            if (size < RESPONSE_LIMIT) chunks.push(c);
+            size += c.length;
+          });
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).subarray(0, RESPONSE_LIMIT).toString('utf8');
+            const ra = res.headers['retry-after'];
+            done({ status: res.statusCode ?? 0, response: text, retryAfter: Array.isArray(ra) ? ra[0] : ra });
+          });
+          res.on('error', (err) => done({ status: res.statusCode ?? 0, error: err.message }));
+        },
+      );
+      req.setTimeout(timeoutMs, () => {
+        timedOut = true;
+        req.destroy(new Error(`timed out after ${timeoutMs} ms`));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => done({ status: 0, error: err.code === 'HG_ENDPOINT_URL_BLOCKED' ? err.message : `${err.code ?? ''} ${err.message}`.trim() }));
+      req.end(body);
+    });
+  }
+
+  private schedule(msg: StoredMessage, ep: EndpointRecord | null): number[] {
+    if (ep?.retry) return scheduleOf(ep.retry as RetryPolicy);
+    if (msg.schedule) return msg.schedule;
+    if (this.egress.retry) return scheduleOf(this.egress.retry as RetryPolicy);
+    return [...DEFAULT_SCHEDULE_MS];
+  }
+
+  private retryAfterFailure(schedule: number[], attemptsMade: number, r: AttemptResult): number | null {
+    const d = nextDelay({
+      schedule,
+      attemptsMade,
+      status: r.status,
+      retryAfterMs: parseRetryAfter(r.retryAfter, this.now()),
+      timedOut: false,
+      rand: this.rand,
+    });
+    if (d === null) return null;
+    // A timeout or a 429 waits at least the overload minimum (60 s unless configured for tests).
+    if (r.timedOut || r.status === 429) return Math.max(d, this.opts.overloadMinDelayMs ?? 60_000);
+    return d;
+  }
+
+  /** Runs one job. Every path ends in done or retry; errors (store outage) retry the job. */
+  async runJob(job: QueueJob): Promise<JobOutcome> {
+    try {
+      return await this.attempt(job);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, msgId: job.msgId, target: job.target }, 'delivery job error; will retry');
+      return { kind: 'retry', delayMs: 1000, attempted: false };
+    }
+  }
+
+  private async attempt(job: QueueJob): Promise<JobOutcome> {
+    const msg = await this.message(job.msgId);
+    if (!msg) {
+      this.logger.warn({ msgId: job.msgId }, 'message expired or missing; dropping its job');
+      return { kind: 'done' };
+    }
+    const ingress = job.target.startsWith('up_') && msg.kind === 'ingress';
+    let ep: EndpointRecord | null = null;
+    if (!ingress) {
+      ep = await this.endpoint(job.target);
+      if (!ep || ep.disabled) {
+        await this.repo.recordAttempt(msg.id, { target: job.target, attempt: job.attempts + 1, at: this.now(), status: 0, durationMs: 0, error: ep ? 'endpoint disabled' : 'endpoint deleted' }, 'failed', this.retentionMs);
+        return { kind: 'done' };
+      }
+      if (ep.rateLimitPerSec) {
+        const sec = Math.floor(this.now() / 1000);
+        const n = await this.opts.store.incr(`dlv:rl:${ep.id}:${sec}`, 2000);
+        if (n > ep.rateLimitPerSec) {
+          // Over the rate: wait for a later second (spread a little), without counting an attempt.
+          return { kind: 'retry', delayMs: 1000 - (this.now() % 1000) + Math.floor(this.rand() * 200), attempted: false };
+        }
+      }
+    }
+    const key = job.target;
+    const cur = this.inflight.get(key) ?? 0;
+    if (cur >= this.egress.maxInFlightPerEndpoint) {
+      // A slow endpoint may not hold more than its share of workers.
+      return { kind: 'retry', delayMs: 100 + Math.floor(this.rand() * 200), attempted: false };
+    }
+    this.inflight.set(key, cur + 1);
+    let r: AttemptResult;
+    try {
+      r = ingress ? await this.sendIngress(msg, job) : await this.sendEvent(msg, ep!);
+    } finally {
+      const n = (this.inflight.get(key) ?? 1) - 1;
+      if (n <= 0) this.inflight.delete(key);
+      else this.inflight.set(key, n);
+    }
+    const attemptNo = job.attempts + 1;
+    const rec: AttemptRecord = { target: job.target, attempt: attemptNo, at: this.now(), status: r.status, durationMs: r.durationMs };
+    if (r.error) rec.error = r.error;
+    if (r.response) rec.response = r.response;
+    const ok = r.status >= 200 && r.status < 300;
+    const kind = ingress ? 'ingress' : 'egress';
+    this.opts.metrics?.deliveries.inc({ kind, result: ok ? 'success' : 'failure' });
+    if (ok) {
+      await this.repo.recordAttempt(msg.id, rec, 'delivered', this.retentionMs);
+      this.opts.metrics?.deliveryLatency.observe({ kind }, (this.now() - msg.createdAt) / 1000);
+      if (ep) {
+        await this.repo.clearFailing(ep.id);
+        if (attemptNo > 4) this.emit('message.attempt.recovered', { msgId: msg.id, endpointId: ep.id, attempts: attemptNo });
+      }
+      return { kind: 'done' };
+    }
+    if (r.status >= 300 && r.status < 400 && !rec.error) rec.error = 'redirects are not followed';
+    if (ep && r.status === 410) {
+      await this.repo.recordAttempt(msg.id, rec, 'failed', this.retentionMs);
+      await this.disable(ep, 'the endpoint answered 410 Gone');
+      return { kind: 'done' };
+    }
+    const delay = this.retryAfterFailure(this.schedule(msg, ep), attemptNo, r);
+    if (delay === null) {
+      await this.repo.recordAttempt(msg.id, rec, 'failed', this.retentionMs);
+      this.emit('message.attempt.exhausted', { msgId: msg.id, target: job.target, attempts: attemptNo, lastStatus: r.status, lastError: r.error });
+    } else {
+      await this.repo.recordAttempt(msg.id, rec, 'pending', this.retentionMs);
+      if (attemptNo === 4 && ep) this.emit('message.attempt.failing', { msgId: msg.id, endpointId: ep.id, attempts: attemptNo });
+    }
+    if (ep) {
+      const since = await this.repo.markFailing(ep.id, this.now());
+      if (this.now() - since >= this.egress.disableAfterHours * 3600_000) {
+        await this.disable(ep, `failing without a success for ${this.egress.disableAfterHours} h`);
+      }
+    }
+    return delay === null ? { kind: 'done' } : { kind: 'retry', delayMs: delay, attempted: true };
+  }
+
+  async disable(ep: EndpointRecord, reason: string): Promise<void> {
+    const cur = (await this.repo.getEndpoint(ep.id)) ?? ep;
+    if (cur.disabled) return;
+    await this.repo.putEndpoint({ ...cur, disabled: true, disabledReason: reason, updatedAt: this.now() });
+    this.invalidate(ep.id);
+    this.emit('endpoint.disabled', { endpointId: ep.id, reason });
+  }
+
+  private sendEvent(msg: StoredMessage, ep: EndpointRecord): Promise<AttemptResult> {
+    const body = Buffer.from(msg.body, 'utf8');
+    const headers: OutgoingHttpHeaders = {
+      ...(ep.headers ?? {}),
+      'content-type': 'application/json',
+      'user-agent': 'hookgate',
+      ...webhookHeaders(msg.id, Math.floor(this.now() / 1000), body, this.liveSecrets(ep)),
+    };
+    return this.send(ep.url, 'POST', headers, body, undefined, this.egress.attemptTimeoutMs);
+  }
+
+  private sendIngress(msg: StoredMessage, job: QueueJob): Promise<AttemptResult> {
+    const up = this.upstreams.get(job.target.slice(3));
+    if (!up) return Promise.resolve({ status: 0, durationMs: 0, timedOut: false, error: `upstream "${job.target.slice(3)}" is no longer configured` });
+    const target = up.pick();
+    const headers: OutgoingHttpHeaders = { ...(msg.headers ?? {}), 'hookgate-message-id': msg.id, 'hookgate-attempt': String(job.attempts + 1) };
+    return this.send(target.url + (msg.path ?? '/'), msg.method ?? 'POST', headers, Buffer.from(msg.body, 'base64'), target.agent, up.timeoutMs).then((r) => {
+      if (r.status === 0) up.reportConnectFailure(target);
+      else up.reportSuccess(target);
+      return r;
+    });
+  }
+
+  async stop(deadlineMs: number): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.queue.stop(deadlineMs);
+    await this.repo.close();
+    this.guard.destroy();
+    for (const u of this.upstreams.values()) u.close();
+  }
+}

@@ -1,0 +1,188 @@
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+/** One unit of work: deliver message `msgId` to `target`. `attempts` counts attempts already made. */
+export interface QueueJob {
+  msgId: string;
+  target: string;
+  attempts: number;
+}
+
+/** What the processor tells the queue: done, or run again later (counting an attempt or not). */
+export type JobOutcome = { kind: 'done' } | { kind: 'retry'; delayMs: number; attempted: boolean };
+
+export type Processor = (job: QueueJob) => Promise<JobOutcome>;
+
+/** The queue interface with two drivers: in-process (memory) and BullMQ on Redis. */
+export interface DeliveryQueue {
+  readonly durable: boolean;
+  add(jobs: { msgId: string; target: string }[]): Promise<void>;
+  start(processor: Processor): void;
+  /** Stops taking work; waits for running jobs up to the deadline; unfinished work stays queued. */
+  stop(deadlineMs: number): Promise<void>;
+}
+
+/** In-process queue: not durable (a restart loses queued work), for the embedded default. */
+export class MemoryQueue implements DeliveryQueue {
+  readonly durable = false;
+  private readonly ready: QueueJob[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private running = 0;
+  private processor: Processor | undefined;
+  private stopped = false;
+  private readonly idle = new Set<() => void>();
+
+  constructor(private readonly concurrency: number) {}
+
+  async add(jobs: { msgId: string; target: string }[]): Promise<void> {
+    for (const j of jobs) this.ready.push({ ...j, attempts: 0 });
+    this.pump();
+  }
+
+  start(processor: Processor): void {
+    this.processor = processor;
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.processor && !this.stopped && this.running < this.concurrency && this.ready.length) {
+      const job = this.ready.shift()!;
+      this.running++;
+      this.processor(job)
+        .then(
+          (out) => {
+            if (out.kind === 'retry') this.later({ ...job, attempts: job.attempts + (out.attempted ? 1 : 0) }, out.delayMs);
+          },
+          // The processor handles its own errors; this is a last resort so no job is lost.
+          () => this.later(job, 1000),
+        )
+        .finally(() => {
+          this.running--;
+          if (this.running === 0) for (const f of this.idle) f();
+          this.pump();
+        });
+    }
+  }
+
+  private later(job: QueueJob, delayMs: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.ready.push(job);
+      this.pump();
+    }, delayMs);
+    this.timers.add(t);
+  }
+
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.running === 0) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, deadlineMs);
+      this.idle.add(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}
+
+export interface BullQueueOptions {
+  url: string;
+  prefix: string;
+  concurrency: number;
+  lockDurationMs: number;
+  logger: Logger;
+  name?: string;
+}
+
+interface JobData {
+  m: string;
+  t: string;
+  a: number;
+}
+
+/**
+ * BullMQ on ioredis. A job is written to Redis before the producer gets its 202, and a job whose
+ * worker died (kill -9) is found stalled after its lock expires and runs again: at-least-once.
+ * Retries are ours (the schedule, Retry-After, rate limits), done by moving the same job to the
+ * delayed set, so its id and attempt count survive restarts.
+ */
+export class BullDeliveryQueue implements DeliveryQueue {
+  readonly durable = true;
+  private readonly queue: Queue;
+  private worker: Worker | undefined;
+  private readonly producer: Redis;
+  private readonly name: string;
+
+  constructor(private readonly opts: BullQueueOptions) {
+    this.name = opts.name ?? 'deliveries';
+    // The producer fails fast when Redis is down, so the gateway answers 503 instead of a 202 it can't keep.
+    this.producer = new Redis(opts.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(n * 100, 2000) });
+    this.producer.on('error', () => {});
+    // Cap BullMQ's event stream: nothing here reads it, and it would otherwise cost memory per job.
+    this.queue = new Queue(this.name, { connection: this.producer, prefix: `${opts.prefix}bull`, streams: { events: { maxLen: 100 } } });
+    this.queue.on('error', () => {});
+  }
+
+  async add(jobs: { msgId: string; target: string }[]): Promise<void> {
+    await this.queue.addBulk(
+      jobs.map((j) => ({
+        name: 'd',
+        data: { m: j.msgId, t: j.target, a: 0 } satisfies JobData,
+        // Deterministic ids: re-queueing a delivery that is still queued is a no-op, not a duplicate.
+        opts: { jobId: `${j.msgId}--${j.target}`, removeOnComplete: true, removeOnFail: true },
+      })),
+    );
+  }
+
+  start(processor: Processor): void {
+    const connection = new Redis(this.opts.url, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 100, 2000) });
+    connection.on('error', () => {});
+    this.worker = new Worker<JobData>(
+      this.name,
+      async (job: Job<JobData>, token?: string) => {
+        const out = await processor({ msgId: job.data.m, target: job.data.t, attempts: job.data.a ?? 0 });
+        if (out.kind === 'done') return;
+        if (out.attempted) await job.updateData({ ...job.data, a: (job.data.a ?? 0) + 1 });
+        await job.moveToDelayed(Date.now() + out.delayMs, token);
+        throw new DelayedError();
+      },
+      {
+        connection,
+        prefix: `${this.opts.prefix}bull`,
+        concurrency: this.opts.concurrency,
+        lockDuration: this.opts.lockDurationMs,
+        stalledInterval: Math.max(1000, Math.floor(this.opts.lockDurationMs / 2)),
+        // A stalled job is one whose worker died: always run it again, never fail it for stalling.
+        maxStalledCount: 1_000_000,
+        removeOnComplete: { count: 0 },
+        removeOnFail: { count: 0 },
+      },
+    );
+    // Connection errors are retried by ioredis; log once per burst, never crash.
+    let lastLog = 0;
+    this.worker.on('error', (err) => {
+      if (Date.now() - lastLog > 5000) {
+        lastLog = Date.now();
+        this.opts.logger.warn({ err: err.message, code: 'HG_QUEUE_UNAVAILABLE' }, 'delivery queue error; retrying');
+      }
+    });
+  }
+
+  async stop(deadlineMs: number): Promise<void> {
+    const w = this.worker;
+    if (w) {
+      // Graceful close waits for running jobs; past the deadline, force it — the unfinished jobs
+      // keep their Redis state and are picked up again after their lock expires.
+      const graceful = w.close();
+      const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), deadlineMs).unref())]);
+      if (timedOut) await w.close(true).catch(() => {});
+      await w.disconnect().catch(() => {});
+    }
+    await this.queue.close().catch(() => {});
+    this.producer.disconnect();
+  }
+}

@@ -1,0 +1,253 @@
+import type { Redis } from 'ioredis';
+import type { AttemptRecord, DeliveryRepository, DeliveryStatus, EndpointRecord, ListQuery, StoredMessage } from './types.js';
+
+function overall(statuses: Record<string, DeliveryStatus>): DeliveryStatus {
+  const v = Object.values(statuses);
+  if (v.includes('pending')) return 'pending';
+  if (v.includes('failed')) return 'failed';
+  return 'delivered';
+}
+
+export { overall as overallStatus };
+
+/** In-process repository: the embedded default. Not shared, not durable. */
+export class MemoryRepository implements DeliveryRepository {
+  private readonly messages = new Map<string, { msg: StoredMessage; expiresAt: number }>();
+  private readonly statuses = new Map<string, Record<string, DeliveryStatus>>();
+  private readonly attempts = new Map<string, AttemptRecord[]>();
+  private readonly failed = new Map<string, Map<string, number>>();
+  private readonly endpoints = new Map<string, EndpointRecord>();
+  private readonly idem = new Map<string, { value: string; expiresAt: number }>();
+  private readonly failing = new Map<string, number>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private sweep(): void {
+    const t = this.now();
+    for (const [id, m] of this.messages) {
+      if (m.expiresAt > t) break; // insertion order = creation order
+      this.messages.delete(id);
+      this.statuses.delete(id);
+      this.attempts.delete(id);
+    }
+  }
+
+  async saveMessage(msg: StoredMessage, retentionMs: number): Promise<void> {
+    this.sweep();
+    this.messages.set(msg.id, { msg, expiresAt: this.now() + retentionMs });
+    this.statuses.set(msg.id, Object.fromEntries(msg.targets.map((t) => [t, 'pending' as DeliveryStatus])));
+  }
+  async getMessage(id: string): Promise<StoredMessage | null> {
+    return this.messages.get(id)?.msg ?? null;
+  }
+  async getStatuses(id: string): Promise<Record<string, DeliveryStatus>> {
+    return { ...(this.statuses.get(id) ?? {}) };
+  }
+  async setStatus(id: string, target: string, status: DeliveryStatus): Promise<void> {
+    const s = this.statuses.get(id);
+    if (s) s[target] = status;
+    if (status === 'failed') {
+      if (!this.failed.has(target)) this.failed.set(target, new Map());
+      this.failed.get(target)!.set(id, this.now());
+    }
+  }
+  async recordAttempt(id: string, rec: AttemptRecord, status: DeliveryStatus): Promise<void> {
+    if (!this.attempts.has(id)) this.attempts.set(id, []);
+    this.attempts.get(id)!.push(rec);
+    await this.setStatus(id, rec.target, status);
+  }
+  async getAttempts(id: string): Promise<AttemptRecord[]> {
+    return [...(this.attempts.get(id) ?? [])];
+  }
+  async listMessages(q: ListQuery): Promise<{ items: string[]; nextCursor: string | null }> {
+    const ids = [...this.messages.keys()].reverse();
+    let start = 0;
+    if (q.cursor) start = Math.max(0, ids.indexOf(q.cursor) + 1);
+    const items: string[] = [];
+    let i = start;
+    for (; i < ids.length && items.length < q.limit; i++) {
+      const s = this.statuses.get(ids[i]!) ?? {};
+      if (q.endpoint && !(q.endpoint in s)) continue;
+      if (q.status && (q.endpoint ? s[q.endpoint] : overall(s)) !== q.status) continue;
+      items.push(ids[i]!);
+    }
+    return { items, nextCursor: i < ids.length && items.length === q.limit ? items[items.length - 1]! : null };
+  }
+  async failedSince(target: string, sinceMs: number): Promise<string[]> {
+    return [...(this.failed.get(target) ?? new Map<string, number>())].filter(([id, at]) => at >= sinceMs && this.messages.has(id)).map(([id]) => id);
+  }
+  async putEndpoint(ep: EndpointRecord): Promise<void> {
+    this.endpoints.set(ep.id, structuredClone(ep));
+  }
+  async getEndpoint(id: string): Promise<EndpointRecord | null> {
+    const e = this.endpoints.get(id);
+    return e ? structuredClone(e) : null;
+  }
+  async listEndpoints(): Promise<EndpointRecord[]> {
+    return [...this.endpoints.values()].map((e) => structuredClone(e));
+  }
+  async deleteEndpoint(id: string): Promise<boolean> {
+    return this.endpoints.delete(id);
+  }
+  async claimIdempotency(key: string, value: string, ttlMs: number): Promise<string | null> {
+    const e = this.idem.get(key);
+    if (e && e.expiresAt > this.now()) return e.value;
+    this.idem.set(key, { value, expiresAt: this.now() + ttlMs });
+    return null;
+  }
+  async releaseIdempotency(key: string): Promise<void> {
+    this.idem.delete(key);
+  }
+  async markFailing(endpointId: string, at: number): Promise<number> {
+    const cur = this.failing.get(endpointId);
+    if (cur !== undefined) return cur;
+    this.failing.set(endpointId, at);
+    return at;
+  }
+  async clearFailing(endpointId: string): Promise<void> {
+    this.failing.delete(endpointId);
+  }
+  async close(): Promise<void> {}
+}
+
+/**
+ * Redis repository. Keys under `<prefix>dlv:`: `msg:<id>` (JSON), `st:<id>` (hash target→status),
+ * `att:<id>` (list of attempt JSON), `idx` (zset of ids by creation), `failed:<target>` (zset of
+ * ids by failure time), `ep:<id>` + `eps` (endpoints), `idem:<key>`, `failing:<endpoint>`.
+ * Everything about a message expires with the retention period.
+ */
+export class RedisRepository implements DeliveryRepository {
+  private readonly k: string;
+  private lastTrim = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.k = `${prefix}dlv:`;
+  }
+
+  async saveMessage(msg: StoredMessage, retentionMs: number): Promise<void> {
+    const ttl = Math.round(retentionMs);
+    const m = this.redis.multi();
+    m.set(`${this.k}msg:${msg.id}`, JSON.stringify(msg), 'PX', ttl);
+    m.hset(`${this.k}st:${msg.id}`, ...msg.targets.flatMap((t) => [t, 'pending']));
+    m.pexpire(`${this.k}st:${msg.id}`, ttl);
+    m.zadd(`${this.k}idx`, msg.createdAt, msg.id);
+    const t = this.now();
+    // Trim the index of expired messages now and then, not on every write.
+    if (t - this.lastTrim > 10_000) {
+      this.lastTrim = t;
+      m.zremrangebyscore(`${this.k}idx`, '-inf', t - ttl);
+    }
+    const res = await m.exec();
+    for (const [err] of res ?? []) if (err) throw err;
+  }
+  async getMessage(id: string): Promise<StoredMessage | null> {
+    const s = await this.redis.get(`${this.k}msg:${id}`);
+    return s ? (JSON.parse(s) as StoredMessage) : null;
+  }
+  async getStatuses(id: string): Promise<Record<string, DeliveryStatus>> {
+    return (await this.redis.hgetall(`${this.k}st:${id}`)) as Record<string, DeliveryStatus>;
+  }
+  private statusOps(m: ReturnType<Redis['multi']>, id: string, target: string, status: DeliveryStatus): void {
+    m.hset(`${this.k}st:${id}`, target, status);
+    if (status === 'failed') m.zadd(`${this.k}failed:${target}`, this.now(), id);
+    else m.zrem(`${this.k}failed:${target}`, id);
+  }
+  async setStatus(id: string, target: string, status: DeliveryStatus): Promise<void> {
+    const m = this.redis.multi();
+    this.statusOps(m, id, target, status);
+    await m.exec();
+  }
+  async recordAttempt(id: string, rec: AttemptRecord, status: DeliveryStatus, retentionMs: number): Promise<void> {
+    const m = this.redis.multi();
+    m.rpush(`${this.k}att:${id}`, JSON.stringify(rec));
+    m.pexpire(`${this.k}att:${id}`, Math.round(retentionMs));
+    this.statusOps(m, id, rec.target, status);
+    const res = await m.exec();
+    for (const [err] of res ?? []) if (err) throw err;
+  }
+  async getAttempts(id: string): Promise<AttemptRecord[]> {
+    return (await this.redis.lrange(`${this.k}att:${id}`, 0, -1)).map((s) => JSON.parse(s) as AttemptRecord);
+  }
+  async listMessages(q: ListQuery): Promise<{ items: string[]; nextCursor: string | null }> {
+    // Cursor = "<score>:<id>" of the last item returned; walk the index newest first in pages.
+    let max = '+inf';
+    let after: string | undefined;
+    if (q.cursor) {
+      const i = q.cursor.indexOf(':');
+      max = q.cursor.slice(0, i);
+      after = q.cursor.slice(i + 1);
+    }
+    const items: string[] = [];
+    let last: { id: string; score: string } | undefined;
+    let scanned = 0;
+    for (;;) {
+      const page = await this.redis.zrevrangebyscore(`${this.k}idx`, max, '-inf', 'WITHSCORES', 'LIMIT', 0, 200);
+      if (page.length === 0) break;
+      let progressed = false;
+      for (let i = 0; i < page.length; i += 2) {
+        const id = page[i]!;
+        const score = page[i + 1]!;
+        if (after !== undefined) {
+          if (score === max && id >= after) continue; // same-score entries already returned
+        }
+        progressed = true;
+        last = { id, score };
+        scanned++;
+        if (q.status || q.endpoint) {
+          const s = await this.getStatuses(id);
+          if (Object.keys(s).length === 0) continue;
+          if (q.endpoint && !(q.endpoint in s)) continue;
+          if (q.status && (q.endpoint ? s[q.endpoint] : overall(s)) !== q.status) continue;
+        } else if (!(await this.redis.exists(`${this.k}msg:${id}`))) continue;
+        items.push(id);
+        if (items.length >= q.limit) return { items, nextCursor: `${score}:${id}` };
+      }
+      if (!progressed || scanned > 20_000) break;
+      max = last!.score;
+      after = last!.id;
+    }
+    return { items, nextCursor: null };
+  }
+  async failedSince(target: string, sinceMs: number): Promise<string[]> {
+    return this.redis.zrangebyscore(`${this.k}failed:${target}`, sinceMs, '+inf');
+  }
+  async putEndpoint(ep: EndpointRecord): Promise<void> {
+    await this.redis.multi().set(`${this.k}ep:${ep.id}`, JSON.stringify(ep)).sadd(`${this.k}eps`, ep.id).exec();
+  }
+  async getEndpoint(id: string): Promise<EndpointRecord | null> {
+    const s = await this.redis.get(`${this.k}ep:${id}`);
+    return s ? (JSON.parse(s) as EndpointRecord) : null;
+  }
+  async listEndpoints(): Promise<EndpointRecord[]> {
+    const ids = await this.redis.smembers(`${this.k}eps`);
+    if (ids.length === 0) return [];
+    const vals = await this.redis.mget(...ids.map((id) => `${this.k}ep:${id}`));
+    return vals.filter((v): v is string => !!v).map((v) => JSON.parse(v) as EndpointRecord);
+  }
+  async deleteEndpoint(id: string): Promise<boolean> {
+    const res = await this.redis.multi().del(`${this.k}ep:${id}`).srem(`${this.k}eps`, id).exec();
+    return Number(res?.[0]?.[1] ?? 0) > 0;
+  }
+  async claimIdempotency(key: string, value: string, ttlMs: number): Promise<string | null> {
+    const k = `${this.k}idem:${key}`;
+    const ok = await this.redis.set(k, value, 'PX', Math.round(ttlMs), 'NX');
+    if (ok === 'OK') return null;
+    return (await this.redis.get(k)) ?? null;
+  }
+  async releaseIdempotency(key: string): Promise<void> {
+    await this.redis.del(`${this.k}idem:${key}`);
+  }
+  async markFailing(endpointId: string, at: number): Promise<number> {
+    const k = `${this.k}failing:${endpointId}`;
+    await this.redis.set(k, String(at), 'NX');
+    return Number((await this.redis.get(k)) ?? at);
+  }
+  async clearFailing(endpointId: string): Promise<void> {
+    await this.redis.del(`${this.k}failing:${endpointId}`);
+  }
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,100 @@
+/** Delivery state shared by the engine, its repositories, queues and admin API. */
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** A message accepted for delivery: an egress event (fan-out) or an inbound request (async ingress). */
+export interface StoredMessage {
+  id: string;
+  kind: 'event' | 'ingress';
+  createdAt: number;
+  /** Egress: the event type. */
+  eventType?: string;
+  /** The exact body bytes to send, as UTF-8 text (events) or base64 (ingress). */
+  body: string;
+  bodyEncoding: 'utf8' | 'base64';
+  /** Ingress: the request to replay. */
+  method?: string;
+  path?: string;
+  headers?: Record<string, string | string[]>;
+  /** Retry schedule (ms) chosen when accepted (route or global policy); endpoints may override. */
+  schedule?: number[];
+  /** Targets: endpoint ids (events) or `up_<upstream>` (ingress). */
+  targets: string[];
+}
+
+export interface AttemptRecord {
+  target: string;
+  attempt: number;
+  at: number;
+  /** HTTP status, 0 for a network error or timeout. */
+  status: number;
+  durationMs: number;
+  error?: string;
+  /** Response body, truncated to 4 KB. */
+  response?: string;
+}
+
+export interface EndpointSecret {
+  secret: string;
+  /** When set, the secret stops signing at this time (rotation grace period). */
+  expiresAt?: number;
+}
+
+export interface EndpointRecord {
+  id: string;
+  url: string;
+  events: string[];
+  secrets: EndpointSecret[];
+  headers?: Record<string, string>;
+  rateLimitPerSec?: number;
+  description?: string;
+  disabled: boolean;
+  disabledReason?: string;
+  /** `config` endpoints come from gateway.yaml and are read-only through the API. */
+  source: 'config' | 'api';
+  retry?: unknown;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface MessageSummary {
+  id: string;
+  kind: StoredMessage['kind'];
+  eventType?: string;
+  createdAt: string;
+  status: DeliveryStatus;
+  deliveries: Record<string, DeliveryStatus>;
+}
+
+export interface ListQuery {
+  status?: DeliveryStatus;
+  endpoint?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** Where messages, attempts and endpoints live: memory (embedded) or Redis (shared, durable). */
+export interface DeliveryRepository {
+  saveMessage(msg: StoredMessage, retentionMs: number): Promise<void>;
+  getMessage(id: string): Promise<StoredMessage | null>;
+  getStatuses(id: string): Promise<Record<string, DeliveryStatus>>;
+  setStatus(id: string, target: string, status: DeliveryStatus, retentionMs: number): Promise<void>;
+  /** Appends an attempt and sets the delivery's status in one step. */
+  recordAttempt(id: string, rec: AttemptRecord, status: DeliveryStatus, retentionMs: number): Promise<void>;
+  getAttempts(id: string): Promise<AttemptRecord[]>;
+  /** Newest first. The cursor is opaque. */
+  listMessages(q: ListQuery): Promise<{ items: string[]; nextCursor: string | null }>;
+  /** Message ids whose delivery to `target` failed at or after `sinceMs`. */
+  failedSince(target: string, sinceMs: number): Promise<string[]>;
+  putEndpoint(ep: EndpointRecord): Promise<void>;
+  getEndpoint(id: string): Promise<EndpointRecord | null>;
+  listEndpoints(): Promise<EndpointRecord[]>;
+  deleteEndpoint(id: string): Promise<boolean>;
+  /** Claims an idempotency key with a value; returns the existing value if already claimed. */
+  claimIdempotency(key: string, value: string, ttlMs: number): Promise<string | null>;
+  releaseIdempotency(key: string): Promise<void>;
+  /** First failure time of an endpoint's current failing streak (set once; cleared on success). */
+  markFailing(endpointId: string, at: number): Promise<number>;
+  clearFailing(endpointId: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,287 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { closedPort, httpRequest, startUpstream, waitUntil, type HttpResult } from './support/http.js';
+
+// dist/test/cli.test.js → the package root is two levels up.
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = join(ROOT, 'dist/gateway/cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'hookgate-cli-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Child env without the caller's HOOKGATE_* settings, so the example config uses its defaults. */
+function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HOOKGATE_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion. */
+function run(args: string[], timeoutMs = 20000): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hookgate ${args.join(' ')} did not exit within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(t);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** A long-running `hookgate start`, with its output collected. */
+interface Started {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  logLines(): Record<string, any>[];
+  kill(): Promise<void>;
+}
+
+function startCli(file: string): Started {
+  const child = spawn(process.execPath, [CLI, 'start', '--config', file], { cwd: ROOT, env: childEnv({ HOOKGATE_LOG_LEVEL: 'info' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    logLines: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, any>),
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/** Resolves true when a TCP connection to the port is refused. */
+function refused(port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const req = request({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => r(false));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => r(err.code === 'ECONNREFUSED'));
+    req.end();
+  });
+}
+
+async function answers(port: number, path: string): Promise<HttpResult | undefined> {
+  try {
+    return await httpRequest({ port, path, timeoutMs: 2000 });
+  } catch {
+    return undefined;
+  }
+}
+
+describe('hookgate CLI: help, version, validate', () => {
+  test('--help prints the usage and exits 0', async () => {
+    const r = await run(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Usage:/);
+    assert.match(r.stdout, /hookgate start\s+--config/);
+    assert.match(r.stdout, /hookgate validate --config/);
+    assert.equal(r.stderr, '');
+  });
+
+  test('no command prints the usage too', async () => {
+    const r = await run([]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Usage:/);
+  });
+
+  test('--version prints the package.json version', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await run(['--version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), version);
+  });
+
+  test('an unknown command or option exits non-zero with the usage on stderr', async () => {
+    const a = await run(['frobnicate']);
+    assert.notEqual(a.code, 0);
+    assert.match(a.stderr, /unknown command "frobnicate"/);
+    const b = await run(['validate', '--no-such-flag']);
+    assert.notEqual(b.code, 0);
+    assert.match(b.stderr, /Usage:/);
+  });
+
+  test('validate --config config/gateway.yaml exits 0', async () => {
+    const r = await run(['validate', '--config', 'config/gateway.yaml']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /config\/gateway\.yaml: valid \(8 routes\)/);
+  });
+
+  const BASE = `listen: { host: 127.0.0.1, port: 8080 }
+upstreams:
+  up: { targets: [ { url: "http://127.0.0.1:9000" } ] }
+routes:
+  - name: first
+    path: /first
+    respond: { status: 200 }
+`;
+  // The offending line carries `#!`.
+  const BAD: { name: string; yaml: string; located: string; message: RegExp }[] = [
+    { name: 'bad-yaml', yaml: `${BASE}  - name: second\n    path: /second\n    path: /again  #!\n    upstream: up\n`, located: '', message: /invalid YAML/ },
+    { name: 'unknown-top-key', yaml: `${BASE}rotues: []  #!\n`, located: ' at rotues', message: /unknown key "rotues"/ },
+    { name: 'unknown-route-key', yaml: `${BASE}  - name: second\n    path: /second\n    upstraem: up  #!\n`, located: ' at routes[1].upstraem', message: /unknown key/ },
+    { name: 'unknown-plugin', yaml: `${BASE}  - name: second\n    path: /second\n    plugins:\n      - nope: {}  #!\n    upstream: up\n`, located: ' at routes[1].plugins[0].nope', message: /unknown plugin "nope"/ },
+    {
+      name: 'bad-plugin-params',
+      yaml: `${BASE}  - name: second\n    path: /second\n    plugins:\n      - size-limit: { bytes: "x" }  #!\n    upstream: up\n`,
+      located: ' at routes[1].plugins[0].size-limit.bytes',
+      message: /found "x", expected integer/,
+    },
+    { name: 'missing-upstream', yaml: `${BASE}  - name: second\n    path: /second\n    upstream: nowhere  #!\n`, located: ' at routes[1].upstream', message: /unknown upstream "nowhere"/ },
+    { name: 'duplicate-name', yaml: `${BASE}  - name: first  #!\n    path: /second\n    upstream: up\n`, located: ' at routes[1].name', message: /duplicate route name/ },
+    { name: 'two-actions', yaml: `${BASE}  - name: second  #!\n    path: /second\n    upstream: up\n    respond: { status: 200 }\n`, located: ' at routes[1]', message: /2 actions/ },
+    { name: 'no-action', yaml: `${BASE}  - name: second  #!\n    path: /second\n`, located: ' at routes[1]', message: /no action/ },
+    { name: 'short-token', yaml: `${BASE}admin:\n  token: "short"  #!\n`, located: ' at admin.token', message: /expected at least 8/ },
+  ];
+  for (const bad of BAD) {
+    test(`validate on an invalid config (${bad.name}) exits 1 with a located message`, async () => {
+      const file = join(dir, `${bad.name}.yaml`);
+      writeFileSync(file, bad.yaml);
+      const line = bad.yaml.split('\n').findIndex((l) => l.includes('#!')) + 1;
+      const r = await run(['validate', '--config', file]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal(r.stdout, '');
+      assert.ok(r.stderr.includes(`${file}:${line}${bad.located}: `), `expected ${bad.name}.yaml:${line}${bad.located} in: ${r.stderr}`);
+      assert.match(r.stderr, bad.message);
+    });
+  }
+
+  test('validate on a missing file exits 1 naming it', async () => {
+    const r = await run(['validate', '--config', join(dir, 'missing.yaml')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /missing\.yaml: cannot read config/);
+  });
+
+  test('start with an invalid config exits 1 with the located message', async () => {
+    const file = join(dir, 'start-invalid.yaml');
+    writeFileSync(file, `${BASE}  - name: second\n    path: /second\n    upstream: nowhere\n`);
+    const r = await run(['start', '--config', file]);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(`${file}:10 at routes[1].upstream`), r.stderr);
+  });
+});
+
+describe('hookgate start: graceful stop and reload by signal', () => {
+  test('SIGTERM: refuses new connections, lets the in-flight request finish with 200, exits 0', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let arrived = false;
+    const up = await startUpstream(async (_req, res) => {
+      arrived = true;
+      await released;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('slow-done');
+    });
+    const port = await closedPort();
+    const adminPort = await closedPort();
+    const file = join(dir, 'drain.yaml');
+    writeFileSync(
+      file,
+      `listen: { host: 127.0.0.1, port: ${port} }
+admin: { host: 127.0.0.1, port: ${adminPort}, token: "cli-test-token-123" }
+upstreams:
+  slow: { targets: [ { url: "${up.url}" } ], timeoutMs: 30000 }
+routes:
+  - name: slow
+    path: /slow
+    upstream: slow
+`,
+    );
+    const gw = startCli(file);
+    try {
+      await waitUntil(async () => (await answers(port, '/healthz'))?.status === 200, 15000, `hookgate /healthz on ${port}`);
+      const adminUp = await httpRequest({ port: adminPort, path: '/admin/routes', headers: { authorization: 'Bearer cli-test-token-123' } });
+      assert.equal(adminUp.status, 200);
+
+      const inflight = httpRequest({ port, path: '/slow', timeoutMs: 30000 });
+      await waitUntil(() => arrived, 10000, 'the slow request to reach the upstream');
+      assert.ok(gw.child.kill('SIGTERM'));
+      await waitUntil(() => refused(port), 10000, 'new connections to be refused after SIGTERM');
+      // Still draining: the process has not exited while the request is in flight.
+      assert.equal(gw.child.exitCode, null);
+
+      release();
+      const r = await inflight;
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 'slow-done');
+      const { code, signal } = await gw.exited;
+      assert.equal(signal, null);
+      assert.equal(code, 0, gw.stderr());
+      assert.ok(gw.logLines().some((l) => l.msg === 'hookgate stopped'), gw.stdout());
+    } finally {
+      release();
+      await gw.kill();
+      await up.close();
+    }
+  });
+
+  test('SIGHUP reloads the config; an invalid one is rejected and the old one keeps serving', async () => {
+    const port = await closedPort();
+    const adminPort = await closedPort();
+    const file = join(dir, 'hup.yaml');
+    const config = (body: string, extra = '') => `listen: { host: 127.0.0.1, port: ${port} }
+admin: { host: 127.0.0.1, port: ${adminPort}, token: "cli-test-token-123" }
+routes:
+  - name: hello
+    path: /hello
+    respond: { status: 200, body: "${body}" }
+${extra}`;
+    writeFileSync(file, config('one'));
+    const gw = startCli(file);
+    try {
+      await waitUntil(async () => (await answers(port, '/hello'))?.text === 'one', 15000, 'the first body');
+
+      writeFileSync(file, config('two'));
+      assert.ok(gw.child.kill('SIGHUP'));
+      await waitUntil(async () => (await answers(port, '/hello'))?.text === 'two', 10000, 'the reloaded body');
+      await waitUntil(() => gw.logLines().some((l) => l.msg === 'config reloaded' && l.trigger === 'SIGHUP'), 10000, 'a SIGHUP reload in the log');
+
+      writeFileSync(file, config('three', '    upstream: nowhere\n'));
+      assert.ok(gw.child.kill('SIGHUP'));
+      await waitUntil(() => gw.logLines().some((l) => l.msg?.startsWith('reload rejected') && l.trigger === 'SIGHUP'), 10000, 'a rejected SIGHUP reload in the log');
+      const still = await httpRequest({ port, path: '/hello' });
+      assert.equal(still.text, 'two');
+      assert.equal(gw.child.exitCode, null, 'the process survives a rejected reload');
+
+      assert.ok(gw.child.kill('SIGTERM'));
+      assert.deepEqual(await gw.exited, { code: 0, signal: null });
+    } finally {
+      await gw.kill();
+    }
+  });
+});

@@ -1,0 +1,301 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { loadConfigFile, loadConfigText } from '../gateway/config/load.js';
+import { ConfigError } from '../gateway/errors.js';
+import { buildGeneration, closeGeneration, type Generation } from '../gateway/generation.js';
+import { packageRoot } from '../gateway/paths.js';
+import { MemoryStore } from '../gateway/store/memory.js';
+import { builtinPlugins } from '../plugins/index.js';
+
+const logger = pino({ level: 'silent' });
+const builtins = new Map(builtinPlugins.map((p) => [p.name, p]));
+const dir = mkdtempSync(join(tmpdir(), 'hookgate-config-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Loads a file and builds a generation from it, as `hookgate validate` does; closes everything. */
+async function loadAndBuild(file: string, env: NodeJS.ProcessEnv = {}): Promise<Generation> {
+  const loaded = loadConfigFile(file, env);
+  const store = new MemoryStore();
+  try {
+    const gen = await buildGeneration(loaded, { builtins, store, logger, id: 1 });
+    await closeGeneration(gen, logger);
+    return gen;
+  } finally {
+    await store.close();
+  }
+}
+
+let seq = 0;
+function writeConfig(name: string, text: string): string {
+  const file = join(dir, `${name}-${++seq}.yaml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('the example config/gateway.yaml', () => {
+  const file = resolve(packageRoot, 'config/gateway.yaml');
+
+  test('loads and builds with the built-in plugins, its custom plugin and a MemoryStore', async () => {
+    const gen = await loadAndBuild(file, {});
+    const names = gen.routes.map((r) => r.name);
+    assert.deepEqual(names, ['hello', 'echo', 'demo', 'orders-v1', 'orders-v2', 'github', 'stripe', 'tenants']);
+    // ${VAR:-default} with the variable unset: the default.
+    assert.equal(gen.loaded.config.admin?.token, 'change-me');
+    assert.equal(gen.loaded.config.store.driver, 'memory');
+    assert.deepEqual(gen.loaded.config.upstreams.orders!.targets, [
+      { url: 'http://127.0.0.1:9001', weight: 1 },
+      { url: 'http://127.0.0.1:9002', weight: 2 },
+    ]);
+    const byName = new Map(gen.routes.map((r) => [r.name, r]));
+    assert.equal(byName.get('hello')!.action.kind, 'respond');
+    assert.equal(byName.get('demo')!.action.kind, 'proxy');
+    assert.equal(byName.get('demo')!.bodyLimit, 65536);
+    assert.deepEqual(byName.get('tenants')!.pluginNames, ['request-id', 'log', 'tenant-tag']);
+    assert.deepEqual(byName.get('github')!.pluginNames, ['request-id', 'log', 'verify-signature', 'rate-limit']);
+    assert.equal(byName.get('github')!.needsBody, true);
+    assert.equal(byName.get('orders-v1')!.extraHeaders?.deprecation, 'true');
+    assert.equal(byName.get('orders-v1')!.extraHeaders?.sunset, 'Wed, 30 Jun 2027 00:00:00 GMT');
+    assert.equal(gen.pluginFiles.length, 1);
+    assert.equal(basename(gen.pluginFiles[0]!), 'tenant-tag.js');
+    // The router it compiled routes the header-versioned pair apart.
+    const v2 = gen.router.match('POST', '/webhook/v1/orders', undefined, { 'x-webhook-version': '2' });
+    assert.equal(v2.route.name, 'orders-v2');
+  });
+
+  test('environment variables override the defaults in it', async () => {
+    const gen = await loadAndBuild(file, { HOOKGATE_ADMIN_TOKEN: 'from-the-environment' });
+    assert.equal(gen.loaded.config.admin?.token, 'from-the-environment');
+  });
+});
+
+describe('${VAR} substitution', () => {
+  test('${VAR} and ${VAR:-default}, a numeric port from env, embedded references', () => {
+    const text = [
+      'listen:',
+      '  host: ${HG_HOST:-127.0.0.1}',
+      '  port: ${HG_PORT}',
+      'admin:',
+      '  port: ${HG_ADMIN_PORT:-9091}',
+      '  token: "tok-${HG_TOKEN_PART}-end"',
+      'upstreams:',
+      '  up: { targets: [ { url: "http://${HG_UP_HOST:-127.0.0.1}:${HG_UP_PORT:-9000}" } ] }',
+      'routes: []',
+    ].join('\n');
+    const { config } = loadConfigText(text, join(dir, 'env.yaml'), { HG_PORT: '7071', HG_TOKEN_PART: 'abcdef', HG_UP_PORT: '9100' });
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 7071 });
+    assert.equal(config.admin!.port, 9091);
+    assert.equal(config.admin!.token, 'tok-abcdef-end');
+    assert.equal(config.upstreams.up!.targets[0]!.url, 'http://127.0.0.1:9100');
+  });
+
+  test('a quoted reference inside a flow mapping takes the type the schema expects', () => {
+    const text = 'listen: { host: 127.0.0.1, port: "${HG_PORT:-8090}" }\nadmin: { port: "${HG_ADMIN_PORT}", token: "${HG_TOKEN}" }\n';
+    const a = loadConfigText(text, join(dir, 'flow.yaml'), { HG_ADMIN_PORT: '8091', HG_TOKEN: '123456789' });
+    assert.equal(a.config.listen.port, 8090);
+    assert.equal(a.config.admin!.port, 8091);
+    // A token made of digits stays a string.
+    assert.equal(a.config.admin!.token, '123456789');
+    assert.throws(
+      () => loadConfigText(text, join(dir, 'flow.yaml'), { HG_ADMIN_PORT: 'eighty', HG_TOKEN: 'x'.repeat(10) }),
+      (err: unknown) => err instanceof ConfigError && /flow\.yaml:2 at admin\.port: found "eighty", expected integer/.test(err.message),
+    );
+  });
+
+  test('an unquoted reference is never parsed as YAML: secrets keep their exact characters', () => {
+    const text = 'admin:\n  token: ${HG_TOKEN}\nlisten:\n  port: ${HG_PORT}\n';
+    for (const token of ['abc #not-a-comment', '*alias-like', '[1, 2, 3, 4]', '{ a: 1, b: 2 }', '007007007', 'null-ish: yes', '00000000']) {
+      const { config } = loadConfigText(text, join(dir, 'raw.yaml'), { HG_TOKEN: token, HG_PORT: '8088' });
+      assert.equal(config.admin!.token, token);
+      assert.equal(config.listen.port, 8088);
+    }
+  });
+
+  test('an empty variable counts as unset, so the default applies', () => {
+    const { config } = loadConfigText('listen:\n  port: ${HG_PORT:-8099}\n', join(dir, 'empty.yaml'), { HG_PORT: '' });
+    assert.equal(config.listen.port, 8099);
+  });
+
+  test('an unset variable without a default is a located error', () => {
+    const file = writeConfig('unset', 'listen:\n  host: 127.0.0.1\n  port: ${HG_SURELY_UNSET_PORT}\nroutes: []\n');
+    assert.throws(
+      () => loadConfigFile(file, {}),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.code, 'HG_CONFIG_INVALID');
+        assert.ok(err.message.startsWith(`${file}:3 at listen.port: `), err.message);
+        assert.match(err.message, /HG_SURELY_UNSET_PORT is not set and has no default/);
+        assert.equal(err.line, 3);
+        return true;
+      },
+    );
+  });
+
+  test('an unquoted reference inside { } is a YAML error that says to quote it', () => {
+    const file = writeConfig('flowenv', 'routes: []\nlisten: { host: 127.0.0.1, port: ${HG_PORT:-8080} }\n');
+    assert.throws(
+      () => loadConfigFile(file, {}),
+      (err: unknown) => err instanceof ConfigError && err.message.includes(`${basename(file)}:2: invalid YAML`) && /quote env references/.test(err.message),
+    );
+  });
+});
+
+/**
+ * Invalid configs. The offending line carries `#!`; each error must name the file, that line
+ * and the YAML path, and say what is wrong.
+ */
+interface BadConfig {
+  name: string;
+  yaml: string;
+  path: string | undefined;
+  message: RegExp;
+  env?: NodeJS.ProcessEnv;
+}
+
+const BASE = `listen: { host: 127.0.0.1, port: 8080 }
+upstreams:
+  up: { targets: [ { url: "http://127.0.0.1:9000" } ] }
+routes:
+  - name: first
+    path: /first
+    respond: { status: 200 }
+`;
+
+const BAD_CONFIGS: BadConfig[] = [
+  {
+    name: 'bad YAML (tab indentation)',
+    yaml: `${BASE}  - name: second\n\tpath: /second  #!\n    upstream: up\n`,
+    path: undefined,
+    message: /invalid YAML: Tabs are not allowed/,
+  },
+  {
+    name: 'bad YAML (duplicate key)',
+    yaml: `${BASE}  - name: second\n    path: /second\n    path: /again  #!\n    upstream: up\n`,
+    path: undefined,
+    message: /invalid YAML: Map keys must be unique/,
+  },
+  { name: 'unknown top-level key', yaml: `${BASE}rotues: []  #!\n`, path: 'rotues', message: /unknown key "rotues"/ },
+  {
+    name: 'unknown key inside a route',
+    yaml: `${BASE}  - name: second\n    path: /second\n    upstraem: up  #!\n`,
+    path: 'routes[1].upstraem',
+    message: /unknown key "upstraem"/,
+  },
+  {
+    name: 'unknown plugin',
+    yaml: `${BASE}  - name: second\n    path: /second\n    plugins:\n      - rate-limiter: {}  #!\n    upstream: up\n`,
+    path: 'routes[1].plugins[0].rate-limiter',
+    message: /unknown plugin "rate-limiter" \(known: .*rate-limit.*\)/,
+  },
+  {
+    name: 'bad plugin params (size-limit bytes: "x")',
+    yaml: `${BASE}  - name: second\n    path: /second\n    plugins:\n      - size-limit:\n          bytes: "x"  #!\n    upstream: up\n`,
+    path: 'routes[1].plugins[0].size-limit.bytes',
+    message: /plugin "size-limit": found "x", expected integer/,
+  },
+  {
+    name: 'unknown key in plugin params',
+    yaml: `${BASE}  - name: second\n    path: /second\n    plugins:\n      - size-limit: { bytes: 10, byts: 1 }  #!\n    upstream: up\n`,
+    path: 'routes[1].plugins[0].size-limit.byts',
+    message: /plugin "size-limit": unknown key "byts"/,
+  },
+  {
+    name: 'missing upstream reference',
+    yaml: `${BASE}  - name: second\n    path: /second\n    upstream: nowhere  #!\n`,
+    path: 'routes[1].upstream',
+    message: /unknown upstream "nowhere" \(declared: up\)/,
+  },
+  {
+    name: 'duplicate route names',
+    yaml: `${BASE}  - name: first  #!\n    path: /second\n    upstream: up\n`,
+    path: 'routes[1].name',
+    message: /duplicate route name "first"/,
+  },
+  {
+    name: 'route with two actions',
+    yaml: `${BASE}  - name: second  #!\n    path: /second\n    upstream: up\n    respond: { status: 200 }\n`,
+    path: 'routes[1]',
+    message: /route "second" has 2 actions \(upstream, respond\): expected exactly one/,
+  },
+  {
+    name: 'route with no action',
+    yaml: `${BASE}  - name: second  #!\n    path: /second\n`,
+    path: 'routes[1]',
+    message: /route "second" has no action/,
+  },
+  {
+    name: 'admin token too short',
+    yaml: `${BASE}admin:\n  token: "short"  #!\n`,
+    path: 'admin.token',
+    message: /found a string of 5 characters, expected at least 8/,
+  },
+  {
+    name: 'unset environment variable',
+    yaml: `${BASE}  - name: second\n    path: /second\n    respond:\n      status: \${HG_UNSET_STATUS}  #!\n`,
+    path: 'routes[1].respond.status',
+    message: /environment variable HG_UNSET_STATUS is not set/,
+  },
+];
+
+/** The 1-based line of the `#!` marker. */
+function markedLine(yaml: string): number {
+  const i = yaml.split('\n').findIndex((l) => l.includes('#!'));
+  assert.ok(i >= 0, 'test config has no #! marker');
+  return i + 1;
+}
+
+describe('invalid configs give a located error', () => {
+  for (const bad of BAD_CONFIGS) {
+    test(bad.name, async () => {
+      const file = writeConfig(bad.name.replace(/\W+/g, '-'), bad.yaml);
+      const line = markedLine(bad.yaml);
+      await assert.rejects(
+        () => loadAndBuild(file, bad.env ?? {}),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+          const m = err.message;
+          assert.ok(m.includes(basename(file)), `no file name in: ${m}`);
+          assert.ok(m.startsWith(`${file}:${line}`), `expected ${basename(file)}:${line} in: ${m}`);
+          assert.equal(err.line, line);
+          if (bad.path) assert.ok(m.includes(` at ${bad.path}: `), `expected the path ${bad.path} in: ${m}`);
+          assert.equal(err.path, bad.path);
+          assert.match(m, bad.message);
+          return true;
+        },
+      );
+    });
+  }
+
+  test('the offending secret value is never echoed', async () => {
+    const file = writeConfig('secret', `${BASE}admin:\n  token: "s3cr3"\n`);
+    await assert.rejects(() => loadAndBuild(file), (err: unknown) => err instanceof ConfigError && !err.message.includes('s3cr3'));
+  });
+
+  test('a missing file is a ConfigError naming it', () => {
+    const file = join(dir, 'does-not-exist.yaml');
+    assert.throws(() => loadConfigFile(file, {}), (err: unknown) => err instanceof ConfigError && err.message.includes(file) && /cannot read config/.test(err.message));
+  });
+
+  test('the top level must be a mapping', () => {
+    assert.throws(() => loadConfigText('- a\n- b\n', join(dir, 'seq.yaml'), {}), (err: unknown) => err instanceof ConfigError && /seq\.yaml:1: expected a mapping/.test(err.message));
+  });
+});
+
+describe('defaults', () => {
+  test('an almost empty config gets listen, store, limits and empty routes', () => {
+    const { config } = loadConfigText('routes: []\n', join(dir, 'min.yaml'), {});
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8080 });
+    assert.equal(config.store.driver, 'memory');
+    assert.equal(config.limits.bodyBytes, 1048576);
+    assert.deepEqual(config.routes, []);
+  });
+
+  test('upstream targets get weight 1 and the upstream its timeouts', () => {
+    const { config } = loadConfigText(BASE, join(dir, 'base.yaml'), {});
+    assert.deepEqual(config.upstreams.up, { targets: [{ url: 'http://127.0.0.1:9000', weight: 1 }], timeoutMs: 10000, ejectAfterFailures: 3, ejectMs: 10000, maxSockets: 256 });
+    assert.equal(config.routes[0]!.stripPrefix, false);
+  });
+});

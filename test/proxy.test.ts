@@ -1,0 +1,390 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { Agent, createServer, request, type Server } from 'node:http';
+import { Upstream } from '../gateway/upstream.js';
+import { closedPort, startUpstream, waitUntil } from './support/http.js';
+import { startGateway, type TestGateway } from './support/gateway.js';
+
+/** One upstream `main` proxied under /api/*, with optional extra upstream settings. */
+function proxyYaml(targets: { url: string; weight?: number }[], extra = '', limits = ''): string {
+  const t = targets.map((x) => `{ url: "${x.url}"${x.weight ? `, weight: ${x.weight}` : ''} }`).join(', ');
+  return `
+${limits}
+upstreams:
+  main:
+    targets: [ ${t} ]
+${extra}
+routes:
+  - name: api
+    path: /api/*
+    upstream: main
+`;
+}
+
+async function withGateway(yaml: string, fn: (g: TestGateway) => Promise<void>): Promise<void> {
+  const g = await startGateway(yaml);
+  try {
+    await fn(g);
+  } finally {
+    await g.stop();
+  }
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+test('forwards method, path, query and body; returns the upstream status, headers and body', async () => {
+  const up = await startUpstream((req, res) => {
+    res.writeHead(201, { 'content-type': 'text/plain', 'x-upstream-said': 'hello', 'set-cookie': ['a=1', 'b=2'] });
+    res.end(`got ${req.method} ${req.url} ${req.body.toString()}`);
+  });
+  try {
+    await withGateway(proxyYaml([{ url: up.url }]), async (g) => {
+      const r = await g.request({ method: 'PUT', path: '/api/items/42?x=1&y=%20z&x=2', headers: { 'content-type': 'application/json', 'x-custom': 'kept' }, body: '{"n":42}' });
+      assert.equal(r.status, 201);
+      assert.equal(r.headers['x-upstream-said'], 'hello');
+      assert.deepEqual(r.headers['set-cookie'], ['a=1', 'b=2']);
+      assert.equal(r.text, 'got PUT /api/items/42?x=1&y=%20z&x=2 {"n":42}');
+      assert.equal(up.requests.length, 1);
+      const seen = up.requests[0]!;
+      assert.equal(seen.method, 'PUT');
+      assert.equal(seen.url, '/api/items/42?x=1&y=%20z&x=2');
+      assert.equal(seen.headers['content-type'], 'application/json');
+      assert.equal(seen.headers['x-custom'], 'kept');
+      assert.equal(seen.body.toString(), '{"n":42}');
+
+      // An error status from the upstream is passed through as is, not rewritten.
+      const del = await g.request({ method: 'DELETE', path: '/api/gone' });
+      assert.equal(del.status, 201);
+      assert.equal(up.requests[1]!.method, 'DELETE');
+    });
+  } finally {
+    await up.close();
+  }
+});
+
+test('streams a large request body (Content-Length and chunked) and a large response intact', async () => {
+  const big = randomBytes(6 * 1024 * 1024);
+  const up = await startUpstream((req, res) => {
+    if (req.url.startsWith('/api/download')) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      // Several writes without a Content-Length: the response is streamed chunked.
+      for (let i = 0; i < big.length; i += 1 << 20) res.write(big.subarray(i, i + (1 << 20)));
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`${req.body.length} ${sha256(req.body)} ${req.headers['transfer-encoding'] ?? '-'}`);
+  });
+  try {
+    await withGateway(proxyYaml([{ url: up.url }], '', 'limits: { bodyBytes: 16777216 }'), async (g) => {
+      const r = await g.request({ method: 'POST', path: '/api/upload', body: big });
+      assert.equal(r.status, 200);
+      assert.equal(r.text, `${big.length} ${sha256(big)} -`);
+
+      const pieces: Buffer[] = [];
+      for (let i = 0; i < big.length; i += 700_000) pieces.push(big.subarray(i, i + 700_000));
+      const c = await g.request({ method: 'POST', path: '/api/upload', chunks: pieces });
+      assert.equal(c.status, 200);
+      assert.equal(c.text, `${big.length} ${sha256(big)} chunked`);
+
+      const d = await g.request({ path: '/api/download' });
+      assert.equal(d.status, 200);
+      assert.equal(d.body.length, big.length);
+      assert.equal(sha256(d.body), sha256(big));
+    });
+  } finally {
+    await up.close();
+  }
+});
+
+test('weighted round-robin: weights 1 and 2 split 30 requests exactly 10:20, interleaved', async () => {
+  const a = await startUpstream();
+  const b = await startUpstream();
+  try {
+    await withGateway(proxyYaml([{ url: a.url, weight: 1 }, { url: b.url, weight: 2 }]), async (g) => {
+      const order: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const before = a.requests.length;
+        const r = await g.request({ path: `/api/n/${i}` });
+        assert.equal(r.status, 200);
+        order.push(a.requests.length > before ? 'a' : 'b');
+      }
+      assert.equal(a.requests.length, 10);
+      assert.equal(b.requests.length, 20);
+      // Smooth WRR never sends the light target twice in a row, nor the heavy one three times.
+      const s = order.join('');
+      assert.ok(!s.includes('aa'), s);
+      assert.ok(!s.includes('bbb'), s);
+    });
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('Upstream: SWRR order, ejection after consecutive failures, return after ejectMs (injected clock)', () => {
+  let now = 1_000_000;
+  const u = new Upstream(
+    'u',
+    { targets: [{ url: 'http://127.0.0.1:1', weight: 5 }, { url: 'http://127.0.0.1:2', weight: 1 }, { url: 'http://127.0.0.1:3', weight: 1 }], timeoutMs: 1000, ejectAfterFailures: 3, ejectMs: 5000, maxSockets: 4 },
+    () => now,
+  );
+  try {
+    const [t1, t2, t3] = u.targets as [typeof u.targets[0], typeof u.targets[0], typeof u.targets[0]];
+    // nginx's smooth weighted round-robin for 5,1,1: a a b a c a a.
+    const seq = Array.from({ length: 7 }, () => u.pick().url.slice(-1)).join('');
+    assert.equal(seq, '1121311');
+
+    // Two failures, then a success: the counter resets, no ejection.
+    u.reportConnectFailure(t2);
+    u.reportConnectFailure(t2);
+    u.reportSuccess(t2);
+    u.reportConnectFailure(t2);
+    u.reportConnectFailure(t2);
+    assert.equal(t2.ejectedUntil, 0);
+    u.reportConnectFailure(t2); // third in a row → ejected
+    assert.equal(t2.ejectedUntil, now + 5000);
+    for (let i = 0; i < 70; i++) assert.notEqual(u.pick(), t2, 'an ejected target is never picked');
+
+    now += 4999;
+    for (let i = 0; i < 70; i++) assert.notEqual(u.pick(), t2);
+    now += 1;
+    const picks = Array.from({ length: 70 }, () => u.pick());
+    assert.equal(picks.filter((p) => p === t2).length, 10, 'back after ejectMs with its full share (1/7)');
+    assert.equal(picks.filter((p) => p === t1).length, 50);
+
+    // Everything ejected: pick the one that comes back soonest rather than failing.
+    for (let i = 0; i < 3; i++) u.reportConnectFailure(t1);
+    now += 10;
+    for (let i = 0; i < 3; i++) u.reportConnectFailure(t2);
+    now += 10;
+    for (let i = 0; i < 3; i++) u.reportConnectFailure(t3);
+    assert.equal(u.pick(), t1);
+  } finally {
+    u.close();
+  }
+});
+
+/** A server on a chosen port that answers 200 and counts its requests. */
+async function listenOn(port: number): Promise<{ server: Server; hits: () => number; close: () => Promise<void> }> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    n++;
+    req.resume();
+    res.end('revived');
+  });
+  await new Promise<void>((r, j) => {
+    server.once('error', j);
+    server.listen(port, '127.0.0.1', () => r());
+  });
+  return {
+    server,
+    hits: () => n,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+test('a refused target is ejected after consecutive connect failures; the healthy one keeps serving', async () => {
+  const healthy = await startUpstream();
+  const dead = await closedPort();
+  try {
+    const extra = '    ejectAfterFailures: 2\n    ejectMs: 600000';
+    await withGateway(proxyYaml([{ url: healthy.url }, { url: `http://127.0.0.1:${dead}` }], extra), async (g) => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await g.request({ path: '/api/x' })).status);
+      // 1:1 round-robin: healthy, dead, healthy, dead → the dead target has failed twice → ejected.
+      assert.deepEqual(statuses, [200, 502, 200, 502]);
+      for (let i = 0; i < 20; i++) assert.equal((await g.request({ path: '/api/y' })).status, 200);
+      assert.equal(healthy.requests.length, 22);
+      const t = g.gw.generation!.upstreams.get('main')!.targets[1]!;
+      assert.ok(t.ejectedUntil > Date.now());
+    });
+  } finally {
+    await healthy.close();
+  }
+});
+
+test('an ejected target comes back by itself once ejectMs has passed', async () => {
+  const healthy = await startUpstream();
+  const dead = await closedPort();
+  let revived: Awaited<ReturnType<typeof listenOn>> | undefined;
+  try {
+    const extra = '    ejectAfterFailures: 1\n    ejectMs: 300';
+    await withGateway(proxyYaml([{ url: `http://127.0.0.1:${dead}` }, { url: healthy.url }], extra), async (g) => {
+      const first = await g.request({ path: '/api/x' });
+      assert.equal(first.status, 502);
+      assert.equal(first.json().error.code, 'HG_UPSTREAM_UNAVAILABLE');
+      const target = g.gw.generation!.upstreams.get('main')!.targets[0]!;
+      assert.ok(target.ejectedUntil > 0, 'ejected after one failure');
+      revived = await listenOn(dead);
+      // Keep sending; once the ejection expires the target is picked again and reaches the new server.
+      await waitUntil(async () => {
+        const r = await g.request({ path: '/api/z' });
+        assert.equal(r.status, 200);
+        return revived!.hits() > 0;
+      }, 10000, 'the ejected target to be used again');
+    });
+  } finally {
+    await revived?.close();
+    await healthy.close();
+  }
+});
+
+test('an upstream slower than timeoutMs → 504 HG_UPSTREAM_TIMEOUT', async () => {
+  const held: (() => void)[] = [];
+  const up = await startUpstream((_req, res) => {
+    held.push(() => res.end('late'));
+  });
+  try {
+    await withGateway(proxyYaml([{ url: up.url }], '    timeoutMs: 150'), async (g) => {
+      const r = await g.request({ path: '/api/slow' });
+      assert.equal(r.status, 504);
+      assert.equal(r.headers['content-type'], 'application/json');
+      assert.equal(r.json().error.code, 'HG_UPSTREAM_TIMEOUT');
+      assert.equal(up.requests.length, 1, 'the request did reach the upstream');
+    });
+  } finally {
+    for (const h of held) h();
+    await up.close();
+  }
+});
+
+test('a refused upstream → 502 HG_UPSTREAM_UNAVAILABLE', async () => {
+  const dead = await closedPort();
+  await withGateway(proxyYaml([{ url: `http://127.0.0.1:${dead}` }]), async (g) => {
+    const r = await g.request({ method: 'POST', path: '/api/x', body: 'payload' });
+    assert.equal(r.status, 502);
+    const e = r.json().error;
+    assert.equal(e.code, 'HG_UPSTREAM_UNAVAILABLE');
+    assert.match(e.message, /ECONNREFUSED/);
+  });
+});
+
+test('hop-by-hop headers are stripped both ways; X-Forwarded-* and X-Request-Id are set', async () => {
+  const up = await startUpstream((_req, res) => {
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      connection: 'x-hop-res',
+      'x-hop-res': 'secret-res',
+      'keep-alive': 'timeout=1234',
+      'proxy-authenticate': 'Basic realm="up"',
+      trailer: 'x-trailer',
+      'x-end-to-end': 'kept',
+    });
+    res.end('ok');
+  });
+  try {
+    await withGateway(proxyYaml([{ url: up.url }]), async (g) => {
+      const r = await g.request({
+        path: '/api/hop',
+        headers: {
+          host: 'hooks.example.test',
+          connection: 'keep-alive, x-foo',
+          'x-foo': 'must-not-pass',
+          'keep-alive': 'timeout=99',
+          te: 'trailers',
+          // No "upgrade" token in Connection, so this is a plain request carrying a stray Upgrade header.
+          upgrade: 'h2c',
+          'proxy-authorization': 'Basic c2VjcmV0OnNlY3JldA==',
+          'x-forwarded-for': '203.0.113.9',
+          'x-end-to-end': 'kept',
+        },
+      });
+      assert.equal(r.status, 200);
+      const h = up.requests[0]!.headers;
+      for (const name of ['x-foo', 'te', 'upgrade', 'proxy-authorization']) assert.equal(h[name], undefined, `${name} must not reach the upstream`);
+      assert.notEqual(h['keep-alive'], 'timeout=99');
+      assert.notEqual(h.connection ?? '', 'keep-alive, x-foo');
+      assert.equal(h['x-end-to-end'], 'kept');
+      assert.equal(h['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+      assert.equal(h['x-forwarded-proto'], 'http');
+      assert.equal(h['x-forwarded-host'], 'hooks.example.test');
+      assert.match(String(h['x-request-id']), /^[0-9a-f-]{36}$/);
+
+      for (const name of ['x-hop-res', 'proxy-authenticate', 'trailer']) assert.equal(r.headers[name], undefined, `${name} must not reach the client`);
+      assert.notEqual(r.headers['keep-alive'], 'timeout=1234');
+      assert.notEqual(r.headers.connection, 'x-hop-res');
+      assert.equal(r.headers['x-end-to-end'], 'kept');
+
+      // A client without X-Forwarded-For gets just its own address; ids are fresh per request.
+      await g.request({ path: '/api/hop2' });
+      const h2 = up.requests[1]!.headers;
+      assert.equal(h2['x-forwarded-for'], '127.0.0.1');
+      assert.notEqual(h2['x-request-id'], h['x-request-id']);
+    });
+  } finally {
+    await up.close();
+  }
+});
+
+test('keep-alive connections to the upstream are reused across sequential requests', async () => {
+  const up = await startUpstream();
+  let connections = 0;
+  up.server.on('connection', () => connections++);
+  try {
+    await withGateway(proxyYaml([{ url: up.url }]), async (g) => {
+      for (let i = 0; i < 20; i++) {
+        const r = await g.request({ method: i % 2 ? 'POST' : 'GET', path: `/api/k/${i}`, body: i % 2 ? 'x'.repeat(100) : undefined });
+        assert.equal(r.status, 200);
+      }
+      assert.equal(up.requests.length, 20);
+      assert.ok(connections <= 2, `expected the agent to reuse its connection, saw ${connections} connections for 20 requests`);
+    });
+  } finally {
+    await up.close();
+  }
+});
+
+test('a client keep-alive connection carries many proxied requests', async () => {
+  const up = await startUpstream();
+  try {
+    await withGateway(proxyYaml([{ url: up.url }]), async (g) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      let sockets = 0;
+      try {
+        for (let i = 0; i < 10; i++) {
+          const status = await new Promise<number>((resolve, reject) => {
+            const req = request({ host: '127.0.0.1', port: g.port, path: `/api/c/${i}`, agent }, (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            });
+            req.on('socket', (s) => {
+              if (!(s as unknown as { _hgSeen?: boolean })._hgSeen) {
+                (s as unknown as { _hgSeen?: boolean })._hgSeen = true;
+                sockets++;
+              }
+            });
+            req.on('error', reject);
+            req.end();
+          });
+          assert.equal(status, 200);
+        }
+        assert.equal(sockets, 1);
+      } finally {
+        agent.destroy();
+      }
+    });
+  } finally {
+    await up.close();
+  }
+});
+
+test('healthz and readyz answer, and unknown paths get a JSON 404', async () => {
+  await withGateway(proxyYaml([{ url: 'http://127.0.0.1:9' }]), async (g) => {
+    const h = await g.request({ path: '/healthz' });
+    assert.equal(h.status, 200);
+    assert.deepEqual(h.json(), { status: 'ok' });
+    const r = await g.request({ path: '/readyz' });
+    assert.equal(r.status, 200);
+    assert.equal(r.json().status, 'ready');
+    assert.equal(r.json().store, 'memory');
+    const n = await g.request({ path: '/nope' });
+    assert.equal(n.status, 404);
+    assert.equal(typeof n.json().error.code, 'string');
+  });
+});
