@@ -96,7 +96,7 @@ export const createDeliveryService: ServiceFactory = async ({ config, loaded, st
         if (ctx.requestId) headers['x-request-id'] = ctx.requestId;
         const action = route.action.kind === 'deliver' ? route.action : undefined;
         const fp = (ctx.state.forwardPath as string | undefined) ?? ctx.path;
-        return engine.enqueueIngress({ method: ctx.method, path: fp + ctx.search, headers, body: ctx.body ?? Buffer.alloc(0), upstream, retry: action?.retry });
+        return engine.enqueueIngress({ method: ctx.method, path: fp + ctx.search, headers, body: ctx.body ?? Buffer.alloc(0), upstream, retry: action?.retry, timeoutMs: action?.timeoutMs });
       },
       async publish(route: CompiledRoute, ctx: Context): Promise<PluginResponse> {
         const event = parseEvent(ctx.body);

@@ -246,7 +246,7 @@ export class DeliveryEngine {
   }
 
   /** Accepts an inbound request for async delivery to an upstream. */
-  async enqueueIngress(req: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer; upstream: string; retry?: RetryPolicyConfig }): Promise<string> {
+  async enqueueIngress(req: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer; upstream: string; retry?: RetryPolicyConfig; timeoutMs?: number }): Promise<string> {
     if (!this.upstreams.has(req.upstream)) throw new GatewayError('HG_UPSTREAM_UNKNOWN', 500, `unknown upstream "${req.upstream}"`);
     const id = newMessageId();
     const target = `up_${req.upstream}`;
@@ -259,6 +259,7 @@ export class DeliveryEngine {
       method: req.method,
       path: req.path,
       headers: req.headers,
+      timeoutMs: req.timeoutMs,
       schedule: req.retry ? scheduleOf(req.retry as RetryPolicy) : undefined,
       targets: [target],
     };
@@ -482,7 +483,7 @@ export class DeliveryEngine {
     if (!up) return Promise.resolve({ status: 0, durationMs: 0, timedOut: false, error: `upstream "${job.target.slice(3)}" is no longer configured` });
     const target = up.pick();
     const headers: OutgoingHttpHeaders = { ...(msg.headers ?? {}), 'hookgate-message-id': msg.id, 'hookgate-attempt': String(job.attempts + 1) };
-    return this.send(target.url + (msg.path ?? '/'), msg.method ?? 'POST', headers, Buffer.from(msg.body, 'base64'), target.agent, up.timeoutMs).then((r) => {
+    return this.send(target.url + (msg.path ?? '/'), msg.method ?? 'POST', headers, Buffer.from(msg.body, 'base64'), target.agent, msg.timeoutMs ?? up.timeoutMs).then((r) => {
       if (r.status === 0) up.reportConnectFailure(target);
       else up.reportSuccess(target);
       return r;

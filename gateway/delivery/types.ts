@@ -16,6 +16,8 @@ export interface StoredMessage {
   method?: string;
   path?: string;
   headers?: Record<string, string | string[]>;
+  /** Ingress: attempt timeout from the route (`deliver.timeoutMs`); else the upstream's. */
+  timeoutMs?: number;
   /** Retry schedule (ms) chosen when accepted (route or global policy); endpoints may override. */
   schedule?: number[];
   /** Targets: endpoint ids (events) or `up_<upstream>` (ingress). */
