@@ -139,7 +139,9 @@ describe('hookgate CLI: help, version, validate', () => {
   test('validate --config config/gateway.yaml exits 0', async () => {
     const r = await run(['validate', '--config', 'config/gateway.yaml']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /config\/gateway\.yaml: valid \(8 routes\)/);
+    const routes = (readFileSync(join(ROOT, 'config/gateway.yaml'), 'utf8').match(/^  - name: /gm) ?? []).length;
+    assert.ok(routes >= 8);
+    assert.match(r.stdout, new RegExp(`config/gateway\\.yaml: valid \\(${routes} routes\\)`));
   });
 
   const BASE = `listen: { host: 127.0.0.1, port: 8080 }

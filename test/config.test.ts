@@ -42,7 +42,9 @@ describe('the example config/gateway.yaml', () => {
   test('loads and builds with the built-in plugins, its custom plugin and a MemoryStore', async () => {
     const gen = await loadAndBuild(file, {});
     const names = gen.routes.map((r) => r.name);
-    assert.deepEqual(names, ['hello', 'echo', 'demo', 'orders-v1', 'orders-v2', 'github', 'stripe', 'tenants']);
+    for (const n of ['hello', 'echo', 'demo', 'orders-v1', 'orders-v2', 'github', 'stripe', 'tenants']) assert.ok(names.includes(n), `route ${n} is missing`);
+    assert.equal(new Set(names).size, names.length);
+    assert.equal(gen.routes.length, gen.loaded.config.routes.length);
     // ${VAR:-default} with the variable unset: the default.
     assert.equal(gen.loaded.config.admin?.token, 'change-me');
     assert.equal(gen.loaded.config.store.driver, 'memory');

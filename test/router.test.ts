@@ -273,6 +273,22 @@ routes:
     assert.equal(up.requests[before]!.url, '/keep/me/a/c');
   });
 
+  test('double encoding and ..; stay literal segments, and are forwarded so the upstream cannot resolve them either', async () => {
+    const before = up.requests.length;
+    assert.equal((await g.request({ path: '/keep/me/..%252f..%252fadmin' })).status, 200);
+    assert.equal((await g.request({ path: '/keep/me/%252e%252e/admin' })).status, 200);
+    assert.equal((await g.request({ path: '/keep/me/..;/..;/admin' })).status, 200);
+    assert.deepEqual(
+      up.requests.slice(before).map((q) => q.url),
+      ['/keep/me/..%252f..%252fadmin', '/keep/me/%252e%252e/admin', '/keep/me/..%3B/..%3B/admin'],
+    );
+    // Decoding once more (as a careless upstream might) still does not yield a `..` segment.
+    for (const q of up.requests.slice(before)) {
+      const once = decodeURIComponent(q.url);
+      assert.ok(!once.split('/').includes('..'), once);
+    }
+  });
+
   test('errors have the JSON shape {"error":{"code","message"}}', async () => {
     const nf = await g.request({ path: '/nope' });
     assert.equal(nf.status, 404);

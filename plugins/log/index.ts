@@ -36,19 +36,38 @@ const SECRET_PARAM = /^(access_token|token|apikey|api_key|key|secret|signature|s
 /** Redacts credential-looking query params without parsing into objects (cheap, keeps order). */
 export function redactQuery(search: string): string {
   if (!search) return search;
-  return search.replace(/([?&])([^=&]+)=([^&]*)/g, (m, sep: string, k: string) => (SECRET_PARAM.test(decodeURIComponent(k)) ? `${sep}${k}=[redacted]` : m));
+  return search.replace(/([?&])([^=&]+)=([^&]*)/g, (m, sep: string, k: string) => (SECRET_PARAM.test(decodeKey(k)) ? `${sep}${k}=[redacted]` : m));
 }
 
-const loggers = new Map<string, { logger: Logger; users: number; flush: () => void }>();
+/** A query key as the application would read it; malformed encoding must not lose the log line. */
+function decodeKey(k: string): string {
+  try {
+    return decodeURIComponent(k.replace(/\+/g, ' '));
+  } catch {
+    return k;
+  }
+}
+
+/** How often buffered lines are written out when traffic is too low to fill the buffer. */
+const FLUSH_EVERY_MS = 250;
+
+interface SharedLogger {
+  logger: Logger;
+  users: number;
+  stream: ReturnType<typeof destination>;
+}
+
+const loggers = new Map<string, SharedLogger>();
 
 function acquire(dest: string): Logger {
   let entry = loggers.get(dest);
   if (!entry) {
     // Asynchronous, buffered writes: synchronous logging is a known throughput trap on the hot path.
-    const stream =
-      dest === 'stdout' ? destination({ dest: 1, sync: false, minLength: 4096 }) : dest === 'stderr' ? destination({ dest: 2, sync: false }) : destination({ dest, sync: false, minLength: 4096, mkdir: true });
+    // The periodic flush bounds how long a line waits in memory at low traffic.
+    const opts = { sync: false, minLength: 4096, periodicFlush: FLUSH_EVERY_MS };
+    const stream = dest === 'stdout' ? destination({ dest: 1, ...opts }) : dest === 'stderr' ? destination({ dest: 2, ...opts }) : destination({ dest, mkdir: true, ...opts });
     const logger = pino({ base: undefined, timestamp: stdTimeFunctions.isoTime, messageKey: 'msg' }, stream);
-    entry = { logger, users: 0, flush: () => stream.flushSync?.() };
+    entry = { logger, users: 0, stream };
     loggers.set(dest, entry);
   }
   entry.users++;
@@ -60,11 +79,19 @@ function release(dest: string): void {
   if (!entry) return;
   entry.users--;
   try {
-    entry.flush();
+    entry.stream.flushSync();
   } catch {
-    // Not yet open; nothing buffered.
+    // Not yet open: end() below writes what is buffered once it is.
   }
-  if (entry.users <= 0) loggers.delete(dest);
+  if (entry.users <= 0) {
+    loggers.delete(dest);
+    // Closes the file (never fd 1/2) and stops the flush timer.
+    try {
+      entry.stream.end();
+    } catch {
+      // Already destroyed (e.g. after a write error): nothing left to close.
+    }
+  }
 }
 
 /**

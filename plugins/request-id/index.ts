@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Context } from '../../gateway/context.js';
 import { definePlugin } from '../../gateway/plugin.js';
 
 export interface RequestIdParams {
@@ -24,14 +25,20 @@ export const requestIdPlugin = definePlugin<RequestIdParams>({
   },
   create(params) {
     const header = params.header.toLowerCase();
+    const resolveId = (ctx: Context): string => {
+      const incoming = params.trustIncoming ? ctx.header(header) : undefined;
+      return incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    };
     return {
       onRequest(ctx) {
-        const incoming = params.trustIncoming ? ctx.header(header) : undefined;
-        ctx.requestId = incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
+        ctx.requestId = resolveId(ctx);
         // The core forwards it as X-Request-Id; a custom header name is forwarded as well.
         if (header !== 'x-request-id') ctx.headers[header] = ctx.requestId;
       },
       onResponse(ctx, headers) {
+        // The core may answer before the request phase ran (e.g. 413 on Content-Length):
+        // give that answer, and its log line, an id too, never an empty header.
+        if (!ctx.requestId) ctx.requestId = resolveId(ctx);
         if (params.responseHeader) headers[header] = ctx.requestId;
       },
     };
