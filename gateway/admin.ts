@@ -30,7 +30,9 @@ interface AdminRoute {
   handler: AdminHandler;
 }
 
-const SECRET_KEY = /^(secrets?|token|password|passphrase|key|apikey|api_key|privatekey|authorization|cookie)$|secret|token|password/i;
+// Key names whose values are credentials. Substring matches catch header names such as
+// `x-api-key` or `x-auth-token` (e.g. in the headers plugin) as well as plain `secret`/`token`.
+const SECRET_KEY = /^(secrets?|token|password|passphrase|key|authorization|cookie)$|secret|token|password|api[-_]?key|private[-_]?key/i;
 
 /** Deep copy with secrets replaced, for GET /admin/config and logs. URL credentials are masked too. */
 export function redactSecrets(value: unknown, keyName = ''): unknown {
@@ -121,7 +123,13 @@ export class AdminServer {
         return send({ status: 401, body: errorBody('HG_ADMIN_UNAUTHORIZED', 'admin API needs Authorization: Bearer <admin.token>') }, { 'www-authenticate': 'Bearer realm="hookgate-admin"' });
       }
       const url = new URL(req.url ?? '/', 'http://admin');
-      const segs = url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+      const segs = url.pathname.split('/').filter(Boolean).map((s) => {
+        try {
+          return decodeURIComponent(s);
+        } catch {
+          throw new GatewayError('HG_ADMIN_BAD_INPUT', 400, 'malformed percent-encoding in the admin path');
+        }
+      });
       let pathMatched = false;
       for (const r of this.routes) {
         if (r.segments.length !== segs.length) continue;

@@ -43,6 +43,8 @@ interface Flight {
   target: Target;
   timedOut: boolean;
   responded: boolean;
+  /** The client closed first; the resulting upstream error is not the upstream's fault. */
+  clientGone: boolean;
 }
 
 type Req = IncomingMessage & { [CTX]?: Flight };
@@ -114,19 +116,32 @@ export class RequestHandler {
     private readonly metrics: Metrics,
   ) {
     this.proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: false, ws: false });
-    this.proxy.on('proxyReq', (proxyReq, req) => {
+    this.proxy.on('proxyReq', (proxyReq, req, res) => {
       const f = (req as Req)[CTX];
       if (!f) return;
       proxyReq.setTimeout(f.upstream.timeoutMs, () => {
         f.timedOut = true;
         proxyReq.destroy();
       });
+      // The client went away before the answer was complete: stop the upstream request too.
+      // http-proxy only watches the request's 'aborted', which Node does not emit once the
+      // request body has been fully read, so the upstream would keep working for nobody.
+      res.once('close', () => {
+        if (res.writableFinished || proxyReq.destroyed) return;
+        f.clientGone = true;
+        proxyReq.destroy();
+      });
     });
-    this.proxy.on('proxyRes', (proxyRes, req) => {
+    this.proxy.on('proxyRes', (proxyRes, req, res) => {
       const f = (req as Req)[CTX];
       if (!f) return;
       f.upstream.reportSuccess(f.target);
       f.responded = true;
+      // The upstream died mid-response: http-proxy's pipe would leave the client waiting for the
+      // rest forever. Cutting the client connection is the only honest signal left.
+      proxyRes.once('close', () => {
+        if (!proxyRes.complete && !res.destroyed) res.destroy();
+      });
       const ctx = f.ctx;
       ctx.status = proxyRes.statusCode ?? 502;
       const headers = proxyRes.headers as OutgoingHttpHeaders;
@@ -254,7 +269,7 @@ export class RequestHandler {
     headers['x-request-id'] = ctx.requestId;
     const fp = (ctx.state.forwardPath as string | undefined) ?? ctx.path;
     req.url = encodePath(fp) + ctx.search;
-    const flight: Flight = { ctx, route, upstream, target, timedOut: false, responded: false };
+    const flight: Flight = { ctx, route, upstream, target, timedOut: false, responded: false, clientGone: false };
     (req as Req)[CTX] = flight;
     let buffer: NodeJS.ReadableStream | undefined;
     if (ctx.body) {
@@ -273,6 +288,7 @@ export class RequestHandler {
       buffer = limiter;
     }
     this.proxy.web(req, res, { target: target.url, agent: target.agent, buffer: buffer as never }, (err: NodeJS.ErrnoException) => {
+      if (flight.clientGone) return;
       if (flight.responded) {
         // The response had started: the only honest signal left is to cut the connection.
         res.destroy();

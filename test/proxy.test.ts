@@ -63,6 +63,41 @@ test('forwards method, path, query and body; returns the upstream status, header
   }
 });
 
+test('a target URL with a base path is prefixed; stripPrefix drops the matched prefix; HEAD is proxied without a body', async () => {
+  const up = await startUpstream((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(req.url)) });
+    res.end(req.method === 'HEAD' ? undefined : req.url);
+  });
+  try {
+    const yaml = `
+upstreams:
+  based:
+    targets: [ { url: "${up.url}/base" } ]
+  plain:
+    targets: [ { url: "${up.url}" } ]
+routes:
+  - name: based
+    path: /b/*
+    upstream: based
+  - name: stripped
+    path: /svc/v1/*
+    stripPrefix: true
+    upstream: plain
+`;
+    await withGateway(yaml, async (g) => {
+      assert.equal((await g.request({ path: '/b/x/y?q=1' })).text, '/base/b/x/y?q=1');
+      assert.equal((await g.request({ path: '/svc/v1/orders/7?z=%2F' })).text, '/orders/7?z=%2F');
+      assert.equal((await g.request({ path: '/svc/v1' })).text, '/');
+      const head = await g.request({ method: 'HEAD', path: '/svc/v1/abc' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers['content-length'], String('/abc'.length));
+      assert.equal(head.body.length, 0);
+    });
+  } finally {
+    await up.close();
+  }
+});
+
 test('streams a large request body (Content-Length and chunked) and a large response intact', async () => {
   const big = randomBytes(6 * 1024 * 1024);
   const up = await startUpstream((req, res) => {
@@ -247,6 +282,59 @@ test('an upstream slower than timeoutMs → 504 HG_UPSTREAM_TIMEOUT', async () =
       assert.equal(r.headers['content-type'], 'application/json');
       assert.equal(r.json().error.code, 'HG_UPSTREAM_TIMEOUT');
       assert.equal(up.requests.length, 1, 'the request did reach the upstream');
+    });
+  } finally {
+    for (const h of held) h();
+    await up.close();
+  }
+});
+
+test('an upstream that dies mid-response cuts the client connection; nothing stays in flight', async () => {
+  const up = await startUpstream((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' });
+    res.write('partial');
+    // Flush the head and the first bytes, then die.
+    setImmediate(() => res.socket?.destroy());
+  });
+  try {
+    await withGateway(proxyYaml([{ url: up.url }]), async (g) => {
+      // The client must see its connection cut (not wait for bytes that will never come).
+      const outcome = await g.request({ path: '/api/die', timeoutMs: 8000 }).then(
+        (r) => `status ${r.status}, ${r.body.length} bytes`,
+        (err: Error) => `error ${err.message}`,
+      );
+      assert.notEqual(outcome, 'error test request timed out', 'the client was left hanging');
+      assert.match(outcome, /^error (aborted|socket hang up)|^status 200, 7 bytes$/);
+      await waitUntil(() => g.gw.generation!.inflight === 0, 5000, 'the request to leave the in-flight count');
+      // The gateway is fine afterwards.
+      assert.equal((await g.request({ path: '/healthz' })).status, 200);
+    });
+  } finally {
+    await up.close();
+  }
+});
+
+test('a client that gives up mid-proxy releases the upstream request and the in-flight count', async () => {
+  let upstreamClosed = false;
+  const held: (() => void)[] = [];
+  const up = await startUpstream((_req, res, raw) => {
+    raw.socket.once('close', () => (upstreamClosed = true));
+    held.push(() => res.end('late'));
+  });
+  try {
+    await withGateway(proxyYaml([{ url: up.url }]), async (g) => {
+      const aborted = g.request({ path: '/api/abandon', timeoutMs: 60000 });
+      await waitUntil(() => held.length === 1, 5000, 'the request to reach the upstream');
+      assert.equal(g.gw.generation!.inflight, 1);
+      // Cut the client side: destroy every connection the gateway holds from clients.
+      const server = (g.gw as unknown as { server: Server }).server;
+      server.closeAllConnections();
+      await assert.rejects(aborted);
+      await waitUntil(() => g.gw.generation!.inflight === 0, 5000, 'the in-flight count to drop');
+      await waitUntil(() => upstreamClosed, 5000, 'the upstream request to be aborted');
+      const target = g.gw.generation!.upstreams.get('main')!.targets[0]!;
+      assert.equal(target.consecutiveFailures, 0, "a client's hang-up is not the upstream's failure");
+      assert.equal(target.ejectedUntil, 0);
     });
   } finally {
     for (const h of held) h();

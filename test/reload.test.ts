@@ -265,6 +265,7 @@ test('in-flight requests finish on the old generation; its plugins close only af
   const held: (() => void)[] = [];
   const up = await startUpstream((req, res) => {
     held.push(() => {
+      if (res.headersSent) return;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ from: 'upstream', url: req.url }));
     });

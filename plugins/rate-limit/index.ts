@@ -29,6 +29,23 @@ function keyOf(params: RateLimitParams, header: string, ctx: Context): string {
 }
 
 /**
+ * In-process limiters, one per store, scope and window. Keeping them beside the store (not per
+ * plugin instance) makes routes with the same `scope` share one limit, and lets a count survive
+ * a config reload just as it does in Redis. Routes sharing a scope must use the same points and
+ * duration; otherwise they get separate limiters.
+ */
+const memoryLimiters = new WeakMap<object, Map<string, RateLimiterMemory>>();
+
+function sharedMemoryLimiter(owner: object, opts: { points: number; duration: number; keyPrefix: string }): RateLimiterMemory {
+  let byKey = memoryLimiters.get(owner);
+  if (!byKey) memoryLimiters.set(owner, (byKey = new Map()));
+  const k = `${opts.keyPrefix}|${opts.points}|${opts.duration}`;
+  let limiter = byKey.get(k);
+  if (!limiter) byKey.set(k, (limiter = new RateLimiterMemory(opts)));
+  return limiter;
+}
+
+/**
  * Fixed-window limits with rate-limiter-flexible: in memory, or in Redis with the redis store so
  * that one limit holds across instances. Kong-style `RateLimit-*` headers and 429 + Retry-After.
  */
@@ -60,10 +77,10 @@ export const rateLimitPlugin = definePlugin<RateLimitParams>({
         storeClient: env.store.redis,
         rejectIfRedisNotReady: true,
         // With `allow`, an in-process limiter takes over while Redis is unreachable.
-        insuranceLimiter: params.onStoreError === 'allow' ? new RateLimiterMemory(opts) : undefined,
+        insuranceLimiter: params.onStoreError === 'allow' ? sharedMemoryLimiter(env.store, opts) : undefined,
       });
     } else {
-      limiter = new RateLimiterMemory(opts);
+      limiter = sharedMemoryLimiter(env.store, opts);
     }
     const limit = String(params.points);
     const setHeaders = (ctx: Context, r: RateLimiterRes) => {
