@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import httpProxy from 'http-proxy';
@@ -45,6 +45,9 @@ interface Flight {
   responded: boolean;
   /** The client closed first; the resulting upstream error is not the upstream's fault. */
   clientGone: boolean;
+  /** A chunked body passed the cap: the client got 413 and the upstream request is cut. */
+  overLimit: boolean;
+  proxyReq: ClientRequest | undefined;
 }
 
 type Req = IncomingMessage & { [CTX]?: Flight };
@@ -119,6 +122,8 @@ export class RequestHandler {
     this.proxy.on('proxyReq', (proxyReq, req, res) => {
       const f = (req as Req)[CTX];
       if (!f) return;
+      f.proxyReq = proxyReq;
+      if (f.overLimit) return void proxyReq.destroy();
       proxyReq.setTimeout(f.upstream.timeoutMs, () => {
         f.timedOut = true;
         proxyReq.destroy();
@@ -269,7 +274,7 @@ export class RequestHandler {
     headers['x-request-id'] = ctx.requestId;
     const fp = (ctx.state.forwardPath as string | undefined) ?? ctx.path;
     req.url = encodePath(fp) + ctx.search;
-    const flight: Flight = { ctx, route, upstream, target, timedOut: false, responded: false, clientGone: false };
+    const flight: Flight = { ctx, route, upstream, target, timedOut: false, responded: false, clientGone: false, overLimit: false, proxyReq: undefined };
     (req as Req)[CTX] = flight;
     let buffer: NodeJS.ReadableStream | undefined;
     if (ctx.body) {
@@ -282,13 +287,16 @@ export class RequestHandler {
       const limiter = new BodyLimit(route.bodyLimit);
       limiter.on('error', (err) => {
         req.unpipe(limiter);
+        // Don't leave a partial request open on a reused upstream connection until timeoutMs.
+        flight.overLimit = true;
+        flight.proxyReq?.destroy();
         this.sendError(ctx, route, res, err, true);
       });
       req.pipe(limiter);
       buffer = limiter;
     }
     this.proxy.web(req, res, { target: target.url, agent: target.agent, buffer: buffer as never }, (err: NodeJS.ErrnoException) => {
-      if (flight.clientGone) return;
+      if (flight.clientGone || flight.overLimit) return;
       if (flight.responded) {
         // The response had started: the only honest signal left is to cut the connection.
         res.destroy();
