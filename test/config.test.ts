@@ -301,3 +301,24 @@ describe('defaults', () => {
     assert.equal(config.routes[0]!.stripPrefix, false);
   });
 });
+
+describe('env references in plugin params', () => {
+  const yaml = `routes:
+  - name: a
+    path: /a
+    plugins:
+      - size-limit: { bytes: "\${MAXB:-1024}" }
+    respond: { status: 200 }
+`;
+  test('a quoted whole reference takes the type the plugin schema expects', async () => {
+    const gen = await loadAndBuild(writeConfig('env-plugin', yaml), { MAXB: '2048' });
+    assert.equal(gen.routes[0]!.bodyLimit, 2048);
+  });
+  test('a value that does not fit is a located error', async () => {
+    await assert.rejects(loadAndBuild(writeConfig('env-plugin-bad', yaml), { MAXB: 'lots' }), (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /env-plugin-bad-\d+\.yaml:5 at routes\[0\]\.plugins\[0\]\.size-limit\.bytes: .*expected integer/);
+      return true;
+    });
+  });
+});

@@ -92,9 +92,9 @@ function scalarFromEnv(text: string): string | number | boolean {
 }
 
 /** Env-substituted scalars that were one whole reference, by JSON pointer: their substituted text. */
-type EnvScalars = Map<string, string>;
+export type EnvScalars = Map<string, string>;
 
-function toPointer(path: (string | number)[]): string {
+export function toPointer(path: (string | number)[]): string {
   return path.map((s) => '/' + String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
 }
 
@@ -149,7 +149,7 @@ function setAt(data: unknown, path: (string | number)[], value: unknown): void {
  * converts it to the type the schema expects and validates again. So `port: "${PORT}"` (quoted,
  * as flow mappings require) is a number, and `token: ${TOKEN}` with a numeric token a string.
  */
-function validateWithEnvTypes(validate: ValidateFunction, data: unknown, envScalars: EnvScalars): boolean {
+export function validateWithEnvTypes(validate: ValidateFunction, data: unknown, envScalars: EnvScalars): boolean {
   for (let pass = 0; pass < 5; pass++) {
     if (validate(data)) return true;
     let changed = false;
@@ -202,7 +202,7 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
   config.limits ??= { bodyBytes: 1048576, drainTimeoutMs: 30000, headersTimeoutMs: 30000 };
   config.upstreams ??= {};
   config.routes ??= [];
-  return { config, file, dir: dirname(resolve(file)), lineOf };
+  return { config, file, dir: dirname(resolve(file)), lineOf, envScalars };
 }
 
 /** Reads a config file from disk. */

@@ -73,4 +73,6 @@ export interface LoadedConfig {
   dir: string;
   /** Returns the line of a YAML path (e.g. ['routes', 0, 'plugins', 1]) or undefined. */
   lineOf(path: (string | number)[]): number | undefined;
+  /** JSON pointers of scalars that were one whole `${VAR}`, with their text: typed by the schema that reads them. */
+  envScalars?: Map<string, string>;
 }
