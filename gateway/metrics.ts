@@ -10,6 +10,25 @@ export class Metrics {
   readonly deliveries: Counter<'kind' | 'result'>;
   readonly deliveryLatency: Histogram<'kind'>;
 
+  // Label lookups hash the label object on every call; keep the children per route and status.
+  private readonly children = new Map<string, { duration: ReturnType<Histogram<'route'>['labels']>; byStatus: Map<number, ReturnType<Counter<'route' | 'status'>['labels']>> }>();
+
+  /** Counts one request and its latency (hot path: no per-call label hashing). */
+  observe(route: string, status: number, seconds: number): void {
+    let c = this.children.get(route);
+    if (!c) {
+      c = { duration: this.duration.labels(route), byStatus: new Map() };
+      this.children.set(route, c);
+    }
+    let counter = c.byStatus.get(status);
+    if (!counter) {
+      counter = this.requests.labels(route, String(status));
+      c.byStatus.set(status, counter);
+    }
+    counter.inc();
+    c.duration.observe(seconds);
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hookgate_' });
     this.requests = new Counter({ name: 'hookgate_requests_total', help: 'Requests by route and status', labelNames: ['route', 'status'], registers: [this.registry] });

@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import { Context } from './context.js';
@@ -276,12 +276,13 @@ export class RequestHandler {
     req.url = encodePath(fp) + ctx.search;
     const flight: Flight = { ctx, route, upstream, target, timedOut: false, responded: false, clientGone: false, overLimit: false, proxyReq: undefined };
     (req as Req)[CTX] = flight;
-    let buffer: NodeJS.ReadableStream | undefined;
+    let buffer: { pipe(dest: NodeJS.WritableStream): unknown } | undefined;
     if (ctx.body) {
       headers['content-length'] = String(ctx.body.length);
-      const pt = new PassThrough();
-      pt.end(ctx.body);
-      buffer = pt;
+      // http-proxy only calls buffer.pipe(proxyReq): ending the request with the bytes sends
+      // headers and body in one write, with no stream in between.
+      const body = ctx.body;
+      buffer = { pipe: (dest) => dest.end(body) };
     } else if (headers['content-length'] === undefined && req.readable && !req.readableEnded) {
       // Chunked upload: enforce the cap while streaming.
       const limiter = new BodyLimit(route.bodyLimit);
@@ -295,7 +296,7 @@ export class RequestHandler {
       req.pipe(limiter);
       buffer = limiter;
     }
-    this.proxy.web(req, res, { target: target.url, agent: target.agent, buffer: buffer as never }, (err: NodeJS.ErrnoException) => {
+    this.proxy.web(req, res, { target: target.proxyTarget as never, agent: target.agent, buffer: buffer as never }, (err: NodeJS.ErrnoException) => {
       if (flight.clientGone || flight.overLimit) return;
       if (flight.responded) {
         // The response had started: the only honest signal left is to cut the connection.
@@ -374,8 +375,7 @@ export class RequestHandler {
         this.logger.error({ err: (err as Error).message, route: route.name }, 'onLog failed');
       }
     }
-    this.metrics.requests.inc({ route: route.name, status: ctx.status });
-    this.metrics.duration.observe({ route: route.name }, (performance.now() - ctx.startedAt) / 1000);
+    this.metrics.observe(route.name, ctx.status, (performance.now() - ctx.startedAt) / 1000);
   }
 
   close(): void {

@@ -1,11 +1,14 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { parse as parseUrl, type UrlWithStringQuery } from 'node:url';
 import type { UpstreamConfig } from './config/types.js';
 
 /** One target of an upstream, with its own keep-alive agent and health state. */
 export interface Target {
   readonly url: string;
   readonly origin: URL;
+  /** The target pre-parsed in the legacy shape http-proxy wants, so it is not re-parsed per request. */
+  readonly proxyTarget: UrlWithStringQuery;
   readonly weight: number;
   readonly agent: HttpAgent;
   current: number;
@@ -38,6 +41,7 @@ export class Upstream {
       return {
         url: t.url.replace(/\/$/, ''),
         origin,
+        proxyTarget: parseUrl(t.url.replace(/\/$/, '')),
         weight: t.weight ?? 1,
         agent: origin.protocol === 'https:' ? new HttpsAgent(opts) : new HttpAgent(opts),
         current: 0,

@@ -89,8 +89,9 @@ export class DeliveryEngine {
   private egress: EgressSettings;
   private guard: SsrfGuard;
   private upstreams = new Map<string, Upstream>();
-  private readonly inflight = new Map<string, number>();
+  private readonly slots = new Map<string, { busy: number; waiters: (() => void)[] }>();
   private readonly endpointCache = new Map<string, { ep: EndpointRecord | null; at: number }>();
+  private endpointList: { list: EndpointRecord[]; at: number } | undefined;
   private readonly messageCache = new Map<string, StoredMessage>();
   private readonly now: () => number;
   private readonly rand: () => number;
@@ -171,6 +172,7 @@ export class DeliveryEngine {
       });
       this.endpointCache.delete(c.id);
     }
+    this.endpointList = undefined;
     const keep = new Set(list.map((c) => c.id));
     for (const e of existing) {
       if (e.source === 'config' && !keep.has(e.id)) {
@@ -192,6 +194,16 @@ export class DeliveryEngine {
 
   invalidate(id: string): void {
     this.endpointCache.delete(id);
+    this.endpointList = undefined;
+  }
+
+  /** All endpoints, cached for 1 s like single lookups (publish reads them on every event). */
+  private async allEndpoints(): Promise<EndpointRecord[]> {
+    const t = this.now();
+    if (this.endpointList && t - this.endpointList.at < 1000) return this.endpointList.list;
+    const list = await this.repo.listEndpoints();
+    this.endpointList = { list, at: t };
+    return list;
   }
 
   liveSecrets(ep: EndpointRecord): string[] {
@@ -214,7 +226,7 @@ export class DeliveryEngine {
    * with Redis), so a 202 is never a promise the gateway cannot keep.
    */
   async publish(event: { type: string; data: unknown }, opts: { idempotencyKey?: string; retry?: RetryPolicyConfig } = {}): Promise<{ id: string; endpoints: number; replayed: boolean }> {
-    const endpoints = (await this.repo.listEndpoints()).filter((e) => !e.disabled && eventMatches(e.events, event.type));
+    const endpoints = (await this.allEndpoints()).filter((e) => !e.disabled && eventMatches(e.events, event.type));
     const id = newMessageId();
     const answer = { id, endpoints: endpoints.length };
     if (opts.idempotencyKey) {
@@ -406,19 +418,16 @@ export class DeliveryEngine {
       }
     }
     const key = job.target;
-    const cur = this.inflight.get(key) ?? 0;
-    if (cur >= this.egress.maxInFlightPerEndpoint) {
-      // A slow endpoint may not hold more than its share of workers.
-      return { kind: 'retry', delayMs: 100 + Math.floor(this.rand() * 200), attempted: false };
+    if (!(await this.acquire(key))) {
+      // The endpoint already has its share of attempts in flight and none finished soon: it is
+      // slow or dead. Give the worker back and try later, without counting an attempt.
+      return { kind: 'retry', delayMs: 500 + Math.floor(this.rand() * 500), attempted: false };
     }
-    this.inflight.set(key, cur + 1);
     let r: AttemptResult;
     try {
       r = ingress ? await this.sendIngress(msg, job) : await this.sendEvent(msg, ep!);
     } finally {
-      const n = (this.inflight.get(key) ?? 1) - 1;
-      if (n <= 0) this.inflight.delete(key);
-      else this.inflight.set(key, n);
+      this.release(key);
     }
     const attemptNo = job.attempts + 1;
     const rec: AttemptRecord = { target: job.target, attempt: attemptNo, at: this.now(), status: r.status, durationMs: r.durationMs };
@@ -457,6 +466,48 @@ export class DeliveryEngine {
       }
     }
     return delay === null ? { kind: 'done' } : { kind: 'retry', delayMs: delay, attempted: true };
+  }
+
+  /**
+   * Per-endpoint cap on attempts in flight. A job over the cap waits briefly for a slot: a
+   * healthy endpoint frees one within milliseconds, so its jobs never leave the worker; a slow
+   * one does not, and the job goes back to the queue so other endpoints keep their workers.
+   */
+  private acquire(key: string, waitMs = 50): Promise<boolean> | boolean {
+    let s = this.slots.get(key);
+    if (!s) {
+      s = { busy: 0, waiters: [] };
+      this.slots.set(key, s);
+    }
+    const cap = this.egress.maxInFlightPerEndpoint;
+    if (s.busy < cap) {
+      s.busy++;
+      return true;
+    }
+    if (s.waiters.length >= cap * 4) return false;
+    const slot = s;
+    return new Promise<boolean>((resolve) => {
+      const grant = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const i = slot.waiters.indexOf(grant);
+        if (i >= 0) slot.waiters.splice(i, 1);
+        resolve(false);
+      }, waitMs);
+      slot.waiters.push(grant);
+    });
+  }
+
+  /** Hands the slot to the next waiter, or frees it. */
+  private release(key: string): void {
+    const s = this.slots.get(key);
+    if (!s) return;
+    const next = s.waiters.shift();
+    if (next) return next();
+    s.busy--;
+    if (s.busy <= 0 && s.waiters.length === 0) this.slots.delete(key);
   }
 
   async disable(ep: EndpointRecord, reason: string): Promise<void> {
