@@ -366,3 +366,45 @@ describe('engine behaviour with injected time and pure parts', () => {
     held.splice(0).forEach((f) => f());
   });
 });
+
+describe('Retry-After and the operational webhook', () => {
+  test('Retry-After stretches the next delay (clamped to twice the scheduled one)', async () => {
+    const times: number[] = [];
+    const r = await receiver((_req, res) => {
+      times.push(Date.now());
+      if (times.length === 1) res.writeHead(503, { 'retry-after': '30' }).end();
+      else res.writeHead(200).end();
+    });
+    const g = await gatewayWith(`routes:
+  - { name: events, path: /events, publish: {} }
+egress:
+  allowCidrs: ["127.0.0.1/32"]
+  retry: { schedule: [0, "200ms", "1s"] }
+  endpoints:
+    - { id: ep, url: "${r.url}/hook" }
+`);
+    await publish(g, 'a.b', {});
+    await waitUntil(() => times.length === 2, 10000, 'second attempt');
+    // Scheduled 200 ms ±20%; Retry-After 30 s is clamped to twice that: at least 320 ms.
+    assert.ok(times[1]! - times[0]! >= 2 * 200 * 0.8 - 5, `gap was ${times[1]! - times[0]!} ms`);
+  });
+
+  test('operational events are also sent, signed, to egress.operationalWebhook', async () => {
+    const ops = await receiver();
+    const gone = await receiver((_req, res) => void res.writeHead(410).end());
+    const OPS_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
+    const g = await gatewayWith(`routes:
+  - { name: events, path: /events, publish: {} }
+egress:
+  allowCidrs: ["127.0.0.1/32"]
+  operationalWebhook: { url: "${ops.url}/ops", secret: "${OPS_SECRET}" }
+  endpoints:
+    - { id: gone, url: "${gone.url}/hook" }
+`);
+    await publish(g, 'a.b', {});
+    await waitUntil(() => ops.requests.some((q) => JSON.parse(q.body.toString()).type === 'endpoint.disabled'), 10000, 'endpoint.disabled on the ops webhook');
+    verifyAll(ops.requests, OPS_SECRET);
+    const ev = ops.requests.map((q) => JSON.parse(q.body.toString())).find((e) => e.type === 'endpoint.disabled');
+    assert.equal(ev.data.endpointId, 'gone');
+  });
+});
