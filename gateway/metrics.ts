@@ -7,6 +7,8 @@ export class Metrics {
   readonly duration: Histogram<'route'>;
   readonly reloads: Counter<'result'>;
   readonly inflight: Gauge;
+  /** Requests in flight, maintained by the request handler. */
+  inflightNow = 0;
   readonly deliveries: Counter<'kind' | 'result'>;
   readonly deliveryLatency: Histogram<'kind'>;
 
@@ -40,7 +42,16 @@ export class Metrics {
       registers: [this.registry],
     });
     this.reloads = new Counter({ name: 'hookgate_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
-    this.inflight = new Gauge({ name: 'hookgate_inflight_requests', help: 'Requests in flight', registers: [this.registry] });
+    // Read at scrape time: a gauge update per request would hash its (empty) labels every time.
+    const self = this;
+    this.inflight = new Gauge({
+      name: 'hookgate_inflight_requests',
+      help: 'Requests in flight',
+      registers: [this.registry],
+      collect() {
+        this.set(self.inflightNow);
+      },
+    });
     this.deliveries = new Counter({ name: 'hookgate_delivery_attempts_total', help: 'Delivery attempts by kind (egress|ingress) and result', labelNames: ['kind', 'result'], registers: [this.registry] });
     this.deliveryLatency = new Histogram({
       name: 'hookgate_delivery_latency_seconds',

@@ -5,7 +5,12 @@ import { GatewayError } from './errors.js';
  * duplicate slashes, so that no encoding trick reaches a route it should not. The result is what
  * is matched AND what is forwarded (re-encoded), so the gateway and the upstream agree on the path.
  */
+// A path made only of these, with no empty, `.` or `..` segment, is already normal.
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*)*\/?$/;
+
 export function normalizePath(rawPath: string): string {
+  // Hot path: most webhook paths are plain; skip decoding and re-joining for them.
+  if (PLAIN_PATH.test(rawPath) && !rawPath.includes('/..') && !rawPath.endsWith('/.')) return rawPath === '' ? '/' : rawPath;
   let decoded: string;
   try {
     decoded = rawPath.includes('%') ? decodeURIComponent(rawPath) : rawPath;
@@ -26,7 +31,11 @@ export function normalizePath(rawPath: string): string {
 }
 
 /** Re-encodes a normalised path for the upstream (segment by segment). */
+// Exactly the characters the slow path leaves as they are (encodeURIComponent's set plus @ : ,).
+const SAFE_PATH = /^[A-Za-z0-9._~!*'()@:,/-]*$/;
+
 export function encodePath(path: string): string {
+  if (SAFE_PATH.test(path)) return path;
   return path
     .split('/')
     .map((s) => encodeURIComponent(s).replace(/%40/g, '@').replace(/%3A/gi, ':').replace(/%2C/gi, ','))
@@ -69,8 +78,12 @@ export interface RouteMatch<R> {
 export class Router<R> {
   private readonly exact = new Map<string, Candidate<R>[]>();
   private readonly root: TrieNode<R> = { children: new Map(), candidates: [] };
+  private readonly usesHost: boolean;
+  /** Scratch space for the trie walk (the router is used by one thread, synchronously). */
+  private readonly trail: TrieNode<R>[] = [];
 
   constructor(specs: RouteMatcherSpec<R>[]) {
+    this.usesHost = specs.some((s) => s.host !== undefined);
     for (const s of specs) {
       const isPrefix = s.path.endsWith('/*') || s.path === '*';
       const base = isPrefix ? normalizePath(s.path.slice(0, -2) || '/') : normalizePath(s.path);
@@ -106,56 +119,65 @@ export class Router<R> {
    * shorter, then declaration order. Throws 404 HG_ROUTE_NOT_FOUND or 405 HG_METHOD_NOT_ALLOWED.
    */
   match(method: string, path: string, host: string | undefined, headers: Record<string, string | string[] | undefined>): RouteMatch<R> {
-    let methodMismatch: Set<string> | undefined;
-    const h = host ? host.toLowerCase().replace(/:\d+$/, '') : undefined;
-    const check = (list: Candidate<R>[] | undefined): Candidate<R> | undefined => {
-      if (!list) return undefined;
-      for (let i = 0; i < list.length; i++) {
-        const c = list[i]!;
-        if (c.host !== undefined && c.host !== h) continue;
-        let ok = true;
-        for (let j = 0; j < c.headers.length; j++) {
-          const [name, want] = c.headers[j]!;
-          if (headers[name] !== want) {
-            ok = false;
-            break;
-          }
-        }
-        if (!ok) continue;
-        if (c.methods && !c.methods.has(method)) {
-          methodMismatch ??= new Set();
-          for (const m of c.methods) methodMismatch.add(m);
-          continue;
-        }
-        return c;
-      }
-      return undefined;
-    };
-    const hit = check(this.exact.get(path));
-    if (hit) return { route: hit.route, prefixLength: hit.prefixLength };
-    // Walk the trie, remembering every node with candidates; try the deepest first.
-    const stack: TrieNode<R>[] = [];
-    let node: TrieNode<R> | undefined = this.root;
-    if (node.candidates.length) stack.push(node);
-    let start = 1;
-    while (node && start <= path.length) {
-      let end = path.indexOf('/', start);
-      if (end === -1) end = path.length;
-      const seg = path.slice(start, end);
-      if (!seg) break;
-      node = node.children.get(seg);
-      if (node && node.candidates.length) stack.push(node);
-      start = end + 1;
-    }
-    for (let i = stack.length - 1; i >= 0; i--) {
-      const c = check(stack[i]!.candidates);
-      if (c) return { route: c.route, prefixLength: c.prefixLength };
-    }
-    if (methodMismatch) {
-      throw new GatewayError('HG_METHOD_NOT_ALLOWED', 405, `method ${method} is not allowed on ${path}`, {
-        allow: [...methodMismatch].join(', '),
-      });
+    const h = this.usesHost && host ? host.toLowerCase().replace(/:\d+$/, '') : undefined;
+    const hit = this.find(method, path, h, headers);
+    if (hit) return hit;
+    // Slow path, only for errors: did the path match with another method?
+    const allowed = new Set<string>();
+    this.find(undefined, path, h, headers, allowed);
+    if (allowed.size) {
+      throw new GatewayError('HG_METHOD_NOT_ALLOWED', 405, `method ${method} is not allowed on ${path}`, { allow: [...allowed].join(', ') });
     }
     throw new GatewayError('HG_ROUTE_NOT_FOUND', 404, `no route matches ${method} ${path}`);
+  }
+
+  /** The first candidate that fits; with `allowed`, collects the methods of every path/host/header fit instead. */
+  private find(method: string | undefined, path: string, host: string | undefined, headers: Record<string, string | string[] | undefined>, allowed?: Set<string>): Candidate<R> | undefined {
+    const exact = this.check(this.exact.get(path), method, host, headers, allowed);
+    if (exact) return exact;
+    // Walk the trie as deep as the path goes, then try the deepest prefix first.
+    const nodes = this.trail;
+    let depth = 0;
+    let node: TrieNode<R> | undefined = this.root;
+    if (node.candidates.length) nodes[depth++] = node;
+    let start = 1;
+    while (start <= path.length) {
+      let end = path.indexOf('/', start);
+      if (end === -1) end = path.length;
+      if (end === start) break;
+      node = node.children.get(path.slice(start, end));
+      if (!node) break;
+      if (node.candidates.length) nodes[depth++] = node;
+      start = end + 1;
+    }
+    for (let i = depth - 1; i >= 0; i--) {
+      const c = this.check(nodes[i]!.candidates, method, host, headers, allowed);
+      if (c) return c;
+    }
+    return undefined;
+  }
+
+  private check(list: Candidate<R>[] | undefined, method: string | undefined, host: string | undefined, headers: Record<string, string | string[] | undefined>, allowed?: Set<string>): Candidate<R> | undefined {
+    if (!list) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      if (c.host !== undefined && c.host !== host) continue;
+      let ok = true;
+      for (let j = 0; j < c.headers.length; j++) {
+        const hv = c.headers[j]!;
+        if (headers[hv[0]] !== hv[1]) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) continue;
+      if (allowed) {
+        for (const m of c.methods ?? []) allowed.add(m);
+        continue;
+      }
+      if (c.methods && !c.methods.has(method!)) continue;
+      return c;
+    }
+    return undefined;
   }
 }

@@ -23,6 +23,8 @@ export interface DeliveryActions {
 // RFC 9110 §7.6.1 hop-by-hop headers, plus proxy credentials that are meant for us.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
 
+const HOP_SET = new Set(HOP_BY_HOP);
+
 export function stripHopByHop(headers: Record<string, unknown>): void {
   const conn = headers.connection;
   if (typeof conn === 'string') {
@@ -31,7 +33,8 @@ export function stripHopByHop(headers: Record<string, unknown>): void {
       if (n && n !== 'close' && n !== 'keep-alive') delete headers[n];
     }
   }
-  for (let i = 0; i < HOP_BY_HOP.length; i++) delete headers[HOP_BY_HOP[i]!];
+  // One pass over the (few) present keys instead of a delete per known name.
+  for (const k in headers) if (HOP_SET.has(k)) delete headers[k];
 }
 
 const CTX = Symbol('hookgate.ctx');
@@ -128,14 +131,6 @@ export class RequestHandler {
         f.timedOut = true;
         proxyReq.destroy();
       });
-      // The client went away before the answer was complete: stop the upstream request too.
-      // http-proxy only watches the request's 'aborted', which Node does not emit once the
-      // request body has been fully read, so the upstream would keep working for nobody.
-      res.once('close', () => {
-        if (res.writableFinished || proxyReq.destroyed) return;
-        f.clientGone = true;
-        proxyReq.destroy();
-      });
     });
     this.proxy.on('proxyRes', (proxyRes, req, res) => {
       const f = (req as Req)[CTX];
@@ -144,7 +139,7 @@ export class RequestHandler {
       f.responded = true;
       // The upstream died mid-response: http-proxy's pipe would leave the client waiting for the
       // rest forever. Cutting the client connection is the only honest signal left.
-      proxyRes.once('close', () => {
+      proxyRes.on('close', () => {
         if (!proxyRes.complete && !res.destroyed) res.destroy();
       });
       const ctx = f.ctx;
@@ -182,15 +177,24 @@ export class RequestHandler {
     const gen = this.generation;
     if (!gen) return this.sendPlain(res, 503, errorBody('HG_NOT_READY', 'no config loaded'));
     gen.inflight++;
-    this.metrics.inflight.inc();
+    this.metrics.inflightNow++;
     let done = false;
     let ctx: Context | undefined;
     let route: CompiledRoute | undefined;
-    res.once('close', () => {
+    // 'close' fires once per response; `on` avoids once()'s wrapper allocation on the hot path.
+    res.on('close', () => {
       if (done) return;
       done = true;
       gen.inflight--;
-      this.metrics.inflight.dec();
+      this.metrics.inflightNow--;
+      // The client went away before the answer was complete: stop the upstream request too.
+      // http-proxy only watches the request's 'aborted', which Node does not emit once the
+      // request body has been fully read, so the upstream would keep working for nobody.
+      const f = (req as Req)[CTX];
+      if (f?.proxyReq && !res.writableFinished && !f.proxyReq.destroyed) {
+        f.clientGone = true;
+        f.proxyReq.destroy();
+      }
       if (ctx && route) this.finish(ctx, route, res);
     });
     try {
@@ -202,7 +206,7 @@ export class RequestHandler {
       route = match.route;
       ctx = new Context(req, route.name, path, search, req.socket.remoteAddress ?? '');
       if (route.stripPrefix && match.prefixLength > 0) ctx.state.forwardPath = path.slice(match.prefixLength) || '/';
-      void this.run(ctx, route, res, req);
+      this.run(ctx, route, res, req);
     } catch (err) {
       this.sendError(ctx, route, res, err);
     }
@@ -221,21 +225,45 @@ export class RequestHandler {
     }
   }
 
-  private async run(ctx: Context, route: CompiledRoute, res: ServerResponse, req: IncomingMessage): Promise<void> {
+  /**
+   * Runs the pipeline. Synchronous while every phase is: a promise is only awaited where a
+   * plugin or the action returns one, so a plain proxy route costs no promise per request.
+   */
+  private run(ctx: Context, route: CompiledRoute, res: ServerResponse, req: IncomingMessage): void {
     try {
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > route.bodyLimit) {
         throw new GatewayError('HG_BODY_TOO_LARGE', 413, `request body of ${declared} bytes exceeds ${route.bodyLimit} bytes`);
       }
-      if (route.needsBody) {
-        ctx.body = await readBody(req, route.bodyLimit);
-        ctx.bytesIn = ctx.body.length;
-      }
+      if (!route.needsBody) return this.step(ctx, route, res, req, 0);
+      readBody(req, route.bodyLimit).then(
+        (body) => {
+          ctx.body = body;
+          ctx.bytesIn = body.length;
+          this.step(ctx, route, res, req, 0);
+        },
+        (err) => this.sendError(ctx, route, res, err),
+      );
+    } catch (err) {
+      this.sendError(ctx, route, res, err);
+    }
+  }
+
+  /** Request phase from plugin `from` on, then the action. */
+  private step(ctx: Context, route: CompiledRoute, res: ServerResponse, req: IncomingMessage, from: number): void {
+    try {
       const list = route.onRequest;
-      for (let i = 0; i < list.length; i++) {
-        let r = list[i]!.onRequest!(ctx);
-        if (r && typeof (r as Promise<unknown>).then === 'function') r = await r;
-        if (r) return this.sendResponse(ctx, route, res, r as PluginResponse);
+      for (let i = from; i < list.length; i++) {
+        const r = list[i]!.onRequest!(ctx);
+        if (!r) continue;
+        if (typeof (r as Promise<unknown>).then === 'function') {
+          (r as Promise<void | PluginResponse>).then(
+            (v) => (v ? this.sendResponse(ctx, route, res, v) : this.step(ctx, route, res, req, i + 1)),
+            (err) => this.sendError(ctx, route, res, err),
+          );
+          return;
+        }
+        return this.sendResponse(ctx, route, res, r as PluginResponse);
       }
       const action = route.action;
       switch (action.kind) {
@@ -245,13 +273,22 @@ export class RequestHandler {
           return this.sendResponse(ctx, route, res, { status: action.status, headers: action.headers, body: action.body });
         case 'deliver': {
           if (!this.delivery) throw new GatewayError('HG_DELIVERY_UNAVAILABLE', 503, 'the delivery engine is not running');
-          const id = await this.delivery.enqueueIngress(route, ctx, action.upstream);
-          ctx.messageId = id;
-          return this.sendResponse(ctx, route, res, { status: 202, headers: { 'hookgate-message-id': id }, body: { id } });
+          this.delivery.enqueueIngress(route, ctx, action.upstream).then(
+            (id) => {
+              ctx.messageId = id;
+              this.sendResponse(ctx, route, res, { status: 202, headers: { 'hookgate-message-id': id }, body: { id } });
+            },
+            (err) => this.sendError(ctx, route, res, err),
+          );
+          return;
         }
         case 'publish': {
           if (!this.delivery) throw new GatewayError('HG_DELIVERY_UNAVAILABLE', 503, 'the delivery engine is not running');
-          return this.sendResponse(ctx, route, res, await this.delivery.publish(route, ctx));
+          this.delivery.publish(route, ctx).then(
+            (r) => this.sendResponse(ctx, route, res, r),
+            (err) => this.sendError(ctx, route, res, err),
+          );
+          return;
         }
       }
     } catch (err) {
@@ -314,6 +351,16 @@ export class RequestHandler {
 
   /** Sends a plugin or action response through the response phase. */
   sendResponse(ctx: Context, route: CompiledRoute, res: ServerResponse, r: PluginResponse): void {
+    try {
+      this.writeResponse(ctx, route, res, r);
+    } catch (err) {
+      // e.g. a plugin put an invalid character in a header: never leave the client hanging.
+      this.logger.error({ err: (err as Error).message, route: route.name }, 'could not write the response');
+      res.destroy();
+    }
+  }
+
+  private writeResponse(ctx: Context, route: CompiledRoute, res: ServerResponse, r: PluginResponse): void {
     if (res.headersSent || res.destroyed) return;
     let body: Buffer;
     const headers: OutgoingHttpHeaders = { ...(r.headers ?? {}) };

@@ -3,6 +3,7 @@ import { GatewayError } from '../errors.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
 import { generateSecret } from './sign.js';
+import { INVALID_CODE } from './ssrf.js';
 import type { DeliveryStatus, EndpointRecord } from './types.js';
 
 const bad = (msg: string) => new GatewayError('HG_ADMIN_BAD_INPUT', 400, msg);
@@ -42,7 +43,13 @@ function checkFields(engine: DeliveryEngine, b: Record<string, unknown>, partial
   const out: Partial<EndpointRecord> = {};
   if (b.url !== undefined || !partial) {
     if (typeof b.url !== 'string') throw bad('"url" must be a string');
-    engine.checkEndpointUrl(b.url);
+    try {
+      engine.checkEndpointUrl(b.url);
+    } catch (err) {
+      // A malformed URL is bad input like any other field; a blocked destination keeps its own code.
+      if (err instanceof GatewayError && err.code === INVALID_CODE) throw bad(`"url": ${err.message}`);
+      throw err;
+    }
     out.url = b.url;
   }
   if (b.events !== undefined) {

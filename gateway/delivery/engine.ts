@@ -187,7 +187,11 @@ export class DeliveryEngine {
     const c = this.endpointCache.get(id);
     const t = this.now();
     if (!fresh && c && t - c.at < 1000) return c.ep;
-    const ep = await this.repo.getEndpoint(id);
+    let ep = await this.repo.getEndpoint(id);
+    if (!ep && this.egress.endpoints.some((c) => c.id === id)) {
+      await this.syncConfigEndpoints(this.egress.endpoints);
+      ep = await this.repo.getEndpoint(id);
+    }
     this.endpointCache.set(id, { ep, at: t });
     return ep;
   }
@@ -201,7 +205,15 @@ export class DeliveryEngine {
   private async allEndpoints(): Promise<EndpointRecord[]> {
     const t = this.now();
     if (this.endpointList && t - this.endpointList.at < 1000) return this.endpointList.list;
-    const list = await this.repo.listEndpoints();
+    let list = await this.repo.listEndpoints();
+    // Redis lost its data (restart without persistence, failover, flush): put the endpoints
+    // declared in gateway.yaml back rather than fan out to nobody until the next restart.
+    const have = new Set(list.map((e) => e.id));
+    if (this.egress.endpoints.some((c) => !have.has(c.id))) {
+      this.logger.warn('config endpoints missing from the store; restoring them');
+      await this.syncConfigEndpoints(this.egress.endpoints);
+      list = await this.repo.listEndpoints();
+    }
     this.endpointList = { list, at: t };
     return list;
   }
@@ -226,7 +238,7 @@ export class DeliveryEngine {
    * with Redis), so a 202 is never a promise the gateway cannot keep.
    */
   async publish(event: { type: string; data: unknown }, opts: { idempotencyKey?: string; retry?: RetryPolicyConfig } = {}): Promise<{ id: string; endpoints: number; replayed: boolean }> {
-    const endpoints = (await this.allEndpoints()).filter((e) => !e.disabled && eventMatches(e.events, event.type));
+    const endpoints = (await this.durableWrite('endpoint lookup', () => this.allEndpoints())).filter((e) => !e.disabled && eventMatches(e.events, event.type));
     const id = newMessageId();
     const answer = { id, endpoints: endpoints.length };
     if (opts.idempotencyKey) {
@@ -422,6 +434,11 @@ export class DeliveryEngine {
       // The endpoint already has its share of attempts in flight and none finished soon: it is
       // slow or dead. Give the worker back and try later, without counting an attempt.
       return { kind: 'retry', delayMs: 500 + Math.floor(this.rand() * 500), attempted: false };
+    }
+    if (this.stopped) {
+      // A slot freed during a SIGTERM drain: start no new attempt, leave the job queued.
+      this.release(key);
+      return { kind: 'retry', delayMs: 0, attempted: false };
     }
     let r: AttemptResult;
     try {

@@ -114,6 +114,9 @@ export class BullDeliveryQueue implements DeliveryQueue {
   readonly durable = true;
   private readonly queue: Queue;
   private worker: Worker | undefined;
+  private connection: Redis | undefined;
+  /** Set by a forced stop: running jobs are left to the stalled-job check. */
+  private abandoned = false;
   private readonly producer: Redis;
   private readonly name: string;
 
@@ -141,10 +144,14 @@ export class BullDeliveryQueue implements DeliveryQueue {
   start(processor: Processor): void {
     const connection = new Redis(this.opts.url, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 100, 2000) });
     connection.on('error', () => {});
+    this.connection = connection;
     this.worker = new Worker<JobData>(
       this.name,
       async (job: Job<JobData>, token?: string) => {
         const out = await processor({ msgId: job.data.m, target: job.data.t, attempts: job.data.a ?? 0 });
+        // After a forced stop nothing more is written for this job: it stays active in Redis and
+        // runs again once its lock expires (at-least-once).
+        if (this.abandoned) return new Promise<never>(() => {});
         if (out.kind === 'done') return;
         if (out.attempted) await job.updateData({ ...job.data, a: (job.data.a ?? 0) + 1 });
         await job.moveToDelayed(Date.now() + out.delayMs, token);
@@ -175,14 +182,62 @@ export class BullDeliveryQueue implements DeliveryQueue {
   async stop(deadlineMs: number): Promise<void> {
     const w = this.worker;
     if (w) {
-      // Graceful close waits for running jobs; past the deadline, force it — the unfinished jobs
-      // keep their Redis state and are picked up again after their lock expires.
-      const graceful = w.close();
-      const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), deadlineMs).unref())]);
-      if (timedOut) await w.close(true).catch(() => {});
-      await w.disconnect().catch(() => {});
+      this.opts.logger.info({ deadlineMs }, 'delivery queue stopping: no new jobs; waiting for running ones');
+      // Graceful close waits for running jobs. Past the deadline — or when Redis is down, where
+      // BullMQ's close waits forever for a disconnect ioredis never reports — abandon them and cut
+      // the worker's connections: unfinished jobs keep their Redis state and run again after
+      // their lock expires.
+      const closing = w.close();
+      closing.catch(() => {});
+      if (await settlesWithin(closing, deadlineMs)) {
+        await settlesWithin(w.disconnect(), 1000);
+      } else {
+        this.abandoned = true;
+        this.opts.logger.warn({ code: 'HG_QUEUE_STOP_FORCED' }, 'delivery workers did not stop in time; unfinished jobs run again after their lock expires');
+        // BullMQ internals (5.x): the blocking connection's client and the lock manager, whose
+        // renewal timer only stops at the end of a close that may never end.
+        const internals = w as unknown as { blockingConnection?: { _client?: Redis }; lockManager?: { close?: () => Promise<void> } };
+        cutClient(internals.blockingConnection?._client);
+        cutClient(this.connection);
+        await internals.lockManager?.close?.().catch(() => {});
+        await settlesWithin(closing, 1000);
+      }
     }
-    await this.queue.close().catch(() => {});
+    await settlesWithin(this.queue.close(), 1000);
+    this.connection?.disconnect();
     this.producer.disconnect();
   }
+}
+
+/** True if `p` settles (either way) within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return done;
+}
+
+/**
+ * Disconnects a worker's ioredis client for good, for a forced stop.
+ * - Later commands never settle: while closing, BullMQ retries a failed write without any delay,
+ *   so commands rejected by a closed client would spin the event loop.
+ * - A client waiting between reconnect attempts stays 'reconnecting' after disconnect() and never
+ *   emits 'end' (BullMQ's close waits for it), and its queued commands (the worker's blocking pop)
+ *   never settle: reject them and end it by hand.
+ */
+function cutClient(c: Redis | undefined): void {
+  if (!c) return;
+  const raw = c as unknown as { sendCommand: (...args: unknown[]) => unknown; flushQueue?: (err: Error) => void; status: string };
+  raw.sendCommand = () => new Promise(() => {});
+  c.disconnect();
+  if (raw.status !== 'reconnecting') return;
+  raw.flushQueue?.(new Error('Connection is closed.'));
+  raw.status = 'end';
+  c.emit('end');
 }

@@ -29,6 +29,7 @@ export class MemoryRepository implements DeliveryRepository {
       this.messages.delete(id);
       this.statuses.delete(id);
       this.attempts.delete(id);
+      for (const f of this.failed.values()) f.delete(id);
     }
   }
 
@@ -49,6 +50,10 @@ export class MemoryRepository implements DeliveryRepository {
     if (status === 'failed') {
       if (!this.failed.has(target)) this.failed.set(target, new Map());
       this.failed.get(target)!.set(id, this.now());
+    } else {
+      // Like the Redis index: a delivery that is pending or delivered again is no longer failed,
+      // so recover never resends what was already delivered.
+      this.failed.get(target)?.delete(id);
     }
   }
   async recordAttempt(id: string, rec: AttemptRecord, status: DeliveryStatus): Promise<void> {
@@ -132,8 +137,12 @@ export class RedisRepository implements DeliveryRepository {
     const ttl = Math.round(retentionMs);
     const m = this.redis.multi();
     m.set(`${this.k}msg:${msg.id}`, JSON.stringify(msg), 'PX', ttl);
-    m.hset(`${this.k}st:${msg.id}`, ...msg.targets.flatMap((t) => [t, 'pending']));
-    m.pexpire(`${this.k}st:${msg.id}`, ttl);
+    // HSET needs at least one field: an event no endpoint subscribes to has no statuses (and
+    // an empty HSET would abort the whole transaction).
+    if (msg.targets.length) {
+      m.hset(`${this.k}st:${msg.id}`, ...msg.targets.flatMap((t) => [t, 'pending']));
+      m.pexpire(`${this.k}st:${msg.id}`, ttl);
+    }
     m.zadd(`${this.k}idx`, msg.createdAt, msg.id);
     const t = this.now();
     // Trim the index of expired messages now and then, not on every write.
