@@ -45,7 +45,7 @@ export const RELOADS = 20;
 export const PACED_SECONDS = quick ? 5 : 15;
 export const PACED_RATE = 500;
 /** Scenario 6: deliveries per sustained-rate run (1 endpoint: that many events; 100 endpoints: /100). */
-export const DELIVERY_COUNT = quick ? 6_000 : 20_000;
+export const DELIVERY_COUNT = quick ? 4_000 : 10_000;
 /** Scenario 8: queued messages for the memory figure, and the steady RSS run. */
 export const QUEUE_COUNT = Number(process.env.BENCH_QUEUE_COUNT ?? (quick ? 20_000 : 100_000));
 export const RSS_RUN = quick ? 15 : 60;

@@ -19,7 +19,7 @@ export function loadTool(root) {
     tool = { name: 'autocannon', bin };
   }
   const v = tool.name === 'wrk' ? spawnSync('wrk', ['-v'], { encoding: 'utf8' }) : spawnSync(tool.bin, ['--version'], { encoding: 'utf8' });
-  tool.version = `${v.stdout ?? ''}${v.stderr ?? ''}`.split('\n')[0].trim();
+  tool.version = `${v.stdout ?? ''}${v.stderr ?? ''}`.split('\n')[0].replace(/\s*Copyright.*$/, '').trim();
   return tool;
 }
 

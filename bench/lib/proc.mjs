@@ -81,15 +81,25 @@ export function killAll() {
 }
 
 let hooked = false;
+const cleanups = [];
+/** Registers async clean-up (e.g. deleting the run's Redis keys) to run, bounded to 5 s, when interrupted. */
+export function onInterrupt(fn) {
+  cleanups.push(fn);
+}
+
 /** Installs exit/signal hooks so no child outlives the harness. */
 export function installExitHooks() {
   if (hooked) return;
   hooked = true;
   process.on('exit', killAll);
+  let interrupted = false;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(sig, () => {
       killAll();
-      process.exit(130);
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      const bounded = new Promise((r) => setTimeout(r, 5000).unref());
+      Promise.race([Promise.allSettled(cleanups.map((f) => f())), bounded]).then(() => process.exit(130));
     });
   }
 }
@@ -156,6 +166,7 @@ export async function waitFor(fn, timeoutMs, what, everyMs = 100) {
       const v = await fn();
       if (v) return v;
     } catch (err) {
+      if (err.fatal) throw err;
       last = err;
     }
     await new Promise((r) => setTimeout(r, everyMs));
