@@ -6,7 +6,7 @@
  */
 import { createHash, createHmac, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { GatewayError } from '../../gateway/errors.js';
-import { safeEqual } from '../../gateway/security/compare.js';
+import { signatureEqual } from '../../gateway/security/compare.js';
 import { parseStripeSignatureHeader, parseVersionedSignatures } from '../../gateway/security/signature-header.js';
 import { checkTimestamp } from '../../gateway/security/timestamp.js';
 
@@ -175,7 +175,7 @@ export function standardWebhooksVerifier(opts: StandardWebhooksOptions): Verifie
       if (v1.length > 0) {
         for (const key of keys) {
           const expected = hmac('sha256', key, prefix, req.body).toString('base64');
-          for (const e of v1) if (safeEqual(expected, e.signature)) ok = true;
+          for (const e of v1) if (signatureEqual(expected, e.signature)) ok = true;
         }
       }
       const v1a = entries.filter((e) => e.version === 'v1a');
@@ -245,7 +245,7 @@ export function stripeVerifier(opts: StripeOptions): Verifier {
       let ok = false;
       for (const secret of secrets) {
         const expected = hmac('sha256', secret, `${parsed.timestamp}.`, req.body).toString('hex');
-        for (const sig of parsed.v1) if (safeEqual(expected, sig)) ok = true;
+        for (const sig of parsed.v1) if (signatureEqual(expected, sig)) ok = true;
       }
       if (!ok) throw invalid();
       checkTs(parsed.timestamp, tol, nowMs);
@@ -274,7 +274,7 @@ export function githubVerifier(opts: SimpleOptions): Verifier {
       if (!m) throw missing('X-Hub-Signature-256');
       const given = m[1]!.toLowerCase();
       let ok = false;
-      for (const secret of secrets) if (safeEqual(hmac('sha256', secret, req.body).toString('hex'), given)) ok = true;
+      for (const secret of secrets) if (signatureEqual(hmac('sha256', secret, req.body).toString('hex'), given)) ok = true;
       if (!ok) throw invalid();
       return { id: req.header('x-github-delivery') || undefined };
     },
@@ -292,7 +292,7 @@ export function shopifyVerifier(opts: SimpleOptions): Verifier {
       const given = req.header('x-shopify-hmac-sha256')?.trim();
       if (!given || !BASE64.test(given)) throw missing('X-Shopify-Hmac-Sha256');
       let ok = false;
-      for (const secret of secrets) if (safeEqual(hmac('sha256', secret, req.body).toString('base64'), given)) ok = true;
+      for (const secret of secrets) if (signatureEqual(hmac('sha256', secret, req.body).toString('base64'), given)) ok = true;
       if (!ok) throw invalid();
       return { id: req.header('x-shopify-webhook-id') || undefined };
     },
@@ -316,7 +316,7 @@ export function slackVerifier(opts: SimpleOptions): Verifier {
       const given = m[1]!.toLowerCase();
       let ok = false;
       for (const secret of secrets) {
-        if (safeEqual(hmac('sha256', secret, `v0:${tsText}:`, req.body).toString('hex'), given)) ok = true;
+        if (signatureEqual(hmac('sha256', secret, `v0:${tsText}:`, req.body).toString('hex'), given)) ok = true;
       }
       if (!ok) throw invalid();
       checkTs(ts, tol, nowMs);
@@ -387,7 +387,7 @@ export function twilioVerifier(opts: TwilioOptions): Verifier {
       const contentType = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       let params = '';
       if (bodyHash !== null) {
-        if (!safeEqual(createHash('sha256').update(req.body).digest('hex'), bodyHash.toLowerCase())) {
+        if (!signatureEqual(createHash('sha256').update(req.body).digest('hex'), bodyHash.toLowerCase())) {
           throw invalid('body does not match the signed bodySHA256');
         }
       } else if (contentType === 'application/x-www-form-urlencoded') {
@@ -398,7 +398,7 @@ export function twilioVerifier(opts: TwilioOptions): Verifier {
       let ok = false;
       for (const secret of secrets) {
         for (const u of urlPortVariants(url)) {
-          if (safeEqual(hmac('sha1', secret, u, params).toString('base64'), given)) ok = true;
+          if (signatureEqual(hmac('sha1', secret, u, params).toString('base64'), given)) ok = true;
         }
       }
       if (!ok) throw invalid();
@@ -500,7 +500,7 @@ export function hmacVerifier(opts: HmacOptions): Verifier {
         }
       });
       let match = false;
-      for (const secret of secrets) if (safeEqual(hmac(algorithm, secret, ...pieces), given)) match = true;
+      for (const secret of secrets) if (signatureEqual(hmac(algorithm, secret, ...pieces), given)) match = true;
       if (!match) throw invalid();
       if (ts !== undefined) checkTs(ts, tol, nowMs);
       return { id, timestamp: ts };
