@@ -148,7 +148,7 @@ export async function scenario6(ctx) {
         title,
         `\`POST /events\` (\`publish: {}\`) of a ~1 KB event; the receiver (bench/peers/upstream.mjs, core ${LOAD_CORE}) checks every \`webhook-signature\` and counts duplicate \`webhook-id\`s. ` +
           `Sustained rate = deliveries ÷ (last − first arrival) over ${fmt(DELIVERY_COUNT)} deliveries per run (1 endpoint: ${fmt(DELIVERY_COUNT)} events; 100 endpoints: ${fmt(DELIVERY_COUNT / 100)} events), publishing with 32 in flight. ` +
-          `Configs: \`bench/configs/s6-egress-1.yaml\`, \`bench/configs/s6-egress-100.yaml\`; the third row (informative, no bar) raises \`egress.maxInFlightPerEndpoint\` from its default 8 to 64 (\`bench/configs/s6-egress-1-inflight64.yaml\`).\n\n` +
+          `Configs: \`bench/configs/s6-egress-1.yaml\`, \`bench/configs/s6-egress-100.yaml\`; the third row (informative, no bar) raises \`egress.maxInFlightPerEndpoint\` from its default 32 to 64 (\`bench/configs/s6-egress-1-inflight64.yaml\`).\n\n` +
           table(
             ['fan-out', 'deliveries/s (median)', 'per round', 'publish 202/s', 'end-to-end deliveries/s', 'missing', 'bad signatures', 'duplicates', 'gateway CPU %'],
             Object.entries(runs).map(([name, rs]) => [

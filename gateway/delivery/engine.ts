@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -16,9 +16,9 @@ import type { AttemptRecord, DeliveryRepository, EndpointRecord, StoredMessage }
 
 const RESPONSE_LIMIT = 4096;
 const DAY_MS = 24 * 3600 * 1000;
-/** Message ids: `msg_` + 22 url-safe random chars (128 bits). */
+/** Message ids: `msg_` + 32 hex chars (a v4 UUID: 122 random bits, from Node's pooled entropy). */
 export function newMessageId(): string {
-  return `msg_${randomBytes(16).toString('base64url')}`;
+  return `msg_${randomUUID().replace(/-/g, '')}`;
 }
 
 /** Event type patterns: `*`, exact `invoice.paid`, or a dotted prefix `invoice.*`. */
@@ -60,8 +60,8 @@ export function egressDefaults(e: Partial<EgressConfig> | undefined): EgressSett
     attemptTimeoutMs: 15000,
     retentionDays: 7,
     disableAfterHours: 120,
-    concurrency: 64,
-    maxInFlightPerEndpoint: 8,
+    concurrency: 128,
+    maxInFlightPerEndpoint: 32,
     lockDurationMs: 30000,
     ...e,
     endpoints: e?.endpoints ?? [],
@@ -92,6 +92,7 @@ export class DeliveryEngine {
   private readonly slots = new Map<string, { busy: number; waiters: (() => void)[] }>();
   private readonly endpointCache = new Map<string, { ep: EndpointRecord | null; at: number }>();
   private endpointList: { list: EndpointRecord[]; at: number } | undefined;
+  private readonly lastCleared = new Map<string, number>();
   private readonly messageCache = new Map<string, StoredMessage>();
   private readonly now: () => number;
   private readonly rand: () => number;
@@ -260,6 +261,7 @@ export class DeliveryEngine {
     try {
       await this.durableWrite('publish', async () => {
         await this.repo.saveMessage(msg, this.retentionMs);
+        this.remember(msg);
         if (msg.targets.length) await this.queue.add(msg.targets.map((t) => ({ msgId: id, target: t })));
       });
     } catch (err) {
@@ -289,6 +291,7 @@ export class DeliveryEngine {
     };
     await this.durableWrite('enqueue', async () => {
       await this.repo.saveMessage(msg, this.retentionMs);
+      this.remember(msg);
       await this.queue.add([{ msgId: id, target }]);
     });
     return id;
@@ -304,12 +307,17 @@ export class DeliveryEngine {
     const c = this.messageCache.get(id);
     if (c) return c;
     const m = await this.repo.getMessage(id);
-    // Fan-out reads the same message once per endpoint: keep a small recent set in memory.
-    if (m) {
-      this.messageCache.set(id, m);
-      if (this.messageCache.size > 2000) this.messageCache.delete(this.messageCache.keys().next().value!);
-    }
+    if (m) this.remember(m);
     return m;
+  }
+
+  /**
+   * Keeps recent messages in memory: the instance that accepted a message usually delivers it
+   * too, and fan-out reads the same message once per endpoint. Messages are immutable.
+   */
+  private remember(m: StoredMessage): void {
+    this.messageCache.set(m.id, m);
+    if (this.messageCache.size > 2000) this.messageCache.delete(this.messageCache.keys().next().value!);
   }
 
   emit(type: OperationalEvent['type'], data: Record<string, unknown>): void {
@@ -457,7 +465,13 @@ export class DeliveryEngine {
       await this.repo.recordAttempt(msg.id, rec, 'delivered', this.retentionMs);
       this.opts.metrics?.deliveryLatency.observe({ kind }, (this.now() - msg.createdAt) / 1000);
       if (ep) {
-        await this.repo.clearFailing(ep.id);
+        // Clearing the failing streak on every success would cost a write per delivery; once a
+        // second per endpoint is enough (a streak is measured in hours).
+        const t = this.now();
+        if (attemptNo > 1 || t - (this.lastCleared.get(ep.id) ?? 0) >= 1000) {
+          this.lastCleared.set(ep.id, t);
+          await this.repo.clearFailing(ep.id);
+        }
         if (attemptNo > 4) this.emit('message.attempt.recovered', { msgId: msg.id, endpointId: ep.id, attempts: attemptNo });
       }
       return { kind: 'done' };

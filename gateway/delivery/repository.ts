@@ -116,8 +116,8 @@ export class MemoryRepository implements DeliveryRepository {
 }
 
 /**
- * Redis repository. Keys under `<prefix>dlv:`: `msg:<id>` (JSON), `st:<id>` (hash target→status),
- * `att:<id>` (list of attempt JSON), `idx` (zset of ids by creation), `failed:<target>` (zset of
+ * Redis repository. Keys under `<prefix>dlv:`: `m:<id>` (one hash per message: the message JSON,
+ * each target's status and each attempt), `idx` (zset of ids by creation), `failed:<target>` (zset of
  * ids by failure time), `ep:<id>` + `eps` (endpoints), `idem:<key>`, `failing:<endpoint>`.
  * Everything about a message expires with the retention period.
  */
@@ -131,18 +131,24 @@ export class RedisRepository implements DeliveryRepository {
     private readonly now: () => number = Date.now,
   ) {
     this.k = `${prefix}dlv:`;
+    if (!(redis as unknown as Record<string, unknown>).hgHsetExisting) {
+      redis.defineCommand('hgHsetExisting', {
+        numberOfKeys: 1,
+        lua: "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return 0",
+      });
+    }
+  }
+
+  /** One hash per message: `msg` (JSON), `s:<target>` (status), `a:<time>:<target>:<n>` (attempts). */
+  private mk(id: string): string {
+    return `${this.k}m:${id}`;
   }
 
   async saveMessage(msg: StoredMessage, retentionMs: number): Promise<void> {
     const ttl = Math.round(retentionMs);
     const m = this.redis.multi();
-    m.set(`${this.k}msg:${msg.id}`, JSON.stringify(msg), 'PX', ttl);
-    // HSET needs at least one field: an event no endpoint subscribes to has no statuses (and
-    // an empty HSET would abort the whole transaction).
-    if (msg.targets.length) {
-      m.hset(`${this.k}st:${msg.id}`, ...msg.targets.flatMap((t) => [t, 'pending']));
-      m.pexpire(`${this.k}st:${msg.id}`, ttl);
-    }
+    m.hset(this.mk(msg.id), 'msg', JSON.stringify(msg), ...msg.targets.flatMap((t) => [`s:${t}`, 'pending']));
+    m.pexpire(this.mk(msg.id), ttl);
     m.zadd(`${this.k}idx`, msg.createdAt, msg.id);
     const t = this.now();
     // Trim the index of expired messages now and then, not on every write.
@@ -154,32 +160,38 @@ export class RedisRepository implements DeliveryRepository {
     for (const [err] of res ?? []) if (err) throw err;
   }
   async getMessage(id: string): Promise<StoredMessage | null> {
-    const s = await this.redis.get(`${this.k}msg:${id}`);
+    const s = await this.redis.hget(this.mk(id), 'msg');
     return s ? (JSON.parse(s) as StoredMessage) : null;
   }
   async getStatuses(id: string): Promise<Record<string, DeliveryStatus>> {
-    return (await this.redis.hgetall(`${this.k}st:${id}`)) as Record<string, DeliveryStatus>;
+    const h = await this.redis.hgetall(this.mk(id));
+    const out: Record<string, DeliveryStatus> = {};
+    for (const [k, v] of Object.entries(h)) if (k.startsWith('s:')) out[k.slice(2)] = v as DeliveryStatus;
+    return out;
   }
-  private statusOps(m: ReturnType<Redis['multi']>, id: string, target: string, status: DeliveryStatus): void {
-    m.hset(`${this.k}st:${id}`, target, status);
-    if (status === 'failed') m.zadd(`${this.k}failed:${target}`, this.now(), id);
-    else m.zrem(`${this.k}failed:${target}`, id);
+  /**
+   * HSET only if the message still exists: after its retention it must not come back as a
+   * hash without an expiry. One script call instead of a transaction on the hot path.
+   */
+  private hsetExisting(id: string, ...fields: string[]): Promise<unknown> {
+    return (this.redis as Redis & { hgHsetExisting(key: string, ...args: string[]): Promise<number> }).hgHsetExisting(this.mk(id), ...fields);
   }
   async setStatus(id: string, target: string, status: DeliveryStatus): Promise<void> {
-    const m = this.redis.multi();
-    this.statusOps(m, id, target, status);
-    await m.exec();
+    await this.hsetExisting(id, `s:${target}`, status);
+    if (status === 'failed') await this.redis.zadd(`${this.k}failed:${target}`, this.now(), id);
+    else await this.redis.zrem(`${this.k}failed:${target}`, id);
   }
-  async recordAttempt(id: string, rec: AttemptRecord, status: DeliveryStatus, retentionMs: number): Promise<void> {
-    const m = this.redis.multi();
-    m.rpush(`${this.k}att:${id}`, JSON.stringify(rec));
-    m.pexpire(`${this.k}att:${id}`, Math.round(retentionMs));
-    this.statusOps(m, id, rec.target, status);
-    const res = await m.exec();
-    for (const [err] of res ?? []) if (err) throw err;
+  async recordAttempt(id: string, rec: AttemptRecord, status: DeliveryStatus): Promise<void> {
+    await this.hsetExisting(id, `s:${rec.target}`, status, `a:${rec.at}:${rec.target}:${rec.attempt}`, JSON.stringify(rec));
+    // Only a failure touches the failed index; requeueing (setStatus pending) already took the id out.
+    if (status === 'failed') await this.redis.zadd(`${this.k}failed:${rec.target}`, this.now(), id);
   }
   async getAttempts(id: string): Promise<AttemptRecord[]> {
-    return (await this.redis.lrange(`${this.k}att:${id}`, 0, -1)).map((s) => JSON.parse(s) as AttemptRecord);
+    const h = await this.redis.hgetall(this.mk(id));
+    return Object.entries(h)
+      .filter(([k]) => k.startsWith('a:'))
+      .map(([, v]) => JSON.parse(v) as AttemptRecord)
+      .sort((a, b) => a.at - b.at);
   }
   async listMessages(q: ListQuery): Promise<{ items: string[]; nextCursor: string | null }> {
     // Cursor = "<score>:<id>" of the last item returned; walk the index newest first in pages.
@@ -211,7 +223,7 @@ export class RedisRepository implements DeliveryRepository {
           if (Object.keys(s).length === 0) continue;
           if (q.endpoint && !(q.endpoint in s)) continue;
           if (q.status && (q.endpoint ? s[q.endpoint] : overall(s)) !== q.status) continue;
-        } else if (!(await this.redis.exists(`${this.k}msg:${id}`))) continue;
+        } else if (!(await this.redis.exists(this.mk(id)))) continue;
         items.push(id);
         if (items.length >= q.limit) return { items, nextCursor: `${score}:${id}` };
       }
