@@ -238,7 +238,35 @@ export const jwtAuthPlugin = definePlugin<JwtAuthParams>({
       return undefined;
     }
 
+    // Verified tokens, by their exact text (an Envoy-style JWT cache): a partner sends the same
+    // token for its lifetime, so the signature is checked once, not per request. A hit still
+    // re-checks exp and nbf against the clock; keys cannot change under a plugin instance.
+    const cache = new Map<string, jwt.JwtPayload>();
+    const CACHE_MAX = 1024;
+    const tolerance = params.clockToleranceSec;
+
+    function cached(token: string): jwt.JwtPayload | undefined {
+      const claims = cache.get(token);
+      if (!claims) return undefined;
+      const now = Date.now() / 1000;
+      if (typeof claims.exp === 'number' && now >= claims.exp + tolerance) {
+        cache.delete(token);
+        throw fail('token expired');
+      }
+      if (typeof claims.nbf === 'number' && now < claims.nbf - tolerance) throw fail('token not yet valid');
+      return claims;
+    }
+
     function verify(token: string): jwt.JwtPayload {
+      const hit = cached(token);
+      if (hit) return hit;
+      const claims = verifyUncached(token);
+      if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+      cache.set(token, claims);
+      return claims;
+    }
+
+    function verifyUncached(token: string): jwt.JwtPayload {
       if (token.length > MAX_TOKEN_CHARS) throw fail('token too large');
       const header = decodeHeader(token);
       if (!header || typeof header.alg !== 'string') throw fail('malformed token');

@@ -287,3 +287,26 @@ test('create() rejects configs that cannot verify anything', async () => {
   await assert.rejects(async () => make({ algorithms: ['RS256'], publicKeys: ['not a pem'] }), /publicKeys\[0\]/);
   await assert.rejects(async () => make({ algorithms: ['RS256'], publicKeyFiles: ['nope.pem'] }), /cannot read public key file/);
 });
+
+test('verified tokens are cached, but a cached token still expires on time', async () => {
+  const inst = await make({ algorithms: ['HS256'], secrets: [SECRET], clockToleranceSec: 0 });
+  const token = jwt.sign({ sub: 'partner-a', exp: now() + 1 }, SECRET, { algorithm: 'HS256' });
+  await inst.onRequest!(bearer(token));
+  await inst.onRequest!(bearer(token)); // from the cache
+  const deadline = Date.now() + 5000;
+  let err: GatewayError | undefined;
+  while (!err && Date.now() < deadline) {
+    try {
+      await inst.onRequest!(bearer(token));
+      await new Promise((r) => setTimeout(r, 50));
+    } catch (e) {
+      err = e as GatewayError;
+    }
+  }
+  assert.ok(err, 'the cached token was accepted after its exp');
+  assert.equal(err.code, 'HG_AUTH_INVALID');
+  assert.match(err.message, /expired/);
+  // A different token with a bad signature is never served from the cache.
+  const forged = token.slice(0, token.lastIndexOf('.') + 1) + 'AAAA';
+  await rejects(inst, bearer(forged));
+});
