@@ -10,7 +10,7 @@
 // The gateway and its peers run on core 0 (taskset -c 0), the load generator, the upstream /
 // receiver and this harness on core 1. Every child is tracked by pid and killed on exit.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { BENCH, CONNECTIONS, DURATION, GW_CORE, LOAD_CORE, OUT, QUICK, RELOAD_RUN, ROOT, ROUNDS, WARMUP, WH_SECRET, PACED_SECONDS, RSS_RUN, QUEUE_COUNT } from './lib/env.mjs';
@@ -171,7 +171,10 @@ async function main() {
     'Each figure is what one core does for the gateway; the other core is shared by the load generator and the upstream, so a very fast contender (nginx) may be capped by them — see the CPU % column (100 % = the contender saturated its core). ' +
       'Other processes on the machine were not stopped: when they steal the gateway core, a contender\'s CPU % drops below 100 % and its req/s with it. "req per CPU-second" (req/s ÷ the contender process\'s CPU share) is the figure least moved by that; the bars use req/s as specified.',
   ].join('\n');
-  writeFileSync(resultsFile, report.render(head) + '\n');
+  // The hand-written analysis (what the profiles show, what was tried) travels with every run.
+  const analysisFile = join(BENCH, 'ANALYSIS.md');
+  const analysis = existsSync(analysisFile) ? '\n' + readFileSync(analysisFile, 'utf8') : '';
+  writeFileSync(resultsFile, report.render(head) + '\n' + analysis);
   log(`wrote ${relative(ROOT, resultsFile)}`);
   const failedBars = report.failedBars();
   for (const b of report.bars) log(`  [${b.verdict}] scenario ${b.scenario}: ${b.what}: ${b.value} (want ${b.want})`);
