@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Context } from '../../gateway/context.js';
+import { withoutQueryParam } from '../../gateway/query-string.js';
 import { definePlugin } from '../../gateway/plugin.js';
 
 /**
@@ -113,23 +114,6 @@ function withoutCookie(header: string, name: string): string | undefined {
   return out || undefined;
 }
 
-function decodeName(raw: string): string {
-  try {
-    return decodeURIComponent(raw.replace(/\+/g, ' '));
-  } catch {
-    return raw;
-  }
-}
-
-/** The raw query string (with `?`) without one parameter; other parameters keep their exact encoding. */
-function withoutQueryParam(search: string, name: string): string {
-  if (!search || search === '?') return '';
-  const kept = search
-    .slice(search.startsWith('?') ? 1 : 0)
-    .split('&')
-    .filter((part) => part !== '' && decodeName(part.split('=', 1)[0]!) !== name);
-  return kept.length ? '?' + kept.join('&') : '';
-}
 
 type TokenSource = 'header' | 'query' | 'cookie';
 

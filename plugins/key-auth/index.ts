@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GatewayError } from '../../gateway/errors.js';
+import { withoutQueryParam } from '../../gateway/query-string.js';
 import { definePlugin } from '../../gateway/plugin.js';
 import { safeEqual } from '../../gateway/security/compare.js';
 
@@ -33,23 +34,6 @@ function sha256(v: string): Buffer {
   return createHash('sha256').update(v, 'utf8').digest();
 }
 
-function decodeName(raw: string): string {
-  try {
-    return decodeURIComponent(raw.replace(/\+/g, ' '));
-  } catch {
-    return raw;
-  }
-}
-
-/** The raw query string (with `?`) without one parameter; other parameters keep their exact encoding. */
-function withoutQueryParam(search: string, name: string): string {
-  if (!search || search === '?') return '';
-  const kept = search
-    .slice(search.startsWith('?') ? 1 : 0)
-    .split('&')
-    .filter((part) => part !== '' && decodeName(part.split('=', 1)[0]!) !== name);
-  return kept.length ? '?' + kept.join('&') : '';
-}
 
 export const keyAuthPlugin = definePlugin<KeyAuthParams>({
   name: 'key-auth',

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { destination, pino, stdTimeFunctions, type Logger } from 'pino';
+import { decodeParamName } from '../../gateway/query-string.js';
 import { definePlugin } from '../../gateway/plugin.js';
 
 export interface LogParams {
@@ -36,17 +37,9 @@ const SECRET_PARAM = /^(access_token|token|apikey|api_key|key|secret|signature|s
 /** Redacts credential-looking query params without parsing into objects (cheap, keeps order). */
 export function redactQuery(search: string): string {
   if (!search) return search;
-  return search.replace(/([?&])([^=&]+)=([^&]*)/g, (m, sep: string, k: string) => (SECRET_PARAM.test(decodeKey(k)) ? `${sep}${k}=[redacted]` : m));
+  return search.replace(/([?&])([^=&]+)=([^&]*)/g, (m, sep: string, k: string) => (SECRET_PARAM.test(decodeParamName(k)) ? `${sep}${k}=[redacted]` : m));
 }
 
-/** A query key as the application would read it; malformed encoding must not lose the log line. */
-function decodeKey(k: string): string {
-  try {
-    return decodeURIComponent(k.replace(/\+/g, ' '));
-  } catch {
-    return k;
-  }
-}
 
 /** How often buffered lines are written out when traffic is too low to fill the buffer. */
 const FLUSH_EVERY_MS = 250;
