@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/load.js';
-import { createDeliveryService } from './delivery-service.js';
+import { checkEgress, createDeliveryService } from './delivery-service.js';
 import { Gateway } from './gateway.js';
 import { buildGeneration, closeGeneration } from './generation.js';
 import { packageRoot } from './paths.js';
@@ -33,6 +33,7 @@ async function validate(file: string): Promise<number> {
   const logger = pino({ level: 'silent' });
   try {
     const loaded = loadConfigFile(file);
+    checkEgress(loaded.config, loaded);
     // Build it too: unknown plugins, plugin params and references are only checked there.
     const store = new MemoryStore();
     const gen = await buildGeneration(loaded, { builtins: new Map(builtinPlugins.map((p) => [p.name, p])), store, logger, id: 0 });

@@ -22,7 +22,8 @@ function usesDelivery(config: GatewayConfig): boolean {
   return config.routes.some((r) => r.deliver || r.publish !== undefined);
 }
 
-function checkEgress(config: GatewayConfig, loaded: LoadedConfig): void {
+/** Checks egress endpoints (ids, SSRF guard on literal addresses) as `start` will; used by `validate` too. */
+export function checkEgress(config: GatewayConfig, loaded: LoadedConfig): void {
   const eps = config.egress?.endpoints ?? [];
   let guard: SsrfGuard;
   try {

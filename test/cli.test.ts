@@ -287,3 +287,18 @@ ${extra}`;
     }
   });
 });
+
+describe('hookgate validate: egress', () => {
+  test('an endpoint on a blocked literal address fails validation as it would fail start', async () => {
+    const file = join(dir, 'egress-blocked.yaml');
+    writeFileSync(file, `routes:
+  - { name: events, path: /events, publish: {} }
+egress:
+  endpoints:
+    - { id: a, url: "http://10.1.2.3/hook" }
+`);
+    const r = await run(['validate', '--config', file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /egress-blocked\.yaml:5 at egress\.endpoints\[0\]\.url: .*blocked by the SSRF guard.*egress\.allowCidrs/);
+  });
+});
