@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Logger } from 'pino';
-import { ajv, describeAjvError, formatPath, toPointer, validateWithEnvTypes } from './config/load.js';
+import { ajv, describeAjvError, formatPath, pickError, toPointer, validateWithEnvTypes } from './config/load.js';
 import type { LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
 import { ConfigError } from './errors.js';
 import { assertPluginDefinition, assertPluginInstance, type PluginDefinition, type PluginInstance } from './plugin.js';
@@ -126,8 +126,7 @@ async function instantiate(
     const envScalars = new Map<string, string>();
     for (const [ptr, text] of loaded.envScalars ?? []) if (ptr.startsWith(base + '/')) envScalars.set(ptr.slice(base.length), text);
     if (!validateWithEnvTypes(validate, params, envScalars)) {
-      const worst = (validate.errors ?? []).reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a));
-      const e = describeAjvError(worst);
+      const e = describeAjvError(pickError(validate.errors ?? []));
       throw new ConfigError(`plugin "${name}": ${e.message}`, where(e.path));
     }
     let instance: PluginInstance;

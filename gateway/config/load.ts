@@ -62,7 +62,7 @@ export function describeAjvError(e: ErrorObject): { path: (string | number)[]; m
 }
 
 /** Keeps the most useful ajv error: oneOf/anyOf wrappers are less precise than their branches. */
-function pickError(errors: ErrorObject[]): ErrorObject {
+export function pickError(errors: ErrorObject[]): ErrorObject {
   const concrete = errors.filter((e) => !['oneOf', 'anyOf', 'if'].includes(e.keyword));
   const pool = concrete.length ? concrete : errors;
   // Prefer the deepest path: it points at the exact offending key.
