@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BAD_CONFIGS, BASE, markedLine } from './support/bad-configs.js';
 import { closedPort, httpRequest, startUpstream, waitUntil, type HttpResult } from './support/http.js';
 
 // dist/test/cli.test.js → the package root is two levels up.
@@ -144,41 +145,16 @@ describe('hookgate CLI: help, version, validate', () => {
     assert.match(r.stdout, new RegExp(`config/gateway\\.yaml: valid \\(${routes} routes\\)`));
   });
 
-  const BASE = `listen: { host: 127.0.0.1, port: 8080 }
-upstreams:
-  up: { targets: [ { url: "http://127.0.0.1:9000" } ] }
-routes:
-  - name: first
-    path: /first
-    respond: { status: 200 }
-`;
-  // The offending line carries `#!`.
-  const BAD: { name: string; yaml: string; located: string; message: RegExp }[] = [
-    { name: 'bad-yaml', yaml: `${BASE}  - name: second\n    path: /second\n    path: /again  #!\n    upstream: up\n`, located: '', message: /invalid YAML/ },
-    { name: 'unknown-top-key', yaml: `${BASE}rotues: []  #!\n`, located: ' at rotues', message: /unknown key "rotues"/ },
-    { name: 'unknown-route-key', yaml: `${BASE}  - name: second\n    path: /second\n    upstraem: up  #!\n`, located: ' at routes[1].upstraem', message: /unknown key/ },
-    { name: 'unknown-plugin', yaml: `${BASE}  - name: second\n    path: /second\n    plugins:\n      - nope: {}  #!\n    upstream: up\n`, located: ' at routes[1].plugins[0].nope', message: /unknown plugin "nope"/ },
-    {
-      name: 'bad-plugin-params',
-      yaml: `${BASE}  - name: second\n    path: /second\n    plugins:\n      - size-limit: { bytes: "x" }  #!\n    upstream: up\n`,
-      located: ' at routes[1].plugins[0].size-limit.bytes',
-      message: /found "x", expected integer/,
-    },
-    { name: 'missing-upstream', yaml: `${BASE}  - name: second\n    path: /second\n    upstream: nowhere  #!\n`, located: ' at routes[1].upstream', message: /unknown upstream "nowhere"/ },
-    { name: 'duplicate-name', yaml: `${BASE}  - name: first  #!\n    path: /second\n    upstream: up\n`, located: ' at routes[1].name', message: /duplicate route name/ },
-    { name: 'two-actions', yaml: `${BASE}  - name: second  #!\n    path: /second\n    upstream: up\n    respond: { status: 200 }\n`, located: ' at routes[1]', message: /2 actions/ },
-    { name: 'no-action', yaml: `${BASE}  - name: second  #!\n    path: /second\n`, located: ' at routes[1]', message: /no action/ },
-    { name: 'short-token', yaml: `${BASE}admin:\n  token: "short"  #!\n`, located: ' at admin.token', message: /expected at least 8/ },
-  ];
-  for (const bad of BAD) {
+  for (const bad of BAD_CONFIGS) {
     test(`validate on an invalid config (${bad.name}) exits 1 with a located message`, async () => {
-      const file = join(dir, `${bad.name}.yaml`);
+      const file = join(dir, `${bad.name.replace(/\W+/g, '-')}.yaml`);
       writeFileSync(file, bad.yaml);
-      const line = bad.yaml.split('\n').findIndex((l) => l.includes('#!')) + 1;
+      const line = markedLine(bad.yaml);
+      const located = bad.path ? ` at ${bad.path}` : '';
       const r = await run(['validate', '--config', file]);
       assert.equal(r.code, 1, r.stdout);
       assert.equal(r.stdout, '');
-      assert.ok(r.stderr.includes(`${file}:${line}${bad.located}: `), `expected ${bad.name}.yaml:${line}${bad.located} in: ${r.stderr}`);
+      assert.ok(r.stderr.includes(`${file}:${line}${located}: `), `expected ${file}:${line}${located} in: ${r.stderr}`);
       assert.match(r.stderr, bad.message);
     });
   }
