@@ -13,11 +13,16 @@ let gatewayValidator: ValidateFunction | undefined;
 /** One ajv instance for gateway and plugin schemas: defaults applied, every error reported. */
 export const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 
+let schemaCache: Record<string, any> | undefined;
+
+/** config/gateway.schema.json, parsed once. Other input paths (the admin API) reuse its rules. */
+export function gatewaySchema(): Record<string, any> {
+  schemaCache ??= JSON.parse(readFileSync(resolve(packageRoot, 'config/gateway.schema.json'), 'utf8')) as Record<string, any>;
+  return schemaCache;
+}
+
 function validator(): ValidateFunction {
-  if (!gatewayValidator) {
-    const schema = JSON.parse(readFileSync(resolve(packageRoot, 'config/gateway.schema.json'), 'utf8'));
-    gatewayValidator = ajv.compile(schema);
-  }
+  gatewayValidator ??= ajv.compile(gatewaySchema());
   return gatewayValidator;
 }
 

@@ -1,4 +1,5 @@
 import type { AdminReply, AdminRequest, AdminServer } from '../admin.js';
+import { gatewaySchema } from '../config/load.js';
 import { GatewayError } from '../errors.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
@@ -7,8 +8,10 @@ import { INVALID_CODE } from './ssrf.js';
 import type { DeliveryStatus, EndpointRecord } from './types.js';
 
 const bad = (msg: string) => new GatewayError('HG_ADMIN_BAD_INPUT', 400, msg);
-const ID = /^[A-Za-z0-9_.-]{1,64}$/;
-const SECRET = /^whsec_[A-Za-z0-9+/=]{32,}$/;
+// The same rules as endpoints declared in gateway.yaml.
+const ENDPOINT = gatewaySchema().$defs.endpoint.properties;
+const ID = new RegExp(ENDPOINT.id.pattern as string);
+const SECRET = new RegExp(ENDPOINT.secret.pattern as string);
 const STATUSES = new Set(['pending', 'delivered', 'failed']);
 
 function obj(body: unknown): Record<string, unknown> {
