@@ -6,7 +6,6 @@ import type { UpstreamConfig } from './config/types.js';
 /** One target of an upstream, with its own keep-alive agent and health state. */
 export interface Target {
   readonly url: string;
-  readonly origin: URL;
   /** The target pre-parsed in the legacy shape http-proxy wants, so it is not re-parsed per request. */
   readonly proxyTarget: UrlWithStringQuery;
   readonly weight: number;
@@ -36,14 +35,14 @@ export class Upstream {
     this.ejectAfter = cfg.ejectAfterFailures;
     this.ejectMs = cfg.ejectMs;
     this.targets = cfg.targets.map((t) => {
-      const origin = new URL(t.url);
+      const url = t.url.replace(/\/$/, '');
+      const proxyTarget = parseUrl(url);
       const opts = { keepAlive: true, maxSockets: cfg.maxSockets, maxFreeSockets: Math.min(cfg.maxSockets, 256), scheduling: 'lifo' as const };
       return {
-        url: t.url.replace(/\/$/, ''),
-        origin,
-        proxyTarget: parseUrl(t.url.replace(/\/$/, '')),
+        url,
+        proxyTarget,
         weight: t.weight ?? 1,
-        agent: origin.protocol === 'https:' ? new HttpsAgent(opts) : new HttpAgent(opts),
+        agent: proxyTarget.protocol === 'https:' ? new HttpsAgent(opts) : new HttpAgent(opts),
         current: 0,
         consecutiveFailures: 0,
         ejectedUntil: 0,
