@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { errorBody, GatewayError } from './errors.js';
+import { Errors, GatewayError, errorBodyOf } from './errors.js';
 import { safeEqual } from './security/compare.js';
 import { readBody } from './server.js';
 
@@ -120,14 +120,14 @@ export class AdminServer {
     try {
       if (!this.authorized(req)) {
         // Never echo the presented credential.
-        return send({ status: 401, body: errorBody('HG_ADMIN_UNAUTHORIZED', 'admin API needs Authorization: Bearer <admin.token>') }, { 'www-authenticate': 'Bearer realm="hookgate-admin"' });
+        throw Errors.ADMIN_UNAUTHORIZED().with({ 'www-authenticate': 'Bearer realm="hookgate-admin"' });
       }
       const url = new URL(req.url ?? '/', 'http://admin');
       const segs = url.pathname.split('/').filter(Boolean).map((s) => {
         try {
           return decodeURIComponent(s);
         } catch {
-          throw new GatewayError('HG_ADMIN_BAD_INPUT', 400, 'malformed percent-encoding in the admin path');
+          throw Errors.ADMIN_BAD_INPUT('malformed percent-encoding in the admin path');
         }
       });
       let pathMatched = false;
@@ -152,17 +152,18 @@ export class AdminServer {
           try {
             body = JSON.parse(raw.toString('utf8'));
           } catch {
-            throw new GatewayError('HG_ADMIN_BAD_INPUT', 400, 'request body is not valid JSON');
+            throw Errors.ADMIN_BAD_INPUT('request body is not valid JSON');
           }
         }
         return send(await r.handler({ method: req.method, url, params, body, headers: req.headers }));
       }
-      if (pathMatched) throw new GatewayError('HG_METHOD_NOT_ALLOWED', 405, `method ${req.method} is not allowed on ${url.pathname}`);
-      throw new GatewayError('HG_ADMIN_NOT_FOUND', 404, `no admin route ${req.method} ${url.pathname}`);
+      if (pathMatched) throw Errors.METHOD_NOT_ALLOWED(req.method ?? '', url.pathname);
+      throw Errors.ADMIN_NOT_FOUND(req.method ?? '', url.pathname);
     } catch (err) {
-      if (err instanceof GatewayError) return send({ status: err.status, body: errorBody(err.code, err.message) }, err.headers ?? {});
+      if (err instanceof GatewayError) return send({ status: err.status, body: errorBodyOf(err) }, err.headers ?? {});
       this.logger.error({ err: (err as Error).stack }, 'admin handler failed');
-      send({ status: 500, body: errorBody('HG_INTERNAL', 'internal error') });
+      const e = Errors.INTERNAL();
+      send({ status: e.status, body: errorBodyOf(e) });
     }
   }
 }

@@ -5,7 +5,7 @@ import { DeliveryEngine, egressDefaults } from './delivery/engine.js';
 import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './delivery/queue.js';
 import { MemoryRepository, RedisRepository } from './delivery/repository.js';
 import type { DeliveryRepository } from './delivery/types.js';
-import { ConfigError, GatewayError } from './errors.js';
+import { ConfigError, Errors } from './errors.js';
 import type { ServiceFactory, GatewayService } from './gateway.js';
 import type { CompiledRoute } from './generation.js';
 import type { PluginResponse } from './plugin.js';
@@ -51,13 +51,13 @@ export function parseEvent(body: Buffer | undefined): { type: string; data: unkn
   try {
     v = JSON.parse((body ?? Buffer.alloc(0)).toString('utf8'));
   } catch {
-    throw new GatewayError('HG_EVENT_INVALID', 400, 'the body must be a JSON object {"type": "...", "data": {...}}');
+    throw Errors.EVENT_INVALID('the body must be a JSON object {"type": "...", "data": {...}}');
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new GatewayError('HG_EVENT_INVALID', 400, 'the body must be a JSON object {"type": "...", "data": {...}}');
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw Errors.EVENT_INVALID('the body must be a JSON object {"type": "...", "data": {...}}');
   const o = v as Record<string, unknown>;
-  if (typeof o.type !== 'string' || !EVENT_TYPE.test(o.type)) throw new GatewayError('HG_EVENT_INVALID', 400, '"type" must be a dot-separated event type such as "invoice.paid" (letters, digits, . _ : -)');
-  if (!('data' in o) || o.data === undefined) throw new GatewayError('HG_EVENT_INVALID', 400, '"data" is required');
-  for (const k of Object.keys(o)) if (k !== 'type' && k !== 'data') throw new GatewayError('HG_EVENT_INVALID', 400, `unknown field "${k}" (an event has "type" and "data")`);
+  if (typeof o.type !== 'string' || !EVENT_TYPE.test(o.type)) throw Errors.EVENT_INVALID('"type" must be a dot-separated event type such as "invoice.paid" (letters, digits, . _ : -)');
+  if (!('data' in o) || o.data === undefined) throw Errors.EVENT_INVALID('"data" is required');
+  for (const k of Object.keys(o)) if (k !== 'type' && k !== 'data') throw Errors.EVENT_INVALID(`unknown field "${k}" (an event has "type" and "data")`);
   return { type: o.type, data: o.data };
 }
 
@@ -102,7 +102,7 @@ export const createDeliveryService: ServiceFactory = async ({ config, loaded, st
       async publish(route: CompiledRoute, ctx: Context): Promise<PluginResponse> {
         const event = parseEvent(ctx.body);
         const key = ctx.header('idempotency-key');
-        if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new GatewayError('HG_EVENT_INVALID', 400, 'Idempotency-Key must be 1-255 printable ASCII characters');
+        if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw Errors.EVENT_INVALID('Idempotency-Key must be 1-255 printable ASCII characters');
         const retry = route.action.kind === 'publish' ? route.action.retry : undefined;
         const r = await engine.publish(event, { idempotencyKey: key ? `${route.name}:${key}` : undefined, retry });
         ctx.messageId = r.id;

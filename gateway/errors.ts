@@ -1,24 +1,95 @@
 /**
- * Every error a client or an operator can see carries a stable code and an HTTP status.
- * One mapper (`errorBody`) turns them into `{"error":{"code","message"}}`.
+ * The one error catalogue. Every error a client or an operator can see has a stable code and an
+ * HTTP status, declared here once with its message template; call sites write
+ * `Errors.BODY_TOO_LARGE(limit)`, never a code string. `errorBody` is the one JSON shape.
+ * A test keeps the README's error table equal to this catalogue.
  */
+
+const detail = (message: string) => message;
+
+/** Codes a response can carry: status and message template. */
+const CATALOGUE = {
+  ROUTE_NOT_FOUND: { status: 404, message: (method: string, path: string) => `no route matches ${method} ${path}`, doc: 'No route matches.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: (method: string, path: string) => `method ${method} is not allowed on ${path}`, doc: 'The path matches but not the method (`Allow` lists the methods).' },
+  BAD_PATH: { status: 400, message: detail, doc: 'Malformed percent-encoding or NUL in the path.' },
+  BODY_TOO_LARGE: { status: 413, message: (limit: number, declared?: number) => (declared === undefined ? `request body exceeds ${limit} bytes` : `request body of ${declared} bytes exceeds ${limit} bytes`), doc: 'Body over `size-limit` / `limits.bodyBytes`.' },
+  CLIENT_ABORTED: { status: 400, message: () => 'client closed the request before the body was complete', doc: 'The client closed the request before the body was complete.' },
+  UPSTREAM_TIMEOUT: { status: 504, message: (upstream: string, ms: number) => `upstream "${upstream}" did not answer within ${ms} ms`, doc: 'The upstream did not answer within `timeoutMs`.' },
+  UPSTREAM_UNAVAILABLE: { status: 502, message: (upstream: string, why: string) => `upstream "${upstream}" is unavailable (${why})`, doc: 'The upstream refused or dropped the connection.' },
+  UPSTREAM_UNKNOWN: { status: 500, message: (upstream: string) => `unknown upstream "${upstream}"`, doc: 'An async-ingress message names an upstream the running config no longer has.' },
+  SIGNATURE_MISSING: { status: 401, message: (header: string) => `missing or malformed ${header} header`, doc: 'Signature header(s) missing or unparseable.' },
+  SIGNATURE_INVALID: { status: 401, message: detail, doc: 'No signature matches any secret.' },
+  TIMESTAMP_OUT_OF_RANGE: { status: 401, message: detail, doc: 'Signed timestamp outside ±`toleranceSec`.' },
+  DUPLICATE_IN_FLIGHT: { status: 409, message: (id: string) => `message ${id} is already being processed`, doc: 'The same message id is being processed right now.' },
+  AUTH_INVALID: { status: 401, message: detail, doc: 'jwt-auth / key-auth refused the credentials (`WWW-Authenticate` set).' },
+  RATE_LIMITED: { status: 429, message: (points: number, durationSec: number) => `rate limit of ${points} per ${durationSec}s exceeded`, doc: 'Over the limit (`Retry-After`, `RateLimit-*`).' },
+  STORE_UNAVAILABLE: { status: 503, message: (what: string) => `${what} store is unavailable`, doc: 'Redis unreachable and `onStoreError: deny`.' },
+  IP_FORBIDDEN: { status: 403, message: () => 'client address is not allowed', doc: 'ip-filter refused the client address.' },
+  EVENT_INVALID: { status: 400, message: detail, doc: 'A published event is not `{"type","data"}`, or a bad `Idempotency-Key`.' },
+  QUEUE_UNAVAILABLE: { status: 503, message: () => 'the delivery queue is unavailable; nothing was accepted, retry later', doc: 'The delivery store is unreachable; nothing was accepted.' },
+  DELIVERY_UNAVAILABLE: { status: 503, message: () => 'the delivery engine is not running', doc: 'The delivery engine is not running (e.g. stopping).' },
+  NOT_READY: { status: 503, message: detail, doc: '`/readyz`: no config, or the store does not answer.' },
+  STOPPING: { status: 503, message: () => 'gateway is stopping', doc: 'A reload was asked for while the gateway is stopping.' },
+  INTERNAL: { status: 500, message: () => 'internal error', doc: 'A bug; logged with its stack.' },
+  CONFIG_INVALID: { status: 400, message: detail, doc: '`POST /admin/reload` with an invalid config (also the CLI\'s error class).' },
+  ADMIN_UNAUTHORIZED: { status: 401, message: () => 'admin API needs Authorization: Bearer <admin.token>', doc: 'Admin call without the right bearer token.' },
+  ADMIN_NOT_FOUND: { status: 404, message: (method: string, path: string) => `no admin route ${method} ${path}`, doc: 'Unknown admin route.' },
+  ADMIN_BAD_INPUT: { status: 400, message: detail, doc: 'Invalid admin request body or query.' },
+  ENDPOINT_NOT_FOUND: { status: 404, message: (id: string) => `no endpoint "${id}"`, doc: 'Unknown endpoint id.' },
+  ENDPOINT_EXISTS: { status: 409, message: (id: string) => `endpoint "${id}" already exists`, doc: 'Endpoint id already taken.' },
+  ENDPOINT_READONLY: { status: 409, message: detail, doc: 'The endpoint is declared in gateway.yaml.' },
+  ENDPOINT_URL_BLOCKED: { status: 400, message: detail, doc: 'The endpoint URL is a blocked address (SSRF guard); the message names `egress.allowCidrs`. Also the `error` of an attempt refused at connect time.' },
+  ENDPOINT_URL_INVALID: { status: 400, message: detail, doc: 'The endpoint URL is not an absolute http(s) URL.' },
+  MESSAGE_NOT_FOUND: { status: 404, message: (id: string) => `no message "${id}" (unknown or past retention)`, doc: 'Unknown message id, or past retention.' },
+} as const;
+
+/** Codes that only appear in log lines, never in a response. */
+export const LOG_CODES = {
+  HG_QUEUE_NOT_DURABLE: 'deliver/publish routes on the memory store: accepted messages are lost on restart.',
+  HG_STORE_UNAVAILABLE: 'Redis connection lost; retrying.',
+  HG_QUEUE_STOP_FORCED: 'Delivery workers did not stop within the drain deadline; their jobs run again after the lock expires.',
+} as const;
+
+type Catalogue = typeof CATALOGUE;
+type Key = keyof Catalogue;
+/** Every code a response can carry. */
+export type ErrorCode = `HG_${Key}`;
+
+/** An error a client or operator sees: a stable code, an HTTP status and a message. */
 export class GatewayError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   /** Extra response headers (e.g. Retry-After, WWW-Authenticate). */
-  readonly headers: Record<string, string> | undefined;
-  constructor(code: string, status: number, message: string, headers?: Record<string, string>) {
+  headers: Record<string, string> | undefined;
+  constructor(code: ErrorCode, status: number, message: string, headers?: Record<string, string>) {
     super(message);
     this.name = 'GatewayError';
     this.code = code;
     this.status = status;
     this.headers = headers;
   }
+
+  /** Adds response headers; returns this, so `throw Errors.RATE_LIMITED(…).with({…})` reads in one line. */
+  with(headers: Record<string, string>): this {
+    this.headers = { ...this.headers, ...headers };
+    return this;
+  }
 }
 
-/** A config error, located in the file: `file:line path: message`. */
-export class ConfigError extends Error {
-  readonly code = 'HG_CONFIG_INVALID';
+type Factories = { [K in Key]: (...args: Parameters<Catalogue[K]['message']>) => GatewayError };
+
+/** The error factories: `throw Errors.ROUTE_NOT_FOUND(method, path)`. */
+export const Errors: Factories = Object.fromEntries(
+  Object.entries(CATALOGUE).map(([key, e]) => [key, (...args: unknown[]) => new GatewayError(`HG_${key}` as ErrorCode, e.status, (e.message as (...a: unknown[]) => string)(...args))]),
+) as Factories;
+
+/** The catalogue as rows, for the README check and for documentation. */
+export function errorCatalogue(): { code: ErrorCode; status: number; doc: string }[] {
+  return Object.entries(CATALOGUE).map(([key, e]) => ({ code: `HG_${key}` as ErrorCode, status: e.status, doc: e.doc }));
+}
+
+/** A config error, located in the file: `file:line at path: message`. A kind of GatewayError (400 on reload). */
+export class ConfigError extends GatewayError {
   readonly file: string | undefined;
   readonly line: number | undefined;
   readonly path: string | undefined;
@@ -26,7 +97,7 @@ export class ConfigError extends Error {
     const loc = [where.file ? where.file + (where.line ? `:${where.line}` : '') : '', where.path ? `at ${where.path}` : '']
       .filter(Boolean)
       .join(' ');
-    super(loc ? `${loc}: ${message}` : message);
+    super('HG_CONFIG_INVALID', CATALOGUE.CONFIG_INVALID.status, loc ? `${loc}: ${message}` : message);
     this.name = 'ConfigError';
     this.file = where.file;
     this.line = where.line;
@@ -40,4 +111,9 @@ export interface ErrorBody {
 
 export function errorBody(code: string, message: string): ErrorBody {
   return { error: { code, message } };
+}
+
+/** The JSON body of a GatewayError. */
+export function errorBodyOf(err: GatewayError): ErrorBody {
+  return errorBody(err.code, err.message);
 }

@@ -8,7 +8,7 @@ import { builtinPlugins } from '../plugins/index.js';
 import { AdminServer, redactSecrets } from './admin.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
 import type { GatewayConfig, LoadedConfig } from './config/types.js';
-import { ConfigError, GatewayError } from './errors.js';
+import { ConfigError, Errors } from './errors.js';
 import { buildGeneration, closeGeneration, type Generation } from './generation.js';
 import { Metrics } from './metrics.js';
 import type { PluginDefinition } from './plugin.js';
@@ -138,13 +138,8 @@ export class Gateway {
   private registerAdminRoutes(): void {
     const admin = this.admin!;
     admin.route('POST', '/admin/reload', async () => {
-      try {
-        const r = await this.reload('admin');
-        return { status: 200, body: { reloaded: true, ...r } };
-      } catch (err) {
-        if (err instanceof ConfigError) throw new GatewayError('HG_CONFIG_INVALID', 400, err.message);
-        throw err;
-      }
+      const r = await this.reload('admin');
+      return { status: 200, body: { reloaded: true, ...r } };
     });
     admin.route('GET', '/admin/routes', () => ({
       status: 200,
@@ -216,7 +211,7 @@ export class Gateway {
    */
   reload(trigger: string): Promise<ReloadResult> {
     const run = async (): Promise<ReloadResult> => {
-      if (this.stopping) throw new GatewayError('HG_STOPPING', 503, 'gateway is stopping');
+      if (this.stopping) throw Errors.STOPPING();
       const old = this.generation!;
       let gen: Generation;
       let loaded: LoadedConfig;

@@ -1,4 +1,4 @@
-import { GatewayError } from './errors.js';
+import { Errors } from './errors.js';
 
 /**
  * Path normalisation: percent-decoding (including encoded slashes and dots), dot segments and
@@ -15,9 +15,9 @@ export function normalizePath(rawPath: string): string {
   try {
     decoded = rawPath.includes('%') ? decodeURIComponent(rawPath) : rawPath;
   } catch {
-    throw new GatewayError('HG_BAD_PATH', 400, 'malformed percent-encoding in the request path');
+    throw Errors.BAD_PATH('malformed percent-encoding in the request path');
   }
-  if (decoded.includes('\0')) throw new GatewayError('HG_BAD_PATH', 400, 'NUL byte in the request path');
+  if (decoded.includes('\0')) throw Errors.BAD_PATH('NUL byte in the request path');
   // Backslashes are treated as slashes, as several upstream stacks do.
   const segments = decoded.replace(/\\/g, '/').split('/');
   const out: string[] = [];
@@ -126,9 +126,9 @@ export class Router<R> {
     const allowed = new Set<string>();
     this.find(undefined, path, h, headers, allowed);
     if (allowed.size) {
-      throw new GatewayError('HG_METHOD_NOT_ALLOWED', 405, `method ${method} is not allowed on ${path}`, { allow: [...allowed].join(', ') });
+      throw Errors.METHOD_NOT_ALLOWED(method, path).with({ allow: [...allowed].join(', ') });
     }
-    throw new GatewayError('HG_ROUTE_NOT_FOUND', 404, `no route matches ${method} ${path}`);
+    throw Errors.ROUTE_NOT_FOUND(method, path);
   }
 
   /** The first candidate that fits; with `allowed`, collects the methods of every path/host/header fit instead. */

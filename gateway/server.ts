@@ -4,7 +4,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import { Context } from './context.js';
-import { errorBody, GatewayError } from './errors.js';
+import { Errors, GatewayError, errorBody, errorBodyOf } from './errors.js';
 import type { CompiledRoute, Generation } from './generation.js';
 import type { Metrics } from './metrics.js';
 import type { PluginResponse } from './plugin.js';
@@ -63,7 +63,7 @@ class BodyLimit extends Transform {
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
-    if (this.seen > this.limit) cb(new GatewayError('HG_BODY_TOO_LARGE', 413, `request body exceeds ${this.limit} bytes`));
+    if (this.seen > this.limit) cb(Errors.BODY_TOO_LARGE(this.limit));
     else cb(null, chunk);
   }
 }
@@ -77,7 +77,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       size += c.length;
       if (size > limit) {
         cleanup();
-        reject(new GatewayError('HG_BODY_TOO_LARGE', 413, `request body exceeds ${limit} bytes`));
+        reject(Errors.BODY_TOO_LARGE(limit));
         return;
       }
       chunks.push(c);
@@ -92,7 +92,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     const onAborted = () => {
       cleanup();
-      reject(new GatewayError('HG_CLIENT_ABORTED', 400, 'client closed the request before the body was complete'));
+      reject(Errors.CLIENT_ABORTED());
     };
     const cleanup = () => {
       req.off('data', onData);
@@ -175,7 +175,7 @@ export class RequestHandler {
     if (url === '/healthz') return this.sendPlain(res, 200, { status: 'ok' });
     if (url === '/readyz') return void this.ready(res);
     const gen = this.generation;
-    if (!gen) return this.sendPlain(res, 503, errorBody('HG_NOT_READY', 'no config loaded'));
+    if (!gen) return this.sendPlain(res, 503, errorBodyOf(Errors.NOT_READY('no config loaded')));
     gen.inflight++;
     this.metrics.inflightNow++;
     let done = false;
@@ -221,7 +221,7 @@ export class RequestHandler {
       if (!this.generation) throw new Error('no config loaded');
       this.sendPlain(res, 200, { status: 'ready', store: this.store.driver, generation: this.generation.id });
     } catch (err) {
-      this.sendPlain(res, 503, errorBody('HG_NOT_READY', `not ready: ${(err as Error).message}`));
+      this.sendPlain(res, 503, errorBodyOf(Errors.NOT_READY(`not ready: ${(err as Error).message}`)));
     }
   }
 
@@ -233,7 +233,7 @@ export class RequestHandler {
     try {
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > route.bodyLimit) {
-        throw new GatewayError('HG_BODY_TOO_LARGE', 413, `request body of ${declared} bytes exceeds ${route.bodyLimit} bytes`);
+        throw Errors.BODY_TOO_LARGE(route.bodyLimit, Number(declared));
       }
       if (!route.needsBody) return this.step(ctx, route, res, req, 0);
       readBody(req, route.bodyLimit).then(
@@ -272,7 +272,7 @@ export class RequestHandler {
         case 'respond':
           return this.sendResponse(ctx, route, res, { status: action.status, headers: action.headers, body: action.body });
         case 'deliver': {
-          if (!this.delivery) throw new GatewayError('HG_DELIVERY_UNAVAILABLE', 503, 'the delivery engine is not running');
+          if (!this.delivery) throw Errors.DELIVERY_UNAVAILABLE();
           this.delivery.enqueueIngress(route, ctx, action.upstream).then(
             (id) => {
               ctx.messageId = id;
@@ -283,7 +283,7 @@ export class RequestHandler {
           return;
         }
         case 'publish': {
-          if (!this.delivery) throw new GatewayError('HG_DELIVERY_UNAVAILABLE', 503, 'the delivery engine is not running');
+          if (!this.delivery) throw Errors.DELIVERY_UNAVAILABLE();
           this.delivery.publish(route, ctx).then(
             (r) => this.sendResponse(ctx, route, res, r),
             (err) => this.sendError(ctx, route, res, err),
@@ -341,11 +341,11 @@ export class RequestHandler {
         return;
       }
       if (flight.timedOut) {
-        this.sendError(ctx, route, res, new GatewayError('HG_UPSTREAM_TIMEOUT', 504, `upstream "${upstream.name}" did not answer within ${upstream.timeoutMs} ms`));
+        this.sendError(ctx, route, res, Errors.UPSTREAM_TIMEOUT(upstream.name, upstream.timeoutMs));
         return;
       }
       upstream.reportConnectFailure(target);
-      this.sendError(ctx, route, res, new GatewayError('HG_UPSTREAM_UNAVAILABLE', 502, `upstream "${upstream.name}" is unavailable (${err.code ?? err.message})`));
+      this.sendError(ctx, route, res, Errors.UPSTREAM_UNAVAILABLE(upstream.name, err.code ?? err.message));
     });
   }
 
@@ -387,7 +387,7 @@ export class RequestHandler {
     if (err instanceof GatewayError) ge = err;
     else {
       this.logger.error({ err: (err as Error)?.stack ?? String(err), route: route?.name }, 'unexpected error');
-      ge = new GatewayError('HG_INTERNAL', 500, 'internal error');
+      ge = Errors.INTERNAL();
     }
     if (ge.status === 413) closeConnection = true;
     if (res.headersSent || res.destroyed) {

@@ -1,13 +1,12 @@
 import type { AdminReply, AdminRequest, AdminServer } from '../admin.js';
 import { gatewaySchema } from '../config/load.js';
-import { GatewayError } from '../errors.js';
+import { Errors, GatewayError } from '../errors.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
 import { generateSecret } from './sign.js';
-import { INVALID_CODE } from './ssrf.js';
 import type { DeliveryStatus, EndpointRecord } from './types.js';
 
-const bad = (msg: string) => new GatewayError('HG_ADMIN_BAD_INPUT', 400, msg);
+const bad = Errors.ADMIN_BAD_INPUT;
 // The same rules as endpoints declared in gateway.yaml.
 const ENDPOINT = gatewaySchema().$defs.endpoint.properties;
 const ID = new RegExp(ENDPOINT.id.pattern as string);
@@ -50,7 +49,7 @@ function checkFields(engine: DeliveryEngine, b: Record<string, unknown>, partial
       engine.checkEndpointUrl(b.url);
     } catch (err) {
       // A malformed URL is bad input like any other field; a blocked destination keeps its own code.
-      if (err instanceof GatewayError && err.code === INVALID_CODE) throw bad(`"url": ${err.message}`);
+      if (err instanceof GatewayError && err.code === 'HG_ENDPOINT_URL_INVALID') throw bad(`"url": ${err.message}`);
       throw err;
     }
     out.url = b.url;
@@ -91,7 +90,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   const repo = engine.repo;
   const mustEndpoint = async (id: string): Promise<EndpointRecord> => {
     const ep = await repo.getEndpoint(id);
-    if (!ep) throw new GatewayError('HG_ENDPOINT_NOT_FOUND', 404, `no endpoint "${id}"`);
+    if (!ep) throw Errors.ENDPOINT_NOT_FOUND(id);
     return ep;
   };
 
@@ -108,7 +107,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     if (typeof id !== 'string' || !ID.test(id)) throw bad('"id" must be 1-64 letters, digits, dots, dashes or underscores');
     if (b.secret !== undefined && (typeof b.secret !== 'string' || !SECRET.test(b.secret))) throw bad('"secret" must be whsec_ followed by base64 of at least 24 bytes');
     const fields = checkFields(engine, b, false);
-    if (await repo.getEndpoint(id)) throw new GatewayError('HG_ENDPOINT_EXISTS', 409, `endpoint "${id}" already exists`);
+    if (await repo.getEndpoint(id)) throw Errors.ENDPOINT_EXISTS(id);
     const secret = (b.secret as string | undefined) ?? generateSecret();
     const t = now();
     const ep: EndpointRecord = { id, url: fields.url!, events: fields.events ?? ['*'], secrets: [{ secret }], headers: fields.headers, rateLimitPerSec: fields.rateLimitPerSec, description: fields.description, disabled: fields.disabled ?? false, source: 'api', createdAt: t, updatedAt: t };
@@ -126,7 +125,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     const b = obj(req.body);
     only(b, ['url', 'events', 'headers', 'rateLimitPerSec', 'description', 'disabled']);
     if (ep.source === 'config' && Object.keys(b).some((k) => k !== 'disabled')) {
-      throw new GatewayError('HG_ENDPOINT_READONLY', 409, `endpoint "${ep.id}" is declared in gateway.yaml; change it there (only "disabled" can be set here)`);
+      throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" is declared in gateway.yaml; change it there (only "disabled" can be set here)`);
     }
     const fields = checkFields(engine, b, true);
     const next: EndpointRecord = { ...ep, ...fields, updatedAt: now() };
@@ -143,7 +142,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
 
   admin.route('DELETE', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
-    if (ep.source === 'config') throw new GatewayError('HG_ENDPOINT_READONLY', 409, `endpoint "${ep.id}" is declared in gateway.yaml; remove it there`);
+    if (ep.source === 'config') throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" is declared in gateway.yaml; remove it there`);
     await repo.deleteEndpoint(ep.id);
     engine.invalidate(ep.id);
     engine.emit('endpoint.deleted', { endpointId: ep.id });
@@ -201,7 +200,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
 
   admin.route('GET', '/admin/messages/:id', async (req) => {
     const m = await repo.getMessage(req.params.id!);
-    if (!m) throw new GatewayError('HG_MESSAGE_NOT_FOUND', 404, `no message "${req.params.id}" (unknown or past retention)`);
+    if (!m) throw Errors.MESSAGE_NOT_FOUND(req.params.id!);
     const deliveries = await repo.getStatuses(m.id);
     const attempts = await repo.getAttempts(m.id);
     const byTarget: Record<string, unknown> = {};
@@ -223,7 +222,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
 
   admin.route('POST', '/admin/messages/:id/retry', async (req) => {
     const m = await repo.getMessage(req.params.id!);
-    if (!m) throw new GatewayError('HG_MESSAGE_NOT_FOUND', 404, `no message "${req.params.id}" (unknown or past retention)`);
+    if (!m) throw Errors.MESSAGE_NOT_FOUND(req.params.id!);
     const b = obj(req.body);
     only(b, ['endpoint']);
     let targets: string[];

@@ -4,7 +4,7 @@ import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, 
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
 import type { EgressConfig, EndpointConfig, RetryPolicyConfig, UpstreamConfig } from '../config/types.js';
-import { GatewayError } from '../errors.js';
+import { Errors, GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { Upstream } from '../upstream.js';
@@ -230,7 +230,7 @@ export class DeliveryEngine {
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       this.logger.error({ err: (err as Error).message, code: 'HG_QUEUE_UNAVAILABLE' }, `${what} failed`);
-      throw new GatewayError('HG_QUEUE_UNAVAILABLE', 503, 'the delivery queue is unavailable; nothing was accepted, retry later', { 'retry-after': '5' });
+      throw Errors.QUEUE_UNAVAILABLE().with({ 'retry-after': '5' });
     }
   }
 
@@ -273,7 +273,7 @@ export class DeliveryEngine {
 
   /** Accepts an inbound request for async delivery to an upstream. */
   async enqueueIngress(req: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer; upstream: string; retry?: RetryPolicyConfig; timeoutMs?: number }): Promise<string> {
-    if (!this.upstreams.has(req.upstream)) throw new GatewayError('HG_UPSTREAM_UNKNOWN', 500, `unknown upstream "${req.upstream}"`);
+    if (!this.upstreams.has(req.upstream)) throw Errors.UPSTREAM_UNKNOWN(req.upstream);
     const id = newMessageId();
     const target = `up_${req.upstream}`;
     const msg: StoredMessage = {

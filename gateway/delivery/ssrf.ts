@@ -16,7 +16,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { GatewayError } from '../errors.js';
+import { Errors, GatewayError } from '../errors.js';
 import { CidrList, cidrContains, formatIpv4, parseCidr, parseIp, type Cidr, type IpAddress } from '../security/cidr.js';
 
 /** Result of classifying a destination address. `reason` is a short label, 'public' when allowed. */
@@ -25,10 +25,6 @@ export interface AddressClass {
   reason: string;
 }
 
-/** Error code used for every refused destination (URL check and connect time). */
-export const BLOCKED_CODE = 'HG_ENDPOINT_URL_BLOCKED';
-/** Error code for URLs that are not absolute http(s) URLs. */
-export const INVALID_CODE = 'HG_ENDPOINT_URL_INVALID';
 /** The config setting that lets operators allow blocked ranges; named in every refusal. */
 export const ALLOW_SETTING = 'egress.allowCidrs';
 
@@ -142,7 +138,7 @@ function blockedMessage(ip: string, reason: string, host?: string): string {
 }
 
 function blockedError(ip: string, reason: string, host?: string): GatewayError {
-  return new GatewayError(BLOCKED_CODE, 400, blockedMessage(ip, reason, host));
+  return Errors.ENDPOINT_URL_BLOCKED(blockedMessage(ip, reason, host));
 }
 
 /** Strips URL brackets from an IPv6 host. */
@@ -172,7 +168,7 @@ type ConnectionOptions = http.ClientRequestArgs & { lookup?: LookupFunction };
  */
 function refuseLiteral(guard: SsrfGuard, options: ConnectionOptions): GatewayError | undefined {
   if (options.socketPath) {
-    return new GatewayError(BLOCKED_CODE, 400, 'unix socket destinations are not allowed for egress');
+    return Errors.ENDPOINT_URL_BLOCKED('unix socket destinations are not allowed for egress');
   }
   const host = bareHost(String(options.host ?? options.hostname ?? 'localhost'));
   if (isIP(host) === 0) return undefined;
@@ -287,13 +283,13 @@ export class SsrfGuard {
     try {
       u = new URL(url);
     } catch {
-      throw new GatewayError(INVALID_CODE, 400, `endpoint URL ${JSON.stringify(url)} is not a valid absolute URL`);
+      throw Errors.ENDPOINT_URL_INVALID(`endpoint URL ${JSON.stringify(url)} is not a valid absolute URL`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-      throw new GatewayError(INVALID_CODE, 400, `endpoint URL scheme "${u.protocol.replace(/:$/, '')}" is not allowed; use http or https`);
+      throw Errors.ENDPOINT_URL_INVALID(`endpoint URL scheme "${u.protocol.replace(/:$/, '')}" is not allowed; use http or https`);
     }
     const host = bareHost(u.hostname);
-    if (host === '') throw new GatewayError(INVALID_CODE, 400, `endpoint URL ${JSON.stringify(url)} has no host`);
+    if (host === '') throw Errors.ENDPOINT_URL_INVALID(`endpoint URL ${JSON.stringify(url)} has no host`);
     if (isIP(host)) {
       const c = this.check(host);
       if (c.blocked) throw blockedError(host, c.reason);
@@ -302,9 +298,7 @@ export class SsrfGuard {
     // localhost never reaches DNS in most resolvers, so refuse it up front unless loopback is allowed.
     // The connect-time lookup still checks every address it resolves to.
     if (isLocalhostName(host) && this.check('127.0.0.1').blocked && this.check('::1').blocked) {
-      throw new GatewayError(
-        BLOCKED_CODE,
-        400,
+      throw Errors.ENDPOINT_URL_BLOCKED(
         `destination host "${host}" is blocked by the SSRF guard (loopback); ` +
           `to allow it, add "127.0.0.1/32" and "::1/128" to ${ALLOW_SETTING}`,
       );

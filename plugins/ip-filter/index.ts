@@ -1,4 +1,4 @@
-import { GatewayError } from '../../gateway/errors.js';
+import { Errors } from '../../gateway/errors.js';
 import type { Context } from '../../gateway/context.js';
 import { definePlugin } from '../../gateway/plugin.js';
 import { CidrList, formatIpv4, mappedIpv4, normalizeIpText, parseIp, type IpAddress } from '../../gateway/security/cidr.js';
@@ -101,7 +101,7 @@ export const ipFilterPlugin = definePlugin<IpFilterParams>({
         if (deny.size === 0 && allow.size === 0) return;
         // Fail closed: an address we cannot parse (e.g. the socket is already gone) cannot be checked.
         if (!client || deny.hasAddress(client.addr) || (allow.size > 0 && !allow.hasAddress(client.addr)))
-          throw new GatewayError('HG_IP_FORBIDDEN', 403, 'client address is not allowed');
+          throw Errors.IP_FORBIDDEN();
       },
     };
   },

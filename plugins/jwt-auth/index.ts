@@ -2,7 +2,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import jwt from 'jsonwebtoken';
-import { GatewayError } from '../../gateway/errors.js';
+import { Errors, GatewayError } from '../../gateway/errors.js';
 import type { Context } from '../../gateway/context.js';
 import { withoutQueryParam } from '../../gateway/query-string.js';
 import { definePlugin } from '../../gateway/plugin.js';
@@ -76,7 +76,7 @@ function keyFits(alg: string, key: KeyObject): boolean {
 }
 
 function fail(message: string): GatewayError {
-  return new GatewayError('HG_AUTH_INVALID', 401, message, INVALID_TOKEN);
+  return Errors.AUTH_INVALID(message).with(INVALID_TOKEN);
 }
 
 /** Reads the JOSE header without trusting it; undefined when it is not a JSON object. */
@@ -287,7 +287,7 @@ export const jwtAuthPlugin = definePlugin<JwtAuthParams>({
     return {
       onRequest(ctx) {
         const found = findToken(ctx);
-        if (!found) throw new GatewayError('HG_AUTH_INVALID', 401, 'missing bearer token', NO_TOKEN);
+        if (!found) throw Errors.AUTH_INVALID('missing bearer token').with(NO_TOKEN);
         const claims = verify(found.token);
 
         const consumer = claims[consumerClaim];

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GatewayError } from '../../gateway/errors.js';
+import { Errors } from '../../gateway/errors.js';
 import { withoutQueryParam } from '../../gateway/query-string.js';
 import { definePlugin } from '../../gateway/plugin.js';
 import { safeEqual } from '../../gateway/security/compare.js';
@@ -99,10 +99,10 @@ export const keyAuthPlugin = definePlugin<KeyAuthParams>({
       onRequest(ctx) {
         let presented = ctx.header(header);
         if (!presented && queryParam && ctx.search.length > 1) presented = new URLSearchParams(ctx.search).get(queryParam) ?? undefined;
-        if (!presented) throw new GatewayError('HG_AUTH_INVALID', 401, 'missing API key', CHALLENGE);
+        if (!presented) throw Errors.AUTH_INVALID('missing API key').with(CHALLENGE);
 
         const consumer = lookup(presented);
-        if (consumer === undefined) throw new GatewayError('HG_AUTH_INVALID', 401, 'invalid API key', CHALLENGE);
+        if (consumer === undefined) throw Errors.AUTH_INVALID('invalid API key').with(CHALLENGE);
         ctx.consumer = consumer;
 
         if (hide) {

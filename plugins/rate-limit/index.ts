@@ -1,6 +1,6 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Context } from '../../gateway/context.js';
-import { GatewayError } from '../../gateway/errors.js';
+import { Errors } from '../../gateway/errors.js';
 import { definePlugin } from '../../gateway/plugin.js';
 import { RedisStore } from '../../gateway/store/redis.js';
 
@@ -97,11 +97,11 @@ export const rateLimitPlugin = definePlugin<RateLimitParams>({
           if (err instanceof RateLimiterRes) {
             setHeaders(ctx, err);
             const retry = String(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
-            throw new GatewayError('HG_RATE_LIMITED', 429, `rate limit of ${params.points} per ${params.durationSec}s exceeded`, { 'retry-after': retry });
+            throw Errors.RATE_LIMITED(params.points, params.durationSec).with({ 'retry-after': retry });
           }
           // Only reachable with onStoreError: deny (allow has the insurance limiter).
           env.logger.warn({ err: (err as Error)?.message, route: env.routeName }, 'rate-limit store unavailable; denying');
-          throw new GatewayError('HG_STORE_UNAVAILABLE', 503, 'rate limit store is unavailable', { 'retry-after': '1' });
+          throw Errors.STORE_UNAVAILABLE('rate limit').with({ 'retry-after': '1' });
         }
         setHeaders(ctx, r);
       },

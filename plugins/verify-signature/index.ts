@@ -10,7 +10,7 @@
  *    the provider's retry after a failed forward is forwarded.
  * Store failures fail open: the request goes through and a warning is logged.
  */
-import { GatewayError } from '../../gateway/errors.js';
+import { Errors } from '../../gateway/errors.js';
 import { definePlugin, type PluginInstance, type PluginResponse } from '../../gateway/plugin.js';
 import type { Context } from '../../gateway/context.js';
 import { verifySignatureSchema } from './schema.js';
@@ -73,7 +73,7 @@ export const verifySignaturePlugin = definePlugin<VerifySignatureParams>({
         warn(err, key, 'claim');
         return false;
       }
-      throw new GatewayError('HG_DUPLICATE_IN_FLIGHT', 409, `message ${id} is already being processed`);
+      throw Errors.DUPLICATE_IN_FLIGHT(id);
     }
 
     return {

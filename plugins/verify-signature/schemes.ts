@@ -5,7 +5,7 @@
  * providers' published test vectors (with old timestamps) can be checked as they are.
  */
 import { createHash, createHmac, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { GatewayError } from '../../gateway/errors.js';
+import { Errors, GatewayError } from '../../gateway/errors.js';
 import { signatureEqual } from '../../gateway/security/compare.js';
 import { parseStripeSignatureHeader, parseVersionedSignatures } from '../../gateway/security/signature-header.js';
 import { checkTimestamp } from '../../gateway/security/timestamp.js';
@@ -71,17 +71,15 @@ export const DEFAULT_TOLERANCE_SEC = 300;
 // Errors: one wording per failure kind. The message never names a secret or says which one was close.
 
 function missing(header: string): GatewayError {
-  return new GatewayError('HG_SIGNATURE_MISSING', 401, `missing or malformed ${header} header`);
+  return Errors.SIGNATURE_MISSING(header);
 }
 function invalid(detail = 'signature does not match'): GatewayError {
-  return new GatewayError('HG_SIGNATURE_INVALID', 401, detail);
+  return Errors.SIGNATURE_INVALID(detail);
 }
 function checkTs(ts: number, toleranceSec: number, nowMs: number): void {
   const r = checkTimestamp(ts, toleranceSec, nowMs);
   if (r !== 'ok') {
-    throw new GatewayError(
-      'HG_TIMESTAMP_OUT_OF_RANGE',
-      401,
+    throw Errors.TIMESTAMP_OUT_OF_RANGE(
       `signature timestamp is ${r === 'stale' ? 'too old' : 'in the future'} (tolerance ${toleranceSec}s)`,
     );
   }
