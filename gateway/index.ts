@@ -2,10 +2,8 @@
  * hookgate's public API, for embedding the gateway and for writing plugins in TypeScript.
  * The CLI (`hookgate start`) is the usual way to run it.
  */
-export { definePlugin } from './plugin.js';
-export type { JsonSchema, PluginDefinition, PluginEnv, PluginInstance, PluginResponse } from './plugin.js';
-export { Context } from './context.js';
-export { ConfigError, GatewayError, errorBody } from './errors.js';
+export * from './plugin-api.js';
+export { ConfigError, errorBody } from './errors.js';
 export { Gateway } from './gateway.js';
 export type { GatewayOptions, GatewayService, ReloadResult, ServiceFactory } from './gateway.js';
 export { createDeliveryService } from './delivery-service.js';

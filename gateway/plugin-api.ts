@@ -1,0 +1,14 @@
+/**
+ * The plugin API: everything a plugin may import, as `hookgate/plugin`. The built-in plugins
+ * import only from here, so they prove that a plugin written outside the package can do what
+ * they do. It imports nothing of the runtime, so a plugin never pulls the gateway into a cycle.
+ */
+export { definePlugin } from './plugin.js';
+export type { JsonSchema, PluginDefinition, PluginEnv, PluginInstance, PluginResponse } from './plugin.js';
+export { Context } from './context.js';
+export { Errors, GatewayError, type ErrorCode } from './errors.js';
+export type { Store } from './store/types.js';
+export { safeEqual, signatureEqual } from './security/compare.js';
+export { checkTimestamp } from './security/timestamp.js';
+export { parseStripeSignatureHeader, parseVersionedSignatures } from './security/signature-header.js';
+export { decodeParamName, withoutQueryParam } from './query-string.js';
