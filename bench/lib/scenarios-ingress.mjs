@@ -6,7 +6,7 @@ import { ADMIN_TOKEN, OUT, PORTS, RELOAD_RUN, RELOADS } from './env.mjs';
 import { httpReq } from './http.mjs';
 import { fmt, fmtMs, fmtX, table } from './report.mjs';
 import { loadTable, ratio, ratioLine, runRounds } from './rounds.mjs';
-import { startBare, startExpressGateway, startGateway, startNginx } from './servers.mjs';
+import { startBare, startBareUndici, startExpressGateway, startGateway, startNginx } from './servers.mjs';
 import { jsonBody, pipelineRequest } from './signing.mjs';
 import { deleteKeys } from './redis.mjs';
 
@@ -52,6 +52,7 @@ export async function withContenders(ctx, scenario, starters, fn) {
 function peerStarters(ctx) {
   return [
     { name: 'bare http-proxy', start: () => startBare() },
+    { name: 'bare undici', start: () => startBareUndici() },
     {
       name: 'express-gateway 1.16.11',
       start: ctx.eg.ok ? () => startExpressGateway({ recipeDir: ctx.egRecipe }) : undefined,
