@@ -17,6 +17,7 @@ export const PORTS = {
   gateway: 18080,
   admin: 18081,
   bare: 18090,
+  bareUndici: 18094,
   expressGateway: 18092,
   nginx: 18093,
   upstream: 19000,

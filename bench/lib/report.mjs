@@ -57,6 +57,11 @@ export class Report {
     return verdict;
   }
 
+  /** Records a figure in the bars table that has no bar: shown for comparison, never PASS or FAIL. */
+  info(scenario, what, value, shown = fmtX3) {
+    this.bars.push({ scenario, what, value: shown(value), want: 'no bar (information)', verdict: 'INFO' });
+  }
+
   note(text) {
     this.notes.push(text);
   }

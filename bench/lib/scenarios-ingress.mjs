@@ -6,7 +6,7 @@ import { ADMIN_TOKEN, OUT, PORTS, RELOAD_RUN, RELOADS } from './env.mjs';
 import { httpReq } from './http.mjs';
 import { fmt, fmtMs, fmtX, table } from './report.mjs';
 import { loadTable, ratio, ratioLine, runRounds } from './rounds.mjs';
-import { startBare, startExpressGateway, startGateway, startNginx } from './servers.mjs';
+import { startBare, startBareUndici, startExpressGateway, startGateway, startNginx } from './servers.mjs';
 import { jsonBody, pipelineRequest } from './signing.mjs';
 import { deleteKeys } from './redis.mjs';
 
@@ -52,6 +52,7 @@ export async function withContenders(ctx, scenario, starters, fn) {
 function peerStarters(ctx) {
   return [
     { name: 'bare http-proxy', start: () => startBare() },
+    { name: 'bare undici', start: () => startBareUndici() },
     {
       name: 'express-gateway 1.16.11',
       start: ctx.eg.ok ? () => startExpressGateway({ recipeDir: ctx.egRecipe }) : undefined,
@@ -63,7 +64,7 @@ function peerStarters(ctx) {
 
 const entriesOf = (cs) => cs.map((c) => ({ name: c.label, c, path: PATH }));
 
-/** Scenario 1: proxy only, 1 KB JSON POST, no plugins. Bar ≥ 1.0× bare http-proxy. */
+/** Scenario 1: proxy only, 1 KB JSON POST, no plugins. Bars ≥ 1.4× bare http-proxy and ≥ 0.8× bare undici. */
 export async function scenario1(ctx) {
   const file = writeConfig('s1-proxy', proxyOnly());
   const body = jsonBody(1024);
@@ -76,7 +77,9 @@ export async function scenario1(ctx) {
     for (const [name, runs] of Object.entries(res)) if (name !== 'hookgate') lines.push(`- hookgate / ${name}: ${ratioLine(hg, runs)}`);
     sec.body.push(lines.join('\n'));
     const bare = res['bare http-proxy'];
-    ctx.report.bar(1, 'proxy-only throughput vs bare http-proxy', bare ? ratio(hg, bare) : undefined, '>=', 1.0);
+    const undici = res['bare undici'];
+    ctx.report.bar(1, 'proxy-only throughput vs bare http-proxy', bare ? ratio(hg, bare) : undefined, '>=', 1.4);
+    ctx.report.bar(1, 'proxy-only throughput vs bare undici', undici ? ratio(hg, undici) : undefined, '>=', 0.8);
   });
 }
 
@@ -99,10 +102,12 @@ export async function scenario2(ctx) {
     for (const [name, runs] of Object.entries(res)) if (runs !== hg) lines.push(`- hookgate pipeline / ${name}: ${ratioLine(hg, runs)}`);
     sec.body.push(lines.join('\n'));
     const bare = res['bare http-proxy'];
+    const undici = res['bare undici'];
     const eg = Object.entries(res).find(([n]) => n.startsWith('express-gateway'))?.[1];
-    ctx.report.bar(2, 'pipeline throughput vs bare http-proxy', bare ? ratio(hg, bare) : undefined, '>=', 0.9);
+    ctx.report.bar(2, 'pipeline throughput vs bare http-proxy', bare ? ratio(hg, bare) : undefined, '>=', 1.0);
     ctx.report.bar(2, 'pipeline throughput vs express-gateway proxy-only', eg ? ratio(hg, eg) : undefined, '>=', 3);
     ctx.report.bar(2, 'pipeline p99 vs bare http-proxy p99', bare ? ratio(hg, bare, 'p99') : undefined, '<=', 1.5);
+    ctx.report.info(2, 'pipeline throughput vs bare undici', undici ? ratio(hg, undici) : undefined);
     ctx.report.bar(2, 'failed requests (pipeline, all rounds)', hg.reduce((a, r) => a + r.failed, 0), '==', 0, (n) => fmt(n));
   });
 }

@@ -91,6 +91,14 @@ export async function startBare({ port = PORTS.bare } = {}) {
   return contender('bare-proxy', port, p);
 }
 
+/** Peer: bench/peers/bare-undici.mjs (node:http + one undici Pool, pool.dispatch with a handler object). */
+export async function startBareUndici({ port = PORTS.bareUndici } = {}) {
+  const logFile = join(OUT, 'bare-undici.log');
+  const p = start('bare-undici', process.execPath, [join(BENCH, 'peers/bare-undici.mjs'), String(port), `http://127.0.0.1:${PORTS.upstream}`], { core: GW_CORE, logFile, cwd: ROOT });
+  await ready(p, logFile, okStatus(port, '/webhook/v1/orders'), 'bare-undici');
+  return contender('bare-undici', port, p);
+}
+
 const EG_VERSION = '1.16.11';
 const EG_DIR = join(PEERS, 'express-gateway');
 

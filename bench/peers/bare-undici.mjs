@@ -1,0 +1,60 @@
+// Peer: the least a Node forwarder on undici can do — node:http + one keep-alive Pool per target and
+// pool.dispatch() with a low-level handler; no routing, no plugins, no promise or stream per request.
+//   node bench/peers/bare-undici.mjs <port> <upstream-url>
+import { createServer } from 'node:http';
+import { Pool } from 'undici';
+
+const port = Number(process.argv[2] ?? 18094);
+const target = process.argv[3] ?? 'http://127.0.0.1:19000';
+const pool = new Pool(target, { connections: 256, keepAliveTimeout: 65_000 });
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection; undici rejects some outright.
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const MAX_BODY = 1 << 20; // the bench sends 1 KB; the cap keeps the buffer bounded
+
+/** One exchange: the buffered request body, then undici's callbacks for the response. */
+class Forward {
+  constructor(req, res) {
+    Object.assign(this, { req, res, chunks: [], size: 0, controller: null });
+  }
+  onRequestStart(controller) {
+    this.controller = controller;
+  }
+  onResponseStart(_c, status, headers) {
+    for (const name of HOP) delete headers[name];
+    this.res.writeHead(status, headers);
+  }
+  onResponseData(c, chunk) {
+    if (this.res.write(chunk)) return;
+    c.pause(); // the client is slower than the upstream: stop reading until its socket drains
+    this.res.once('drain', () => c.resume());
+  }
+  onResponseEnd() {
+    this.res.end();
+  }
+  onResponseError(_c, err) {
+    if (this.res.destroyed) return; // the client left first
+    if (this.res.headersSent) return this.res.destroy(err);
+    this.res.writeHead(502, { 'content-type': 'application/json' }).end('{"error":"bad gateway"}');
+  }
+}
+
+function forward(f) {
+  const raw = f.req.rawHeaders;
+  const headers = [];
+  for (let i = 0; i < raw.length; i += 2) if (!HOP.has(raw[i].toLowerCase())) headers.push(raw[i], raw[i + 1]);
+  headers.push('x-forwarded-for', f.req.socket.remoteAddress); // as bare-proxy (xfwd) and nginx do
+  const body = f.size === 0 ? null : f.chunks.length === 1 ? f.chunks[0] : Buffer.concat(f.chunks, f.size);
+  pool.dispatch({ path: f.req.url, method: f.req.method, headers, body }, f);
+}
+
+const server = createServer((req, res) => {
+  const f = new Forward(req, res);
+  req.on('data', (c) => (f.size += c.length) <= MAX_BODY && f.chunks.push(c));
+  req.on('end', () => (f.size <= MAX_BODY ? forward(f) : res.writeHead(413, { connection: 'close' }).end()));
+  res.on('close', () => res.writableFinished || f.controller?.abort(new Error('client closed')));
+});
+server.keepAliveTimeout = 65_000;
+server.listen(port, '127.0.0.1', () => process.stdout.write(`bare-undici listening on ${port} → ${target}\n`));
+const stop = () => server.close(() => pool.close().then(() => process.exit(0))) && server.closeAllConnections();
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
