@@ -2,14 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from './config/load.js';
-import { checkEgress, createDeliveryService } from './delivery-service.js';
-import { Gateway } from './gateway.js';
-import { buildGeneration, closeGeneration } from './generation.js';
-import { packageRoot } from './paths.js';
-import { MemoryStore } from './store/memory.js';
-import { builtinPlugins } from '../plugins/index.js';
 import { pino } from 'pino';
+import { closeSnapshot, compile } from './compile.js';
+import { loadConfigFile } from './config/load.js';
+import { createDeliveryService } from './delivery-service.js';
+import { packageRoot } from './paths.js';
+import { Gateway, pluginSet } from './runtime.js';
+import { MemoryStore } from './store/memory.js';
 
 const HELP = `hookgate — webhook gateway
 
@@ -32,14 +31,12 @@ function version(): string {
 async function validate(file: string): Promise<number> {
   const logger = pino({ level: 'silent' });
   try {
-    const loaded = loadConfigFile(file);
-    checkEgress(loaded.config, loaded);
-    // Build it too: unknown plugins, plugin params and references are only checked there.
+    // The same compile as start and reload: whatever start would refuse, validate refuses.
     const store = new MemoryStore();
-    const gen = await buildGeneration(loaded, { builtins: new Map(builtinPlugins.map((p) => [p.name, p])), store, logger, id: 0 });
-    await closeGeneration(gen, logger);
+    const snap = await compile(loadConfigFile(file), { builtins: pluginSet(), store, logger, id: 0 });
+    await closeSnapshot(snap, logger);
     await store.close();
-    process.stdout.write(`${file}: valid (${gen.routes.length} routes)\n`);
+    process.stdout.write(`${file}: valid (${snap.routes.length} routes)\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);

@@ -28,9 +28,14 @@ export class Context {
   messageId: string | undefined = undefined;
   /** Extra headers to put on the response, from any phase. */
   readonly responseHeaders: OutgoingHttpHeaders = {};
-  /** Free-form per-plugin state, keyed by plugin name. */
+  /** The path sent upstream when it differs from `path` (`stripPrefix`); set by the core. */
+  forwardPath: string | undefined = undefined;
+  /** The client's address. Today the socket peer; plugins that trust a proxy may refine it. */
+  clientIp: string;
+  /** Free-form per-plugin state, keyed by plugin name. The core keeps its own fields above. */
   readonly state: Record<string, unknown> = {};
   readonly startedAt: number;
+  private forwarded: IncomingHttpHeaders | undefined = undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -42,6 +47,7 @@ export class Context {
   ) {
     this.path = path;
     this.search = search;
+    this.clientIp = remoteAddress;
     this.startedAt = performance.now();
   }
 
@@ -49,13 +55,27 @@ export class Context {
     return this.req.method ?? 'GET';
   }
 
-  /** Request headers as they will be forwarded; plugins may set or delete entries. */
-  get headers(): IncomingHttpHeaders {
+  /** The request headers as they arrived; never changed (the log shows these). */
+  get receivedHeaders(): IncomingHttpHeaders {
     return this.req.headers;
   }
 
+  /**
+   * Request headers as they will be forwarded; plugins may set or delete entries. A copy of the
+   * received ones, made on first use, so a request no plugin touches costs no copy.
+   */
+  get headers(): IncomingHttpHeaders {
+    return (this.forwarded ??= { ...this.req.headers });
+  }
+
+  /** True once a plugin asked for the forwarded headers (the forwarder then sends those). */
+  get headersChanged(): boolean {
+    return this.forwarded !== undefined;
+  }
+
+  /** One header's first value, as it will be forwarded. */
   header(name: string): string | undefined {
-    const v = this.req.headers[name];
+    const v = (this.forwarded ?? this.req.headers)[name];
     return Array.isArray(v) ? v[0] : v;
   }
 }

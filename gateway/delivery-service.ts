@@ -1,48 +1,23 @@
-import type { LoadedConfig, GatewayConfig } from './config/types.js';
+import type { CompiledRoute, Snapshot } from './compile.js';
 import type { Context } from './context.js';
 import { registerDeliveryAdmin } from './delivery/admin.js';
-import { DeliveryEngine, egressDefaults } from './delivery/engine.js';
+import { DeliveryEngine } from './delivery/engine.js';
 import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './delivery/queue.js';
 import { MemoryRepository, RedisRepository } from './delivery/repository.js';
 import type { DeliveryRepository } from './delivery/types.js';
-import { ConfigError, Errors } from './errors.js';
-import type { ServiceFactory, GatewayService } from './gateway.js';
-import type { CompiledRoute } from './generation.js';
+import { Errors } from './errors.js';
+import { stripHopByHop } from './http.js';
 import type { PluginResponse } from './plugin.js';
-import { stripHopByHop } from './server.js';
-import { RedisStore } from './store/redis.js';
-import { SsrfGuard } from './delivery/ssrf.js';
+import type { RedisStore } from './store/redis.js';
+import type { GatewayService, ServiceFactory } from './runtime.js';
 
 // Credentials are for the gateway, not for whoever receives the request later.
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'content-length', 'host'];
 const EVENT_TYPE = /^[A-Za-z0-9_.:-]{1,256}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-function usesDelivery(config: GatewayConfig): boolean {
-  return config.routes.some((r) => r.deliver || r.publish !== undefined);
-}
-
-/** Checks egress endpoints (ids, SSRF guard on literal addresses) as `start` will; used by `validate` too. */
-export function checkEgress(config: GatewayConfig, loaded: LoadedConfig): void {
-  const eps = config.egress?.endpoints ?? [];
-  let guard: SsrfGuard;
-  try {
-    guard = new SsrfGuard({ allowCidrs: config.egress?.allowCidrs ?? [] });
-  } catch (err) {
-    throw new ConfigError((err as Error).message, { file: loaded.file, line: loaded.lineOf(['egress', 'allowCidrs']), path: 'egress.allowCidrs' });
-  }
-  const seen = new Set<string>();
-  eps.forEach((ep, i) => {
-    const where = { file: loaded.file, line: loaded.lineOf(['egress', 'endpoints', i]), path: `egress.endpoints[${i}]` };
-    if (seen.has(ep.id)) throw new ConfigError(`duplicate endpoint id "${ep.id}"`, where);
-    seen.add(ep.id);
-    try {
-      guard.checkUrl(ep.url);
-    } catch (err) {
-      throw new ConfigError((err as Error).message, { ...where, path: `${where.path}.url` });
-    }
-  });
-  guard.destroy();
+function usesDelivery(snap: Snapshot): boolean {
+  return snap.routes.some((r) => r.action.kind === 'deliver' || r.action.kind === 'publish');
 }
 
 /** Parses and checks a published event: `{"type": "a.b", "data": {...}}`. */
@@ -65,22 +40,22 @@ export function parseEvent(body: Buffer | undefined): { type: string; data: unkn
  * Creates the delivery engine with the store's driver: BullMQ + Redis repository with the redis
  * store (durable, shared), in-process queue and repository with the memory store.
  */
-export const createDeliveryService: ServiceFactory = async ({ config, loaded, store, logger, metrics, admin }) => {
-  checkEgress(config, loaded);
-  const egress = egressDefaults(config.egress);
+export const createDeliveryService: ServiceFactory = async ({ snapshot, store, logger, metrics, admin }) => {
+  const egress = snapshot.egress;
   let repo: DeliveryRepository;
   let queue: DeliveryQueue;
-  if (store instanceof RedisStore) {
-    repo = new RedisRepository(store.redis, store.prefix);
-    queue = new BullDeliveryQueue({ url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
+  if (store.driver === 'redis') {
+    const redisStore = store as RedisStore;
+    repo = new RedisRepository(redisStore.redis, store.prefix);
+    queue = new BullDeliveryQueue({ url: redisStore.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
   } else {
     repo = new MemoryRepository();
     queue = new MemoryQueue(egress.concurrency);
-    if (usesDelivery(config)) {
+    if (usesDelivery(snapshot)) {
       logger.warn({ code: 'HG_QUEUE_NOT_DURABLE' }, 'deliver/publish routes run on the memory store: accepted messages are lost on restart; use store.driver: redis for durability');
     }
   }
-  const engine = new DeliveryEngine({ store, repo, queue, logger, metrics, egress, upstreams: config.upstreams });
+  const engine = new DeliveryEngine({ store, repo, queue, logger, metrics, snapshot });
   await engine.start();
   if (admin) registerDeliveryAdmin(admin, engine);
 
@@ -96,7 +71,7 @@ export const createDeliveryService: ServiceFactory = async ({ config, loaded, st
         headers['x-forwarded-for'] = prior ? `${prior}, ${ctx.remoteAddress}` : ctx.remoteAddress;
         if (ctx.requestId) headers['x-request-id'] = ctx.requestId;
         const action = route.action.kind === 'deliver' ? route.action : undefined;
-        const fp = (ctx.state.forwardPath as string | undefined) ?? ctx.path;
+        const fp = ctx.forwardPath ?? ctx.path;
         return engine.enqueueIngress({ method: ctx.method, path: fp + ctx.search, headers, body: ctx.body ?? Buffer.alloc(0), upstream, retry: action?.retry, timeoutMs: action?.timeoutMs });
       },
       async publish(route: CompiledRoute, ctx: Context): Promise<PluginResponse> {
@@ -111,10 +86,7 @@ export const createDeliveryService: ServiceFactory = async ({ config, loaded, st
         return { status: 202, headers, body: { id: r.id, endpoints: r.endpoints } };
       },
     },
-    async update(next: GatewayConfig, nextLoaded: LoadedConfig) {
-      checkEgress(next, nextLoaded);
-      await engine.updateConfig(egressDefaults(next.egress), next.upstreams);
-    },
+    apply: (snap: Snapshot) => engine.apply(snap),
     async stop(deadlineMs: number) {
       await engine.stop(deadlineMs);
     },

@@ -4,8 +4,10 @@
  */
 export * from './plugin-api.js';
 export { ConfigError, errorBody } from './errors.js';
-export { Gateway } from './gateway.js';
-export type { GatewayOptions, GatewayService, ReloadResult, ServiceFactory } from './gateway.js';
+export { Gateway } from './runtime.js';
+export type { GatewayOptions, GatewayService, ReloadResult, ServiceFactory } from './runtime.js';
+export { compile, closeSnapshot } from './compile.js';
+export type { Snapshot, CompiledRoute } from './compile.js';
 export { createDeliveryService } from './delivery-service.js';
 export { loadConfigFile, loadConfigText } from './config/load.js';
 export type { GatewayConfig } from './config/types.js';

@@ -1,27 +1,31 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { parse as parseUrl, type UrlWithStringQuery } from 'node:url';
+import { Pool } from 'undici';
 import type { UpstreamConfig } from './config/types.js';
 
-/** One target of an upstream, with its own keep-alive agent and health state. */
+/** One target of an upstream: its own undici connection pool and health state. */
 export interface Target {
+  /** The target URL as configured, without a trailing slash (for logs and `ctx.upstreamTarget`). */
   readonly url: string;
-  /** The target pre-parsed in the legacy shape http-proxy wants, so it is not re-parsed per request. */
-  readonly proxyTarget: UrlWithStringQuery;
+  /** `scheme://host:port`: what the pool connects to. */
+  readonly origin: string;
+  /** A path prefix from the target URL (`http://h/base` → `/base`), or ''. */
+  readonly basePath: string;
   readonly weight: number;
-  readonly agent: HttpAgent;
+  readonly pool: Pool;
   current: number;
   consecutiveFailures: number;
   ejectedUntil: number;
 }
 
 /**
- * A set of targets picked by smooth weighted round-robin (nginx's algorithm: even spread, no
+ * An upstream: targets picked by smooth weighted round-robin (nginx's algorithm: even spread, no
  * bursts). A target is ejected for `ejectMs` after `ejectAfterFailures` consecutive connect
- * failures and comes back by itself once that time has passed.
+ * failures and comes back by itself once that time has passed. One pool per upstream name lives
+ * in a compiled snapshot and serves both the proxy and the `deliver` action, so both see the
+ * same health state.
  */
-export class Upstream {
+export class UpstreamPool {
   readonly targets: Target[];
+  /** Deadline for the upstream's response headers, from the moment the request was sent. */
   readonly timeoutMs: number;
   private readonly ejectAfter: number;
   private readonly ejectMs: number;
@@ -36,13 +40,19 @@ export class Upstream {
     this.ejectMs = cfg.ejectMs;
     this.targets = cfg.targets.map((t) => {
       const url = t.url.replace(/\/$/, '');
-      const proxyTarget = parseUrl(url);
-      const opts = { keepAlive: true, maxSockets: cfg.maxSockets, maxFreeSockets: Math.min(cfg.maxSockets, 256), scheduling: 'lifo' as const };
+      const u = new URL(url);
       return {
         url,
-        proxyTarget,
-        weight: t.weight ?? 1,
-        agent: proxyTarget.protocol === 'https:' ? new HttpsAgent(opts) : new HttpAgent(opts),
+        origin: u.origin,
+        basePath: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
+        weight: t.weight,
+        pool: new Pool(u.origin, {
+          connections: cfg.maxSockets,
+          headersTimeout: cfg.timeoutMs,
+          // Idle time between body chunks once the response has started (undici's body timer).
+          bodyTimeout: cfg.timeoutMs,
+          connectTimeout: Math.min(cfg.timeoutMs, 10_000),
+        }),
         current: 0,
         consecutiveFailures: 0,
         ejectedUntil: 0,
@@ -82,7 +92,8 @@ export class Upstream {
     }
   }
 
-  close(): void {
-    for (const t of this.targets) t.agent.destroy();
+  /** Closes the connection pools once their requests are done (call after the snapshot drained). */
+  async close(): Promise<void> {
+    await Promise.all(this.targets.map((t) => t.pool.close().catch(() => t.pool.destroy())));
   }
 }

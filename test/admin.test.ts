@@ -105,14 +105,14 @@ test('every admin call without a valid token → 401 HG_ADMIN_UNAUTHORIZED with 
       assert.ok(!everything.includes(ADMIN_TOKEN), `${what}: the admin token leaked`);
     }
   }
-  assert.equal(g.gw.generation!.id, 1, 'an unauthorized reload did nothing');
+  assert.equal(g.gw.snapshot!.id, 1, 'an unauthorized reload did nothing');
 });
 
 test('GET /admin/routes lists every route with its plugins and action', async () => {
   const r = await g.admin('GET', '/admin/routes');
   assert.equal(r.status, 200);
   const body = r.json();
-  assert.equal(body.generation, g.gw.generation!.id);
+  assert.equal(body.generation, g.gw.snapshot!.id);
   const byName = Object.fromEntries(body.routes.map((x: { name: string }) => [x.name, x]));
   assert.deepEqual(Object.keys(byName), ['hello', 'signed', 'sw', 'jwt']);
   assert.deepEqual(byName.hello, {
@@ -123,6 +123,7 @@ test('GET /admin/routes lists every route with its plugins and action', async ()
     headers: null,
     action: 'respond',
     upstream: null,
+    websocket: false,
     plugins: ['request-id'],
     deprecated: null,
   });
@@ -179,11 +180,11 @@ test('unknown admin path → 404 HG_ADMIN_NOT_FOUND; wrong method → 405; bad J
   const bad = await raw('POST', '/admin/reload', { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, '{"not": json');
   assert.equal(bad.status, 400);
   assert.equal(bad.json().error.code, 'HG_ADMIN_BAD_INPUT');
-  assert.equal(g.gw.generation!.id, 1, 'a reload with a bad body did not run');
+  assert.equal(g.gw.snapshot!.id, 1, 'a reload with a bad body did not run');
 });
 
 test('POST /admin/reload → 200; a reloaded admin token replaces the old one', async () => {
-  const before = g.gw.generation!.id;
+  const before = g.gw.snapshot!.id;
   const r = await g.admin('POST', '/admin/reload');
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json().reloaded, true);

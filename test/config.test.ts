@@ -6,7 +6,7 @@ import { basename, join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { loadConfigFile, loadConfigText } from '../gateway/config/load.js';
 import { ConfigError } from '../gateway/errors.js';
-import { buildGeneration, closeGeneration, type Generation } from '../gateway/generation.js';
+import { closeSnapshot, compile, type Snapshot } from '../gateway/compile.js';
 import { packageRoot } from '../gateway/paths.js';
 import { MemoryStore } from '../gateway/store/memory.js';
 import { builtinPlugins } from '../plugins/index.js';
@@ -17,13 +17,13 @@ const builtins = new Map(builtinPlugins.map((p) => [p.name, p]));
 const dir = mkdtempSync(join(tmpdir(), 'hookgate-config-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Loads a file and builds a generation from it, as `hookgate validate` does; closes everything. */
-async function loadAndBuild(file: string, env: NodeJS.ProcessEnv = {}): Promise<Generation> {
+/** Loads a file and compiles it, as `hookgate validate` does; closes everything. */
+async function loadAndBuild(file: string, env: NodeJS.ProcessEnv = {}): Promise<Snapshot> {
   const loaded = loadConfigFile(file, env);
   const store = new MemoryStore();
   try {
-    const gen = await buildGeneration(loaded, { builtins, store, logger, id: 1 });
-    await closeGeneration(gen, logger);
+    const gen = await compile(loaded, { builtins, store, logger, id: 1 });
+    await closeSnapshot(gen, logger);
     return gen;
   } finally {
     await store.close();
@@ -190,6 +190,15 @@ describe('defaults', () => {
     assert.equal(config.store.driver, 'memory');
     assert.equal(config.limits.bodyBytes, 1048576);
     assert.deepEqual(config.routes, []);
+    // Nested defaults come from the schema too (parents default to {}): egress without an egress block.
+    assert.deepEqual(config.egress, { endpoints: [], allowCidrs: [], attemptTimeoutMs: 15000, retentionDays: 7, disableAfterHours: 120, concurrency: 128, maxInFlightPerEndpoint: 32, lockDurationMs: 30000 });
+    assert.deepEqual(config.upstreams, {});
+  });
+
+  test('an empty document is refused (a file caught mid-write must not swap in a gateway with no routes)', () => {
+    for (const text of ['', '\n', '# only a comment\n']) {
+      assert.throws(() => loadConfigText(text, join(dir, 'empty.yaml'), {}), (e: unknown) => e instanceof ConfigError && /the config is empty/.test(e.message), JSON.stringify(text));
+    }
   });
 
   test('upstream targets get weight 1 and the upstream its timeouts', () => {

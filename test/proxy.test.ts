@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent, createServer, request, type Server } from 'node:http';
-import { Upstream } from '../gateway/upstream.js';
+import { UpstreamPool } from '../gateway/upstream.js';
 import { closedPort, startUpstream, waitUntil } from './support/http.js';
 import { startGateway, type TestGateway } from './support/gateway.js';
 
@@ -158,9 +158,9 @@ test('weighted round-robin: weights 1 and 2 split 30 requests exactly 10:20, int
   }
 });
 
-test('Upstream: SWRR order, ejection after consecutive failures, return after ejectMs (injected clock)', () => {
+test('UpstreamPool: SWRR order, ejection after consecutive failures, return after ejectMs (injected clock)', async () => {
   let now = 1_000_000;
-  const u = new Upstream(
+  const u = new UpstreamPool(
     'u',
     { targets: [{ url: 'http://127.0.0.1:1', weight: 5 }, { url: 'http://127.0.0.1:2', weight: 1 }, { url: 'http://127.0.0.1:3', weight: 1 }], timeoutMs: 1000, ejectAfterFailures: 3, ejectMs: 5000, maxSockets: 4 },
     () => now,
@@ -197,7 +197,7 @@ test('Upstream: SWRR order, ejection after consecutive failures, return after ej
     for (let i = 0; i < 3; i++) u.reportConnectFailure(t3);
     assert.equal(u.pick(), t1);
   } finally {
-    u.close();
+    await u.close();
   }
 });
 
@@ -236,7 +236,7 @@ test('a refused target is ejected after consecutive connect failures; the health
       assert.deepEqual(statuses, [200, 502, 200, 502]);
       for (let i = 0; i < 20; i++) assert.equal((await g.request({ path: '/api/y' })).status, 200);
       assert.equal(healthy.requests.length, 22);
-      const t = g.gw.generation!.upstreams.get('main')!.targets[1]!;
+      const t = g.gw.snapshot!.upstreams.get('main')!.targets[1]!;
       assert.ok(t.ejectedUntil > Date.now());
     });
   } finally {
@@ -254,7 +254,7 @@ test('an ejected target comes back by itself once ejectMs has passed', async () 
       const first = await g.request({ path: '/api/x' });
       assert.equal(first.status, 502);
       assert.equal(first.json().error.code, 'HG_UPSTREAM_UNAVAILABLE');
-      const target = g.gw.generation!.upstreams.get('main')!.targets[0]!;
+      const target = g.gw.snapshot!.upstreams.get('main')!.targets[0]!;
       assert.ok(target.ejectedUntil > 0, 'ejected after one failure');
       revived = await listenOn(dead);
       // Keep sending; once the ejection expires the target is picked again and reaches the new server.
@@ -305,7 +305,7 @@ test('an upstream that dies mid-response cuts the client connection; nothing sta
       );
       assert.notEqual(outcome, 'error test request timed out', 'the client was left hanging');
       assert.match(outcome, /^error (aborted|socket hang up)|^status 200, 7 bytes$/);
-      await waitUntil(() => g.gw.generation!.inflight === 0, 5000, 'the request to leave the in-flight count');
+      await waitUntil(() => g.gw.snapshot!.inflight === 0, 5000, 'the request to leave the in-flight count');
       // The gateway is fine afterwards.
       assert.equal((await g.request({ path: '/healthz' })).status, 200);
     });
@@ -325,14 +325,14 @@ test('a client that gives up mid-proxy releases the upstream request and the in-
     await withGateway(proxyYaml([{ url: up.url }]), async (g) => {
       const aborted = g.request({ path: '/api/abandon', timeoutMs: 60000 });
       await waitUntil(() => held.length === 1, 5000, 'the request to reach the upstream');
-      assert.equal(g.gw.generation!.inflight, 1);
+      assert.equal(g.gw.snapshot!.inflight, 1);
       // Cut the client side: destroy every connection the gateway holds from clients.
       const server = (g.gw as unknown as { server: Server }).server;
       server.closeAllConnections();
       await assert.rejects(aborted);
-      await waitUntil(() => g.gw.generation!.inflight === 0, 5000, 'the in-flight count to drop');
+      await waitUntil(() => g.gw.snapshot!.inflight === 0, 5000, 'the in-flight count to drop');
       await waitUntil(() => upstreamClosed, 5000, 'the upstream request to be aborted');
-      const target = g.gw.generation!.upstreams.get('main')!.targets[0]!;
+      const target = g.gw.snapshot!.upstreams.get('main')!.targets[0]!;
       assert.equal(target.consecutiveFailures, 0, "a client's hang-up is not the upstream's failure");
       assert.equal(target.ejectedUntil, 0);
     });

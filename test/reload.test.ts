@@ -238,7 +238,7 @@ test('an invalid reload is rejected with 400 HG_CONFIG_INVALID at file:line, and
       assert.deepEqual(still.json(), { answer: 'old' }, `${c.what}: the old config must keep serving`);
       await assert.rejects(g.gw.reload('SIGHUP'), /HG_CONFIG_INVALID|gateway\.yaml/);
     }
-    assert.equal(g.gw.generation!.id, 1, 'no rejected reload was swapped in');
+    assert.equal(g.gw.snapshot!.id, 1, 'no rejected reload was swapped in');
     const metrics = await g.admin('GET', '/metrics');
     assert.match(metrics.text, new RegExp(`hookgate_reloads_total\\{result="rejected"\\} ${INVALID.length * 2}\\b`));
 
@@ -297,7 +297,7 @@ routes:
   try {
     const inflight = g.request({ path: '/r' });
     await waitUntil(() => held.length === 1, 10000, 'the request to reach the slow upstream');
-    const oldGen = g.gw.generation!;
+    const oldGen = g.gw.snapshot!;
     assert.equal(oldGen.inflight, 1);
 
     g.write(v2);
@@ -388,7 +388,7 @@ routes:
     assert.deepEqual(failures, [], `${failures.length} of ${completed} requests failed`);
     assert.ok(completed >= 2000, `only ${completed} requests completed before the deadline`);
     assert.equal(up.requests.length, completed);
-    assert.equal(g.gw.generation!.id, RELOADS + 1);
+    assert.equal(g.gw.snapshot!.id, RELOADS + 1);
     assert.deepEqual([...gens].sort(), ['a', 'b'], 'both configs served during the run');
   } finally {
     agent.destroy();

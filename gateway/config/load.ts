@@ -192,7 +192,10 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
     }
     return undefined;
   };
-  const data = (doc.toJS() ?? {}) as unknown;
+  // An empty document is a file caught mid-write (or truncated), never an intended config: on a
+  // hot reload it would swap in a gateway with no routes.
+  if (doc.contents === null) throw new ConfigError('the config is empty', { file, line: 1 });
+  const data = doc.toJS() as unknown;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError('expected a mapping at the top level', { file, line: 1 });
   }
@@ -201,12 +204,8 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
     const e = describeAjvError(pickError(validate.errors ?? []));
     throw new ConfigError(e.message, { file, line: lineOf(e.path), path: formatPath(e.path) });
   }
+  // Every default, nested ones too, comes from the schema (parents have `default: {}`).
   const config = data as GatewayConfig;
-  config.listen ??= { host: '127.0.0.1', port: 8080 };
-  config.store ??= { driver: 'memory', prefix: 'hookgate:' };
-  config.limits ??= { bodyBytes: 1048576, drainTimeoutMs: 30000, headersTimeoutMs: 30000 };
-  config.upstreams ??= {};
-  config.routes ??= [];
   return { config, file, dir: dirname(resolve(file)), lineOf, envScalars };
 }
 

@@ -21,6 +21,7 @@ export interface RouteConfig {
   headers?: Record<string, string>;
   deprecated?: { sunset?: string; link?: string };
   stripPrefix: boolean;
+  websocket: boolean;
   publicUrl?: string;
   plugins?: PluginEntry[];
   upstream?: string;
@@ -42,7 +43,7 @@ export interface EndpointConfig {
 }
 
 export interface EgressConfig {
-  endpoints?: EndpointConfig[];
+  endpoints: EndpointConfig[];
   allowCidrs: string[];
   retry?: RetryPolicyConfig;
   attemptTimeoutMs: number;
@@ -63,7 +64,7 @@ export interface GatewayConfig {
   upstreams: Record<string, UpstreamConfig>;
   plugins?: PluginEntry[];
   routes: RouteConfig[];
-  egress?: EgressConfig;
+  egress: EgressConfig;
 }
 
 /** A loaded config plus where it came from, for located errors later in the build. */

@@ -1,4 +1,4 @@
-import type { AdminReply, AdminRequest, AdminServer } from '../admin.js';
+import type { AdminReply, AdminRequest, AdminServer } from '../admin/server.js';
 import { gatewaySchema } from '../config/load.js';
 import { Errors, GatewayError } from '../errors.js';
 import type { DeliveryEngine } from './engine.js';

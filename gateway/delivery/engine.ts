@@ -3,15 +3,14 @@ import { EventEmitter } from 'node:events';
 import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
-import type { EgressConfig, EndpointConfig, RetryPolicyConfig, UpstreamConfig } from '../config/types.js';
+import type { Snapshot } from '../compile.js';
+import type { EgressConfig, EndpointConfig, RetryPolicyConfig } from '../config/types.js';
 import { Errors, GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
-import { Upstream } from '../upstream.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
 import { nextDelay, parseRetryAfter, scheduleOf, DEFAULT_SCHEDULE_MS, type RetryPolicy } from './retry.js';
 import { generateSecret, webhookHeaders } from './sign.js';
-import { SsrfGuard } from './ssrf.js';
 import type { AttemptRecord, DeliveryRepository, EndpointRecord, StoredMessage } from './types.js';
 
 const RESPONSE_LIMIT = 4096;
@@ -37,7 +36,6 @@ export interface OperationalEvent {
   data: Record<string, unknown>;
 }
 
-export type EgressSettings = Omit<EgressConfig, 'endpoints'> & { endpoints: EndpointConfig[] };
 
 export interface EngineOptions {
   store: Store;
@@ -45,27 +43,12 @@ export interface EngineOptions {
   queue: DeliveryQueue;
   logger: Logger;
   metrics?: Metrics;
-  egress: EgressSettings;
-  upstreams: Record<string, UpstreamConfig>;
+  /** The snapshot to deliver with: egress settings, SSRF guard, upstream pools. `apply` swaps it. */
+  snapshot: Snapshot;
   now?: () => number;
   rand?: () => number;
   /** Minimum delay after a timeout or a 429 (60 s per the spec; tests may shorten it). */
   overloadMinDelayMs?: number;
-}
-
-/** Fills egress defaults when the config has no `egress` block. */
-export function egressDefaults(e: Partial<EgressConfig> | undefined): EgressSettings {
-  return {
-    allowCidrs: [],
-    attemptTimeoutMs: 15000,
-    retentionDays: 7,
-    disableAfterHours: 120,
-    concurrency: 128,
-    maxInFlightPerEndpoint: 32,
-    lockDurationMs: 30000,
-    ...e,
-    endpoints: e?.endpoints ?? [],
-  };
 }
 
 interface AttemptResult {
@@ -86,9 +69,7 @@ export class DeliveryEngine {
   readonly events = new EventEmitter();
   readonly repo: DeliveryRepository;
   readonly queue: DeliveryQueue;
-  private egress: EgressSettings;
-  private guard: SsrfGuard;
-  private upstreams = new Map<string, Upstream>();
+  private snap: Snapshot;
   private readonly slots = new Map<string, { busy: number; waiters: (() => void)[] }>();
   private readonly endpointCache = new Map<string, { ep: EndpointRecord | null; at: number }>();
   private endpointList: { list: EndpointRecord[]; at: number } | undefined;
@@ -105,9 +86,7 @@ export class DeliveryEngine {
     this.logger = opts.logger;
     this.now = opts.now ?? Date.now;
     this.rand = opts.rand ?? Math.random;
-    this.egress = opts.egress;
-    this.guard = new SsrfGuard({ allowCidrs: opts.egress.allowCidrs, agentOptions: { maxSockets: 64 } });
-    this.setUpstreams(opts.upstreams);
+    this.snap = opts.snapshot;
   }
 
   private get retentionMs(): number {
@@ -120,30 +99,19 @@ export class DeliveryEngine {
     this.queue.start((job) => this.runJob(job));
   }
 
-  /** Follows a config reload: egress settings, config endpoints and upstreams. */
-  async updateConfig(egress: EgressSettings, upstreams: Record<string, UpstreamConfig>): Promise<void> {
-    const guard = new SsrfGuard({ allowCidrs: egress.allowCidrs, agentOptions: { maxSockets: 64 } });
-    for (const ep of egress.endpoints) guard.checkUrl(ep.url);
-    await this.syncConfigEndpoints(egress.endpoints);
-    const old = this.guard;
-    this.guard = guard;
-    this.egress = egress;
-    this.setUpstreams(upstreams);
-    // Let attempts in flight finish on the old agents.
-    setTimeout(() => old.destroy(), egress.attemptTimeoutMs + 1000).unref();
+  /** Follows a config reload (after the swap): the new snapshot, and its endpoints written to the store. Idempotent. */
+  async apply(snap: Snapshot): Promise<void> {
+    this.snap = snap;
+    await this.syncConfigEndpoints(snap.egress.endpoints);
   }
 
-  private setUpstreams(upstreams: Record<string, UpstreamConfig>): void {
-    const old = this.upstreams;
-    this.upstreams = new Map(Object.entries(upstreams).map(([n, c]) => [n, new Upstream(n, c)]));
-    setTimeout(() => {
-      for (const u of old.values()) u.close();
-    }, 60_000).unref();
+  private get egress(): EgressConfig {
+    return this.snap.egress;
   }
 
   /** Validates an endpoint URL against the SSRF guard (literal addresses) for config and API input. */
   checkEndpointUrl(url: string): void {
-    this.guard.checkUrl(url);
+    this.snap.ssrf.checkUrl(url);
   }
 
   private async syncConfigEndpoints(list: EndpointConfig[]): Promise<void> {
@@ -273,7 +241,7 @@ export class DeliveryEngine {
 
   /** Accepts an inbound request for async delivery to an upstream. */
   async enqueueIngress(req: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer; upstream: string; retry?: RetryPolicyConfig; timeoutMs?: number }): Promise<string> {
-    if (!this.upstreams.has(req.upstream)) throw Errors.UPSTREAM_UNKNOWN(req.upstream);
+    if (!this.snap.upstreams.has(req.upstream)) throw Errors.UPSTREAM_UNKNOWN(req.upstream);
     const id = newMessageId();
     const target = `up_${req.upstream}`;
     const msg: StoredMessage = {
@@ -357,7 +325,7 @@ export class DeliveryEngine {
       const isHttps = u.protocol === 'https:';
       const req = (isHttps ? httpsRequest : httpRequest)(
         u,
-        { method, headers: { ...headers, 'content-length': body.length }, agent: agent ?? (isHttps ? this.guard.httpsAgent : this.guard.httpAgent) },
+        { method, headers: { ...headers, 'content-length': body.length }, agent: agent ?? (isHttps ? this.snap.ssrf.httpsAgent : this.snap.ssrf.httpAgent) },
         (res: IncomingMessage) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -406,11 +374,16 @@ export class DeliveryEngine {
 
   /** Runs one job. Every path ends in done or retry; errors (store outage) retry the job. */
   async runJob(job: QueueJob): Promise<JobOutcome> {
+    // The attempt holds the snapshot it started on, so a reload does not close its pools under it.
+    const snap = this.snap;
+    snap.attempts++;
     try {
       return await this.attempt(job);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, msgId: job.msgId, target: job.target }, 'delivery job error; will retry');
       return { kind: 'retry', delayMs: 1000, attempted: false };
+    } finally {
+      snap.attempts--;
     }
   }
 
@@ -560,16 +533,35 @@ export class DeliveryEngine {
     return this.send(ep.url, 'POST', headers, body, undefined, this.egress.attemptTimeoutMs);
   }
 
-  private sendIngress(msg: StoredMessage, job: QueueJob): Promise<AttemptResult> {
-    const up = this.upstreams.get(job.target.slice(3));
-    if (!up) return Promise.resolve({ status: 0, durationMs: 0, timedOut: false, error: `upstream "${job.target.slice(3)}" is no longer configured` });
+  /** An async-ingress attempt through the snapshot's pool for the upstream (the proxy's pool too). */
+  private async sendIngress(msg: StoredMessage, job: QueueJob): Promise<AttemptResult> {
+    const name = job.target.slice(3);
+    const up = this.snap.upstreams.get(name);
+    if (!up) return { status: 0, durationMs: 0, timedOut: false, error: `upstream "${name}" is no longer configured` };
     const target = up.pick();
-    const headers: OutgoingHttpHeaders = { ...(msg.headers ?? {}), 'hookgate-message-id': msg.id, 'hookgate-attempt': String(job.attempts + 1) };
-    return this.send(target.url + (msg.path ?? '/'), msg.method ?? 'POST', headers, Buffer.from(msg.body, 'base64'), target.agent, msg.timeoutMs ?? up.timeoutMs).then((r) => {
-      if (r.status === 0) up.reportConnectFailure(target);
-      else up.reportSuccess(target);
-      return r;
-    });
+    const headers = { ...(msg.headers ?? {}), 'hookgate-message-id': msg.id, 'hookgate-attempt': String(job.attempts + 1) };
+    const timeoutMs = msg.timeoutMs ?? up.timeoutMs;
+    const started = performance.now();
+    const took = () => Math.round(performance.now() - started);
+    // A deadline for the whole attempt, response body included.
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const res = await target.pool.request({ path: target.basePath + (msg.path ?? '/'), method: (msg.method ?? 'POST') as 'POST', headers, body: Buffer.from(msg.body, 'base64'), signal });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of res.body as AsyncIterable<Buffer>) {
+        if (size < RESPONSE_LIMIT) chunks.push(c);
+        size += c.length;
+      }
+      up.reportSuccess(target);
+      const ra = res.headers['retry-after'];
+      return { status: res.statusCode, durationMs: took(), timedOut: false, response: Buffer.concat(chunks).subarray(0, RESPONSE_LIMIT).toString('utf8'), retryAfter: Array.isArray(ra) ? ra[0] : ra };
+    } catch (err) {
+      const timedOut = signal.aborted;
+      if (!timedOut) up.reportConnectFailure(target);
+      const e = err as NodeJS.ErrnoException;
+      return { status: 0, durationMs: took(), timedOut, error: timedOut ? `timed out after ${timeoutMs} ms` : `${e.code ?? ''} ${e.message}`.trim() };
+    }
   }
 
   async stop(deadlineMs: number): Promise<void> {
@@ -577,7 +569,5 @@ export class DeliveryEngine {
     this.stopped = true;
     await this.queue.stop(deadlineMs);
     await this.repo.close();
-    this.guard.destroy();
-    for (const u of this.upstreams.values()) u.close();
   }
 }

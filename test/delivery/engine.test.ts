@@ -3,11 +3,12 @@ import { after, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { pino } from 'pino';
 import { createDeliveryService } from '../../gateway/delivery-service.js';
-import { DeliveryEngine, egressDefaults, eventMatches, type OperationalEvent } from '../../gateway/delivery/engine.js';
+import { DeliveryEngine, eventMatches, type OperationalEvent } from '../../gateway/delivery/engine.js';
 import { MemoryQueue } from '../../gateway/delivery/queue.js';
 import { MemoryRepository } from '../../gateway/delivery/repository.js';
 import { MemoryStore } from '../../gateway/store/memory.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
+import { compileConfig } from '../support/snapshot.js';
 import { startUpstream, waitUntil, type RecordedRequest, type TestUpstream } from '../support/http.js';
 import { deleteKeys, REDIS_URL, testPrefix } from '../support/redis.js';
 
@@ -262,12 +263,13 @@ describe('publish input', () => {
 });
 
 describe('engine behaviour with injected time and pure parts', () => {
-  function engine(opts: { now?: () => number; egress?: Record<string, unknown>; queue?: MemoryQueue } = {}) {
+  async function engine(opts: { now?: () => number; egress?: Record<string, unknown>; queue?: MemoryQueue } = {}) {
     const store = new MemoryStore();
     const repo = new MemoryRepository(opts.now);
     const queue = opts.queue ?? new MemoryQueue(8);
-    const e = new DeliveryEngine({ store, repo, queue, logger: silent, egress: egressDefaults(opts.egress as any), upstreams: {}, now: opts.now });
-    cleanups.push(() => e.stop(1000).then(() => store.close()));
+    const snapshot = await compileConfig({ egress: opts.egress ?? {} }, store);
+    const e = new DeliveryEngine({ store, repo, queue, logger: silent, snapshot, now: opts.now });
+    cleanups.push(() => e.stop(1000).then(() => snapshot.dispose()).then(() => store.close()));
     return e;
   }
 
@@ -282,7 +284,7 @@ describe('engine behaviour with injected time and pure parts', () => {
       clock += 50 * 3600_000; // each failed attempt happens 50 h after the previous one
       res.writeHead(500).end();
     });
-    const e = engine({ now: () => clock, egress: { allowCidrs: ['127.0.0.1/32'], disableAfterHours: 120, retry: { schedule: [0, '10ms', '10ms', '10ms', '10ms', '10ms'] } } });
+    const e = await engine({ now: () => clock, egress: { allowCidrs: ['127.0.0.1/32'], disableAfterHours: 120, retry: { schedule: [0, '10ms', '10ms', '10ms', '10ms', '10ms'] } } });
     const events: OperationalEvent[] = [];
     e.events.on('operational', (ev: OperationalEvent) => events.push(ev));
     await addEndpoint(e, 'ep', `${r.url}/hook`);
@@ -299,7 +301,7 @@ describe('engine behaviour with injected time and pure parts', () => {
 
   test('loopback is refused by the SSRF guard by default, and allowed with allowCidrs', async () => {
     const r = await receiver();
-    const blocked = engine({ egress: { retry: { schedule: [0] } } });
+    const blocked = await engine({ egress: { retry: { schedule: [0] } } });
     await addEndpoint(blocked, 'ep', `${r.url}/hook`);
     await blocked.start();
     const { id } = await blocked.publish({ type: 'a.b', data: {} });
@@ -309,14 +311,14 @@ describe('engine behaviour with injected time and pure parts', () => {
     assert.match(att[0]!.error ?? '', /blocked by the SSRF guard.*egress\.allowCidrs/);
     assert.equal(r.requests.length, 0, 'no connection reached the receiver');
 
-    const allowed = engine({ egress: { allowCidrs: ['127.0.0.1/32'], retry: { schedule: [0] } } });
+    const allowed = await engine({ egress: { allowCidrs: ['127.0.0.1/32'], retry: { schedule: [0] } } });
     await addEndpoint(allowed, 'ep', `${r.url}/hook`);
     await allowed.start();
     const m2 = await allowed.publish({ type: 'a.b', data: {} });
     await waitUntil(async () => (await allowed.repo.getStatuses(m2.id)).ep === 'delivered', 10000, 'delivered');
     assert.equal(r.requests.length, 1);
     // By name too (resolved at connect time by the guarded lookup).
-    const byName = engine({ egress: { retry: { schedule: [0] } } });
+    const byName = await engine({ egress: { retry: { schedule: [0] } } });
     await addEndpoint(byName, 'ep', `http://localhost:${r.port}/hook`);
     await byName.start();
     const m3 = await byName.publish({ type: 'a.b', data: {} });
@@ -326,7 +328,7 @@ describe('engine behaviour with injected time and pure parts', () => {
 
   test('rateLimitPerSec delays deliveries instead of failing them', async () => {
     const r = await receiver();
-    const e = engine({ egress: { allowCidrs: ['127.0.0.1/32'] } });
+    const e = await engine({ egress: { allowCidrs: ['127.0.0.1/32'] } });
     await addEndpoint(e, 'ep', `${r.url}/hook`, { rateLimitPerSec: 4 });
     await e.start();
     const ids: string[] = [];
@@ -356,7 +358,7 @@ describe('engine behaviour with injected time and pure parts', () => {
     });
     cleanups.push(async () => held.forEach((f) => f()));
     const healthy = await receiver();
-    const e = engine({ egress: { allowCidrs: ['127.0.0.1/32'], maxInFlightPerEndpoint: 2, attemptTimeoutMs: 30000 }, queue: new MemoryQueue(4) });
+    const e = await engine({ egress: { allowCidrs: ['127.0.0.1/32'], maxInFlightPerEndpoint: 2, attemptTimeoutMs: 30000 }, queue: new MemoryQueue(4) });
     await addEndpoint(e, 'dead', `${dead.url}/hook`, { events: ['*'] });
     await addEndpoint(e, 'healthy', `${healthy.url}/hook`);
     await e.start();

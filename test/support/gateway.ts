@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { Gateway, type ServiceFactory } from '../../gateway/gateway.js';
+import { Gateway, type ServiceFactory } from '../../gateway/runtime.js';
 import type { PluginDefinition } from '../../gateway/plugin.js';
 import { httpRequest, type HttpOptions, type HttpResult } from './http.js';
 

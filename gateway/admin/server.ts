@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Errors, GatewayError, errorBodyOf } from './errors.js';
-import { safeEqual } from './security/compare.js';
-import { readBody } from './server.js';
+import { Errors, GatewayError, errorBodyOf } from '../errors.js';
+import { readBody, sendJson } from '../http.js';
+import { safeEqual } from '../security/compare.js';
 
 /** What an admin handler gets; `body` is parsed JSON (undefined when there was none). */
 export interface AdminRequest {
@@ -28,27 +28,6 @@ interface AdminRoute {
   method: string;
   segments: string[];
   handler: AdminHandler;
-}
-
-// Key names whose values are credentials. Substring matches catch header names such as
-// `x-api-key` or `x-auth-token` (e.g. in the headers plugin) as well as plain `secret`/`token`.
-const SECRET_KEY = /^(secrets?|token|password|passphrase|key|authorization|cookie)$|secret|token|password|api[-_]?key|private[-_]?key/i;
-
-/** Deep copy with secrets replaced, for GET /admin/config and logs. URL credentials are masked too. */
-export function redactSecrets(value: unknown, keyName = ''): unknown {
-  if (typeof value === 'string') {
-    if (keyName && SECRET_KEY.test(keyName)) return '[redacted]';
-    return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1[redacted]@');
-  }
-  if (Array.isArray(value)) {
-    return value.map((v) => (typeof v === 'string' && keyName && SECRET_KEY.test(keyName) ? '[redacted]' : redactSecrets(v, '')));
-  }
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = redactSecrets(v, k);
-    return out;
-  }
-  return value;
 }
 
 /**
@@ -112,9 +91,9 @@ export class AdminServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const send = (r: AdminReply, extra: Record<string, string> = {}) => {
-      const text = r.text ?? JSON.stringify(r.body ?? {});
-      const buf = Buffer.from(text);
-      res.writeHead(r.status, { 'content-type': r.contentType ?? 'application/json', 'content-length': buf.length, ...extra });
+      if (r.text === undefined) return sendJson(res, r.status, r.body ?? {}, extra);
+      const buf = Buffer.from(r.text);
+      res.writeHead(r.status, { 'content-type': r.contentType ?? 'text/plain', 'content-length': buf.length, ...extra });
       res.end(buf);
     };
     try {

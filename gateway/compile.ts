@@ -5,15 +5,16 @@ import { pathToFileURL } from 'node:url';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Logger } from 'pino';
 import { ajv, describeAjvError, formatPath, pickError, toPointer, validateWithEnvTypes } from './config/load.js';
-import type { LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
+import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
+import { SsrfGuard } from './delivery/ssrf.js';
 import { ConfigError } from './errors.js';
 import { assertPluginDefinition, assertPluginInstance, type PluginDefinition, type PluginInstance } from './plugin.js';
 import { Router } from './router.js';
 import type { Store } from './store/types.js';
-import { Upstream } from './upstream.js';
+import { UpstreamPool } from './upstream.js';
 
 export type RouteAction =
-  | { kind: 'proxy'; upstream: Upstream }
+  | { kind: 'proxy'; upstream: UpstreamPool; websocket: boolean }
   | { kind: 'respond'; status: number; headers: Record<string, string>; body: Buffer }
   | { kind: 'deliver'; upstream: string; retry: RetryPolicyConfig | undefined; timeoutMs: number | undefined }
   | { kind: 'publish'; retry: RetryPolicyConfig | undefined };
@@ -35,21 +36,35 @@ export interface CompiledRoute {
   readonly pluginNames: string[];
 }
 
-/** One immutable compiled config. Requests hold a reference to the generation they started on. */
-export interface Generation {
+/**
+ * Everything one config means, compiled once: routes and router, one upstream pool per name
+ * (shared by the proxy and `deliver`), the egress settings and endpoints, the SSRF guard. Start,
+ * reload and `validate` all call `compile`; the runtime swaps one reference to it. Requests count
+ * themselves in `inflight` and delivery attempts in `attempts`, so a retired snapshot is closed
+ * only once nothing uses it.
+ */
+export interface Snapshot {
   readonly id: number;
   readonly loaded: LoadedConfig;
+  readonly config: GatewayConfig;
   readonly router: Router<CompiledRoute>;
   readonly routes: CompiledRoute[];
-  readonly upstreams: Map<string, Upstream>;
+  readonly upstreams: ReadonlyMap<string, UpstreamPool>;
+  /** Egress settings with defaults applied; `endpoints` are the ones gateway.yaml declares. */
+  readonly egress: EgressConfig;
+  /** Guards every egress connection (endpoint URLs and their DNS answers). */
+  readonly ssrf: SsrfGuard;
   readonly instances: { name: string; instance: PluginInstance }[];
   /** Custom plugin files (absolute) to watch. */
   readonly pluginFiles: string[];
+  /** Requests of the main listener running on this snapshot. */
   inflight: number;
+  /** Delivery attempts running on this snapshot's pools and SSRF guard. */
+  attempts: number;
   retired: boolean;
 }
 
-export interface BuildOptions {
+export interface CompileOptions {
   builtins: Map<string, PluginDefinition>;
   store: Store;
   logger: Logger;
@@ -143,7 +158,7 @@ async function instantiate(
   return out;
 }
 
-function compileAction(r: RouteConfig, i: number, loaded: LoadedConfig, upstreams: Map<string, Upstream>): RouteAction {
+function compileAction(r: RouteConfig, i: number, loaded: LoadedConfig, upstreams: Map<string, UpstreamPool>): RouteAction {
   const where = (key: string) => ({ file: loaded.file, line: loaded.lineOf(['routes', i, key]), path: `routes[${i}].${key}` });
   const present = (['upstream', 'respond', 'deliver', 'publish'] as const).filter((k) => r[k] !== undefined);
   if (present.length !== 1) {
@@ -158,12 +173,13 @@ function compileAction(r: RouteConfig, i: number, loaded: LoadedConfig, upstream
   if (r.upstream !== undefined) {
     const up = upstreams.get(r.upstream);
     if (!up) throw new ConfigError(`unknown upstream "${r.upstream}" (declared: ${known()})`, where('upstream'));
-    return { kind: 'proxy', upstream: up };
+    return { kind: 'proxy', upstream: up, websocket: r.websocket };
   }
   if (r.deliver) {
     if (!upstreams.has(r.deliver.upstream)) throw new ConfigError(`unknown upstream "${r.deliver.upstream}" (declared: ${known()})`, where('deliver'));
     return { kind: 'deliver', upstream: r.deliver.upstream, retry: r.deliver.retry, timeoutMs: r.deliver.timeoutMs };
   }
+  if (r.websocket) throw new ConfigError(`route "${r.name}": websocket: true needs an upstream action`, where('websocket'));
   if (r.publish !== undefined) return { kind: 'publish', retry: r.publish?.retry };
   const resp = r.respond!;
   const body = resp.body === undefined ? Buffer.alloc(0) : Buffer.from(typeof resp.body === 'string' ? resp.body : JSON.stringify(resp.body));
@@ -173,17 +189,63 @@ function compileAction(r: RouteConfig, i: number, loaded: LoadedConfig, upstream
   return { kind: 'respond', status: resp.status ?? 200, headers, body };
 }
 
+/** Checks egress endpoints (unique ids, URLs the SSRF guard allows) and builds the guard. */
+function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: SsrfGuard } {
+  const e = loaded.config.egress;
+  let ssrf: SsrfGuard;
+  try {
+    ssrf = new SsrfGuard({ allowCidrs: e.allowCidrs, agentOptions: { maxSockets: 64 } });
+  } catch (err) {
+    throw new ConfigError((err as Error).message, { file: loaded.file, line: loaded.lineOf(['egress', 'allowCidrs']), path: 'egress.allowCidrs' });
+  }
+  try {
+    const seen = new Set<string>();
+    e.endpoints.forEach((ep, i) => {
+      const where = { file: loaded.file, line: loaded.lineOf(['egress', 'endpoints', i]), path: `egress.endpoints[${i}]` };
+      if (seen.has(ep.id)) throw new ConfigError(`duplicate endpoint id "${ep.id}"`, where);
+      seen.add(ep.id);
+      try {
+        ssrf.checkUrl(ep.url);
+      } catch (err) {
+        throw new ConfigError((err as Error).message, { ...where, path: `${where.path}.url` });
+      }
+    });
+  } catch (err) {
+    ssrf.destroy();
+    throw err;
+  }
+  return { egress: e, ssrf };
+}
+
+function deprecationHeaders(r: RouteConfig, i: number, loaded: LoadedConfig): Record<string, string> | undefined {
+  if (!r.deprecated) return undefined;
+  const headers: Record<string, string> = { deprecation: 'true' };
+  if (r.deprecated.sunset) {
+    const d = new Date(r.deprecated.sunset);
+    if (Number.isNaN(d.getTime())) {
+      throw new ConfigError(`invalid sunset date "${r.deprecated.sunset}"`, { file: loaded.file, line: loaded.lineOf(['routes', i, 'deprecated', 'sunset']), path: `routes[${i}].deprecated.sunset` });
+    }
+    headers.sunset = d.toUTCString();
+  }
+  if (r.deprecated.link) headers.link = `<${r.deprecated.link}>; rel="deprecation"`;
+  return headers;
+}
+
 /**
- * Builds a generation beside the running one. Nothing here touches the serving state, so a
- * failure leaves the old generation serving; instances created before the failure are closed.
+ * Compiles a config into a snapshot beside the running one. Nothing here touches the serving
+ * state, so a failure leaves the old snapshot serving; whatever was opened before the failure
+ * (plugin instances, upstream pools, the SSRF guard) is closed before the error is thrown.
  */
-export async function buildGeneration(loaded: LoadedConfig, opts: BuildOptions): Promise<Generation> {
+export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promise<Snapshot> {
   const { config } = loaded;
   const created: { name: string; instance: PluginInstance }[] = [];
-  const upstreams = new Map<string, Upstream>();
+  const upstreams = new Map<string, UpstreamPool>();
+  let ssrf: SsrfGuard | undefined;
   try {
     const { defs, files } = await loadCustomPlugins(loaded, opts.builtins);
-    for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new Upstream(name, cfg));
+    for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg));
+    const egress = compileEgress(loaded);
+    ssrf = egress.ssrf;
     const baseEnv = { store: opts.store, logger: opts.logger };
     const globals = await instantiate(config.plugins, ['plugins'], defs, loaded, { ...baseEnv, routeName: undefined, publicUrl: undefined }, created);
     const names = new Map<string, number>();
@@ -203,18 +265,6 @@ export async function buildGeneration(loaded: LoadedConfig, opts: BuildOptions):
       const own = await instantiate(r.plugins, ['routes', i, 'plugins'], defs, loaded, { ...baseEnv, routeName: r.name, publicUrl: r.publicUrl }, created);
       const all = [...globals, ...own].map((p) => p.instance);
       const caps = all.map((p) => p.maxBodyBytes).filter((n): n is number => typeof n === 'number');
-      let extraHeaders: Record<string, string> | undefined;
-      if (r.deprecated) {
-        extraHeaders = { deprecation: 'true' };
-        if (r.deprecated.sunset) {
-          const d = new Date(r.deprecated.sunset);
-          if (Number.isNaN(d.getTime())) {
-            throw new ConfigError(`invalid sunset date "${r.deprecated.sunset}"`, { file: loaded.file, line: loaded.lineOf(['routes', i, 'deprecated', 'sunset']), path: `routes[${i}].deprecated.sunset` });
-          }
-          extraHeaders.sunset = d.toUTCString();
-        }
-        if (r.deprecated.link) extraHeaders.link = `<${r.deprecated.link}>; rel="deprecation"`;
-      }
       routes.push({
         name: r.name,
         config: r,
@@ -225,16 +275,17 @@ export async function buildGeneration(loaded: LoadedConfig, opts: BuildOptions):
         // deliver and publish keep the raw bytes, so they always buffer.
         needsBody: all.some((p) => p.needsBody) || action.kind === 'deliver' || action.kind === 'publish',
         bodyLimit: Math.min(config.limits.bodyBytes, ...caps),
-        stripPrefix: r.stripPrefix ?? false,
-        extraHeaders,
+        stripPrefix: r.stripPrefix,
+        extraHeaders: deprecationHeaders(r, i, loaded),
         pluginNames: [...globals, ...own].map((p) => p.name),
       });
     }
     const router = new Router(routes.map((r) => ({ path: r.config.path, methods: r.config.methods, host: r.config.host, headers: r.config.headers, route: r })));
-    return { id: opts.id, loaded, router, routes, upstreams, instances: created, pluginFiles: files, inflight: 0, retired: false };
+    return { id: opts.id, loaded, config, router, routes, upstreams, egress: egress.egress, ssrf, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
   } catch (err) {
     await closeInstances(created, opts.logger);
-    for (const u of upstreams.values()) u.close();
+    await Promise.all([...upstreams.values()].map((u) => u.close()));
+    ssrf?.destroy();
     throw err;
   }
 }
@@ -249,8 +300,9 @@ async function closeInstances(list: { name: string; instance: PluginInstance }[]
   }
 }
 
-/** Closes a retired generation's plugin instances and upstream agents. Call after it drained. */
-export async function closeGeneration(gen: Generation, logger: Logger): Promise<void> {
-  await closeInstances(gen.instances, logger);
-  for (const u of gen.upstreams.values()) u.close();
+/** Closes a snapshot's plugin instances, upstream pools and SSRF guard. Call once it drained. */
+export async function closeSnapshot(snap: Snapshot, logger: Logger): Promise<void> {
+  await closeInstances(snap.instances, logger);
+  await Promise.all([...snap.upstreams.values()].map((u) => u.close()));
+  snap.ssrf.destroy();
 }

@@ -1,0 +1,65 @@
+import type { Snapshot } from '../compile.js';
+import type { Metrics } from '../metrics.js';
+import type { AdminServer } from './server.js';
+
+/** What the gateway's own admin routes read and do; the runtime provides it. */
+export interface GatewayAdminSource {
+  snapshot(): Snapshot | undefined;
+  reload(trigger: string): Promise<{ generation: number; routes: number; restartRequired: string[] }>;
+  readonly metrics: Metrics;
+}
+
+// Key names whose values are credentials. Substring matches catch header names such as
+// `x-api-key` or `x-auth-token` (e.g. in the headers plugin) as well as plain `secret`/`token`.
+const SECRET_KEY = /^(secrets?|token|password|passphrase|key|authorization|cookie)$|secret|token|password|api[-_]?key|private[-_]?key/i;
+
+/** Deep copy with secrets replaced, for GET /admin/config and logs. URL credentials are masked too. */
+export function redactSecrets(value: unknown, keyName = ''): unknown {
+  if (typeof value === 'string') {
+    if (keyName && SECRET_KEY.test(keyName)) return '[redacted]';
+    return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1[redacted]@');
+  }
+  if (Array.isArray(value)) {
+    return value.map((v) => (typeof v === 'string' && keyName && SECRET_KEY.test(keyName) ? '[redacted]' : redactSecrets(v, '')));
+  }
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = redactSecrets(v, k);
+    return out;
+  }
+  return value;
+}
+
+/** Registers reload, routes, config and metrics on the admin listener. */
+export function registerGatewayAdmin(admin: AdminServer, gw: GatewayAdminSource): void {
+  admin.route('POST', '/admin/reload', async () => {
+    // A rejected config throws a ConfigError: a GatewayError with HG_CONFIG_INVALID and 400.
+    const r = await gw.reload('admin');
+    return { status: 200, body: { reloaded: true, ...r } };
+  });
+  admin.route('GET', '/admin/routes', () => {
+    const snap = gw.snapshot();
+    return {
+      status: 200,
+      body: {
+        generation: snap?.id,
+        routes: (snap?.routes ?? []).map((r) => ({
+          name: r.name,
+          path: r.config.path,
+          methods: r.config.methods ?? null,
+          host: r.config.host ?? null,
+          headers: r.config.headers ?? null,
+          action: r.action.kind,
+          upstream: r.action.kind === 'proxy' ? r.action.upstream.name : r.action.kind === 'deliver' ? r.action.upstream : null,
+          websocket: r.config.websocket,
+          plugins: r.pluginNames,
+          deprecated: r.config.deprecated ?? null,
+        })),
+      },
+    };
+  });
+  admin.route('GET', '/admin/config', () => ({ status: 200, body: redactSecrets(gw.snapshot()?.config) }));
+  const metrics = async () => ({ status: 200, text: await gw.metrics.registry.metrics(), contentType: gw.metrics.registry.contentType });
+  admin.route('GET', '/metrics', metrics);
+  admin.route('GET', '/admin/metrics', metrics);
+}

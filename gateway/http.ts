@@ -1,0 +1,87 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { Transform, type TransformCallback } from 'node:stream';
+import { Errors, type GatewayError } from './errors.js';
+
+/** HTTP plumbing shared by the pipeline, the forwarder and the admin listener. */
+
+// RFC 9110 §7.6.1 hop-by-hop headers, plus proxy credentials that are meant for us. `expect` is
+// answered by Node's server itself (100-continue), so it is not passed on either.
+export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
+
+/** Deletes hop-by-hop headers, including those the `Connection` header names. */
+export function stripHopByHop(headers: Record<string, unknown>): void {
+  const conn = headers.connection;
+  if (typeof conn === 'string') {
+    for (const name of conn.split(',')) {
+      const n = name.trim().toLowerCase();
+      if (n && n !== 'close' && n !== 'keep-alive') delete headers[n];
+    }
+  }
+  // One pass over the (few) present keys instead of a delete per known name.
+  for (const k in headers) if (HOP_BY_HOP.has(k)) delete headers[k];
+}
+
+/**
+ * Reads the whole body under a cap, with callbacks (no promise on the hot path). Fails with 413
+ * as soon as the cap is passed, and with HG_CLIENT_ABORTED when the client goes away first.
+ */
+export function collectBody(req: IncomingMessage, limit: number, done: (err: GatewayError | Error | null, body?: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const onData = (c: Buffer) => {
+    size += c.length;
+    if (size > limit) {
+      cleanup();
+      done(Errors.BODY_TOO_LARGE(limit));
+      return;
+    }
+    chunks.push(c);
+  };
+  const onEnd = () => {
+    cleanup();
+    done(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+  };
+  const onError = (e: Error) => {
+    cleanup();
+    done(e);
+  };
+  const onAborted = () => {
+    cleanup();
+    done(Errors.CLIENT_ABORTED());
+  };
+  const cleanup = () => {
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onError);
+    req.off('aborted', onAborted);
+  };
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('error', onError);
+  req.on('aborted', onAborted);
+}
+
+/** `collectBody` as a promise, for callers off the hot path (the admin listener). */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => collectBody(req, limit, (err, body) => (err ? reject(err) : resolve(body!))));
+}
+
+/** Counts streamed body bytes against the cap, so a chunked upload cannot pass it. */
+export class BodyLimit extends Transform {
+  private seen = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) cb(Errors.BODY_TOO_LARGE(this.limit));
+    else cb(null, chunk);
+  }
+}
+
+/** The one JSON reply writer, for the main and the admin listener. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
+  const buf = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': buf.length });
+  res.end(buf);
+}

@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { Errors, GatewayError } from './errors.js';
+import type { Exchange, UpstreamCall } from './exchange.js';
+import { BodyLimit, collectBody, HOP_BY_HOP } from './http.js';
+import { encodePath } from './router.js';
+import type { Target, UpstreamPool } from './upstream.js';
+
+/** What the forwarder asks of the pipeline: the response phase, and the one error mapper. */
+export interface ForwardHooks {
+  /** Response phase: route headers, context headers, plugins' onResponse. */
+  decorate(ex: Exchange, headers: OutgoingHttpHeaders): void;
+  fail(ex: Exchange, err: unknown, closeConnection?: boolean): void;
+}
+
+// A body up to this size is read whole and sent in one write with the headers; larger ones stream.
+const SMALL_BODY = 64 * 1024;
+
+/**
+ * Forwards an exchange to one target of `upstream`, streaming the response back. Forwarding
+ * state lives in plain fields of one handler per request (undici's dispatch-handler shape).
+ */
+export function forward(ex: Exchange, upstream: UpstreamPool, hooks: ForwardHooks): void {
+  const { req, ctx, route } = ex;
+  const target = upstream.pick();
+  ctx.upstreamTarget = target.url;
+  const headers = forwardedHeaders(ex);
+  const path = target.basePath + encodePath(ctx.forwardPath ?? ctx.path) + ctx.search;
+  const handler = new ForwardHandler(ex, upstream, target, hooks);
+  ex.upstream = handler;
+  if (ctx.body) {
+    headers['content-length'] = String(ctx.body.length);
+    return handler.dispatch(path, headers, ctx.body);
+  }
+  if (req.headers['transfer-encoding'] !== undefined) {
+    // Chunked upload: enforce the cap while streaming; the limiter's error fails the request.
+    const limiter = new BodyLimit(route.bodyLimit);
+    limiter.on('error', () => req.unpipe(limiter));
+    req.pipe(limiter);
+    return handler.dispatch(path, headers, limiter);
+  }
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (length === 0) return handler.dispatch(path, headers, null);
+  if (length > SMALL_BODY) return handler.dispatch(path, headers, req);
+  collectBody(req, route.bodyLimit, (err, body) => {
+    if (err) return hooks.fail(ex, err);
+    if (!ex.closed) handler.dispatch(path, headers, body!);
+  });
+}
+
+/** The headers sent upstream: the request's (or the plugins' copy), without hop-by-hop ones, plus X-Forwarded-*. */
+function forwardedHeaders(ex: Exchange): Record<string, string | string[]> {
+  const { ctx, req } = ex;
+  const src: IncomingHttpHeaders = ctx.headersChanged ? ctx.headers : req.headers;
+  const out: Record<string, string | string[]> = {};
+  const conn = src.connection;
+  const named = typeof conn === 'string' && conn !== 'close' && conn !== 'keep-alive' ? new Set(conn.split(',').map((n) => n.trim().toLowerCase())) : undefined;
+  for (const k in src) {
+    const v = src[k];
+    if (v === undefined || HOP_BY_HOP.has(k) || named?.has(k)) continue;
+    out[k] = v;
+  }
+  const prior = src['x-forwarded-for'];
+  const peer = ctx.remoteAddress;
+  out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer;
+  out['x-forwarded-proto'] = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  if (src.host) out['x-forwarded-host'] = src.host;
+  if (!ctx.requestId) ctx.requestId = randomUUID();
+  out['x-request-id'] = ctx.requestId;
+  return out;
+}
+
+/**
+ * undici's low-level handler (the raw-header shape, which undici 7 takes without wrapping): the
+ * response headers arrive as a flat array of buffers and are passed through without building an
+ * object, unless the response phase has work to do.
+ */
+class ForwardHandler implements Dispatcher.DispatchHandler, UpstreamCall {
+  private abort: ((err?: Error) => void) | undefined = undefined;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private started = false;
+  private finished = false;
+  private cancelled = false;
+  private timedOut = false;
+  private counting = false;
+  private badHeader = false;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly upstream: UpstreamPool,
+    private readonly target: Target,
+    private readonly hooks: ForwardHooks,
+  ) {}
+
+  dispatch(path: string, headers: Record<string, string | string[]>, body: Buffer | Readable | null): void {
+    // A deadline for the response headers from now, whatever the request waits on (a free
+    // connection, the connect, the upstream): not an idle timer.
+    this.timer = setTimeout(() => this.onDeadline(), this.upstream.timeoutMs);
+    try {
+      this.target.pool.dispatch({ path, method: this.ex.req.method ?? 'GET', headers, body }, this);
+    } catch (err) {
+      this.onError(err as Error);
+    }
+  }
+
+  /** The client went away: stop the upstream request too. */
+  cancel(): void {
+    if (this.finished) return;
+    this.cancelled = true;
+    clearTimeout(this.timer);
+    this.abort?.(new Error('client closed the connection'));
+  }
+
+  private onDeadline(): void {
+    if (this.started || this.finished) return;
+    this.timedOut = true;
+    if (this.abort) this.abort(new Error('upstream timeout'));
+    else this.onError(new Error('upstream timeout'));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.cancelled || this.timedOut) abort(new Error('cancelled'));
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    if (this.finished) return false;
+    if (statusCode < 200) return true; // 1xx informational: nothing to pass on
+    clearTimeout(this.timer);
+    this.started = true;
+    const { ex, upstream, target } = this;
+    const { ctx, route, res } = ex;
+    upstream.reportSuccess(target);
+    ctx.status = statusCode;
+    const plain = route.onResponse.length === 0 && route.extraHeaders === undefined && isEmpty(ctx.responseHeaders);
+    let headers: string[] | OutgoingHttpHeaders;
+    let length: string | undefined;
+    if (plain) {
+      const flat: string[] = [];
+      let named: Set<string> | undefined;
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = raw[i]!.toString('latin1');
+        const lower = name.toLowerCase();
+        const value = raw[i + 1]!.toString('latin1');
+        if (lower === 'connection' && value !== 'close' && value !== 'keep-alive') named = new Set(value.split(',').map((n) => n.trim().toLowerCase()));
+        if (HOP_BY_HOP.has(lower)) continue;
+        if (lower === 'content-length') length = value;
+        flat.push(name, value);
+      }
+      if (named) for (let i = flat.length - 2; i >= 0; i -= 2) if (named.has(flat[i]!.toLowerCase())) flat.splice(i, 2);
+      headers = flat;
+    } else {
+      const obj: OutgoingHttpHeaders = {};
+      for (let i = 0; i < raw.length; i += 2) {
+        const k = raw[i]!.toString('latin1').toLowerCase();
+        const v = raw[i + 1]!.toString('latin1');
+        const prev = obj[k];
+        obj[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [String(prev), v];
+      }
+      const conn = obj.connection;
+      if (typeof conn === 'string') for (const n of conn.split(',')) delete obj[n.trim().toLowerCase()];
+      for (const k in obj) if (HOP_BY_HOP.has(k)) delete obj[k];
+      this.hooks.decorate(ex, obj);
+      length = obj['content-length'] as string | undefined;
+      headers = obj;
+    }
+    if (length !== undefined) ctx.bytesOut = Number(length);
+    else this.counting = true;
+    try {
+      res.writeHead(statusCode, headers as OutgoingHttpHeaders);
+    } catch (err) {
+      // An upstream header Node will not write: the client gets a clean 502, not a hang.
+      this.started = false;
+      this.badHeader = true;
+      this.abort?.(err as Error);
+      return false;
+    }
+    this.resume = resume;
+    return true;
+  }
+
+  private resume: (() => void) | undefined = undefined;
+  private readonly onDrain = (): void => this.resume?.();
+
+  onData(chunk: Buffer): boolean {
+    if (this.counting) this.ex.ctx.bytesOut += chunk.length;
+    if (this.ex.res.write(chunk)) return true;
+    // The client reads slower than the upstream sends: pause undici until the socket drains.
+    this.ex.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    this.finished = true;
+    this.ex.upstream = undefined;
+    this.ex.res.end();
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.timer);
+    const { ex, upstream, target } = this;
+    ex.upstream = undefined;
+    if (this.cancelled) return;
+    if (err instanceof GatewayError) return this.hooks.fail(ex, err, err.status === 413);
+    // The response had started: the only honest signal left is to cut the connection.
+    if (this.started) return void ex.res.destroy();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (this.timedOut || code === 'UND_ERR_HEADERS_TIMEOUT') return this.hooks.fail(ex, Errors.UPSTREAM_TIMEOUT(upstream.name, upstream.timeoutMs));
+    if (this.badHeader) return this.hooks.fail(ex, Errors.UPSTREAM_UNAVAILABLE(upstream.name, 'invalid response header'));
+    upstream.reportConnectFailure(target);
+    this.hooks.fail(ex, Errors.UPSTREAM_UNAVAILABLE(upstream.name, code ?? err.message));
+  }
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}

@@ -1,0 +1,234 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { builtinPlugins } from '../plugins/index.js';
+import { registerGatewayAdmin } from './admin/routes.js';
+import { AdminServer } from './admin/server.js';
+import { closeSnapshot, compile, type Snapshot } from './compile.js';
+import { loadConfigFile, loadConfigText } from './config/load.js';
+import type { GatewayConfig, LoadedConfig } from './config/types.js';
+import { Errors } from './errors.js';
+import { Metrics } from './metrics.js';
+import { Pipeline, type DeliveryActions } from './pipeline.js';
+import type { PluginDefinition } from './plugin.js';
+import { createStore, type RedisStore, type Store } from './store/index.js';
+import { ConfigWatcher } from './watch.js';
+
+/** A long-lived companion to the gateway (the delivery engine) that follows config reloads. */
+export interface GatewayService {
+  readonly actions: DeliveryActions;
+  /**
+   * Called with each snapshot right after it was swapped in: idempotent side effects only
+   * (writing the config's endpoints to the store). A failure is logged and does not undo the swap.
+   */
+  apply(snap: Snapshot): Promise<void>;
+  stop(deadlineMs: number): Promise<void>;
+}
+
+export type ServiceFactory = (deps: { snapshot: Snapshot; store: Store; logger: Logger; metrics: Metrics; admin: AdminServer | undefined }) => Promise<GatewayService | undefined>;
+
+export interface GatewayOptions {
+  /** Path to gateway.yaml. */
+  configFile?: string;
+  /** Or the YAML text itself (with `configDir` for relative paths); used by tests and embedding. */
+  configText?: string;
+  configDir?: string;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Watch the config and custom plugin files and reload on change (default true with a file). */
+  watch?: boolean;
+  /** Extra built-in plugins (embedding). */
+  plugins?: PluginDefinition[];
+  /** Creates the delivery engine when the config needs one. */
+  services?: ServiceFactory;
+}
+
+export interface ReloadResult {
+  generation: number;
+  routes: number;
+  /** Keys that changed but only take effect after a restart. */
+  restartRequired: string[];
+}
+
+/** The built-in plugins plus an embedder's, by name: what `compile` is handed. */
+export function pluginSet(extra: PluginDefinition[] = []): Map<string, PluginDefinition> {
+  const defs = new Map(builtinPlugins.map((p) => [p.name, p]));
+  for (const p of extra) defs.set(p.name, p);
+  return defs;
+}
+
+/** Reads the config the options point at (a file, or YAML text). */
+export function loadFrom(opts: GatewayOptions): LoadedConfig {
+  const env = opts.env ?? process.env;
+  if (opts.configFile) return loadConfigFile(opts.configFile, env);
+  return loadConfigText(opts.configText ?? '', resolve(opts.configDir ?? process.cwd(), 'gateway.yaml'), env);
+}
+
+/**
+ * The running gateway: a main listener, an admin listener, a store and one current snapshot.
+ * Reload compiles a new snapshot beside the old one, swaps one reference, runs the services'
+ * idempotent side effects, and closes the old snapshot once nothing uses it any more.
+ */
+export class Gateway {
+  readonly logger: Logger;
+  readonly metrics = new Metrics();
+  readonly pipeline: Pipeline;
+  admin: AdminServer | undefined;
+  service: GatewayService | undefined;
+  private server: Server | undefined;
+  private snapshotSeq = 0;
+  private reloading: Promise<unknown> = Promise.resolve();
+  private watcher: ConfigWatcher | undefined;
+  private stopping = false;
+  private readonly plugins: Map<string, PluginDefinition>;
+
+  private constructor(
+    private readonly opts: GatewayOptions,
+    readonly store: Store,
+    logger: Logger,
+  ) {
+    this.logger = logger;
+    this.plugins = pluginSet(opts.plugins);
+    this.pipeline = new Pipeline(store, logger, this.metrics);
+  }
+
+  /** The snapshot serving new requests. */
+  get snapshot(): Snapshot | undefined {
+    return this.pipeline.snapshot;
+  }
+
+  private compile(loaded: LoadedConfig): Promise<Snapshot> {
+    return compile(loaded, { builtins: this.plugins, store: this.store, logger: this.logger, id: ++this.snapshotSeq });
+  }
+
+  /** Loads, compiles and serves a config. Throws ConfigError on an invalid config. */
+  static async start(opts: GatewayOptions): Promise<Gateway> {
+    const logger = opts.logger ?? pino({ level: process.env.HOOKGATE_LOG_LEVEL ?? 'info', base: { service: 'hookgate' } });
+    const loaded = loadFrom(opts);
+    const { config } = loaded;
+    const store = createStore(config.store, logger);
+    const gw = new Gateway(opts, store, logger);
+    try {
+      if (store.driver === 'redis') {
+        // Start even when Redis is down: /readyz says so and ioredis keeps retrying.
+        await (store as RedisStore).waitReady(3000).catch((err: Error) => logger.warn({ err: err.message, code: 'HG_STORE_UNAVAILABLE' }, 'redis store not reachable at start; retrying in the background'));
+      }
+      const snap = await gw.compile(loaded);
+      gw.pipeline.snapshot = snap;
+      if (config.admin) {
+        gw.admin = new AdminServer(config.admin.token, logger);
+        registerGatewayAdmin(gw.admin, { snapshot: () => gw.snapshot, reload: (t) => gw.reload(t), metrics: gw.metrics });
+      }
+      gw.service = await opts.services?.({ snapshot: snap, store, logger, metrics: gw.metrics, admin: gw.admin });
+      gw.pipeline.delivery = gw.service?.actions;
+      gw.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: config.limits.headersTimeoutMs, requestTimeout: 0 }, gw.pipeline.handle);
+      gw.server.on('upgrade', gw.pipeline.upgrade);
+      await new Promise<void>((res, rej) => {
+        gw.server!.once('error', rej);
+        gw.server!.listen(config.listen.port, config.listen.host, () => res());
+      });
+      if (gw.admin && config.admin) await gw.admin.listen(config.admin.host, config.admin.port);
+      if (opts.configFile && opts.watch !== false) {
+        gw.watcher = new ConfigWatcher(() => void gw.reload('file change').catch(() => {}), logger);
+        gw.watcher.watch([snap.loaded.file, ...snap.pluginFiles]);
+      }
+      logger.info({ listen: gw.address(), admin: gw.admin?.address(), routes: snap.routes.length, store: store.driver }, 'hookgate started');
+      return gw;
+    } catch (err) {
+      await gw.stop(0).catch(() => {});
+      throw err;
+    }
+  }
+
+  address(): AddressInfo {
+    return this.server!.address() as AddressInfo;
+  }
+
+  adminAddress(): AddressInfo | undefined {
+    return this.admin?.address();
+  }
+
+  /**
+   * Compiles the config beside the running one, then swaps it in. Reloads are serialised. An
+   * invalid config is rejected whole (and everything its compile opened is closed): the old
+   * snapshot keeps serving.
+   */
+  reload(trigger: string): Promise<ReloadResult> {
+    const run = async (): Promise<ReloadResult> => {
+      if (this.stopping) throw Errors.STOPPING();
+      const old = this.snapshot!;
+      let snap: Snapshot;
+      try {
+        snap = await this.compile(loadFrom(this.opts));
+      } catch (err) {
+        this.metrics.reloads.inc({ result: 'rejected' });
+        this.logger.error({ trigger, err: (err as Error).message, code: 'HG_CONFIG_INVALID' }, 'reload rejected; the previous config keeps serving');
+        throw err;
+      }
+      const restartRequired = this.restartRequired(old.config, snap.config);
+      if (restartRequired.length) this.logger.warn({ keys: restartRequired }, 'these settings changed but take effect only after a restart');
+      if (this.admin && snap.config.admin) this.admin.token = snap.config.admin.token;
+      // The swap: one reference. Everything after it is a side effect of the new snapshot.
+      this.pipeline.snapshot = snap;
+      await this.service?.apply(snap).catch((err: Error) => this.logger.error({ err: err.message }, 'applying the new config to the store failed; it is retried on use'));
+      this.watcher?.watch([snap.loaded.file, ...snap.pluginFiles]);
+      this.metrics.reloads.inc({ result: 'ok' });
+      this.logger.info({ trigger, generation: snap.id, routes: snap.routes.length }, 'config reloaded');
+      void this.retire(old, snap.config.limits.drainTimeoutMs);
+      return { generation: snap.id, routes: snap.routes.length, restartRequired };
+    };
+    const p = this.reloading.then(run, run);
+    this.reloading = p.catch(() => {});
+    return p;
+  }
+
+  private restartRequired(a: GatewayConfig, b: GatewayConfig): string[] {
+    const keys: string[] = [];
+    if (JSON.stringify(a.listen) !== JSON.stringify(b.listen)) keys.push('listen');
+    if (JSON.stringify(a.store) !== JSON.stringify(b.store)) keys.push('store');
+    if (a.admin?.host !== b.admin?.host || a.admin?.port !== b.admin?.port) keys.push('admin.host/port');
+    return keys;
+  }
+
+  /** Waits for a retired snapshot's requests and attempts to finish (up to a deadline), then closes it. */
+  private async retire(snap: Snapshot, deadlineMs: number): Promise<void> {
+    snap.retired = true;
+    await waitFor(() => snap.inflight === 0 && snap.attempts === 0, deadlineMs);
+    if (snap.inflight > 0 || snap.attempts > 0) this.logger.warn({ generation: snap.id, inflight: snap.inflight, attempts: snap.attempts }, 'closing a retired config with requests or delivery attempts still in flight');
+    await closeSnapshot(snap, this.logger);
+  }
+
+  /**
+   * Stops taking requests, lets in-flight ones finish (up to `deadlineMs`), stops the delivery
+   * engine (which leaves unfinished work queued) and closes everything.
+   */
+  async stop(deadlineMs = this.snapshot?.config.limits.drainTimeoutMs ?? 30_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.watcher?.close();
+    const server = this.server;
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    server?.closeIdleConnections();
+    const snap = this.snapshot;
+    if (snap) await waitFor(() => snap.inflight === 0, deadlineMs);
+    server?.closeAllConnections();
+    await closed;
+    await this.service?.stop(deadlineMs).catch((err: Error) => this.logger.error({ err: err.message }, 'delivery stop failed'));
+    await this.admin?.close();
+    if (snap) await closeSnapshot(snap, this.logger);
+    this.pipeline.close();
+    await this.store?.close();
+    this.logger.info('hookgate stopped');
+  }
+}
+
+/** Polls a condition until it holds or the deadline passes. */
+export async function waitFor(cond: () => boolean, deadlineMs: number, everyMs = 10): Promise<boolean> {
+  const end = Date.now() + deadlineMs;
+  while (!cond()) {
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return true;
+}
