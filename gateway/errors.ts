@@ -11,6 +11,7 @@ const detail = (message: string) => message;
 const CATALOGUE = {
   ROUTE_NOT_FOUND: { status: 404, message: (method: string, path: string) => `no route matches ${method} ${path}`, doc: 'No route matches.' },
   METHOD_NOT_ALLOWED: { status: 405, message: (method: string, path: string) => `method ${method} is not allowed on ${path}`, doc: 'The path matches but not the method (`Allow` lists the methods).' },
+  UPGRADE_REFUSED: { status: 400, message: (path: string) => `${path} does not accept protocol upgrades`, doc: 'An `Upgrade` request on a route without `websocket: true`.' },
   BAD_PATH: { status: 400, message: detail, doc: 'Malformed percent-encoding or NUL in the path.' },
   BODY_TOO_LARGE: { status: 413, message: (limit: number, declared?: number) => (declared === undefined ? `request body exceeds ${limit} bytes` : `request body of ${declared} bytes exceeds ${limit} bytes`), doc: 'Body over `size-limit` / `limits.bodyBytes`.' },
   CLIENT_ABORTED: { status: 400, message: () => 'client closed the request before the body was complete', doc: 'The client closed the request before the body was complete.' },

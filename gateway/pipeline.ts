@@ -70,7 +70,7 @@ export class Pipeline implements ForwardHooks {
       return this.websockets.refuse(socket, err);
     }
     const action = ex.route.action;
-    if (action.kind !== 'proxy' || !action.websocket) return this.websockets.refuse(socket, Errors.METHOD_NOT_ALLOWED('UPGRADE', ex.ctx.path));
+    if (action.kind !== 'proxy' || !action.websocket) return this.websockets.refuse(socket, Errors.UPGRADE_REFUSED(ex.ctx.path));
     this.websockets.run(ex, socket, head, action.upstream);
   };
 
