@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { redisConnectionOptions } from './redis-connection.js';
-import type { Store } from './types.js';
+import type { RedisStoreLike } from './types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -14,7 +14,7 @@ export interface RedisStoreOptions {
  * commands fail fast while offline (no offline queue) so callers can choose allow/deny
  * instead of hanging, and `/readyz` reports the outage.
  */
-export class RedisStore implements Store {
+export class RedisStore implements RedisStoreLike {
   readonly driver = 'redis' as const;
   readonly prefix: string;
   readonly url: string;
