@@ -10,5 +10,6 @@ export { Errors, GatewayError, type ErrorCode } from './errors.js';
 export type { Store } from './store/types.js';
 export { safeEqual, signatureEqual } from './security/compare.js';
 export { checkTimestamp } from './security/timestamp.js';
+export { decodeStandardWebhooksSecret, STANDARD_WEBHOOKS_SECRET_PREFIX } from './security/standard-webhooks-secret.js';
 export { parseStripeSignatureHeader, parseVersionedSignatures } from './security/signature-header.js';
 export { decodeParamName, withoutQueryParam } from './query-string.js';

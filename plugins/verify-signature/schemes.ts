@@ -9,6 +9,7 @@ import { Errors, GatewayError } from '../../gateway/errors.js';
 import { signatureEqual } from '../../gateway/security/compare.js';
 import { parseStripeSignatureHeader, parseVersionedSignatures } from '../../gateway/security/signature-header.js';
 import { checkTimestamp } from '../../gateway/security/timestamp.js';
+import { decodeStandardWebhooksSecret } from '../../gateway/plugin-api.js';
 
 export const PRESETS = ['standard-webhooks', 'svix', 'stripe', 'github', 'shopify', 'slack', 'twilio', 'hmac'] as const;
 export type Preset = (typeof PRESETS)[number];
@@ -111,15 +112,14 @@ function requireSecrets(secrets: string[] | undefined, allowEmpty = false): stri
 // ---------------------------------------------------------------------------------------------
 // standard-webhooks / svix
 
-/** Decodes a standard-webhooks signing secret: `whsec_<base64>`, or bare base64. */
-export function decodeStandardWebhooksSecret(secret: string): Buffer {
-  const b64 = secret.startsWith('whsec_') ? secret.slice(6) : secret;
-  const key = BASE64.test(b64) ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
-  if (key.length === 0) {
+/** The HMAC key of a standard-webhooks secret, with the plugin's name in the config error. */
+function standardWebhooksKey(secret: string): Buffer {
+  try {
+    return decodeStandardWebhooksSecret(secret);
+  } catch (err) {
     // The secret itself is not echoed: it may be a real one with a typo.
-    throw new Error('verify-signature: a standard-webhooks secret must be "whsec_" followed by base64');
+    throw new Error(`verify-signature: ${(err as Error).message}`);
   }
-  return key;
 }
 
 /** Builds an ed25519 KeyObject from `whpk_<base64 of the 32-byte raw public key>`. */
@@ -147,7 +147,7 @@ const SVIX_HEADERS = { id: 'svix-id', timestamp: 'svix-timestamp', signature: 's
  * header a space-separated list of `<version>,<base64>`; any valid entry wins.
  */
 export function standardWebhooksVerifier(opts: StandardWebhooksOptions): Verifier {
-  const keys = requireSecrets(opts.secrets, true).map(decodeStandardWebhooksSecret);
+  const keys = requireSecrets(opts.secrets, true).map(standardWebhooksKey);
   const pubKeys = (opts.publicKeys ?? []).map(decodeStandardWebhooksPublicKey);
   if (keys.length === 0 && pubKeys.length === 0) throw new Error('verify-signature: secrets must not be empty');
   const tol = opts.toleranceSec ?? DEFAULT_TOLERANCE_SEC;

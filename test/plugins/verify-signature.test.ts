@@ -215,6 +215,8 @@ describe('params schema', () => {
       );
     }
     await assert.rejects(async () => makePlugin({ preset: 'standard-webhooks', secrets: ['not base64 !'] }), /whsec_/);
+    // The URL-safe alphabet is not what the spec and its reference library decode.
+    await assert.rejects(async () => makePlugin({ preset: 'standard-webhooks', secrets: ['whsec_' + Buffer.alloc(24, 0xfb).toString('base64url')] }), /whsec_/);
     await assert.rejects(async () => makePlugin({ preset: 'standard-webhooks', publicKeys: ['whpk_AAAA'] }), /32 raw ed25519/);
     await assert.rejects(async () => makePlugin({ preset: 'twilio', secrets: ['t'] }), /publicUrl/);
     await assert.rejects(async () => makePlugin({ preset: 'hmac', secrets: ['s'] }), /header/);
