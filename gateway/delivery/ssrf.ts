@@ -188,33 +188,30 @@ function fail(err: Error, cb: CreateConnectionCallback | undefined): undefined {
   throw err;
 }
 
-class GuardedHttpAgent extends http.Agent {
-  constructor(
-    private readonly guard: SsrfGuard,
-    opts: http.AgentOptions,
-  ) {
-    super(opts);
+/**
+ * The guarded version of an Agent class (`http.Agent` or `https.Agent`): every connection it
+ * opens resolves through the guarded lookup, and a blocked literal-IP host is refused before
+ * any socket (or TLS) exists.
+ */
+function guardedAgentClass<O, A extends http.Agent>(Base: new (opts: O) => A): new (guard: SsrfGuard, opts: O) => A {
+  class GuardedAgent extends (Base as new (opts: O) => http.Agent) {
+    constructor(
+      private readonly guard: SsrfGuard,
+      opts: O,
+    ) {
+      super(opts);
+    }
+    override createConnection(options: ConnectionOptions, cb?: CreateConnectionCallback): Duplex | null | undefined {
+      const err = refuseLiteral(this.guard, options);
+      if (err) return fail(err, cb);
+      return super.createConnection({ ...options, lookup: this.guard.lookup } as http.ClientRequestArgs, cb);
+    }
   }
-  override createConnection(options: ConnectionOptions, cb?: CreateConnectionCallback): Duplex | null | undefined {
-    const err = refuseLiteral(this.guard, options);
-    if (err) return fail(err, cb);
-    return super.createConnection({ ...options, lookup: this.guard.lookup } as http.ClientRequestArgs, cb);
-  }
+  return GuardedAgent as unknown as new (guard: SsrfGuard, opts: O) => A;
 }
 
-class GuardedHttpsAgent extends https.Agent {
-  constructor(
-    private readonly guard: SsrfGuard,
-    opts: https.AgentOptions,
-  ) {
-    super(opts);
-  }
-  override createConnection(options: ConnectionOptions, cb?: CreateConnectionCallback): Duplex | null | undefined {
-    const err = refuseLiteral(this.guard, options);
-    if (err) return fail(err, cb);
-    return super.createConnection({ ...options, lookup: this.guard.lookup } as https.RequestOptions, cb);
-  }
-}
+const GuardedHttpAgent = guardedAgentClass(http.Agent);
+const GuardedHttpsAgent = guardedAgentClass(https.Agent);
 
 /**
  * Egress SSRF policy plus the plumbing that enforces it.
