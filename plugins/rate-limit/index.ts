@@ -1,7 +1,5 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Context } from '../../gateway/context.js';
-import { Errors } from '../../gateway/errors.js';
-import { definePlugin } from '../../gateway/plugin.js';
+import { definePlugin, Errors, type Context } from '../../gateway/plugin-api.js';
 
 export interface RateLimitParams {
   by: 'ip' | 'consumer' | 'header' | 'route';

@@ -5,11 +5,7 @@
  * providers' published test vectors (with old timestamps) can be checked as they are.
  */
 import { createHash, createHmac, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { Errors, GatewayError } from '../../gateway/errors.js';
-import { signatureEqual } from '../../gateway/security/compare.js';
-import { parseStripeSignatureHeader, parseVersionedSignatures } from '../../gateway/security/signature-header.js';
-import { checkTimestamp } from '../../gateway/security/timestamp.js';
-import { decodeStandardWebhooksSecret } from '../../gateway/plugin-api.js';
+import { checkTimestamp, decodeStandardWebhooksSecret, Errors, GatewayError, parseStripeSignatureHeader, parseVersionedSignatures, signatureEqual } from '../../gateway/plugin-api.js';
 
 export const PRESETS = ['standard-webhooks', 'svix', 'stripe', 'github', 'shopify', 'slack', 'twilio', 'hmac'] as const;
 export type Preset = (typeof PRESETS)[number];
