@@ -24,7 +24,7 @@ export interface VerifySignatureParams {
   dedupeWindowSec?: number;
   /** Overrides the route's publicUrl (twilio, or hmac with `{url}`). */
   publicUrl?: string;
-  // Generic `hmac` preset:
+  // Generic `hmac` preset (HMAC_ONLY); `header` is spelled as error messages name it.
   header?: string;
   algorithm?: HmacAlgorithm;
   encoding?: SignatureEncoding;
@@ -33,6 +33,9 @@ export interface VerifySignatureParams {
   timestampHeader?: string;
   idHeader?: string;
 }
+
+/** The params only the generic `hmac` preset reads (its rows set them in code). */
+const HMAC_ONLY = ['header', 'algorithm', 'encoding', 'prefix', 'template', 'timestampHeader', 'idHeader'] as const;
 
 /** The parts of a request a verifier reads. */
 export interface SignedRequest {
@@ -336,18 +339,7 @@ export function twilioVerifier(opts: TwilioOptions): Verifier {
 /** The presets that are configurations of the generic HMAC verifier. */
 export type HmacPreset = 'hmac' | 'github' | 'shopify' | 'slack';
 
-export interface HmacOptions {
-  secrets?: string[];
-  toleranceSec?: number;
-  /** The header carrying the signature, spelled as error messages name it. */
-  header?: string;
-  algorithm?: HmacAlgorithm;
-  encoding?: SignatureEncoding;
-  prefix?: string;
-  template?: string;
-  timestampHeader?: string;
-  idHeader?: string;
-  publicUrl?: string;
+export interface HmacOptions extends Pick<VerifySignatureParams, 'secrets' | 'toleranceSec' | 'publicUrl' | (typeof HMAC_ONLY)[number]> {
   /** The preset this configuration is (default `hmac`); it names the verifier in dedupe keys. */
   preset?: HmacPreset;
   /**
@@ -473,8 +465,6 @@ export const shopifyVerifier = (opts: SimpleOptions): Verifier => hmacPresetVeri
 export const slackVerifier = (opts: SimpleOptions): Verifier => hmacPresetVerifier('slack', opts);
 
 // ---------------------------------------------------------------------------------------------
-
-const HMAC_ONLY = ['header', 'algorithm', 'encoding', 'prefix', 'template', 'timestampHeader', 'idHeader'] as const;
 
 /**
  * Builds the verifier for `params.preset`. Throws an Error for semantic config problems
