@@ -1,4 +1,4 @@
-import type { PluginDefinition } from '../gateway/plugin.js';
+import type { PluginDefinition } from '../gateway/plugin-api.js';
 import { headersPlugin } from './headers/index.js';
 import { ipFilterPlugin } from './ip-filter/index.js';
 import { jwtAuthPlugin } from './jwt-auth/index.js';

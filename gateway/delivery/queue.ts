@@ -1,6 +1,7 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { redisConnectionOptions } from '../store/redis-connection.js';
 
 /** One unit of work: deliver message `msgId` to `target`. `attempts` counts attempts already made. */
 export interface QueueJob {
@@ -123,7 +124,7 @@ export class BullDeliveryQueue implements DeliveryQueue {
   constructor(private readonly opts: BullQueueOptions) {
     this.name = opts.name ?? 'deliveries';
     // The producer fails fast when Redis is down, so the gateway answers 503 instead of a 202 it can't keep.
-    this.producer = new Redis(opts.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n) => Math.min(n * 100, 2000) });
+    this.producer = new Redis(opts.url, redisConnectionOptions('fail-fast'));
     this.producer.on('error', () => {});
     // Cap BullMQ's event stream: nothing here reads it, and it would otherwise cost memory per job.
     this.queue = new Queue(this.name, { connection: this.producer, prefix: `${opts.prefix}bull`, streams: { events: { maxLen: 100 } } });
@@ -142,7 +143,7 @@ export class BullDeliveryQueue implements DeliveryQueue {
   }
 
   start(processor: Processor): void {
-    const connection = new Redis(this.opts.url, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 100, 2000) });
+    const connection = new Redis(this.opts.url, redisConnectionOptions('blocking'));
     connection.on('error', () => {});
     this.connection = connection;
     this.worker = new Worker<JobData>(

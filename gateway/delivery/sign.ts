@@ -6,30 +6,26 @@
  * holding either the old or the new secret accept the message.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { decodeStandardWebhooksSecret, STANDARD_WEBHOOKS_SECRET_PREFIX } from '../security/standard-webhooks-secret.js';
 
-const PREFIX = 'whsec_';
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 /** Decoded keys keyed by secret text. Bounded so rotating secrets at runtime cannot grow it forever. */
 const keyCache = new Map<string, Buffer>();
 const KEY_CACHE_MAX = 1024;
 
 /** A fresh secret: `whsec_` + base64 of 32 random bytes. */
 export function generateSecret(): string {
-  return PREFIX + randomBytes(32).toString('base64');
+  return STANDARD_WEBHOOKS_SECRET_PREFIX + randomBytes(32).toString('base64');
 }
 
 /**
- * Decodes a secret to its HMAC key: strips an optional `whsec_` prefix and base64-decodes the
- * rest (the reference libraries accept unprefixed secrets the same way).
+ * The HMAC key of a secret (`decodeStandardWebhooksSecret`), cached: it is needed for every
+ * delivery attempt.
  * @throws Error if the secret is empty or not base64 (the message never contains the secret).
  */
 export function secretKey(secret: string): Buffer {
   const cached = keyCache.get(secret);
   if (cached) return cached;
-  const b64 = secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret;
-  if (!BASE64.test(b64)) throw new Error('signing secret must be "whsec_" followed by base64');
-  const key = Buffer.from(b64, 'base64');
-  if (key.length === 0) throw new Error('signing secret decodes to an empty key');
+  const key = decodeStandardWebhooksSecret(secret);
   if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
   keyCache.set(secret, key);
   return key;

@@ -17,7 +17,7 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Errors, GatewayError } from '../errors.js';
-import { CidrList, cidrContains, formatIpv4, parseCidr, parseIp, type Cidr, type IpAddress } from '../security/cidr.js';
+import { CidrList, formatIpv4, mappedIpv4, parseIp, type IpAddress } from '../security/cidr.js';
 
 /** Result of classifying a destination address. `reason` is a short label, 'public' when allowed. */
 export interface AddressClass {
@@ -28,8 +28,8 @@ export interface AddressClass {
 /** The config setting that lets operators allow blocked ranges; named in every refusal. */
 export const ALLOW_SETTING = 'egress.allowCidrs';
 
-type Range = readonly [Cidr, string];
-const range = (cidr: string, reason: string): Range => [parseCidr(cidr), reason];
+type Range = readonly [CidrList, string];
+const range = (cidr: string, reason: string): Range => [new CidrList([cidr]), reason];
 
 /** IPv4 special-purpose ranges. First match wins, so more specific entries come first. */
 const V4_RANGES: readonly Range[] = [
@@ -65,16 +65,17 @@ const V6_RANGES: readonly Range[] = [
   range('3fff::/20', 'reserved'), // documentation (RFC 9637)
 ];
 
-const GLOBAL_UNICAST = parseCidr('2000::/3');
-const MAPPED = parseCidr('::ffff:0:0/96');
-const COMPATIBLE = parseCidr('::/96');
-const NAT64_WKP = parseCidr('64:ff9b::/96');
-const NAT64_LOCAL = parseCidr('64:ff9b:1::/48');
-const NAT64_LOCAL_96 = parseCidr('64:ff9b:1::/96');
-const SIX_TO_FOUR = parseCidr('2002::/16');
+// IPv6-only blocks: they are only ever asked about IPv6 addresses, so the IPv4 mapping of
+// `CidrList` never applies to them. The mapped prefix (::ffff:0:0/96) is `mappedIpv4`.
+const GLOBAL_UNICAST = new CidrList(['2000::/3']);
+const COMPATIBLE = new CidrList(['::/96']);
+const NAT64_WKP = new CidrList(['64:ff9b::/96']);
+const NAT64_LOCAL = new CidrList(['64:ff9b:1::/48']);
+const NAT64_LOCAL_96 = new CidrList(['64:ff9b:1::/96']);
+const SIX_TO_FOUR = new CidrList(['2002::/16']);
 
 function match(ranges: readonly Range[], addr: IpAddress): string | undefined {
-  for (const [cidr, reason] of ranges) if (cidrContains(cidr, addr)) return reason;
+  for (const [blocks, reason] of ranges) if (blocks.hasAddress(addr)) return reason;
   return undefined;
 }
 
@@ -95,21 +96,22 @@ function classifyParsed(addr: IpAddress): AddressClass {
   const low32 = v & 0xffffffffn;
   const fixed = match(V6_RANGES, addr);
   if (fixed) return { blocked: true, reason: fixed };
-  if (cidrContains(MAPPED, addr)) return embedded('ipv4-mapped', low32);
-  if (cidrContains(COMPATIBLE, addr)) {
+  const mapped = mappedIpv4(addr);
+  if (mapped !== undefined) return embedded('ipv4-mapped', mapped);
+  if (COMPATIBLE.hasAddress(addr)) {
     // Deprecated since RFC 4291 and never a legitimate destination: always refused.
     const inner = classifyV4(low32);
     return { blocked: true, reason: inner.blocked ? `ipv4-compatible-embedded-${inner.reason}` : 'ipv4-compatible' };
   }
-  if (cidrContains(NAT64_WKP, addr)) return embedded('nat64', low32);
-  if (cidrContains(NAT64_LOCAL, addr)) {
+  if (NAT64_WKP.hasAddress(addr)) return embedded('nat64', low32);
+  if (NAT64_LOCAL.hasAddress(addr)) {
     // The local-use prefix may be deployed at /48../96 and the IPv4 sits at a different offset
     // for each. Only the /96 form (IPv4 in the last 32 bits, middle bits zero) can be judged;
     // anything else is refused rather than guessed.
-    return cidrContains(NAT64_LOCAL_96, addr) ? embedded('nat64', low32) : { blocked: true, reason: 'nat64-local-use' };
+    return NAT64_LOCAL_96.hasAddress(addr) ? embedded('nat64', low32) : { blocked: true, reason: 'nat64-local-use' };
   }
-  if (cidrContains(SIX_TO_FOUR, addr)) return embedded('6to4', (v >> 80n) & 0xffffffffn);
-  if (!cidrContains(GLOBAL_UNICAST, addr)) return { blocked: true, reason: 'reserved' };
+  if (SIX_TO_FOUR.hasAddress(addr)) return embedded('6to4', (v >> 80n) & 0xffffffffn);
+  if (!GLOBAL_UNICAST.hasAddress(addr)) return { blocked: true, reason: 'reserved' };
   return { blocked: false, reason: 'public' };
 }
 
@@ -125,7 +127,8 @@ export function classifyAddress(ip: string): AddressClass {
 /** The single-host CIDR to suggest for `egress.allowCidrs` (mapped IPv6 suggests the IPv4). */
 function suggestion(ip: string): string {
   const addr = parseIp(ip);
-  if (addr && addr.family === 6 && cidrContains(MAPPED, addr)) return `${formatIpv4(addr.value & 0xffffffffn)}/32`;
+  const mapped = addr && mappedIpv4(addr);
+  if (mapped !== undefined) return `${formatIpv4(mapped)}/32`;
   return addr?.family === 4 ? `${ip}/32` : `${ip}/128`;
 }
 
@@ -188,33 +191,30 @@ function fail(err: Error, cb: CreateConnectionCallback | undefined): undefined {
   throw err;
 }
 
-class GuardedHttpAgent extends http.Agent {
-  constructor(
-    private readonly guard: SsrfGuard,
-    opts: http.AgentOptions,
-  ) {
-    super(opts);
+/**
+ * The guarded version of an Agent class (`http.Agent` or `https.Agent`): every connection it
+ * opens resolves through the guarded lookup, and a blocked literal-IP host is refused before
+ * any socket (or TLS) exists.
+ */
+function guardedAgentClass<O, A extends http.Agent>(Base: new (opts: O) => A): new (guard: SsrfGuard, opts: O) => A {
+  class GuardedAgent extends (Base as new (opts: O) => http.Agent) {
+    constructor(
+      private readonly guard: SsrfGuard,
+      opts: O,
+    ) {
+      super(opts);
+    }
+    override createConnection(options: ConnectionOptions, cb?: CreateConnectionCallback): Duplex | null | undefined {
+      const err = refuseLiteral(this.guard, options);
+      if (err) return fail(err, cb);
+      return super.createConnection({ ...options, lookup: this.guard.lookup } as http.ClientRequestArgs, cb);
+    }
   }
-  override createConnection(options: ConnectionOptions, cb?: CreateConnectionCallback): Duplex | null | undefined {
-    const err = refuseLiteral(this.guard, options);
-    if (err) return fail(err, cb);
-    return super.createConnection({ ...options, lookup: this.guard.lookup } as http.ClientRequestArgs, cb);
-  }
+  return GuardedAgent as unknown as new (guard: SsrfGuard, opts: O) => A;
 }
 
-class GuardedHttpsAgent extends https.Agent {
-  constructor(
-    private readonly guard: SsrfGuard,
-    opts: https.AgentOptions,
-  ) {
-    super(opts);
-  }
-  override createConnection(options: ConnectionOptions, cb?: CreateConnectionCallback): Duplex | null | undefined {
-    const err = refuseLiteral(this.guard, options);
-    if (err) return fail(err, cb);
-    return super.createConnection({ ...options, lookup: this.guard.lookup } as https.RequestOptions, cb);
-  }
-}
+const GuardedHttpAgent = guardedAgentClass(http.Agent);
+const GuardedHttpsAgent = guardedAgentClass(https.Agent);
 
 /**
  * Egress SSRF policy plus the plumbing that enforces it.

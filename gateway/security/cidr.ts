@@ -1,12 +1,13 @@
 /**
- * IPv4/IPv6 addresses and CIDR blocks as pure functions over BigInt.
+ * IPv4/IPv6 addresses and CIDR blocks.
  *
  * Addresses are parsed into `{ family, value }` where `value` is the address as an unsigned
- * integer (32 bits for IPv4, 128 bits for IPv6). Validation is delegated to `node:net` `isIP`
- * so we accept exactly what Node's sockets accept; the parsers below only run on input that
- * already passed it.
+ * integer (32 bits for IPv4, 128 bits for IPv6), for the callers that read bits out of an address
+ * (the IPv4 inside an IPv6 one). Validation is delegated to `node:net` `isIP` so we accept exactly
+ * what Node's sockets accept; the parsers below only run on input that already passed it.
+ * Membership is `node:net` `BlockList`'s.
  */
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /** A parsed IP address. */
 export interface IpAddress {
@@ -21,16 +22,12 @@ export interface Cidr {
   network: bigint;
   /** Prefix length: 0..32 (IPv4) or 0..128 (IPv6). */
   prefix: number;
-  /** Network mask with `prefix` leading one bits. */
-  mask: bigint;
 }
 
 const V4_BITS = 32;
 const V6_BITS = 128;
 const V4_ALL = (1n << 32n) - 1n;
 const V6_ALL = (1n << 128n) - 1n;
-/** ::ffff:0:0/96 — the IPv4-mapped IPv6 prefix. */
-const MAPPED_PREFIX = 0xffffn << 32n;
 
 /**
  * Strips what commonly surrounds an address but is not part of it: URL brackets (`[::1]`)
@@ -94,6 +91,18 @@ export function formatIpv4(value: bigint): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
+/** Formats a 128-bit integer as IPv6, uncompressed (`0:0:0:0:0:0:0:1`). */
+function formatIpv6(value: bigint): string {
+  const words: string[] = [];
+  for (let i = 7; i >= 0; i--) words.push(((value >> BigInt(i * 16)) & 0xffffn).toString(16));
+  return words.join(':');
+}
+
+/** Formats a parsed address (IPv6 uncompressed). */
+export function formatIp(addr: IpAddress): string {
+  return addr.family === 4 ? formatIpv4(addr.value) : formatIpv6(addr.value);
+}
+
 /** If `addr` is IPv4-mapped IPv6 (`::ffff:a.b.c.d`), the embedded IPv4 as an integer. */
 export function mappedIpv4(addr: IpAddress): bigint | undefined {
   if (addr.family !== 6) return undefined;
@@ -128,45 +137,37 @@ export function parseCidr(s: string): Cidr {
     }
     prefix = Number(p);
   }
-  const mask = maskOf(bits, prefix);
-  return { family: addr.family, network: addr.value & mask, prefix, mask };
-}
-
-/** True if the parsed address lies in the block (same family only; see `CidrList` for mapping). */
-export function cidrContains(cidr: Cidr, addr: IpAddress): boolean {
-  return cidr.family === addr.family && (addr.value & cidr.mask) === cidr.network;
+  return { family: addr.family, network: addr.value & maskOf(bits, prefix), prefix };
 }
 
 /** Formats a CIDR back to text (`10.0.0.0/8`, `fc00::/7` is printed uncompressed). */
 export function formatCidr(cidr: Cidr): string {
-  if (cidr.family === 4) return `${formatIpv4(cidr.network)}/${cidr.prefix}`;
-  const words: string[] = [];
-  for (let i = 7; i >= 0; i--) words.push(((cidr.network >> BigInt(i * 16)) & 0xffffn).toString(16));
-  return `${words.join(':')}/${cidr.prefix}`;
+  return `${formatIp({ family: cidr.family, value: cidr.network })}/${cidr.prefix}`;
 }
 
 /**
- * A set of CIDR blocks with membership tests.
+ * A set of CIDR blocks with membership tests, on a `node:net` `BlockList`.
  *
  * IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) match IPv4 blocks, and IPv4 addresses match
  * IPv6 blocks through their mapped form, because a dual-stack socket reports IPv4 peers that way
- * and both spellings reach the same host.
+ * and both spellings reach the same host. `BlockList` matches across the two families exactly so.
  */
 export class CidrList {
-  private readonly v4: Cidr[] = [];
-  private readonly v6: Cidr[] = [];
+  private readonly blocks = new BlockList();
+  private count = 0;
 
   /** @throws Error (from `parseCidr`) naming the first bad entry. */
   constructor(cidrs: readonly string[] = []) {
     for (const c of cidrs) {
       const parsed = parseCidr(c);
-      (parsed.family === 4 ? this.v4 : this.v6).push(parsed);
+      this.blocks.addSubnet(formatIp({ family: parsed.family, value: parsed.network }), parsed.prefix, familyName(parsed.family));
+      this.count++;
     }
   }
 
   /** Number of blocks in the list. */
   get size(): number {
-    return this.v4.length + this.v6.length;
+    return this.count;
   }
 
   /** True if `ip` falls in any block. Non-IP input is never a member. */
@@ -178,16 +179,10 @@ export class CidrList {
 
   /** Like `has` for an already-parsed address. */
   hasAddress(addr: IpAddress): boolean {
-    if (addr.family === 4) {
-      if (this.v4.some((c) => cidrContains(c, addr))) return true;
-      if (this.v6.length === 0) return false;
-      const mapped: IpAddress = { family: 6, value: MAPPED_PREFIX | addr.value };
-      return this.v6.some((c) => cidrContains(c, mapped));
-    }
-    if (this.v6.some((c) => cidrContains(c, addr))) return true;
-    const v4 = mappedIpv4(addr);
-    if (v4 === undefined || this.v4.length === 0) return false;
-    const inner: IpAddress = { family: 4, value: v4 };
-    return this.v4.some((c) => cidrContains(c, inner));
+    return this.blocks.check(formatIp(addr), familyName(addr.family));
   }
+}
+
+function familyName(family: 4 | 6): 'ipv4' | 'ipv6' {
+  return family === 4 ? 'ipv4' : 'ipv6';
 }

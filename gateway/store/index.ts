@@ -3,7 +3,7 @@ import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
 import type { Store } from './types.js';
 
-export type { Store } from './types.js';
+export type { MemoryStoreLike, RedisStoreLike, Store, StoreOperations } from './types.js';
 export { MemoryStore } from './memory.js';
 export { RedisStore } from './redis.js';
 

@@ -1,9 +1,9 @@
-import type { Store } from './types.js';
+import type { MemoryStoreLike } from './types.js';
 
 interface Entry { value: string; expiresAt: number }
 
 /** In-process store. Not shared, not durable: the embedded default. */
-export class MemoryStore implements Store {
+export class MemoryStore implements MemoryStoreLike {
   readonly driver = 'memory' as const;
   readonly prefix = '';
   private readonly map = new Map<string, Entry>();

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Store } from './types.js';
+import { redisConnectionOptions } from './redis-connection.js';
+import type { RedisStoreLike } from './types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -13,7 +14,7 @@ export interface RedisStoreOptions {
  * commands fail fast while offline (no offline queue) so callers can choose allow/deny
  * instead of hanging, and `/readyz` reports the outage.
  */
-export class RedisStore implements Store {
+export class RedisStore implements RedisStoreLike {
   readonly driver = 'redis' as const;
   readonly prefix: string;
   readonly url: string;
@@ -25,13 +26,7 @@ export class RedisStore implements Store {
     this.prefix = opts.prefix;
     this.url = opts.url;
     const log = opts.logger;
-    this.redis = new Redis(opts.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      lazyConnect: false,
-      // Back off up to 2 s between reconnects; never give up.
-      retryStrategy: (times) => Math.min(times * 100, 2000),
-    });
+    this.redis = new Redis(opts.url, redisConnectionOptions('fail-fast'));
     this.redis.on('error', (err: Error) => {
       if (this.lastState !== 'error') log?.warn({ err: err.message, code: 'HG_STORE_UNAVAILABLE' }, 'redis store error; retrying');
       this.lastState = 'error';

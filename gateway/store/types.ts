@@ -1,9 +1,7 @@
-/**
- * The one store interface. `memory` is the default; `redis` shares state between instances.
- * Keys passed in are logical; each implementation applies its own prefix.
- */
-export interface Store {
-  readonly driver: 'memory' | 'redis';
+import type { Redis } from 'ioredis';
+
+/** What every store does. Keys passed in are logical; each implementation applies its own prefix. */
+export interface StoreOperations {
   /** The key prefix applied to every key (redis) or '' (memory). */
   readonly prefix: string;
   get(key: string): Promise<string | null>;
@@ -17,3 +15,24 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The in-process store: not shared, not durable. */
+export interface MemoryStoreLike extends StoreOperations {
+  readonly driver: 'memory';
+}
+
+/** The Redis store. It also lends its connection to components that speak Redis themselves. */
+export interface RedisStoreLike extends StoreOperations {
+  readonly driver: 'redis';
+  readonly url: string;
+  /** The shared command connection (fail-fast: no offline queue). */
+  readonly redis: Redis;
+  /** Resolves once connected, or rejects after `timeoutMs`. */
+  waitReady(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * The one store type. `memory` is the default; `redis` shares state between instances.
+ * Narrow on `driver` (`store.driver === 'redis'`) to reach the Redis connection.
+ */
+export type Store = MemoryStoreLike | RedisStoreLike;

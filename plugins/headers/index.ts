@@ -1,4 +1,4 @@
-import { definePlugin } from '../../gateway/plugin.js';
+import { definePlugin } from '../../gateway/plugin-api.js';
 
 export interface HeadersParams {
   request: { add: Record<string, string>; remove: string[] };

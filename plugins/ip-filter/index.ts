@@ -1,7 +1,4 @@
-import { Errors } from '../../gateway/errors.js';
-import type { Context } from '../../gateway/context.js';
-import { definePlugin } from '../../gateway/plugin.js';
-import { CidrList, formatIpv4, mappedIpv4, normalizeIpText, parseIp, type IpAddress } from '../../gateway/security/cidr.js';
+import { CidrList, definePlugin, Errors, formatIpv4, mappedIpv4, normalizeIpText, parseIp, type Context, type IpAddress } from '../../gateway/plugin-api.js';
 
 /**
  * `ip-filter`: allow / deny by client address (IPv4 and IPv6 CIDRs).

@@ -2,10 +2,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import jwt from 'jsonwebtoken';
-import { Errors, GatewayError } from '../../gateway/errors.js';
-import type { Context } from '../../gateway/context.js';
-import { withoutQueryParam } from '../../gateway/query-string.js';
-import { definePlugin } from '../../gateway/plugin.js';
+import { definePlugin, Errors, GatewayError, withoutQueryParam, type Context } from '../../gateway/plugin-api.js';
 
 /**
  * `jwt-auth`: verifies a JSON Web Token (jsonwebtoken) and sets `ctx.consumer`.

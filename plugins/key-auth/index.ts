@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Errors } from '../../gateway/errors.js';
-import { withoutQueryParam } from '../../gateway/query-string.js';
-import { definePlugin } from '../../gateway/plugin.js';
-import { safeEqual } from '../../gateway/security/compare.js';
+import { definePlugin, Errors, safeEqual, withoutQueryParam } from '../../gateway/plugin-api.js';
 
 /**
  * `key-auth`: an API key from a header or a query parameter, matched against a list of keys,

@@ -1,7 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { destination, pino, stdTimeFunctions, type Logger } from 'pino';
-import { decodeParamName } from '../../gateway/query-string.js';
-import { definePlugin } from '../../gateway/plugin.js';
+import { decodeParamName, definePlugin } from '../../gateway/plugin-api.js';
 
 export interface LogParams {
   /** `stdout`, `stderr`, or a file path (relative to the config file). */

@@ -1,8 +1,5 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Context } from '../../gateway/context.js';
-import { Errors } from '../../gateway/errors.js';
-import { definePlugin } from '../../gateway/plugin.js';
-import { RedisStore } from '../../gateway/store/redis.js';
+import { definePlugin, Errors, type Context } from '../../gateway/plugin-api.js';
 
 export interface RateLimitParams {
   by: 'ip' | 'consumer' | 'header' | 'route';
@@ -70,7 +67,7 @@ export const rateLimitPlugin = definePlugin<RateLimitParams>({
     const scope = params.scope ?? env.routeName ?? 'global';
     const opts = { points: params.points, duration: params.durationSec, keyPrefix: `rl:${scope}` };
     let limiter: RateLimiterAbstract;
-    if (env.store instanceof RedisStore) {
+    if (env.store.driver === 'redis') {
       limiter = new RateLimiterRedis({
         ...opts,
         keyPrefix: `${env.store.prefix}rl:${scope}`,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Context } from '../../gateway/context.js';
-import { definePlugin } from '../../gateway/plugin.js';
+import { definePlugin, type Context } from '../../gateway/plugin-api.js';
 
 export interface RequestIdParams {
   header: string;

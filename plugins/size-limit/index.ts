@@ -1,4 +1,4 @@
-import { definePlugin } from '../../gateway/plugin.js';
+import { definePlugin } from '../../gateway/plugin-api.js';
 
 /**
  * Caps the request body for a route. The core enforces the cap (413 HG_BODY_TOO_LARGE) on the

@@ -10,9 +10,7 @@
  *    the provider's retry after a failed forward is forwarded.
  * Store failures fail open: the request goes through and a warning is logged.
  */
-import { Errors } from '../../gateway/errors.js';
-import { definePlugin, type PluginInstance, type PluginResponse } from '../../gateway/plugin.js';
-import type { Context } from '../../gateway/context.js';
+import { definePlugin, Errors, type Context, type PluginInstance, type PluginResponse } from '../../gateway/plugin-api.js';
 import { verifySignatureSchema } from './schema.js';
 import { createVerifier, DEFAULT_TOLERANCE_SEC, type SignedRequest, type VerifySignatureParams } from './schemes.js';
 

@@ -1,4 +1,4 @@
-import type { JsonSchema } from '../../gateway/plugin.js';
+import type { JsonSchema } from '../../gateway/plugin-api.js';
 import { PRESETS } from './schemes.js';
 
 /**

@@ -5,10 +5,7 @@
  * providers' published test vectors (with old timestamps) can be checked as they are.
  */
 import { createHash, createHmac, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { Errors, GatewayError } from '../../gateway/errors.js';
-import { signatureEqual } from '../../gateway/security/compare.js';
-import { parseStripeSignatureHeader, parseVersionedSignatures } from '../../gateway/security/signature-header.js';
-import { checkTimestamp } from '../../gateway/security/timestamp.js';
+import { checkTimestamp, decodeStandardWebhooksSecret, Errors, GatewayError, parseStripeSignatureHeader, parseVersionedSignatures, signatureEqual } from '../../gateway/plugin-api.js';
 
 export const PRESETS = ['standard-webhooks', 'svix', 'stripe', 'github', 'shopify', 'slack', 'twilio', 'hmac'] as const;
 export type Preset = (typeof PRESETS)[number];
@@ -27,7 +24,7 @@ export interface VerifySignatureParams {
   dedupeWindowSec?: number;
   /** Overrides the route's publicUrl (twilio, or hmac with `{url}`). */
   publicUrl?: string;
-  // Generic `hmac` preset:
+  // Generic `hmac` preset (HMAC_ONLY); `header` is spelled as error messages name it.
   header?: string;
   algorithm?: HmacAlgorithm;
   encoding?: SignatureEncoding;
@@ -36,6 +33,9 @@ export interface VerifySignatureParams {
   timestampHeader?: string;
   idHeader?: string;
 }
+
+/** The params only the generic `hmac` preset reads (its rows set them in code). */
+const HMAC_ONLY = ['header', 'algorithm', 'encoding', 'prefix', 'template', 'timestampHeader', 'idHeader'] as const;
 
 /** The parts of a request a verifier reads. */
 export interface SignedRequest {
@@ -111,15 +111,14 @@ function requireSecrets(secrets: string[] | undefined, allowEmpty = false): stri
 // ---------------------------------------------------------------------------------------------
 // standard-webhooks / svix
 
-/** Decodes a standard-webhooks signing secret: `whsec_<base64>`, or bare base64. */
-export function decodeStandardWebhooksSecret(secret: string): Buffer {
-  const b64 = secret.startsWith('whsec_') ? secret.slice(6) : secret;
-  const key = BASE64.test(b64) ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
-  if (key.length === 0) {
+/** The HMAC key of a standard-webhooks secret, with the plugin's name in the config error. */
+function standardWebhooksKey(secret: string): Buffer {
+  try {
+    return decodeStandardWebhooksSecret(secret);
+  } catch (err) {
     // The secret itself is not echoed: it may be a real one with a typo.
-    throw new Error('verify-signature: a standard-webhooks secret must be "whsec_" followed by base64');
+    throw new Error(`verify-signature: ${(err as Error).message}`);
   }
-  return key;
 }
 
 /** Builds an ed25519 KeyObject from `whpk_<base64 of the 32-byte raw public key>`. */
@@ -147,7 +146,7 @@ const SVIX_HEADERS = { id: 'svix-id', timestamp: 'svix-timestamp', signature: 's
  * header a space-separated list of `<version>,<base64>`; any valid entry wins.
  */
 export function standardWebhooksVerifier(opts: StandardWebhooksOptions): Verifier {
-  const keys = requireSecrets(opts.secrets, true).map(decodeStandardWebhooksSecret);
+  const keys = requireSecrets(opts.secrets, true).map(standardWebhooksKey);
   const pubKeys = (opts.publicKeys ?? []).map(decodeStandardWebhooksPublicKey);
   if (keys.length === 0 && pubKeys.length === 0) throw new Error('verify-signature: secrets must not be empty');
   const tol = opts.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
@@ -253,77 +252,6 @@ export function stripeVerifier(opts: StripeOptions): Verifier {
 }
 
 // ---------------------------------------------------------------------------------------------
-// github / shopify / slack
-
-export interface SimpleOptions {
-  secrets?: string[];
-  toleranceSec?: number;
-}
-
-/** github: `X-Hub-Signature-256: sha256=<hex>` over the body; id from `X-GitHub-Delivery`. No timestamp. */
-export function githubVerifier(opts: SimpleOptions): Verifier {
-  const secrets = requireSecrets(opts.secrets);
-  return {
-    preset: 'github',
-    carriesId: true,
-    hasTimestamp: false,
-    verify(req) {
-      const m = /^sha256=([0-9a-fA-F]{64})$/.exec(req.header('x-hub-signature-256')?.trim() ?? '');
-      if (!m) throw missing('X-Hub-Signature-256');
-      const given = m[1]!.toLowerCase();
-      let ok = false;
-      for (const secret of secrets) if (signatureEqual(hmac('sha256', secret, req.body).toString('hex'), given)) ok = true;
-      if (!ok) throw invalid();
-      return { id: req.header('x-github-delivery') || undefined };
-    },
-  };
-}
-
-/** shopify: `X-Shopify-Hmac-Sha256: <base64>` over the body; id from `X-Shopify-Webhook-Id`. No timestamp. */
-export function shopifyVerifier(opts: SimpleOptions): Verifier {
-  const secrets = requireSecrets(opts.secrets);
-  return {
-    preset: 'shopify',
-    carriesId: true,
-    hasTimestamp: false,
-    verify(req) {
-      const given = req.header('x-shopify-hmac-sha256')?.trim();
-      if (!given || !BASE64.test(given)) throw missing('X-Shopify-Hmac-Sha256');
-      let ok = false;
-      for (const secret of secrets) if (signatureEqual(hmac('sha256', secret, req.body).toString('base64'), given)) ok = true;
-      if (!ok) throw invalid();
-      return { id: req.header('x-shopify-webhook-id') || undefined };
-    },
-  };
-}
-
-/** slack: `X-Slack-Signature: v0=<hex>` over `v0:{ts}:{body}`, ts from `X-Slack-Request-Timestamp`. No id. */
-export function slackVerifier(opts: SimpleOptions): Verifier {
-  const secrets = requireSecrets(opts.secrets);
-  const tol = opts.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
-  return {
-    preset: 'slack',
-    carriesId: false,
-    hasTimestamp: true,
-    verify(req, nowMs) {
-      const tsText = req.header('x-slack-request-timestamp')?.trim();
-      const ts = parseSeconds(tsText);
-      if (ts === undefined) throw missing('X-Slack-Request-Timestamp');
-      const m = /^v0=([0-9a-fA-F]{64})$/.exec(req.header('x-slack-signature')?.trim() ?? '');
-      if (!m) throw missing('X-Slack-Signature');
-      const given = m[1]!.toLowerCase();
-      let ok = false;
-      for (const secret of secrets) {
-        if (signatureEqual(hmac('sha256', secret, `v0:${tsText}:`, req.body).toString('hex'), given)) ok = true;
-      }
-      if (!ok) throw invalid();
-      checkTs(ts, tol, nowMs);
-      return { timestamp: ts };
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 // twilio
 
 export interface TwilioOptions {
@@ -408,17 +336,18 @@ export function twilioVerifier(opts: TwilioOptions): Verifier {
 // ---------------------------------------------------------------------------------------------
 // generic hmac
 
-export interface HmacOptions {
-  secrets?: string[];
-  toleranceSec?: number;
-  header?: string;
-  algorithm?: HmacAlgorithm;
-  encoding?: SignatureEncoding;
-  prefix?: string;
-  template?: string;
-  timestampHeader?: string;
-  idHeader?: string;
-  publicUrl?: string;
+/** The presets that are configurations of the generic HMAC verifier. */
+export type HmacPreset = 'hmac' | 'github' | 'shopify' | 'slack';
+
+export interface HmacOptions extends Pick<VerifySignatureParams, 'secrets' | 'toleranceSec' | 'publicUrl' | (typeof HMAC_ONLY)[number]> {
+  /** The preset this configuration is (default `hmac`); it names the verifier in dedupe keys. */
+  preset?: HmacPreset;
+  /**
+   * base64 only: the signature must be the exact text of the standard encoding, as Shopify's own
+   * library compares it. Otherwise the decoded bytes are compared, which also accepts URL-safe and
+   * unpadded spellings.
+   */
+  exactBase64?: boolean;
 }
 
 type TemplatePart = { literal: string } | { field: 'id' | 'timestamp' | 'body' | 'url' };
@@ -463,7 +392,7 @@ export function hmacVerifier(opts: HmacOptions): Verifier {
   const digestBytes = createHash(algorithm).digest().length;
 
   return {
-    preset: 'hmac',
+    preset: opts.preset ?? 'hmac',
     carriesId: idHeader !== undefined,
     hasTimestamp: tsHeader !== undefined,
     verify(req, nowMs) {
@@ -472,7 +401,7 @@ export function hmacVerifier(opts: HmacOptions): Verifier {
       const text = raw.slice(prefix.length);
       const ok = encoding === 'hex' ? HEX.test(text) && text.length === digestBytes * 2 : BASE64.test(text);
       if (!ok) throw missing(opts.header!);
-      const given = Buffer.from(text, encoding === 'hex' ? 'hex' : 'base64');
+      const given = encoding === 'hex' ? Buffer.from(text, 'hex') : opts.exactBase64 ? text : Buffer.from(text, 'base64');
 
       let tsText: string | undefined;
       let ts: number | undefined;
@@ -498,17 +427,44 @@ export function hmacVerifier(opts: HmacOptions): Verifier {
         }
       });
       let match = false;
-      for (const secret of secrets) if (signatureEqual(hmac(algorithm, secret, ...pieces), given)) match = true;
+      for (const secret of secrets) {
+        const digest = hmac(algorithm, secret, ...pieces);
+        if (signatureEqual(typeof given === 'string' ? digest.toString('base64') : digest, given)) match = true;
+      }
       if (!match) throw invalid();
       if (ts !== undefined) checkTs(ts, tol, nowMs);
-      return { id, timestamp: ts };
+      const verified: Verified = {};
+      if (id !== undefined) verified.id = id;
+      if (ts !== undefined) verified.timestamp = ts;
+      return verified;
     },
   };
 }
 
 // ---------------------------------------------------------------------------------------------
+// github / shopify / slack: rows of the generic verifier
 
-const HMAC_ONLY = ['header', 'algorithm', 'encoding', 'prefix', 'template', 'timestampHeader', 'idHeader'] as const;
+export type SimpleOptions = Pick<HmacOptions, 'secrets' | 'toleranceSec'>;
+
+const HMAC_ROWS = {
+  /** `X-Hub-Signature-256: sha256=<hex>` over the body; id from `X-GitHub-Delivery`. No timestamp. */
+  github: { header: 'X-Hub-Signature-256', prefix: 'sha256=', idHeader: 'X-GitHub-Delivery' },
+  /** `X-Shopify-Hmac-Sha256: <base64>` over the body; id from `X-Shopify-Webhook-Id`. No timestamp. */
+  shopify: { header: 'X-Shopify-Hmac-Sha256', encoding: 'base64', exactBase64: true, idHeader: 'X-Shopify-Webhook-Id' },
+  /** `X-Slack-Signature: v0=<hex>` over `v0:{ts}:{body}`, ts from `X-Slack-Request-Timestamp`. No id. */
+  slack: { header: 'X-Slack-Signature', prefix: 'v0=', template: 'v0:{timestamp}:{body}', timestampHeader: 'X-Slack-Request-Timestamp' },
+} as const satisfies Record<Exclude<HmacPreset, 'hmac'>, HmacOptions>;
+
+/** The verifier of a preset that is a row of the generic HMAC verifier (sha256, hex unless the row says otherwise). */
+export function hmacPresetVerifier(preset: keyof typeof HMAC_ROWS, opts: SimpleOptions): Verifier {
+  return hmacVerifier({ secrets: opts.secrets, toleranceSec: opts.toleranceSec, ...HMAC_ROWS[preset], preset });
+}
+
+export const githubVerifier = (opts: SimpleOptions): Verifier => hmacPresetVerifier('github', opts);
+export const shopifyVerifier = (opts: SimpleOptions): Verifier => hmacPresetVerifier('shopify', opts);
+export const slackVerifier = (opts: SimpleOptions): Verifier => hmacPresetVerifier('slack', opts);
+
+// ---------------------------------------------------------------------------------------------
 
 /**
  * Builds the verifier for `params.preset`. Throws an Error for semantic config problems
@@ -534,11 +490,9 @@ export function createVerifier(params: VerifySignatureParams, publicUrl?: string
     case 'stripe':
       return stripeVerifier(base);
     case 'github':
-      return githubVerifier(base);
     case 'shopify':
-      return shopifyVerifier(base);
     case 'slack':
-      return slackVerifier(base);
+      return hmacPresetVerifier(params.preset, base);
     case 'twilio':
       return twilioVerifier({ secrets: params.secrets, publicUrl: url ?? '' });
     case 'hmac':

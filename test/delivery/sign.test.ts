@@ -60,6 +60,16 @@ describe('Standard Webhooks signing', () => {
     }
   });
 
+  it('secretKey takes the alphabet the standardwebhooks library takes (standard base64 only)', () => {
+    const urlSafe = 'whsec_' + Buffer.alloc(24, 0xfb).toString('base64url');
+    assert.match(urlSafe, /[-_]/);
+    assert.throws(() => new Webhook(urlSafe));
+    assert.throws(() => secretKey(urlSafe), /base64/);
+    const standard = 'whsec_' + Buffer.alloc(24, 0xfb).toString('base64');
+    assert.doesNotThrow(() => new Webhook(standard));
+    assert.deepEqual(secretKey(standard), Buffer.alloc(24, 0xfb));
+  });
+
   it('is accepted by the standardwebhooks library', () => {
     const secret = generateSecret();
     const body = JSON.stringify({ type: 'invoice.paid', data: { id: 'in_1', amount: 4200 } });

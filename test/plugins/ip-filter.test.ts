@@ -1,36 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { pino } from 'pino';
-import { Context } from '../../gateway/context.js';
+import type { Context } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
-import type { PluginEnv, PluginInstance } from '../../gateway/plugin.js';
-import type { Store } from '../../gateway/store/types.js';
+import type { PluginInstance } from '../../gateway/plugin.js';
 import { ipFilterPlugin } from '../../plugins/ip-filter/index.js';
+import { fakeContext, pluginHarness } from '../support/plugin.js';
 
-const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true });
-const validate = ajv.compile(ipFilterPlugin.schema);
-
-const env: PluginEnv = {
-  store: {} as Store,
-  logger: pino({ level: 'silent' }),
-  configDir: '.',
-  routeName: 'r',
-  publicUrl: undefined,
-};
-
-async function make(params: Record<string, unknown>): Promise<PluginInstance> {
-  const p = structuredClone(params);
-  assert.ok(validate(p), JSON.stringify(validate.errors));
-  return ipFilterPlugin.create(p as never, env);
-}
+const { validate, create: make } = pluginHarness(ipFilterPlugin);
 
 function ctxOf(remote: string, xff?: string | string[]): Context {
-  const headers: Record<string, string | string[]> = {};
-  if (xff !== undefined) headers['x-forwarded-for'] = xff;
-  const req = { method: 'GET', url: '/x', headers, socket: { remoteAddress: remote } } as unknown as IncomingMessage;
-  return new Context(req, 'r', '/x', '', remote);
+  return fakeContext({ method: 'GET', remoteAddress: remote, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } });
 }
 
 /** Runs the plugin; returns the resolved client ip when allowed, or 'FORBIDDEN'. */

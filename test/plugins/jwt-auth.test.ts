@@ -2,69 +2,33 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import jwt from 'jsonwebtoken';
-import { pino } from 'pino';
-import { Context } from '../../gateway/context.js';
+import type { Context } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
-import type { PluginEnv, PluginInstance } from '../../gateway/plugin.js';
-import type { Store } from '../../gateway/store/types.js';
+import type { PluginInstance } from '../../gateway/plugin.js';
 import { jwtAuthPlugin } from '../../plugins/jwt-auth/index.js';
+import { expectRefusal, fakeContext, pluginHarness } from '../support/plugin.js';
 
 const SECRET = 'test-secret-that-is-long-enough-for-hs256!';
 const now = () => Math.floor(Date.now() / 1000);
 
-const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true });
-const validate = ajv.compile(jwtAuthPlugin.schema);
-
 const configDir = mkdtempSync(join(tmpdir(), 'hg-jwt-'));
 test.after(() => rmSync(configDir, { recursive: true, force: true }));
 
-const env: PluginEnv = {
-  store: {} as Store,
-  logger: pino({ level: 'silent' }),
-  configDir,
-  routeName: 'r',
-  publicUrl: undefined,
-};
-
-/** Validates params with defaults applied (as the core does), then creates the instance. */
-async function make(params: Record<string, unknown>): Promise<PluginInstance> {
-  const p = structuredClone(params);
-  assert.ok(validate(p), JSON.stringify(validate.errors));
-  return jwtAuthPlugin.create(p as never, env);
-}
-
-function ctxOf(opts: { headers?: Record<string, string>; search?: string } = {}): Context {
-  const search = opts.search ?? '';
-  const req = {
-    method: 'POST',
-    url: '/x' + search,
-    headers: { ...(opts.headers ?? {}) },
-    socket: { remoteAddress: '127.0.0.1' },
-  } as unknown as IncomingMessage;
-  return new Context(req, 'r', '/x', search, '127.0.0.1');
-}
+const { validate, create: make } = pluginHarness(jwtAuthPlugin, { configDir });
+const ctxOf = fakeContext;
 
 const bearer = (token: string) => ctxOf({ headers: { authorization: `Bearer ${token}` } });
 
 async function rejects(inst: PluginInstance, ctx: Context, message?: RegExp, wwwAuth = /error="invalid_token"/): Promise<GatewayError> {
-  try {
-    await inst.onRequest!(ctx);
-  } catch (err) {
-    assert.ok(err instanceof GatewayError, String(err));
-    assert.equal(err.code, 'HG_AUTH_INVALID');
-    assert.equal(err.status, 401);
-    assert.match(err.headers?.['www-authenticate'] ?? '', /^Bearer realm="hookgate"/);
-    assert.match(err.headers?.['www-authenticate'] ?? '', wwwAuth);
-    if (message) assert.match(err.message, message);
-    assert.equal(ctx.consumer, undefined);
-    return err;
-  }
-  assert.fail('expected onRequest to throw');
+  const err = await expectRefusal(inst, ctx, 'HG_AUTH_INVALID', 401);
+  assert.match(err.headers?.['www-authenticate'] ?? '', /^Bearer realm="hookgate"/);
+  assert.match(err.headers?.['www-authenticate'] ?? '', wwwAuth);
+  if (message) assert.match(err.message, message);
+  assert.equal(ctx.consumer, undefined);
+  return err;
 }
 
 const hs = (payload: object, opts: jwt.SignOptions = {}, secret = SECRET) =>

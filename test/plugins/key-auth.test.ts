@@ -1,55 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { pino } from 'pino';
-import { Context } from '../../gateway/context.js';
-import { GatewayError } from '../../gateway/errors.js';
-import type { PluginEnv, PluginInstance } from '../../gateway/plugin.js';
-import type { Store } from '../../gateway/store/types.js';
+import type { Context } from '../../gateway/context.js';
+import type { PluginInstance } from '../../gateway/plugin.js';
 import { keyAuthPlugin } from '../../plugins/key-auth/index.js';
+import { expectRefusal, fakeContext, pluginHarness } from '../support/plugin.js';
 
-const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true });
-const validate = ajv.compile(keyAuthPlugin.schema);
-
-const env: PluginEnv = {
-  store: {} as Store,
-  logger: pino({ level: 'silent' }),
-  configDir: '.',
-  routeName: 'r',
-  publicUrl: undefined,
-};
-
-async function make(params: Record<string, unknown>): Promise<PluginInstance> {
-  const p = structuredClone(params);
-  assert.ok(validate(p), JSON.stringify(validate.errors));
-  return keyAuthPlugin.create(p as never, env);
-}
-
-function ctxOf(opts: { headers?: Record<string, string>; search?: string } = {}): Context {
-  const search = opts.search ?? '';
-  const req = {
-    method: 'POST',
-    url: '/x' + search,
-    headers: { ...(opts.headers ?? {}) },
-    socket: { remoteAddress: '127.0.0.1' },
-  } as unknown as IncomingMessage;
-  return new Context(req, 'r', '/x', search, '127.0.0.1');
-}
+const { validate, create: make } = pluginHarness(keyAuthPlugin);
+const ctxOf = fakeContext;
 
 async function rejects(inst: PluginInstance, ctx: Context, message: RegExp): Promise<void> {
-  await assert.rejects(
-    async () => inst.onRequest!(ctx),
-    (err: unknown) => {
-      assert.ok(err instanceof GatewayError);
-      assert.equal(err.code, 'HG_AUTH_INVALID');
-      assert.equal(err.status, 401);
-      assert.deepEqual(err.headers, { 'www-authenticate': 'ApiKey realm="hookgate"' });
-      assert.match(err.message, message);
-      return true;
-    },
-  );
+  const err = await expectRefusal(inst, ctx, 'HG_AUTH_INVALID', 401);
+  assert.deepEqual(err.headers, { 'www-authenticate': 'ApiKey realm="hookgate"' });
+  assert.match(err.message, message);
   assert.equal(ctx.consumer, undefined);
 }
 
