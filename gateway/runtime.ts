@@ -12,7 +12,7 @@ import { Errors } from './errors.js';
 import { Metrics } from './metrics.js';
 import { Pipeline, type DeliveryActions } from './pipeline.js';
 import type { PluginDefinition } from './plugin.js';
-import { createStore, type RedisStore, type Store } from './store/index.js';
+import { createStore, type Store } from './store/index.js';
 import { ConfigWatcher } from './watch.js';
 
 /** A long-lived companion to the gateway (the delivery engine) that follows config reloads. */
@@ -112,7 +112,7 @@ export class Gateway {
     try {
       if (store.driver === 'redis') {
         // Start even when Redis is down: /readyz says so and ioredis keeps retrying.
-        await (store as RedisStore).waitReady(3000).catch((err: Error) => logger.warn({ err: err.message, code: 'HG_STORE_UNAVAILABLE' }, 'redis store not reachable at start; retrying in the background'));
+        await store.waitReady(3000).catch((err: Error) => logger.warn({ err: err.message, code: 'HG_STORE_UNAVAILABLE' }, 'redis store not reachable at start; retrying in the background'));
       }
       const snap = await gw.compile(loaded);
       gw.pipeline.snapshot = snap;

@@ -6,7 +6,7 @@ export interface LogParams {
   /** `stdout`, `stderr`, or a file path (relative to the config file). */
   destination: string;
   level: 'info' | 'debug' | 'trace' | 'warn';
-  /** Also log request headers (credentials and signatures are redacted). */
+  /** Also log the request headers as received (credentials and signatures are redacted). */
   headers: boolean;
   /** Also log the query string (credential params are redacted). */
   query: boolean;
@@ -128,7 +128,8 @@ export const logPlugin = definePlugin<LogParams>({
         if (params.query && ctx.search) line.query = redactQuery(ctx.search);
         if (params.headers) {
           const h: Record<string, unknown> = {};
-          for (const [k, v] of Object.entries(ctx.req.headers)) h[k] = redacted.has(k) ? '[redacted]' : v;
+          // What arrived, not what plugins made of it for the upstream.
+          for (const [k, v] of Object.entries(ctx.receivedHeaders)) h[k] = redacted.has(k) ? '[redacted]' : v;
           line.headers = h;
         }
         logger[level](line);

@@ -77,6 +77,13 @@ routes:
       - request-id: {}
       - log: { destination: ./logs/full.log, headers: true, query: true, redact: [X-Custom-Secret] }
     upstream: up
+  - name: rewritten
+    path: /rewritten
+    plugins:
+      - request-id: {}
+      - headers: { request: { remove: [x-visible], add: { x-added: "by-plugin" } } }
+      - log: { destination: ./logs/full.log, headers: true }
+    upstream: up
   - name: answer
     path: /answer
     plugins:
@@ -134,6 +141,17 @@ routes:
     const l = await lineFor(plainFile, 'log-413-1');
     assert.equal(l.status, 413);
     assert.equal(l.error, 'HG_BODY_TOO_LARGE');
+  });
+
+  test('with headers: true the log shows the headers as received, not as plugins rewrote them for the upstream', async () => {
+    const r = await g.request({ path: '/rewritten', headers: { 'x-request-id': 'log-rewritten-1', 'x-visible': 'shown' } });
+    assert.equal(r.status, 200);
+    const line = await lineFor(fullFile, 'log-rewritten-1');
+    assert.equal(line.headers['x-visible'], 'shown');
+    assert.equal(line.headers['x-added'], undefined);
+    const seen = up.requests.at(-1)!.headers;
+    assert.equal(seen['x-visible'], undefined, 'the upstream got the rewritten headers');
+    assert.equal(seen['x-added'], 'by-plugin');
   });
 
   test('with headers: true credentials are "[redacted]" and no secret value reaches the file', async () => {
