@@ -31,7 +31,7 @@ import {
   twilioVerifier,
   type SignedRequest,
   type VerifySignatureParams,
-} from '../../plugins/verify-signature/schemes.js';
+} from '../../plugins/verify-signature/schemes/index.js';
 import { expectRefusal, fakeContext, pluginHarness } from '../support/plugin.js';
 
 // ---------------------------------------------------------------------------------------------
