@@ -12,9 +12,9 @@
  */
 import { definePlugin, Errors, type Context, type PluginInstance, type PluginResponse } from '../../gateway/plugin-api.js';
 import { verifySignatureSchema } from './schema.js';
-import { createVerifier, DEFAULT_TOLERANCE_SEC, type SignedRequest, type VerifySignatureParams } from './schemes.js';
+import { createVerifier, DEFAULT_TOLERANCE_SEC, type SignedRequest, type VerifySignatureParams } from './schemes/index.js';
 
-export type { VerifySignatureParams } from './schemes.js';
+export type { VerifySignatureParams } from './schemes/index.js';
 
 const NAME = 'verify-signature';
 /** How long a claim lives while the request is being forwarded; bounds a crashed instance's lock. */

@@ -1,5 +1,5 @@
 import type { JsonSchema } from '../../gateway/plugin-api.js';
-import { PRESETS } from './schemes.js';
+import { PRESETS } from './schemes/index.js';
 
 /**
  * Params of `verify-signature` (JSON Schema draft 2020-12). The generic `hmac` fields carry no

@@ -1,0 +1,84 @@
+/** twilio: `X-Twilio-Signature`, HMAC-SHA1 over the public URL and the form params (or a bodySHA256). */
+import { createHash } from 'node:crypto';
+import { signatureEqual } from '../../../gateway/plugin-api.js';
+import { BASE64, hmac, invalid, missing, requireSecrets } from './checks.js';
+import type { Verifier } from './verifier.js';
+
+export interface TwilioOptions {
+  secrets?: string[];
+  /** The public URL Twilio calls, without the query string (that comes from the request). */
+  publicUrl: string;
+}
+
+/** Twilio signs the URL as configured; like twilio-node, accept it with and without the default port. */
+function urlPortVariants(url: string): string[] {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/is.exec(url);
+  if (!m) return [url];
+  const [, scheme, authority, rest] = m as unknown as [string, string, string, string];
+  const at = authority.lastIndexOf('@');
+  const userInfo = authority.slice(0, at + 1);
+  const hostPort = authority.slice(at + 1);
+  const colon = hostPort.indexOf(':', hostPort.lastIndexOf(']') + 1);
+  const host = colon === -1 ? hostPort : hostPort.slice(0, colon);
+  const defaultPort = scheme.toLowerCase() === 'https://' ? ':443' : ':80';
+  const variants = new Set([url, scheme + userInfo + host + rest]);
+  if (colon === -1) variants.add(scheme + userInfo + host + defaultPort + rest);
+  return [...variants];
+}
+
+/** Twilio's form-parameter string: keys sorted, each key+value; repeated keys once per distinct value, sorted. */
+function twilioParamString(body: Buffer): string {
+  const grouped = new Map<string, string[]>();
+  for (const [k, v] of new URLSearchParams(body.toString('utf8'))) {
+    const list = grouped.get(k);
+    if (list) list.push(v);
+    else grouped.set(k, [v]);
+  }
+  let out = '';
+  for (const k of [...grouped.keys()].sort()) {
+    for (const v of [...new Set(grouped.get(k)!)].sort()) out += k + v;
+  }
+  return out;
+}
+
+/**
+ * twilio: `X-Twilio-Signature`, base64 HMAC-SHA1 over the public URL (+ query string) followed,
+ * for form bodies, by the sorted params. Other bodies must be covered by a `bodySHA256` query
+ * param (hex SHA-256 of the body); the signature is then over the URL alone. A non-empty body
+ * that is neither form-encoded nor hash-covered is rejected, since nothing would authenticate it.
+ */
+export function twilioVerifier(opts: TwilioOptions): Verifier {
+  const secrets = requireSecrets(opts.secrets);
+  if (!opts.publicUrl) throw new Error('verify-signature: preset twilio needs the route publicUrl (or a publicUrl param)');
+  const publicUrl = opts.publicUrl;
+  return {
+    preset: 'twilio',
+    carriesId: true,
+    hasTimestamp: false,
+    verify(req) {
+      const given = req.header('x-twilio-signature')?.trim();
+      if (!given || !BASE64.test(given)) throw missing('X-Twilio-Signature');
+      const url = publicUrl + req.search;
+      const bodyHash = new URLSearchParams(req.search).get('bodySHA256');
+      const contentType = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      let params = '';
+      if (bodyHash !== null) {
+        if (!signatureEqual(createHash('sha256').update(req.body).digest('hex'), bodyHash.toLowerCase())) {
+          throw invalid('body does not match the signed bodySHA256');
+        }
+      } else if (contentType === 'application/x-www-form-urlencoded') {
+        params = twilioParamString(req.body);
+      } else if (req.body.length > 0) {
+        throw invalid('body is not covered by the signature (no bodySHA256 in the URL)');
+      }
+      let ok = false;
+      for (const secret of secrets) {
+        for (const u of urlPortVariants(url)) {
+          if (signatureEqual(hmac('sha1', secret, u, params).toString('base64'), given)) ok = true;
+        }
+      }
+      if (!ok) throw invalid();
+      return { id: req.header('i-twilio-idempotency-token') || undefined };
+    },
+  };
+}

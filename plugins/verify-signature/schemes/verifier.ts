@@ -1,0 +1,63 @@
+/**
+ * What every scheme module shares: the preset list, the plugin params as the verifiers read them,
+ * the request a verifier sees, and the Verifier contract itself.
+ */
+export const PRESETS = ['standard-webhooks', 'svix', 'stripe', 'github', 'shopify', 'slack', 'twilio', 'hmac'] as const;
+export type Preset = (typeof PRESETS)[number];
+
+export type HmacAlgorithm = 'sha1' | 'sha256' | 'sha512';
+export type SignatureEncoding = 'hex' | 'base64';
+
+/** The plugin params (after schema defaults), as the verifiers read them. */
+export interface VerifySignatureParams {
+  preset: Preset;
+  secrets?: string[];
+  /** standard-webhooks / svix only: `whpk_` + base64 raw ed25519 public keys, for `v1a` signatures. */
+  publicKeys?: string[];
+  toleranceSec?: number;
+  dedupe?: boolean;
+  dedupeWindowSec?: number;
+  /** Overrides the route's publicUrl (twilio, or hmac with `{url}`). */
+  publicUrl?: string;
+  // Generic `hmac` preset (HMAC_ONLY); `header` is spelled as error messages name it.
+  header?: string;
+  algorithm?: HmacAlgorithm;
+  encoding?: SignatureEncoding;
+  prefix?: string;
+  template?: string;
+  timestampHeader?: string;
+  idHeader?: string;
+}
+
+/** The params only the generic `hmac` preset reads (its rows set them in code). */
+export const HMAC_ONLY = ['header', 'algorithm', 'encoding', 'prefix', 'template', 'timestampHeader', 'idHeader'] as const;
+
+/** The parts of a request a verifier reads. */
+export interface SignedRequest {
+  /** Header lookup; names are passed lower-case. */
+  header(name: string): string | undefined;
+  /** The raw body bytes as received (empty Buffer when there is none). */
+  body: Buffer;
+  /** The query string with its leading `?`, or ''. */
+  search: string;
+}
+
+/** What a valid signature tells us. */
+export interface Verified {
+  /** Message id for dedupe, when the scheme carries one. */
+  id?: string;
+  /** The signed timestamp (Unix seconds), when the scheme has one. */
+  timestamp?: number;
+}
+
+export interface Verifier {
+  readonly preset: Preset;
+  /** The scheme can carry a message id, so dedupe defaults to on. */
+  readonly carriesId: boolean;
+  /** The scheme signs a timestamp (replays are bounded by `toleranceSec`). */
+  readonly hasTimestamp: boolean;
+  /** Throws a GatewayError (HG_SIGNATURE_MISSING / HG_SIGNATURE_INVALID / HG_TIMESTAMP_OUT_OF_RANGE) or returns. */
+  verify(req: SignedRequest, nowMs: number): Verified;
+}
+
+export const DEFAULT_TOLERANCE_SEC = 300;
