@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Webhook } from 'standardwebhooks';
-import { createDeliveryService } from '../../gateway/delivery-service.js';
+import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { closedPort, httpRequest, startUpstream, waitUntil, type HttpResult, type RecordedRequest, type TestUpstream } from '../support/http.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../support/gateway.js';
 import { REDIS_URL, deleteKeys, testPrefix } from '../support/redis.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { pino } from 'pino';
-import { createDeliveryService } from '../../gateway/delivery-service.js';
+import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { DeliveryEngine, eventMatches, type OperationalEvent } from '../../gateway/delivery/engine.js';
 import { MemoryQueue } from '../../gateway/delivery/queue.js';
 import { MemoryRepository } from '../../gateway/delivery/repository.js';
