@@ -47,7 +47,7 @@ export interface EngineOptions {
   snapshot: Snapshot;
   now?: () => number;
   rand?: () => number;
-  /** Minimum delay after a timeout or a 429 (60 s per the spec; tests may shorten it). */
+  /** Minimum delay after a timeout or a 429 (`OVERLOAD_MIN_DELAY_MS`, 60 s, unless given; tests shorten it). */
   overloadMinDelayMs?: number;
 }
 
@@ -358,18 +358,15 @@ export class DeliveryEngine {
   }
 
   private retryAfterFailure(schedule: number[], attemptsMade: number, r: AttemptResult): number | null {
-    const d = nextDelay({
+    return nextDelay({
       schedule,
       attemptsMade,
       status: r.status,
       retryAfterMs: parseRetryAfter(r.retryAfter, this.now()),
-      timedOut: false,
+      timedOut: r.timedOut,
+      overloadMinDelayMs: this.opts.overloadMinDelayMs,
       rand: this.rand,
     });
-    if (d === null) return null;
-    // A timeout or a 429 waits at least the overload minimum (60 s unless configured for tests).
-    if (r.timedOut || r.status === 429) return Math.max(d, this.opts.overloadMinDelayMs ?? 60_000);
-    return d;
   }
 
   /** Runs one job. Every path ends in done or retry; errors (store outage) retry the job. */

@@ -263,12 +263,12 @@ describe('publish input', () => {
 });
 
 describe('engine behaviour with injected time and pure parts', () => {
-  async function engine(opts: { now?: () => number; egress?: Record<string, unknown>; queue?: MemoryQueue } = {}) {
+  async function engine(opts: { now?: () => number; egress?: Record<string, unknown>; queue?: MemoryQueue; overloadMinDelayMs?: number } = {}) {
     const store = new MemoryStore();
     const repo = new MemoryRepository(opts.now);
     const queue = opts.queue ?? new MemoryQueue(8);
     const snapshot = await compileConfig({ egress: opts.egress ?? {} }, store);
-    const e = new DeliveryEngine({ store, repo, queue, logger: silent, snapshot, now: opts.now });
+    const e = new DeliveryEngine({ store, repo, queue, logger: silent, snapshot, now: opts.now, overloadMinDelayMs: opts.overloadMinDelayMs });
     cleanups.push(() => e.stop(1000).then(() => snapshot.dispose()).then(() => store.close()));
     return e;
   }
@@ -342,6 +342,37 @@ describe('engine behaviour with injected time and pure parts', () => {
       assert.equal(att.length, 1, 'rate limiting is not a failed attempt');
       assert.equal(att[0]!.status, 200);
     }
+  });
+
+  test('a 429 and a timeout both wait the overload minimum, overloadMinDelayMs when given', async () => {
+    // Without the knob both would wait 60 s and the second attempts would never come in time.
+    const FLOOR = 400;
+    const times: Record<string, number[]> = { '/busy': [], '/slow': [] };
+    const r = await receiver((req, res) => {
+      const seen = times[req.url!]!;
+      seen.push(Date.now());
+      if (seen.length > 1) return void res.writeHead(200).end();
+      if (req.url === '/busy') return void res.writeHead(429).end();
+      // /slow: hold the first answer past attemptTimeoutMs.
+      setTimeout(() => res.writeHead(200).end(), 1000).unref();
+    });
+    const e = await engine({ overloadMinDelayMs: FLOOR, egress: { allowCidrs: ['127.0.0.1/32'], attemptTimeoutMs: 100, retry: { schedule: [0, '10ms'] } } });
+    await addEndpoint(e, 'busy', `${r.url}/busy`);
+    await addEndpoint(e, 'slow', `${r.url}/slow`);
+    await e.start();
+    const { id } = await e.publish({ type: 'a.b', data: {} });
+    await waitUntil(async () => {
+      const st = await e.repo.getStatuses(id);
+      return st.busy === 'delivered' && st.slow === 'delivered';
+    }, 10000, 'both delivered on the second attempt');
+    const busyGap = times['/busy']![1]! - times['/busy']![0]!;
+    assert.ok(busyGap >= FLOOR - 5, `429: gap was ${busyGap} ms, floor ${FLOOR} ms`);
+    // The floor counts from the end of the timed-out attempt, which is after the receiver saw it.
+    const slowGap = times['/slow']![1]! - times['/slow']![0]!;
+    assert.ok(slowGap >= FLOOR - 5, `timeout: gap was ${slowGap} ms, floor ${FLOOR} ms`);
+    const att = await e.repo.getAttempts(id);
+    assert.deepEqual(att.filter((a) => a.target === 'busy').map((a) => a.status), [429, 200]);
+    assert.deepEqual(att.filter((a) => a.target === 'slow').map((a) => a.status), [0, 200]);
   });
 
   test('a dead endpoint does not starve a healthy one', async () => {
