@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
 import type { Snapshot } from '../compile.js';
 import type { EgressConfig, EndpointConfig, RetryPolicyConfig } from '../config/types.js';
@@ -10,10 +8,10 @@ import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
 import { nextDelay, parseRetryAfter, scheduleOf, DEFAULT_SCHEDULE_MS, type RetryPolicy } from './retry.js';
-import { generateSecret, webhookHeaders } from './sign.js';
-import type { AttemptRecord, DeliveryRepository, EndpointRecord, StoredMessage } from './types.js';
+import { generateSecret } from './sign.js';
+import { sendIngress, sendSigned, type AttemptResult } from './transport.js';
+import { ingressTarget, upstreamOf, type AttemptRecord, type DeliveryRepository, type EndpointRecord, type StoredMessage } from './types.js';
 
-const RESPONSE_LIMIT = 4096;
 const DAY_MS = 24 * 3600 * 1000;
 /** Message ids: `msg_` + 32 hex chars (a v4 UUID: 122 random bits, from Node's pooled entropy). */
 export function newMessageId(): string {
@@ -49,15 +47,6 @@ export interface EngineOptions {
   rand?: () => number;
   /** Minimum delay after a timeout or a 429 (`OVERLOAD_MIN_DELAY_MS`, 60 s, unless given; tests shorten it). */
   overloadMinDelayMs?: number;
-}
-
-interface AttemptResult {
-  status: number;
-  durationMs: number;
-  error?: string;
-  response?: string;
-  retryAfter?: string;
-  timedOut: boolean;
 }
 
 /**
@@ -243,7 +232,7 @@ export class DeliveryEngine {
   async enqueueIngress(req: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer; upstream: string; retry?: RetryPolicyConfig; timeoutMs?: number }): Promise<string> {
     if (!this.snap.upstreams.has(req.upstream)) throw Errors.UPSTREAM_UNKNOWN(req.upstream);
     const id = newMessageId();
-    const target = `up_${req.upstream}`;
+    const target = ingressTarget(req.upstream);
     const msg: StoredMessage = {
       id,
       kind: 'ingress',
@@ -295,59 +284,13 @@ export class DeliveryEngine {
     const hook = this.egress.operationalWebhook;
     if (hook) {
       // Operator-configured and best effort: signed like any delivery, one try, never blocks delivery.
-      const body = Buffer.from(JSON.stringify(ev));
-      this.send(hook.url, 'POST', { 'content-type': 'application/json', ...webhookHeaders(newMessageId(), Math.floor(this.now() / 1000), body, [hook.secret]) }, body, undefined, this.egress.attemptTimeoutMs).then(
+      sendSigned(this.snap, { url: hook.url, msgId: newMessageId(), body: Buffer.from(JSON.stringify(ev)), secrets: [hook.secret], nowMs: this.now() }).then(
         (r) => {
           if (r.status < 200 || r.status >= 300) this.logger.warn({ status: r.status, error: r.error }, 'operational webhook failed');
         },
         () => {},
       );
     }
-  }
-
-  /** One attempt: status 0 for network errors and timeouts. Never throws. */
-  private send(url: string, method: string, headers: OutgoingHttpHeaders, body: Buffer, agent: HttpAgent | undefined, timeoutMs: number): Promise<AttemptResult> {
-    const started = performance.now();
-    return new Promise((resolve) => {
-      let settled = false;
-      let timedOut = false;
-      const done = (r: Omit<AttemptResult, 'durationMs' | 'timedOut'>) => {
-        if (settled) return;
-        settled = true;
-        resolve({ ...r, timedOut, durationMs: Math.round(performance.now() - started) });
-      };
-      let u: URL;
-      try {
-        u = new URL(url);
-      } catch {
-        return done({ status: 0, error: 'invalid URL' });
-      }
-      const isHttps = u.protocol === 'https:';
-      const req = (isHttps ? httpsRequest : httpRequest)(
-        u,
-        { method, headers: { ...headers, 'content-length': body.length }, agent: agent ?? (isHttps ? this.snap.ssrf.httpsAgent : this.snap.ssrf.httpAgent) },
-        (res: IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            if (size < RESPONSE_LIMIT) chunks.push(c);
-            size += c.length;
-          });
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).subarray(0, RESPONSE_LIMIT).toString('utf8');
-            const ra = res.headers['retry-after'];
-            done({ status: res.statusCode ?? 0, response: text, retryAfter: Array.isArray(ra) ? ra[0] : ra });
-          });
-          res.on('error', (err) => done({ status: res.statusCode ?? 0, error: err.message }));
-        },
-      );
-      req.setTimeout(timeoutMs, () => {
-        timedOut = true;
-        req.destroy(new Error(`timed out after ${timeoutMs} ms`));
-      });
-      req.on('error', (err: NodeJS.ErrnoException) => done({ status: 0, error: err.code === 'HG_ENDPOINT_URL_BLOCKED' ? err.message : `${err.code ?? ''} ${err.message}`.trim() }));
-      req.end(body);
-    });
   }
 
   private schedule(msg: StoredMessage, ep: EndpointRecord | null): number[] {
@@ -375,7 +318,7 @@ export class DeliveryEngine {
     const snap = this.snap;
     snap.attempts++;
     try {
-      return await this.attempt(job);
+      return await this.attempt(job, snap);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, msgId: job.msgId, target: job.target }, 'delivery job error; will retry');
       return { kind: 'retry', delayMs: 1000, attempted: false };
@@ -384,13 +327,14 @@ export class DeliveryEngine {
     }
   }
 
-  private async attempt(job: QueueJob): Promise<JobOutcome> {
+  private async attempt(job: QueueJob, snap: Snapshot): Promise<JobOutcome> {
     const msg = await this.message(job.msgId);
     if (!msg) {
       this.logger.warn({ msgId: job.msgId }, 'message expired or missing; dropping its job');
       return { kind: 'done' };
     }
-    const ingress = job.target.startsWith('up_') && msg.kind === 'ingress';
+    const upstream = msg.kind === 'ingress' ? upstreamOf(job.target) : undefined;
+    const ingress = upstream !== undefined;
     let ep: EndpointRecord | null = null;
     if (!ingress) {
       ep = await this.endpoint(job.target);
@@ -420,7 +364,9 @@ export class DeliveryEngine {
     }
     let r: AttemptResult;
     try {
-      r = ingress ? await this.sendIngress(msg, job) : await this.sendEvent(msg, ep!);
+      r = ingress
+        ? await sendIngress(snap, upstream, msg, job.attempts + 1)
+        : await sendSigned(snap, { url: ep!.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.liveSecrets(ep!), headers: { ...ep!.headers, 'user-agent': 'hookgate' }, nowMs: this.now() });
     } finally {
       this.release(key);
     }
@@ -517,48 +463,6 @@ export class DeliveryEngine {
     await this.repo.putEndpoint({ ...cur, disabled: true, disabledReason: reason, updatedAt: this.now() });
     this.invalidate(ep.id);
     this.emit('endpoint.disabled', { endpointId: ep.id, reason });
-  }
-
-  private sendEvent(msg: StoredMessage, ep: EndpointRecord): Promise<AttemptResult> {
-    const body = Buffer.from(msg.body, 'utf8');
-    const headers: OutgoingHttpHeaders = {
-      ...(ep.headers ?? {}),
-      'content-type': 'application/json',
-      'user-agent': 'hookgate',
-      ...webhookHeaders(msg.id, Math.floor(this.now() / 1000), body, this.liveSecrets(ep)),
-    };
-    return this.send(ep.url, 'POST', headers, body, undefined, this.egress.attemptTimeoutMs);
-  }
-
-  /** An async-ingress attempt through the snapshot's pool for the upstream (the proxy's pool too). */
-  private async sendIngress(msg: StoredMessage, job: QueueJob): Promise<AttemptResult> {
-    const name = job.target.slice(3);
-    const up = this.snap.upstreams.get(name);
-    if (!up) return { status: 0, durationMs: 0, timedOut: false, error: `upstream "${name}" is no longer configured` };
-    const target = up.pick();
-    const headers = { ...(msg.headers ?? {}), 'hookgate-message-id': msg.id, 'hookgate-attempt': String(job.attempts + 1) };
-    const timeoutMs = msg.timeoutMs ?? up.timeoutMs;
-    const started = performance.now();
-    const took = () => Math.round(performance.now() - started);
-    // A deadline for the whole attempt, response body included.
-    const signal = AbortSignal.timeout(timeoutMs);
-    try {
-      const res = await target.pool.request({ path: target.basePath + (msg.path ?? '/'), method: (msg.method ?? 'POST') as 'POST', headers, body: Buffer.from(msg.body, 'base64'), signal });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const c of res.body as AsyncIterable<Buffer>) {
-        if (size < RESPONSE_LIMIT) chunks.push(c);
-        size += c.length;
-      }
-      up.reportSuccess(target);
-      const ra = res.headers['retry-after'];
-      return { status: res.statusCode, durationMs: took(), timedOut: false, response: Buffer.concat(chunks).subarray(0, RESPONSE_LIMIT).toString('utf8'), retryAfter: Array.isArray(ra) ? ra[0] : ra };
-    } catch (err) {
-      const timedOut = signal.aborted;
-      if (!timedOut) up.reportConnectFailure(target);
-      const e = err as NodeJS.ErrnoException;
-      return { status: 0, durationMs: took(), timedOut, error: timedOut ? `timed out after ${timeoutMs} ms` : `${e.code ?? ''} ${e.message}`.trim() };
-    }
   }
 
   async stop(deadlineMs: number): Promise<void> {

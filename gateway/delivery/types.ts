@@ -24,6 +24,16 @@ export interface StoredMessage {
   targets: string[];
 }
 
+/** The target of an async-ingress delivery to `upstream`. */
+export function ingressTarget(upstream: string): string {
+  return `up_${upstream}`;
+}
+
+/** The upstream an ingress target names, or undefined for an endpoint id. */
+export function upstreamOf(target: string): string | undefined {
+  return target.startsWith('up_') ? target.slice(3) : undefined;
+}
+
 export interface AttemptRecord {
   target: string;
   attempt: number;
