@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Snapshot } from '../compile.js';
 import type { EgressConfig, EndpointConfig, RetryPolicyConfig } from '../config/types.js';
@@ -9,15 +7,11 @@ import type { Store } from '../store/types.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
 import { nextDelay, parseRetryAfter, scheduleOf, DEFAULT_SCHEDULE_MS, type RetryPolicy } from './retry.js';
 import { generateSecret } from './sign.js';
+import { OperationalEvents, type OperationalEmitter, type OperationalEvent } from './operational.js';
 import { sendIngress, sendSigned, type AttemptResult } from './transport.js';
-import { ingressTarget, upstreamOf, type AttemptRecord, type DeliveryRepository, type EndpointRecord, type StoredMessage } from './types.js';
+import { ingressTarget, newMessageId, upstreamOf, type AttemptRecord, type DeliveryRepository, type EndpointRecord, type StoredMessage } from './types.js';
 
 const DAY_MS = 24 * 3600 * 1000;
-/** Message ids: `msg_` + 32 hex chars (a v4 UUID: 122 random bits, from Node's pooled entropy). */
-export function newMessageId(): string {
-  return `msg_${randomUUID().replace(/-/g, '')}`;
-}
-
 /** Event type patterns: `*`, exact `invoice.paid`, or a dotted prefix `invoice.*`. */
 export function eventMatches(patterns: readonly string[], type: string): boolean {
   for (const p of patterns) {
@@ -26,14 +20,6 @@ export function eventMatches(patterns: readonly string[], type: string): boolean
   }
   return false;
 }
-
-/** Operational events (Svix's names), sent to the log and to the optional operational webhook. */
-export interface OperationalEvent {
-  type: 'endpoint.created' | 'endpoint.updated' | 'endpoint.deleted' | 'endpoint.disabled' | 'message.attempt.failing' | 'message.attempt.exhausted' | 'message.attempt.recovered';
-  timestamp: string;
-  data: Record<string, unknown>;
-}
-
 
 export interface EngineOptions {
   store: Store;
@@ -55,7 +41,8 @@ export interface EngineOptions {
  * the SSRF guard, the attempt log and operational events.
  */
 export class DeliveryEngine {
-  readonly events = new EventEmitter();
+  /** Operational events, typed: `events.on('operational', (ev) => ...)`. */
+  readonly events: OperationalEmitter;
   readonly repo: DeliveryRepository;
   readonly queue: DeliveryQueue;
   private snap: Snapshot;
@@ -68,6 +55,7 @@ export class DeliveryEngine {
   private readonly rand: () => number;
   private readonly logger: Logger;
   private stopped = false;
+  private readonly ops: OperationalEvents;
 
   constructor(private readonly opts: EngineOptions) {
     this.repo = opts.repo;
@@ -76,6 +64,8 @@ export class DeliveryEngine {
     this.now = opts.now ?? Date.now;
     this.rand = opts.rand ?? Math.random;
     this.snap = opts.snapshot;
+    this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap });
+    this.events = this.ops.emitter;
   }
 
   private get retentionMs(): number {
@@ -278,19 +268,7 @@ export class DeliveryEngine {
   }
 
   emit(type: OperationalEvent['type'], data: Record<string, unknown>): void {
-    const ev: OperationalEvent = { type, timestamp: new Date(this.now()).toISOString(), data };
-    this.logger.warn({ event: type, ...data }, 'operational event');
-    this.events.emit('operational', ev);
-    const hook = this.egress.operationalWebhook;
-    if (hook) {
-      // Operator-configured and best effort: signed like any delivery, one try, never blocks delivery.
-      sendSigned(this.snap, { url: hook.url, msgId: newMessageId(), body: Buffer.from(JSON.stringify(ev)), secrets: [hook.secret], nowMs: this.now() }).then(
-        (r) => {
-          if (r.status < 200 || r.status >= 300) this.logger.warn({ status: r.status, error: r.error }, 'operational webhook failed');
-        },
-        () => {},
-      );
-    }
+    this.ops.raise(type, data);
   }
 
   private schedule(msg: StoredMessage, ep: EndpointRecord | null): number[] {

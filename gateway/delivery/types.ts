@@ -1,4 +1,10 @@
 /** Delivery state shared by the engine, its repositories, queues and admin API. */
+import { randomUUID } from 'node:crypto';
+
+/** Message ids: `msg_` + 32 hex chars (a v4 UUID: 122 random bits, from Node's pooled entropy). */
+export function newMessageId(): string {
+  return `msg_${randomUUID().replace(/-/g, '')}`;
+}
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 

@@ -3,7 +3,8 @@ import { after, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { pino } from 'pino';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
-import { DeliveryEngine, eventMatches, type OperationalEvent } from '../../gateway/delivery/engine.js';
+import { DeliveryEngine, eventMatches } from '../../gateway/delivery/engine.js';
+import type { OperationalEvent } from '../../gateway/delivery/operational.js';
 import { MemoryQueue } from '../../gateway/delivery/queue.js';
 import { MemoryRepository } from '../../gateway/delivery/repository.js';
 import { MemoryStore } from '../../gateway/store/memory.js';
@@ -286,7 +287,15 @@ describe('engine behaviour with injected time and pure parts', () => {
     });
     const e = await engine({ now: () => clock, egress: { allowCidrs: ['127.0.0.1/32'], disableAfterHours: 120, retry: { schedule: [0, '10ms', '10ms', '10ms', '10ms', '10ms'] } } });
     const events: OperationalEvent[] = [];
-    e.events.on('operational', (ev: OperationalEvent) => events.push(ev));
+    // No annotation on `ev`: the emitter's type supplies it (the expect-errors fail to compile if it goes untyped).
+    e.events.on('operational', (ev) => {
+      // @ts-expect-error timestamp is an ISO string
+      const n: number = ev.timestamp;
+      void n;
+      events.push(ev);
+    });
+    // @ts-expect-error 'operational' is the only event
+    e.events.on('other', () => {});
     await addEndpoint(e, 'ep', `${r.url}/hook`);
     await e.start();
     await e.publish({ type: 'a.b', data: {} });
