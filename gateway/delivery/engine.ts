@@ -8,6 +8,7 @@ import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
 import { nextDelay, parseRetryAfter, scheduleOf, DEFAULT_SCHEDULE_MS, type RetryPolicy } from './retry.js';
 import { generateSecret } from './sign.js';
 import { OperationalEvents, type OperationalEmitter, type OperationalEvent } from './operational.js';
+import { EndpointSlots } from './slots.js';
 import { sendIngress, sendSigned, type AttemptResult } from './transport.js';
 import { ingressTarget, newMessageId, upstreamOf, type AttemptRecord, type DeliveryRepository, type EndpointRecord, type StoredMessage } from './types.js';
 
@@ -46,7 +47,7 @@ export class DeliveryEngine {
   readonly repo: DeliveryRepository;
   readonly queue: DeliveryQueue;
   private snap: Snapshot;
-  private readonly slots = new Map<string, { busy: number; waiters: (() => void)[] }>();
+  private readonly slots = new EndpointSlots();
   private readonly endpointCache = new Map<string, { ep: EndpointRecord | null; at: number }>();
   private endpointList: { list: EndpointRecord[]; at: number } | undefined;
   private readonly lastCleared = new Map<string, number>();
@@ -330,14 +331,14 @@ export class DeliveryEngine {
       }
     }
     const key = job.target;
-    if (!(await this.acquire(key))) {
+    if (!(await this.slots.acquire(key, snap.egress.maxInFlightPerEndpoint))) {
       // The endpoint already has its share of attempts in flight and none finished soon: it is
       // slow or dead. Give the worker back and try later, without counting an attempt.
       return { kind: 'retry', delayMs: 500 + Math.floor(this.rand() * 500), attempted: false };
     }
     if (this.stopped) {
       // A slot freed during a SIGTERM drain: start no new attempt, leave the job queued.
-      this.release(key);
+      this.slots.release(key);
       return { kind: 'retry', delayMs: 0, attempted: false };
     }
     let r: AttemptResult;
@@ -346,7 +347,7 @@ export class DeliveryEngine {
         ? await sendIngress(snap, upstream, msg, job.attempts + 1)
         : await sendSigned(snap, { url: ep!.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.liveSecrets(ep!), headers: { ...ep!.headers, 'user-agent': 'hookgate' }, nowMs: this.now() });
     } finally {
-      this.release(key);
+      this.slots.release(key);
     }
     const attemptNo = job.attempts + 1;
     const rec: AttemptRecord = { target: job.target, attempt: attemptNo, at: this.now(), status: r.status, durationMs: r.durationMs };
@@ -391,48 +392,6 @@ export class DeliveryEngine {
       }
     }
     return delay === null ? { kind: 'done' } : { kind: 'retry', delayMs: delay, attempted: true };
-  }
-
-  /**
-   * Per-endpoint cap on attempts in flight. A job over the cap waits briefly for a slot: a
-   * healthy endpoint frees one within milliseconds, so its jobs never leave the worker; a slow
-   * one does not, and the job goes back to the queue so other endpoints keep their workers.
-   */
-  private acquire(key: string, waitMs = 50): Promise<boolean> | boolean {
-    let s = this.slots.get(key);
-    if (!s) {
-      s = { busy: 0, waiters: [] };
-      this.slots.set(key, s);
-    }
-    const cap = this.egress.maxInFlightPerEndpoint;
-    if (s.busy < cap) {
-      s.busy++;
-      return true;
-    }
-    if (s.waiters.length >= cap * 4) return false;
-    const slot = s;
-    return new Promise<boolean>((resolve) => {
-      const grant = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        const i = slot.waiters.indexOf(grant);
-        if (i >= 0) slot.waiters.splice(i, 1);
-        resolve(false);
-      }, waitMs);
-      slot.waiters.push(grant);
-    });
-  }
-
-  /** Hands the slot to the next waiter, or frees it. */
-  private release(key: string): void {
-    const s = this.slots.get(key);
-    if (!s) return;
-    const next = s.waiters.shift();
-    if (next) return next();
-    s.busy--;
-    if (s.busy <= 0 && s.waiters.length === 0) this.slots.delete(key);
   }
 
   async disable(ep: EndpointRecord, reason: string): Promise<void> {
