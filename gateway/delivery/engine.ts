@@ -5,7 +5,8 @@ import { Errors, GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
-import { nextDelay, parseRetryAfter, scheduleOf, DEFAULT_SCHEDULE_MS, type RetryPolicy } from './retry.js';
+import { AttemptPolicy } from './policy.js';
+import { scheduleOf, type RetryPolicy } from './retry.js';
 import { generateSecret } from './sign.js';
 import { OperationalEvents, type OperationalEmitter, type OperationalEvent } from './operational.js';
 import { EndpointSlots } from './slots.js';
@@ -50,7 +51,7 @@ export class DeliveryEngine {
   private readonly slots = new EndpointSlots();
   private readonly endpointCache = new Map<string, { ep: EndpointRecord | null; at: number }>();
   private endpointList: { list: EndpointRecord[]; at: number } | undefined;
-  private readonly lastCleared = new Map<string, number>();
+  private readonly policy: AttemptPolicy;
   private readonly messageCache = new Map<string, StoredMessage>();
   private readonly now: () => number;
   private readonly rand: () => number;
@@ -67,6 +68,7 @@ export class DeliveryEngine {
     this.snap = opts.snapshot;
     this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.events = this.ops.emitter;
+    this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });
   }
 
   private get retentionMs(): number {
@@ -272,25 +274,6 @@ export class DeliveryEngine {
     this.ops.raise(type, data);
   }
 
-  private schedule(msg: StoredMessage, ep: EndpointRecord | null): number[] {
-    if (ep?.retry) return scheduleOf(ep.retry as RetryPolicy);
-    if (msg.schedule) return msg.schedule;
-    if (this.egress.retry) return scheduleOf(this.egress.retry as RetryPolicy);
-    return [...DEFAULT_SCHEDULE_MS];
-  }
-
-  private retryAfterFailure(schedule: number[], attemptsMade: number, r: AttemptResult): number | null {
-    return nextDelay({
-      schedule,
-      attemptsMade,
-      status: r.status,
-      retryAfterMs: parseRetryAfter(r.retryAfter, this.now()),
-      timedOut: r.timedOut,
-      overloadMinDelayMs: this.opts.overloadMinDelayMs,
-      rand: this.rand,
-    });
-  }
-
   /** Runs one job. Every path ends in done or retry; errors (store outage) retry the job. */
   async runJob(job: QueueJob): Promise<JobOutcome> {
     // The attempt holds the snapshot it started on, so a reload does not close its pools under it.
@@ -349,49 +332,44 @@ export class DeliveryEngine {
     } finally {
       this.slots.release(key);
     }
+    return this.settle(job, msg, ep, r, snap);
+  }
+
+  /** Records an attempt and carries out the policy's verdict on it. */
+  private async settle(job: QueueJob, msg: StoredMessage, ep: EndpointRecord | null, r: AttemptResult, snap: Snapshot): Promise<JobOutcome> {
     const attemptNo = job.attempts + 1;
     const rec: AttemptRecord = { target: job.target, attempt: attemptNo, at: this.now(), status: r.status, durationMs: r.durationMs };
-    if (r.error) rec.error = r.error;
+    const v = this.policy.judge(r, attemptNo, msg, ep, snap.egress);
+    const error = v.kind === 'delivered' ? r.error : v.error;
+    if (error) rec.error = error;
     if (r.response) rec.response = r.response;
-    const ok = r.status >= 200 && r.status < 300;
-    const kind = ingress ? 'ingress' : 'egress';
-    this.opts.metrics?.deliveries.inc({ kind, result: ok ? 'success' : 'failure' });
-    if (ok) {
-      await this.repo.recordAttempt(msg.id, rec, 'delivered', this.retentionMs);
-      this.opts.metrics?.deliveryLatency.observe({ kind }, (this.now() - msg.createdAt) / 1000);
-      if (ep) {
-        // Clearing the failing streak on every success would cost a write per delivery; once a
-        // second per endpoint is enough (a streak is measured in hours).
-        const t = this.now();
-        if (attemptNo > 1 || t - (this.lastCleared.get(ep.id) ?? 0) >= 1000) {
-          this.lastCleared.set(ep.id, t);
-          await this.repo.clearFailing(ep.id);
-        }
-        if (attemptNo > 4) this.emit('message.attempt.recovered', { msgId: msg.id, endpointId: ep.id, attempts: attemptNo });
-      }
-      return { kind: 'done' };
-    }
-    if (r.status >= 300 && r.status < 400 && !rec.error) rec.error = 'redirects are not followed';
-    if (ep && r.status === 410) {
-      await this.repo.recordAttempt(msg.id, rec, 'failed', this.retentionMs);
-      await this.disable(ep, 'the endpoint answered 410 Gone');
-      return { kind: 'done' };
-    }
-    const delay = this.retryAfterFailure(this.schedule(msg, ep), attemptNo, r);
-    if (delay === null) {
-      await this.repo.recordAttempt(msg.id, rec, 'failed', this.retentionMs);
-      this.emit('message.attempt.exhausted', { msgId: msg.id, target: job.target, attempts: attemptNo, lastStatus: r.status, lastError: r.error });
-    } else {
-      await this.repo.recordAttempt(msg.id, rec, 'pending', this.retentionMs);
-      if (attemptNo === 4 && ep) this.emit('message.attempt.failing', { msgId: msg.id, endpointId: ep.id, attempts: attemptNo });
+    const kind = ep ? 'egress' : 'ingress';
+    this.opts.metrics?.deliveries.inc({ kind, result: v.kind === 'delivered' ? 'success' : 'failure' });
+    switch (v.kind) {
+      case 'delivered':
+        await this.repo.recordAttempt(msg.id, rec, 'delivered', this.retentionMs);
+        this.opts.metrics?.deliveryLatency.observe({ kind }, (this.now() - msg.createdAt) / 1000);
+        if (ep) await this.policy.succeeded(ep.id, attemptNo);
+        if (v.recovered) this.emit('message.attempt.recovered', { msgId: msg.id, endpointId: ep!.id, attempts: attemptNo });
+        return { kind: 'done' };
+      case 'gone':
+        await this.repo.recordAttempt(msg.id, rec, 'failed', this.retentionMs);
+        await this.disable(ep!, 'the endpoint answered 410 Gone');
+        return { kind: 'done' };
+      case 'exhausted':
+        await this.repo.recordAttempt(msg.id, rec, 'failed', this.retentionMs);
+        this.emit('message.attempt.exhausted', { msgId: msg.id, target: job.target, attempts: attemptNo, lastStatus: r.status, lastError: r.error });
+        break;
+      case 'retry':
+        await this.repo.recordAttempt(msg.id, rec, 'pending', this.retentionMs);
+        if (v.failing) this.emit('message.attempt.failing', { msgId: msg.id, endpointId: ep!.id, attempts: attemptNo });
+        break;
     }
     if (ep) {
-      const since = await this.repo.markFailing(ep.id, this.now());
-      if (this.now() - since >= this.egress.disableAfterHours * 3600_000) {
-        await this.disable(ep, `failing without a success for ${this.egress.disableAfterHours} h`);
-      }
+      const reason = await this.policy.failed(ep.id, snap.egress);
+      if (reason) await this.disable(ep, reason);
     }
-    return delay === null ? { kind: 'done' } : { kind: 'retry', delayMs: delay, attempted: true };
+    return v.kind === 'retry' ? { kind: 'retry', delayMs: v.delayMs, attempted: true } : { kind: 'done' };
   }
 
   async disable(ep: EndpointRecord, reason: string): Promise<void> {
