@@ -1,28 +1,19 @@
 import type { Logger } from 'pino';
 import type { Snapshot } from '../compile.js';
-import type { EgressConfig, EndpointConfig, RetryPolicyConfig } from '../config/types.js';
+import type { EgressConfig, RetryPolicyConfig } from '../config/types.js';
 import { Errors, GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
 import { AttemptPolicy } from './policy.js';
 import { scheduleOf, type RetryPolicy } from './retry.js';
-import { generateSecret } from './sign.js';
-import { OperationalEvents, type OperationalEmitter, type OperationalEvent } from './operational.js';
+import { EndpointDirectory, eventMatches } from './endpoints.js';
+import { OperationalEvents, type OperationalEmitter } from './operational.js';
 import { EndpointSlots } from './slots.js';
 import { sendIngress, sendSigned, type AttemptResult } from './transport.js';
 import { ingressTarget, newMessageId, upstreamOf, type AttemptRecord, type DeliveryRepository, type EndpointRecord, type StoredMessage } from './types.js';
 
 const DAY_MS = 24 * 3600 * 1000;
-/** Event type patterns: `*`, exact `invoice.paid`, or a dotted prefix `invoice.*`. */
-export function eventMatches(patterns: readonly string[], type: string): boolean {
-  for (const p of patterns) {
-    if (p === '*' || p === type) return true;
-    if (p.endsWith('.*') && type.startsWith(p.slice(0, -1))) return true;
-  }
-  return false;
-}
-
 export interface EngineOptions {
   store: Store;
   repo: DeliveryRepository;
@@ -46,11 +37,11 @@ export class DeliveryEngine {
   /** Operational events, typed: `events.on('operational', (ev) => ...)`. */
   readonly events: OperationalEmitter;
   readonly repo: DeliveryRepository;
+  /** The endpoints: lookups for attempts, and every change to them (the admin API's too). */
+  readonly endpoints: EndpointDirectory;
   readonly queue: DeliveryQueue;
   private snap: Snapshot;
   private readonly slots = new EndpointSlots();
-  private readonly endpointCache = new Map<string, { ep: EndpointRecord | null; at: number }>();
-  private endpointList: { list: EndpointRecord[]; at: number } | undefined;
   private readonly policy: AttemptPolicy;
   private readonly messageCache = new Map<string, StoredMessage>();
   private readonly now: () => number;
@@ -68,6 +59,7 @@ export class DeliveryEngine {
     this.snap = opts.snapshot;
     this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.events = this.ops.emitter;
+    this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops });
     this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });
   }
 
@@ -77,101 +69,18 @@ export class DeliveryEngine {
 
   /** Applies config endpoints to the repository and starts the workers. */
   async start(): Promise<void> {
-    await this.syncConfigEndpoints(this.egress.endpoints);
+    await this.endpoints.sync();
     this.queue.start((job) => this.runJob(job));
   }
 
   /** Follows a config reload (after the swap): the new snapshot, and its endpoints written to the store. Idempotent. */
   async apply(snap: Snapshot): Promise<void> {
     this.snap = snap;
-    await this.syncConfigEndpoints(snap.egress.endpoints);
+    await this.endpoints.sync();
   }
 
   private get egress(): EgressConfig {
     return this.snap.egress;
-  }
-
-  /** Validates an endpoint URL against the SSRF guard (literal addresses) for config and API input. */
-  checkEndpointUrl(url: string): void {
-    this.snap.ssrf.checkUrl(url);
-  }
-
-  private async syncConfigEndpoints(list: EndpointConfig[]): Promise<void> {
-    const existing = await this.repo.listEndpoints();
-    const byId = new Map(existing.map((e) => [e.id, e]));
-    const t = this.now();
-    for (const c of list) {
-      const cur = byId.get(c.id);
-      let secrets = cur?.secrets ?? [];
-      if (c.secret && !secrets.some((s) => s.secret === c.secret)) secrets = [{ secret: c.secret }];
-      // A generated secret must be stable across restarts and instances: it lives in the store.
-      if (secrets.length === 0) secrets = [{ secret: generateSecret() }];
-      await this.repo.putEndpoint({
-        id: c.id,
-        url: c.url,
-        events: c.events ?? ['*'],
-        secrets,
-        headers: c.headers,
-        rateLimitPerSec: c.rateLimitPerSec,
-        description: c.description,
-        disabled: cur?.source === 'config' && cur.disabled && !c.disabled ? cur.disabled : c.disabled ?? false,
-        disabledReason: cur?.disabledReason,
-        source: 'config',
-        retry: c.retry,
-        createdAt: cur?.createdAt ?? t,
-        updatedAt: t,
-      });
-      this.endpointCache.delete(c.id);
-    }
-    this.endpointList = undefined;
-    const keep = new Set(list.map((c) => c.id));
-    for (const e of existing) {
-      if (e.source === 'config' && !keep.has(e.id)) {
-        await this.repo.deleteEndpoint(e.id);
-        this.endpointCache.delete(e.id);
-      }
-    }
-  }
-
-  /** Endpoint lookup with a 1 s cache: changes from other instances apply within a second. */
-  async endpoint(id: string, fresh = false): Promise<EndpointRecord | null> {
-    const c = this.endpointCache.get(id);
-    const t = this.now();
-    if (!fresh && c && t - c.at < 1000) return c.ep;
-    let ep = await this.repo.getEndpoint(id);
-    if (!ep && this.egress.endpoints.some((c) => c.id === id)) {
-      await this.syncConfigEndpoints(this.egress.endpoints);
-      ep = await this.repo.getEndpoint(id);
-    }
-    this.endpointCache.set(id, { ep, at: t });
-    return ep;
-  }
-
-  invalidate(id: string): void {
-    this.endpointCache.delete(id);
-    this.endpointList = undefined;
-  }
-
-  /** All endpoints, cached for 1 s like single lookups (publish reads them on every event). */
-  private async allEndpoints(): Promise<EndpointRecord[]> {
-    const t = this.now();
-    if (this.endpointList && t - this.endpointList.at < 1000) return this.endpointList.list;
-    let list = await this.repo.listEndpoints();
-    // Redis lost its data (restart without persistence, failover, flush): put the endpoints
-    // declared in gateway.yaml back rather than fan out to nobody until the next restart.
-    const have = new Set(list.map((e) => e.id));
-    if (this.egress.endpoints.some((c) => !have.has(c.id))) {
-      this.logger.warn('config endpoints missing from the store; restoring them');
-      await this.syncConfigEndpoints(this.egress.endpoints);
-      list = await this.repo.listEndpoints();
-    }
-    this.endpointList = { list, at: t };
-    return list;
-  }
-
-  liveSecrets(ep: EndpointRecord): string[] {
-    const t = this.now();
-    return ep.secrets.filter((s) => s.expiresAt === undefined || s.expiresAt > t).map((s) => s.secret);
   }
 
   private async durableWrite<T>(what: string, f: () => Promise<T>): Promise<T> {
@@ -189,7 +98,7 @@ export class DeliveryEngine {
    * with Redis), so a 202 is never a promise the gateway cannot keep.
    */
   async publish(event: { type: string; data: unknown }, opts: { idempotencyKey?: string; retry?: RetryPolicyConfig } = {}): Promise<{ id: string; endpoints: number; replayed: boolean }> {
-    const endpoints = (await this.durableWrite('endpoint lookup', () => this.allEndpoints())).filter((e) => !e.disabled && eventMatches(e.events, event.type));
+    const endpoints = (await this.durableWrite('endpoint lookup', () => this.endpoints.all())).filter((e) => !e.disabled && eventMatches(e.events, event.type));
     const id = newMessageId();
     const answer = { id, endpoints: endpoints.length };
     if (opts.idempotencyKey) {
@@ -270,10 +179,6 @@ export class DeliveryEngine {
     if (this.messageCache.size > 2000) this.messageCache.delete(this.messageCache.keys().next().value!);
   }
 
-  emit(type: OperationalEvent['type'], data: Record<string, unknown>): void {
-    this.ops.raise(type, data);
-  }
-
   /** Runs one job. Every path ends in done or retry; errors (store outage) retry the job. */
   async runJob(job: QueueJob): Promise<JobOutcome> {
     // The attempt holds the snapshot it started on, so a reload does not close its pools under it.
@@ -299,7 +204,7 @@ export class DeliveryEngine {
     const ingress = upstream !== undefined;
     let ep: EndpointRecord | null = null;
     if (!ingress) {
-      ep = await this.endpoint(job.target);
+      ep = await this.endpoints.get(job.target);
       if (!ep || ep.disabled) {
         await this.repo.recordAttempt(msg.id, { target: job.target, attempt: job.attempts + 1, at: this.now(), status: 0, durationMs: 0, error: ep ? 'endpoint disabled' : 'endpoint deleted' }, 'failed', this.retentionMs);
         return { kind: 'done' };
@@ -328,7 +233,7 @@ export class DeliveryEngine {
     try {
       r = ingress
         ? await sendIngress(snap, upstream, msg, job.attempts + 1)
-        : await sendSigned(snap, { url: ep!.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.liveSecrets(ep!), headers: { ...ep!.headers, 'user-agent': 'hookgate' }, nowMs: this.now() });
+        : await sendSigned(snap, { url: ep!.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep!), headers: { ...ep!.headers, 'user-agent': 'hookgate' }, nowMs: this.now() });
     } finally {
       this.slots.release(key);
     }
@@ -350,34 +255,26 @@ export class DeliveryEngine {
         await this.repo.recordAttempt(msg.id, rec, 'delivered', this.retentionMs);
         this.opts.metrics?.deliveryLatency.observe({ kind }, (this.now() - msg.createdAt) / 1000);
         if (ep) await this.policy.succeeded(ep.id, attemptNo);
-        if (v.recovered) this.emit('message.attempt.recovered', { msgId: msg.id, endpointId: ep!.id, attempts: attemptNo });
+        if (v.recovered) this.ops.raise('message.attempt.recovered', { msgId: msg.id, endpointId: ep!.id, attempts: attemptNo });
         return { kind: 'done' };
       case 'gone':
         await this.repo.recordAttempt(msg.id, rec, 'failed', this.retentionMs);
-        await this.disable(ep!, 'the endpoint answered 410 Gone');
+        await this.endpoints.disable(ep!, 'the endpoint answered 410 Gone');
         return { kind: 'done' };
       case 'exhausted':
         await this.repo.recordAttempt(msg.id, rec, 'failed', this.retentionMs);
-        this.emit('message.attempt.exhausted', { msgId: msg.id, target: job.target, attempts: attemptNo, lastStatus: r.status, lastError: r.error });
+        this.ops.raise('message.attempt.exhausted', { msgId: msg.id, target: job.target, attempts: attemptNo, lastStatus: r.status, lastError: r.error });
         break;
       case 'retry':
         await this.repo.recordAttempt(msg.id, rec, 'pending', this.retentionMs);
-        if (v.failing) this.emit('message.attempt.failing', { msgId: msg.id, endpointId: ep!.id, attempts: attemptNo });
+        if (v.failing) this.ops.raise('message.attempt.failing', { msgId: msg.id, endpointId: ep!.id, attempts: attemptNo });
         break;
     }
     if (ep) {
       const reason = await this.policy.failed(ep.id, snap.egress);
-      if (reason) await this.disable(ep, reason);
+      if (reason) await this.endpoints.disable(ep, reason);
     }
     return v.kind === 'retry' ? { kind: 'retry', delayMs: v.delayMs, attempted: true } : { kind: 'done' };
-  }
-
-  async disable(ep: EndpointRecord, reason: string): Promise<void> {
-    const cur = (await this.repo.getEndpoint(ep.id)) ?? ep;
-    if (cur.disabled) return;
-    await this.repo.putEndpoint({ ...cur, disabled: true, disabledReason: reason, updatedAt: this.now() });
-    this.invalidate(ep.id);
-    this.emit('endpoint.disabled', { endpointId: ep.id, reason });
   }
 
   async stop(deadlineMs: number): Promise<void> {

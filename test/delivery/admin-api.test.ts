@@ -8,6 +8,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Webhook } from 'standardwebhooks';
+import type { DeliveryEngine } from '../../gateway/delivery/engine.js';
+import type { OperationalEvent } from '../../gateway/delivery/operational.js';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { closedPort, httpRequest, startUpstream, waitUntil, type HttpResult, type RecordedRequest, type TestUpstream } from '../support/http.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../support/gateway.js';
@@ -321,6 +323,32 @@ for (const mode of ['memory', 'redis'] as const) {
         assert.equal(String(r3.headers['webhook-signature']).split(' ').length, 1);
         new Webhook(newest).verify(r3.body.toString('utf8'), webhookHeadersOf(r3.headers));
         assert.throws(() => new Webhook(newSecret).verify(r3.body.toString('utf8'), webhookHeadersOf(r3.headers)));
+      } finally {
+        await env.stop();
+      }
+    });
+
+    it('every endpoint change through the API raises its operational event, rotate-secret included', async () => {
+      const env = await setup(mode);
+      try {
+        const events: OperationalEvent[] = [];
+        (env.gw.gw.service as unknown as { engine: DeliveryEngine }).engine.events.on('operational', (ev) => events.push(ev));
+        const seen = () => events.splice(0).map((e) => `${e.type} ${String(e.data.endpointId)}`);
+        await createEndpoint(env, { id: 'ev', url: `${env.rx.up.url}/ev` });
+        assert.deepEqual(seen(), ['endpoint.created ev']);
+        assert.equal((await env.gw.admin('PATCH', '/admin/endpoints/ev', { description: 'x' })).status, 200);
+        assert.deepEqual(seen(), ['endpoint.updated ev']);
+        assert.equal((await env.gw.admin('POST', '/admin/endpoints/ev/rotate-secret', { graceSec: 60 })).status, 200);
+        assert.deepEqual(seen(), ['endpoint.updated ev']);
+        assert.equal((await env.gw.admin('POST', '/admin/endpoints/cfg-ep/rotate-secret', {})).status, 200);
+        assert.deepEqual(seen(), ['endpoint.updated cfg-ep']);
+        assert.equal((await env.gw.admin('DELETE', '/admin/endpoints/ev')).status, 200);
+        assert.deepEqual(seen(), ['endpoint.deleted ev']);
+        // Refused changes raise nothing.
+        await expectError(env.gw.admin('POST', '/admin/endpoints/ev/rotate-secret', {}), 404, 'HG_ENDPOINT_NOT_FOUND', 'rotate after DELETE');
+        await expectError(env.gw.admin('DELETE', '/admin/endpoints/cfg-ep'), 409, 'HG_ENDPOINT_READONLY', 'DELETE a config endpoint');
+        assert.deepEqual(seen(), []);
+        assert.ok(env.gw.log.lines.some((l) => l.event === 'endpoint.updated' && l.endpointId === 'cfg-ep'), 'logged as well');
       } finally {
         await env.stop();
       }
