@@ -4,7 +4,6 @@ import { Webhook } from 'standardwebhooks';
 import { pino } from 'pino';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { DeliveryEngine } from '../../gateway/delivery/engine.js';
-import { eventMatches } from '../../gateway/delivery/endpoints.js';
 import type { OperationalEvent } from '../../gateway/delivery/operational.js';
 import { MemoryQueue } from '../../gateway/delivery/queue.js';
 import { MemoryRepository } from '../../gateway/delivery/repository.js';
@@ -45,16 +44,6 @@ function verifyAll(reqs: RecordedRequest[], secret = SECRET): void {
 function publish(g: TestGateway, type: string, data: unknown, headers: Record<string, string> = {}) {
   return g.request({ method: 'POST', path: '/events', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ type, data }) });
 }
-
-describe('event patterns', () => {
-  test('*, exact and dotted prefix', () => {
-    assert.equal(eventMatches(['*'], 'a.b'), true);
-    assert.equal(eventMatches(['invoice.*'], 'invoice.paid'), true);
-    assert.equal(eventMatches(['invoice.*'], 'invoice.paid.late'), true);
-    assert.equal(eventMatches(['invoice.*'], 'invoices.paid'), false);
-    assert.equal(eventMatches(['invoice.paid'], 'invoice.created'), false);
-  });
-});
 
 for (const driver of ['memory', 'redis'] as const) {
   describe(`egress with the ${driver} store`, () => {
