@@ -4,7 +4,7 @@ import { Errors, GatewayError } from '../errors.js';
 import { liveSecrets, newEndpointId, type EndpointDirectory, type EndpointFields } from './endpoints.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
-import type { DeliveryStatus, EndpointRecord } from './types.js';
+import type { DeliveryStatus, EndpointRecord, StoredMessage } from './types.js';
 
 const bad = Errors.ADMIN_BAD_INPUT;
 // The same rules as endpoints declared in gateway.yaml.
@@ -78,6 +78,12 @@ function checkFields(endpoints: EndpointDirectory, b: Record<string, unknown>, p
   return out;
 }
 
+/** A secret given in the body (create, rotate), or undefined to have one generated. */
+function checkSecret(v: unknown): string | undefined {
+  if (v !== undefined && (typeof v !== 'string' || !SECRET.test(v))) throw bad('"secret" must be whsec_ followed by base64 of at least 24 bytes');
+  return v;
+}
+
 function parseTime(v: unknown, field: string): number {
   if (typeof v !== 'string') throw bad(`"${field}" must be an ISO 8601 time`);
   const t = Date.parse(v);
@@ -97,6 +103,11 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     if (!ep) throw Errors.ENDPOINT_NOT_FOUND(id);
     return ep;
   };
+  const mustMessage = async (id: string): Promise<StoredMessage> => {
+    const m = await repo.getMessage(id);
+    if (!m) throw Errors.MESSAGE_NOT_FOUND(id);
+    return m;
+  };
 
   admin.route('GET', '/admin/endpoints', async (): Promise<AdminReply> => {
     const list = await endpoints.list();
@@ -109,9 +120,9 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     only(b, ['id', 'url', 'events', 'secret', 'headers', 'rateLimitPerSec', 'description', 'disabled']);
     const id = b.id === undefined ? newEndpointId() : b.id;
     if (typeof id !== 'string' || !ID.test(id)) throw bad('"id" must be 1-64 letters, digits, dots, dashes or underscores');
-    if (b.secret !== undefined && (typeof b.secret !== 'string' || !SECRET.test(b.secret))) throw bad('"secret" must be whsec_ followed by base64 of at least 24 bytes');
+    const chosen = checkSecret(b.secret);
     const fields = checkFields(endpoints, b, false);
-    const { endpoint, secret } = await endpoints.create(id, { ...fields, url: fields.url! }, b.secret as string | undefined);
+    const { endpoint, secret } = await endpoints.create(id, { ...fields, url: fields.url! }, chosen);
     // The secret is shown once, here.
     return { status: 201, body: { ...endpointView(endpoint, endpoint.createdAt), secret } };
   });
@@ -142,8 +153,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     only(b, ['graceSec', 'secret']);
     const grace = b.graceSec === undefined ? 86400 : b.graceSec;
     if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0 || grace > 7 * 86400) throw bad('"graceSec" must be a number of seconds between 0 and 604800 (7 days)');
-    if (b.secret !== undefined && (typeof b.secret !== 'string' || !SECRET.test(b.secret))) throw bad('"secret" must be whsec_ followed by base64 of at least 24 bytes');
-    const { secret, previousExpireAt } = await endpoints.rotateSecret(ep, grace * 1000, b.secret as string | undefined);
+    const { secret, previousExpireAt } = await endpoints.rotateSecret(ep, grace * 1000, checkSecret(b.secret));
     return { status: 200, body: { id: ep.id, secret, previousSecretsExpireAt: previousExpireAt === null ? null : new Date(previousExpireAt).toISOString() } };
   });
 
@@ -177,8 +187,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   });
 
   admin.route('GET', '/admin/messages/:id', async (req) => {
-    const m = await repo.getMessage(req.params.id!);
-    if (!m) throw Errors.MESSAGE_NOT_FOUND(req.params.id!);
+    const m = await mustMessage(req.params.id!);
     const deliveries = await repo.getStatuses(m.id);
     const attempts = await repo.getAttempts(m.id);
     const byTarget: Record<string, unknown> = {};
@@ -199,8 +208,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   });
 
   admin.route('POST', '/admin/messages/:id/retry', async (req) => {
-    const m = await repo.getMessage(req.params.id!);
-    if (!m) throw Errors.MESSAGE_NOT_FOUND(req.params.id!);
+    const m = await mustMessage(req.params.id!);
     const b = obj(req.body);
     only(b, ['endpoint']);
     let targets: string[];

@@ -8,19 +8,13 @@ import { request as httpsRequest } from 'node:https';
 import type { Snapshot } from '../compile.js';
 import type { SsrfGuard } from './ssrf.js';
 import { webhookHeaders } from './sign.js';
-import type { StoredMessage } from './types.js';
+import type { AttemptRecord, StoredMessage } from './types.js';
 
-/** The attempt log keeps this much of a response body. */
+/** The attempt log keeps this much of a response body (`AttemptRecord.response`). */
 const RESPONSE_LIMIT = 4096;
 
-/** What one attempt came back with. */
-export interface AttemptResult {
-  /** HTTP status; 0 for a network error or a timeout. */
-  status: number;
-  durationMs: number;
-  error?: string;
-  /** The response body, truncated to 4 KB. */
-  response?: string;
+/** What one attempt came back with: what the attempt log keeps, and what the policy reads too. */
+export interface AttemptResult extends Pick<AttemptRecord, 'status' | 'durationMs' | 'error' | 'response'> {
   retryAfter?: string;
   timedOut: boolean;
 }

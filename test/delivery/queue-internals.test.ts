@@ -94,13 +94,7 @@ describe('BullMQ and ioredis internals the delivery queue relies on', () => {
 
     // Every key BullMQ wrote is under <prefix>bull:<name>: (the job hash and the delayed set among them).
     const keys: string[] = [];
-    const r = redis();
-    let cursor = '0';
-    do {
-      const [next, batch] = await r.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
+    for await (const batch of redis().scanStream({ match: `${p}*`, count: 1000 })) keys.push(...(batch as string[]));
     assert.ok(keys.includes(`${p}bull:${NAME}:${id}`), `job hash key; keys: ${keys.join(' ')}`);
     assert.ok(keys.includes(`${p}bull:${NAME}:delayed`), 'delayed set key');
     for (const k of keys) assert.ok(k.startsWith(`${p}bull:${NAME}:`), `key outside the queue's namespace: ${k}`);
