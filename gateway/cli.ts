@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { closeSnapshot, compile } from './compile.js';
 import { loadConfigFile } from './config/load.js';
-import { createDeliveryService } from './delivery-service.js';
+import { createDeliveryService } from './delivery/service.js';
 import { packageRoot } from './paths.js';
 import { Gateway, pluginSet } from './runtime.js';
 import { MemoryStore } from './store/memory.js';

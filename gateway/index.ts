@@ -8,7 +8,7 @@ export { Gateway } from './runtime.js';
 export type { GatewayOptions, GatewayService, ReloadResult, ServiceFactory } from './runtime.js';
 export { compile, closeSnapshot } from './compile.js';
 export type { Snapshot, CompiledRoute } from './compile.js';
-export { createDeliveryService } from './delivery-service.js';
+export { createDeliveryService } from './delivery/service.js';
 export { loadConfigFile, loadConfigText } from './config/load.js';
 export type { GatewayConfig } from './config/types.js';
 export { MemoryStore, RedisStore, createStore } from './store/index.js';

@@ -1,10 +1,10 @@
 import type { AdminReply, AdminRequest, AdminServer } from '../admin/server.js';
 import { gatewaySchema } from '../config/load.js';
 import { Errors, GatewayError } from '../errors.js';
+import { liveSecrets, newEndpointId, type EndpointDirectory, type EndpointFields } from './endpoints.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
-import { generateSecret } from './sign.js';
-import type { DeliveryStatus, EndpointRecord } from './types.js';
+import type { DeliveryStatus, EndpointRecord, StoredMessage } from './types.js';
 
 const bad = Errors.ADMIN_BAD_INPUT;
 // The same rules as endpoints declared in gateway.yaml.
@@ -35,18 +35,18 @@ export function endpointView(ep: EndpointRecord, now = Date.now()): Record<strin
     state: ep.disabled ? 'disabled' : 'enabled',
     disabledReason: ep.disabled ? ep.disabledReason ?? null : null,
     source: ep.source,
-    secrets: ep.secrets.filter((s) => s.expiresAt === undefined || s.expiresAt > now).map((s) => ({ expiresAt: s.expiresAt ? new Date(s.expiresAt).toISOString() : null })),
+    secrets: liveSecrets(ep, now).map((s) => ({ expiresAt: s.expiresAt ? new Date(s.expiresAt).toISOString() : null })),
     createdAt: new Date(ep.createdAt).toISOString(),
     updatedAt: new Date(ep.updatedAt).toISOString(),
   };
 }
 
-function checkFields(engine: DeliveryEngine, b: Record<string, unknown>, partial: boolean): Partial<EndpointRecord> {
-  const out: Partial<EndpointRecord> = {};
+function checkFields(endpoints: EndpointDirectory, b: Record<string, unknown>, partial: boolean): EndpointFields {
+  const out: EndpointFields = {};
   if (b.url !== undefined || !partial) {
     if (typeof b.url !== 'string') throw bad('"url" must be a string');
     try {
-      engine.checkEndpointUrl(b.url);
+      endpoints.checkUrl(b.url);
     } catch (err) {
       // A malformed URL is bad input like any other field; a blocked destination keeps its own code.
       if (err instanceof GatewayError && err.code === 'HG_ENDPOINT_URL_INVALID') throw bad(`"url": ${err.message}`);
@@ -78,6 +78,12 @@ function checkFields(engine: DeliveryEngine, b: Record<string, unknown>, partial
   return out;
 }
 
+/** A secret given in the body (create, rotate), or undefined to have one generated. */
+function checkSecret(v: unknown): string | undefined {
+  if (v !== undefined && (typeof v !== 'string' || !SECRET.test(v))) throw bad('"secret" must be whsec_ followed by base64 of at least 24 bytes');
+  return v;
+}
+
 function parseTime(v: unknown, field: string): number {
   if (typeof v !== 'string') throw bad(`"${field}" must be an ISO 8601 time`);
   const t = Date.parse(v);
@@ -85,17 +91,26 @@ function parseTime(v: unknown, field: string): number {
   return t;
 }
 
-/** Registers the endpoint and message routes on the admin listener. */
+/**
+ * Registers the endpoint and message routes on the admin listener. The routes check input and
+ * map HTTP onto the endpoint directory and the engine, which own the changes and their events.
+ */
 export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine, now: () => number = Date.now): void {
   const repo = engine.repo;
+  const endpoints = engine.endpoints;
   const mustEndpoint = async (id: string): Promise<EndpointRecord> => {
-    const ep = await repo.getEndpoint(id);
+    const ep = await endpoints.find(id);
     if (!ep) throw Errors.ENDPOINT_NOT_FOUND(id);
     return ep;
   };
+  const mustMessage = async (id: string): Promise<StoredMessage> => {
+    const m = await repo.getMessage(id);
+    if (!m) throw Errors.MESSAGE_NOT_FOUND(id);
+    return m;
+  };
 
   admin.route('GET', '/admin/endpoints', async (): Promise<AdminReply> => {
-    const list = await repo.listEndpoints();
+    const list = await endpoints.list();
     list.sort((a, b) => a.id.localeCompare(b.id));
     return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now())) } };
   });
@@ -103,19 +118,13 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   admin.route('POST', '/admin/endpoints', async (req: AdminRequest): Promise<AdminReply> => {
     const b = obj(req.body);
     only(b, ['id', 'url', 'events', 'secret', 'headers', 'rateLimitPerSec', 'description', 'disabled']);
-    const id = b.id === undefined ? `ep_${generateSecret().slice(6, 22).replace(/[+/=]/g, 'x')}` : b.id;
+    const id = b.id === undefined ? newEndpointId() : b.id;
     if (typeof id !== 'string' || !ID.test(id)) throw bad('"id" must be 1-64 letters, digits, dots, dashes or underscores');
-    if (b.secret !== undefined && (typeof b.secret !== 'string' || !SECRET.test(b.secret))) throw bad('"secret" must be whsec_ followed by base64 of at least 24 bytes');
-    const fields = checkFields(engine, b, false);
-    if (await repo.getEndpoint(id)) throw Errors.ENDPOINT_EXISTS(id);
-    const secret = (b.secret as string | undefined) ?? generateSecret();
-    const t = now();
-    const ep: EndpointRecord = { id, url: fields.url!, events: fields.events ?? ['*'], secrets: [{ secret }], headers: fields.headers, rateLimitPerSec: fields.rateLimitPerSec, description: fields.description, disabled: fields.disabled ?? false, source: 'api', createdAt: t, updatedAt: t };
-    await repo.putEndpoint(ep);
-    engine.invalidate(id);
-    engine.emit('endpoint.created', { endpointId: id });
+    const chosen = checkSecret(b.secret);
+    const fields = checkFields(endpoints, b, false);
+    const { endpoint, secret } = await endpoints.create(id, { ...fields, url: fields.url! }, chosen);
     // The secret is shown once, here.
-    return { status: 201, body: { ...endpointView(ep, t), secret } };
+    return { status: 201, body: { ...endpointView(endpoint, endpoint.createdAt), secret } };
   });
 
   admin.route('GET', '/admin/endpoints/:id', async (req) => ({ status: 200, body: endpointView(await mustEndpoint(req.params.id!), now()) }));
@@ -127,25 +136,14 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     if (ep.source === 'config' && Object.keys(b).some((k) => k !== 'disabled')) {
       throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" is declared in gateway.yaml; change it there (only "disabled" can be set here)`);
     }
-    const fields = checkFields(engine, b, true);
-    const next: EndpointRecord = { ...ep, ...fields, updatedAt: now() };
-    if (fields.disabled === false) {
-      delete next.disabledReason;
-      await repo.clearFailing(ep.id);
-    }
-    if (fields.disabled === true) next.disabledReason = 'disabled through the admin API';
-    await repo.putEndpoint(next);
-    engine.invalidate(ep.id);
-    engine.emit('endpoint.updated', { endpointId: ep.id });
+    const next = await endpoints.update(ep, checkFields(endpoints, b, true));
     return { status: 200, body: endpointView(next, now()) };
   });
 
   admin.route('DELETE', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
     if (ep.source === 'config') throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" is declared in gateway.yaml; remove it there`);
-    await repo.deleteEndpoint(ep.id);
-    engine.invalidate(ep.id);
-    engine.emit('endpoint.deleted', { endpointId: ep.id });
+    await endpoints.remove(ep);
     return { status: 200, body: { deleted: ep.id } };
   });
 
@@ -155,18 +153,8 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     only(b, ['graceSec', 'secret']);
     const grace = b.graceSec === undefined ? 86400 : b.graceSec;
     if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0 || grace > 7 * 86400) throw bad('"graceSec" must be a number of seconds between 0 and 604800 (7 days)');
-    if (b.secret !== undefined && (typeof b.secret !== 'string' || !SECRET.test(b.secret))) throw bad('"secret" must be whsec_ followed by base64 of at least 24 bytes');
-    const t = now();
-    const secret = (b.secret as string | undefined) ?? generateSecret();
-    // Every live secret signs during the grace period; the old ones expire at its end.
-    const old = ep.secrets
-      .filter((s) => s.expiresAt === undefined || s.expiresAt > t)
-      .map((s) => ({ secret: s.secret, expiresAt: Math.min(s.expiresAt ?? Infinity, t + grace * 1000) }))
-      .filter((s) => s.expiresAt > t);
-    const next: EndpointRecord = { ...ep, secrets: [{ secret }, ...old], updatedAt: t };
-    await repo.putEndpoint(next);
-    engine.invalidate(ep.id);
-    return { status: 200, body: { id: ep.id, secret, previousSecretsExpireAt: old.length ? new Date(t + grace * 1000).toISOString() : null } };
+    const { secret, previousExpireAt } = await endpoints.rotateSecret(ep, grace * 1000, checkSecret(b.secret));
+    return { status: 200, body: { id: ep.id, secret, previousSecretsExpireAt: previousExpireAt === null ? null : new Date(previousExpireAt).toISOString() } };
   });
 
   admin.route('POST', '/admin/endpoints/:id/recover', async (req) => {
@@ -199,8 +187,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   });
 
   admin.route('GET', '/admin/messages/:id', async (req) => {
-    const m = await repo.getMessage(req.params.id!);
-    if (!m) throw Errors.MESSAGE_NOT_FOUND(req.params.id!);
+    const m = await mustMessage(req.params.id!);
     const deliveries = await repo.getStatuses(m.id);
     const attempts = await repo.getAttempts(m.id);
     const byTarget: Record<string, unknown> = {};
@@ -221,8 +208,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   });
 
   admin.route('POST', '/admin/messages/:id/retry', async (req) => {
-    const m = await repo.getMessage(req.params.id!);
-    if (!m) throw Errors.MESSAGE_NOT_FOUND(req.params.id!);
+    const m = await mustMessage(req.params.id!);
     const b = obj(req.body);
     only(b, ['endpoint']);
     let targets: string[];

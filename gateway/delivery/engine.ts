@@ -1,41 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
 import type { Snapshot } from '../compile.js';
-import type { EgressConfig, EndpointConfig, RetryPolicyConfig } from '../config/types.js';
-import { Errors, GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
+import { EndpointDirectory } from './endpoints.js';
+import { DeliveryIntake, type IngressRequest, type PublishAnswer, type PublishedEvent, type PublishOptions } from './intake.js';
+import { OperationalEvents, type OperationalEmitter } from './operational.js';
+import { AttemptPolicy } from './policy.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
-import { nextDelay, parseRetryAfter, scheduleOf, DEFAULT_SCHEDULE_MS, type RetryPolicy } from './retry.js';
-import { generateSecret, webhookHeaders } from './sign.js';
-import type { AttemptRecord, DeliveryRepository, EndpointRecord, StoredMessage } from './types.js';
-
-const RESPONSE_LIMIT = 4096;
-const DAY_MS = 24 * 3600 * 1000;
-/** Message ids: `msg_` + 32 hex chars (a v4 UUID: 122 random bits, from Node's pooled entropy). */
-export function newMessageId(): string {
-  return `msg_${randomUUID().replace(/-/g, '')}`;
-}
-
-/** Event type patterns: `*`, exact `invoice.paid`, or a dotted prefix `invoice.*`. */
-export function eventMatches(patterns: readonly string[], type: string): boolean {
-  for (const p of patterns) {
-    if (p === '*' || p === type) return true;
-    if (p.endsWith('.*') && type.startsWith(p.slice(0, -1))) return true;
-  }
-  return false;
-}
-
-/** Operational events (Svix's names), sent to the log and to the optional operational webhook. */
-export interface OperationalEvent {
-  type: 'endpoint.created' | 'endpoint.updated' | 'endpoint.deleted' | 'endpoint.disabled' | 'message.attempt.failing' | 'message.attempt.exhausted' | 'message.attempt.recovered';
-  timestamp: string;
-  data: Record<string, unknown>;
-}
-
+import { retentionMs } from './repository.js';
+import { EndpointSlots } from './slots.js';
+import { sendIngress, sendSigned, type AttemptResult } from './transport.js';
+import { upstreamOf, type AttemptRecord, type DeliveryRepository, type DeliveryStatus, type EndpointRecord, type StoredMessage } from './types.js';
 
 export interface EngineOptions {
   store: Store;
@@ -47,38 +22,32 @@ export interface EngineOptions {
   snapshot: Snapshot;
   now?: () => number;
   rand?: () => number;
-  /** Minimum delay after a timeout or a 429 (60 s per the spec; tests may shorten it). */
+  /** Minimum delay after a timeout or a 429 (`OVERLOAD_MIN_DELAY_MS`, 60 s, unless given; tests shorten it). */
   overloadMinDelayMs?: number;
 }
 
-interface AttemptResult {
-  status: number;
-  durationMs: number;
-  error?: string;
-  response?: string;
-  retryAfter?: string;
-  timedOut: boolean;
-}
-
 /**
- * The delivery engine: accepts messages (publish, deliver), stores them, queues one job per
- * target, and runs attempts with signing, retries, rate limits, per-endpoint concurrency caps,
- * the SSRF guard, the attempt log and operational events.
+ * The delivery engine: the coordinator. Intake accepts messages and queues one job per target;
+ * `runJob` takes a job through the endpoint directory, the rate limit and the per-endpoint
+ * slots to one attempt on the transport, records it, and carries out the attempt policy's
+ * verdict (retry, done, disable the endpoint, operational events).
  */
 export class DeliveryEngine {
-  readonly events = new EventEmitter();
+  /** Operational events, typed: `events.on('operational', (ev) => ...)`. */
+  readonly events: OperationalEmitter;
   readonly repo: DeliveryRepository;
+  /** The endpoints: lookups for attempts, and every change to them (the admin API's too). */
+  readonly endpoints: EndpointDirectory;
   readonly queue: DeliveryQueue;
   private snap: Snapshot;
-  private readonly slots = new Map<string, { busy: number; waiters: (() => void)[] }>();
-  private readonly endpointCache = new Map<string, { ep: EndpointRecord | null; at: number }>();
-  private endpointList: { list: EndpointRecord[]; at: number } | undefined;
-  private readonly lastCleared = new Map<string, number>();
-  private readonly messageCache = new Map<string, StoredMessage>();
+  private readonly slots = new EndpointSlots();
+  private readonly policy: AttemptPolicy;
+  private readonly intake: DeliveryIntake;
   private readonly now: () => number;
   private readonly rand: () => number;
   private readonly logger: Logger;
   private stopped = false;
+  private readonly ops: OperationalEvents;
 
   constructor(private readonly opts: EngineOptions) {
     this.repo = opts.repo;
@@ -87,289 +56,41 @@ export class DeliveryEngine {
     this.now = opts.now ?? Date.now;
     this.rand = opts.rand ?? Math.random;
     this.snap = opts.snapshot;
-  }
-
-  private get retentionMs(): number {
-    return this.egress.retentionDays * DAY_MS;
+    this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap });
+    this.events = this.ops.emitter;
+    this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops });
+    this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, logger: this.logger, now: this.now, snapshot: () => this.snap });
+    this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });
   }
 
   /** Applies config endpoints to the repository and starts the workers. */
   async start(): Promise<void> {
-    await this.syncConfigEndpoints(this.egress.endpoints);
+    await this.endpoints.sync();
     this.queue.start((job) => this.runJob(job));
   }
 
   /** Follows a config reload (after the swap): the new snapshot, and its endpoints written to the store. Idempotent. */
   async apply(snap: Snapshot): Promise<void> {
     this.snap = snap;
-    await this.syncConfigEndpoints(snap.egress.endpoints);
-  }
-
-  private get egress(): EgressConfig {
-    return this.snap.egress;
-  }
-
-  /** Validates an endpoint URL against the SSRF guard (literal addresses) for config and API input. */
-  checkEndpointUrl(url: string): void {
-    this.snap.ssrf.checkUrl(url);
-  }
-
-  private async syncConfigEndpoints(list: EndpointConfig[]): Promise<void> {
-    const existing = await this.repo.listEndpoints();
-    const byId = new Map(existing.map((e) => [e.id, e]));
-    const t = this.now();
-    for (const c of list) {
-      const cur = byId.get(c.id);
-      let secrets = cur?.secrets ?? [];
-      if (c.secret && !secrets.some((s) => s.secret === c.secret)) secrets = [{ secret: c.secret }];
-      // A generated secret must be stable across restarts and instances: it lives in the store.
-      if (secrets.length === 0) secrets = [{ secret: generateSecret() }];
-      await this.repo.putEndpoint({
-        id: c.id,
-        url: c.url,
-        events: c.events ?? ['*'],
-        secrets,
-        headers: c.headers,
-        rateLimitPerSec: c.rateLimitPerSec,
-        description: c.description,
-        disabled: cur?.source === 'config' && cur.disabled && !c.disabled ? cur.disabled : c.disabled ?? false,
-        disabledReason: cur?.disabledReason,
-        source: 'config',
-        retry: c.retry,
-        createdAt: cur?.createdAt ?? t,
-        updatedAt: t,
-      });
-      this.endpointCache.delete(c.id);
-    }
-    this.endpointList = undefined;
-    const keep = new Set(list.map((c) => c.id));
-    for (const e of existing) {
-      if (e.source === 'config' && !keep.has(e.id)) {
-        await this.repo.deleteEndpoint(e.id);
-        this.endpointCache.delete(e.id);
-      }
-    }
-  }
-
-  /** Endpoint lookup with a 1 s cache: changes from other instances apply within a second. */
-  async endpoint(id: string, fresh = false): Promise<EndpointRecord | null> {
-    const c = this.endpointCache.get(id);
-    const t = this.now();
-    if (!fresh && c && t - c.at < 1000) return c.ep;
-    let ep = await this.repo.getEndpoint(id);
-    if (!ep && this.egress.endpoints.some((c) => c.id === id)) {
-      await this.syncConfigEndpoints(this.egress.endpoints);
-      ep = await this.repo.getEndpoint(id);
-    }
-    this.endpointCache.set(id, { ep, at: t });
-    return ep;
-  }
-
-  invalidate(id: string): void {
-    this.endpointCache.delete(id);
-    this.endpointList = undefined;
-  }
-
-  /** All endpoints, cached for 1 s like single lookups (publish reads them on every event). */
-  private async allEndpoints(): Promise<EndpointRecord[]> {
-    const t = this.now();
-    if (this.endpointList && t - this.endpointList.at < 1000) return this.endpointList.list;
-    let list = await this.repo.listEndpoints();
-    // Redis lost its data (restart without persistence, failover, flush): put the endpoints
-    // declared in gateway.yaml back rather than fan out to nobody until the next restart.
-    const have = new Set(list.map((e) => e.id));
-    if (this.egress.endpoints.some((c) => !have.has(c.id))) {
-      this.logger.warn('config endpoints missing from the store; restoring them');
-      await this.syncConfigEndpoints(this.egress.endpoints);
-      list = await this.repo.listEndpoints();
-    }
-    this.endpointList = { list, at: t };
-    return list;
-  }
-
-  liveSecrets(ep: EndpointRecord): string[] {
-    const t = this.now();
-    return ep.secrets.filter((s) => s.expiresAt === undefined || s.expiresAt > t).map((s) => s.secret);
-  }
-
-  private async durableWrite<T>(what: string, f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      this.logger.error({ err: (err as Error).message, code: 'HG_QUEUE_UNAVAILABLE' }, `${what} failed`);
-      throw Errors.QUEUE_UNAVAILABLE().with({ 'retry-after': '5' });
-    }
+    await this.endpoints.sync();
   }
 
   /**
    * Accepts an event for fan-out. Resolves once the message and its jobs are in the store (durable
    * with Redis), so a 202 is never a promise the gateway cannot keep.
    */
-  async publish(event: { type: string; data: unknown }, opts: { idempotencyKey?: string; retry?: RetryPolicyConfig } = {}): Promise<{ id: string; endpoints: number; replayed: boolean }> {
-    const endpoints = (await this.durableWrite('endpoint lookup', () => this.allEndpoints())).filter((e) => !e.disabled && eventMatches(e.events, event.type));
-    const id = newMessageId();
-    const answer = { id, endpoints: endpoints.length };
-    if (opts.idempotencyKey) {
-      const prior = await this.durableWrite('idempotency claim', () => this.repo.claimIdempotency(opts.idempotencyKey!, JSON.stringify(answer), DAY_MS));
-      if (prior) return { ...(JSON.parse(prior) as { id: string; endpoints: number }), replayed: true };
-    }
-    const createdAt = this.now();
-    const body = JSON.stringify({ type: event.type, timestamp: new Date(createdAt).toISOString(), data: event.data });
-    const msg: StoredMessage = {
-      id,
-      kind: 'event',
-      createdAt,
-      eventType: event.type,
-      body,
-      bodyEncoding: 'utf8',
-      schedule: opts.retry ? scheduleOf(opts.retry as RetryPolicy) : undefined,
-      targets: endpoints.map((e) => e.id),
-    };
-    try {
-      await this.durableWrite('publish', async () => {
-        await this.repo.saveMessage(msg, this.retentionMs);
-        this.remember(msg);
-        if (msg.targets.length) await this.queue.add(msg.targets.map((t) => ({ msgId: id, target: t })));
-      });
-    } catch (err) {
-      if (opts.idempotencyKey) await this.repo.releaseIdempotency(opts.idempotencyKey).catch(() => {});
-      throw err;
-    }
-    return { ...answer, replayed: false };
+  publish(event: PublishedEvent, opts: PublishOptions = {}): Promise<PublishAnswer> {
+    return this.intake.publish(event, opts);
   }
 
-  /** Accepts an inbound request for async delivery to an upstream. */
-  async enqueueIngress(req: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer; upstream: string; retry?: RetryPolicyConfig; timeoutMs?: number }): Promise<string> {
-    if (!this.snap.upstreams.has(req.upstream)) throw Errors.UPSTREAM_UNKNOWN(req.upstream);
-    const id = newMessageId();
-    const target = `up_${req.upstream}`;
-    const msg: StoredMessage = {
-      id,
-      kind: 'ingress',
-      createdAt: this.now(),
-      body: req.body.toString('base64'),
-      bodyEncoding: 'base64',
-      method: req.method,
-      path: req.path,
-      headers: req.headers,
-      timeoutMs: req.timeoutMs,
-      schedule: req.retry ? scheduleOf(req.retry as RetryPolicy) : undefined,
-      targets: [target],
-    };
-    await this.durableWrite('enqueue', async () => {
-      await this.repo.saveMessage(msg, this.retentionMs);
-      this.remember(msg);
-      await this.queue.add([{ msgId: id, target }]);
-    });
-    return id;
+  /** Accepts an inbound request for async delivery to an upstream; resolves to its message id once stored. */
+  enqueueIngress(req: IngressRequest): Promise<string> {
+    return this.intake.enqueueIngress(req);
   }
 
   /** Queues deliveries again (admin retry/recover). Marks them pending first. */
-  async requeue(msgId: string, targets: string[]): Promise<void> {
-    for (const t of targets) await this.repo.setStatus(msgId, t, 'pending', this.retentionMs);
-    await this.queue.add(targets.map((t) => ({ msgId, target: t })));
-  }
-
-  private async message(id: string): Promise<StoredMessage | null> {
-    const c = this.messageCache.get(id);
-    if (c) return c;
-    const m = await this.repo.getMessage(id);
-    if (m) this.remember(m);
-    return m;
-  }
-
-  /**
-   * Keeps recent messages in memory: the instance that accepted a message usually delivers it
-   * too, and fan-out reads the same message once per endpoint. Messages are immutable.
-   */
-  private remember(m: StoredMessage): void {
-    this.messageCache.set(m.id, m);
-    if (this.messageCache.size > 2000) this.messageCache.delete(this.messageCache.keys().next().value!);
-  }
-
-  emit(type: OperationalEvent['type'], data: Record<string, unknown>): void {
-    const ev: OperationalEvent = { type, timestamp: new Date(this.now()).toISOString(), data };
-    this.logger.warn({ event: type, ...data }, 'operational event');
-    this.events.emit('operational', ev);
-    const hook = this.egress.operationalWebhook;
-    if (hook) {
-      // Operator-configured and best effort: signed like any delivery, one try, never blocks delivery.
-      const body = Buffer.from(JSON.stringify(ev));
-      this.send(hook.url, 'POST', { 'content-type': 'application/json', ...webhookHeaders(newMessageId(), Math.floor(this.now() / 1000), body, [hook.secret]) }, body, undefined, this.egress.attemptTimeoutMs).then(
-        (r) => {
-          if (r.status < 200 || r.status >= 300) this.logger.warn({ status: r.status, error: r.error }, 'operational webhook failed');
-        },
-        () => {},
-      );
-    }
-  }
-
-  /** One attempt: status 0 for network errors and timeouts. Never throws. */
-  private send(url: string, method: string, headers: OutgoingHttpHeaders, body: Buffer, agent: HttpAgent | undefined, timeoutMs: number): Promise<AttemptResult> {
-    const started = performance.now();
-    return new Promise((resolve) => {
-      let settled = false;
-      let timedOut = false;
-      const done = (r: Omit<AttemptResult, 'durationMs' | 'timedOut'>) => {
-        if (settled) return;
-        settled = true;
-        resolve({ ...r, timedOut, durationMs: Math.round(performance.now() - started) });
-      };
-      let u: URL;
-      try {
-        u = new URL(url);
-      } catch {
-        return done({ status: 0, error: 'invalid URL' });
-      }
-      const isHttps = u.protocol === 'https:';
-      const req = (isHttps ? httpsRequest : httpRequest)(
-        u,
-        { method, headers: { ...headers, 'content-length': body.length }, agent: agent ?? (isHttps ? this.snap.ssrf.httpsAgent : this.snap.ssrf.httpAgent) },
-        (res: IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            if (size < RESPONSE_LIMIT) chunks.push(c);
-            size += c.length;
-          });
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).subarray(0, RESPONSE_LIMIT).toString('utf8');
-            const ra = res.headers['retry-after'];
-            done({ status: res.statusCode ?? 0, response: text, retryAfter: Array.isArray(ra) ? ra[0] : ra });
-          });
-          res.on('error', (err) => done({ status: res.statusCode ?? 0, error: err.message }));
-        },
-      );
-      req.setTimeout(timeoutMs, () => {
-        timedOut = true;
-        req.destroy(new Error(`timed out after ${timeoutMs} ms`));
-      });
-      req.on('error', (err: NodeJS.ErrnoException) => done({ status: 0, error: err.code === 'HG_ENDPOINT_URL_BLOCKED' ? err.message : `${err.code ?? ''} ${err.message}`.trim() }));
-      req.end(body);
-    });
-  }
-
-  private schedule(msg: StoredMessage, ep: EndpointRecord | null): number[] {
-    if (ep?.retry) return scheduleOf(ep.retry as RetryPolicy);
-    if (msg.schedule) return msg.schedule;
-    if (this.egress.retry) return scheduleOf(this.egress.retry as RetryPolicy);
-    return [...DEFAULT_SCHEDULE_MS];
-  }
-
-  private retryAfterFailure(schedule: number[], attemptsMade: number, r: AttemptResult): number | null {
-    const d = nextDelay({
-      schedule,
-      attemptsMade,
-      status: r.status,
-      retryAfterMs: parseRetryAfter(r.retryAfter, this.now()),
-      timedOut: false,
-      rand: this.rand,
-    });
-    if (d === null) return null;
-    // A timeout or a 429 waits at least the overload minimum (60 s unless configured for tests).
-    if (r.timedOut || r.status === 429) return Math.max(d, this.opts.overloadMinDelayMs ?? 60_000);
-    return d;
+  requeue(msgId: string, targets: string[]): Promise<void> {
+    return this.intake.requeue(msgId, targets);
   }
 
   /** Runs one job. Every path ends in done or retry; errors (store outage) retry the job. */
@@ -378,7 +99,7 @@ export class DeliveryEngine {
     const snap = this.snap;
     snap.attempts++;
     try {
-      return await this.attempt(job);
+      return await this.attempt(job, snap);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, msgId: job.msgId, target: job.target }, 'delivery job error; will retry');
       return { kind: 'retry', delayMs: 1000, attempted: false };
@@ -387,181 +108,88 @@ export class DeliveryEngine {
     }
   }
 
-  private async attempt(job: QueueJob): Promise<JobOutcome> {
-    const msg = await this.message(job.msgId);
+  private async attempt(job: QueueJob, snap: Snapshot): Promise<JobOutcome> {
+    const msg = await this.intake.message(job.msgId);
     if (!msg) {
       this.logger.warn({ msgId: job.msgId }, 'message expired or missing; dropping its job');
       return { kind: 'done' };
     }
-    const ingress = job.target.startsWith('up_') && msg.kind === 'ingress';
+    const attemptNo = job.attempts + 1;
+    const upstream = msg.kind === 'ingress' ? upstreamOf(job.target) : undefined;
     let ep: EndpointRecord | null = null;
-    if (!ingress) {
-      ep = await this.endpoint(job.target);
+    if (upstream === undefined) {
+      ep = await this.endpoints.get(job.target);
       if (!ep || ep.disabled) {
-        await this.repo.recordAttempt(msg.id, { target: job.target, attempt: job.attempts + 1, at: this.now(), status: 0, durationMs: 0, error: ep ? 'endpoint disabled' : 'endpoint deleted' }, 'failed', this.retentionMs);
+        const skipped: AttemptRecord = { target: job.target, attempt: attemptNo, at: this.now(), status: 0, durationMs: 0, error: ep ? 'endpoint disabled' : 'endpoint deleted' };
+        await this.repo.recordAttempt(msg.id, skipped, 'failed', retentionMs(snap.egress));
         return { kind: 'done' };
       }
-      if (ep.rateLimitPerSec) {
-        const sec = Math.floor(this.now() / 1000);
-        const n = await this.opts.store.incr(`dlv:rl:${ep.id}:${sec}`, 2000);
-        if (n > ep.rateLimitPerSec) {
-          // Over the rate: wait for a later second (spread a little), without counting an attempt.
-          return { kind: 'retry', delayMs: 1000 - (this.now() % 1000) + Math.floor(this.rand() * 200), attempted: false };
-        }
+      if (await this.overRate(ep)) {
+        // Wait for a later second (spread a little), without counting an attempt.
+        return { kind: 'retry', delayMs: 1000 - (this.now() % 1000) + Math.floor(this.rand() * 200), attempted: false };
       }
     }
     const key = job.target;
-    if (!(await this.acquire(key))) {
+    if (!(await this.slots.acquire(key, snap.egress.maxInFlightPerEndpoint))) {
       // The endpoint already has its share of attempts in flight and none finished soon: it is
       // slow or dead. Give the worker back and try later, without counting an attempt.
       return { kind: 'retry', delayMs: 500 + Math.floor(this.rand() * 500), attempted: false };
     }
-    if (this.stopped) {
-      // A slot freed during a SIGTERM drain: start no new attempt, leave the job queued.
-      this.release(key);
-      return { kind: 'retry', delayMs: 0, attempted: false };
-    }
     let r: AttemptResult;
     try {
-      r = ingress ? await this.sendIngress(msg, job) : await this.sendEvent(msg, ep!);
+      // A slot freed during a SIGTERM drain: start no new attempt, leave the job queued.
+      if (this.stopped) return { kind: 'retry', delayMs: 0, attempted: false };
+      r = ep
+        ? await sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: { ...ep.headers, 'user-agent': 'hookgate' }, nowMs: this.now() })
+        : await sendIngress(snap, upstream!, msg, attemptNo);
     } finally {
-      this.release(key);
+      this.slots.release(key);
     }
-    const attemptNo = job.attempts + 1;
-    const rec: AttemptRecord = { target: job.target, attempt: attemptNo, at: this.now(), status: r.status, durationMs: r.durationMs };
-    if (r.error) rec.error = r.error;
+    return this.settle(job.target, attemptNo, msg, ep, r, snap);
+  }
+
+  /** Counts an attempt against the endpoint's `rateLimitPerSec` (shared by all instances through the store). */
+  private async overRate(ep: EndpointRecord): Promise<boolean> {
+    if (!ep.rateLimitPerSec) return false;
+    const sec = Math.floor(this.now() / 1000);
+    return (await this.opts.store.incr(`dlv:rl:${ep.id}:${sec}`, 2000)) > ep.rateLimitPerSec;
+  }
+
+  /** Records an attempt and carries out the policy's verdict on it. */
+  private async settle(target: string, attemptNo: number, msg: StoredMessage, ep: EndpointRecord | null, r: AttemptResult, snap: Snapshot): Promise<JobOutcome> {
+    const rec: AttemptRecord = { target, attempt: attemptNo, at: this.now(), status: r.status, durationMs: r.durationMs };
+    const v = this.policy.judge(r, attemptNo, msg, ep, snap.egress);
+    const error = v.kind === 'delivered' ? r.error : v.error;
+    if (error) rec.error = error;
     if (r.response) rec.response = r.response;
-    const ok = r.status >= 200 && r.status < 300;
-    const kind = ingress ? 'ingress' : 'egress';
-    this.opts.metrics?.deliveries.inc({ kind, result: ok ? 'success' : 'failure' });
-    if (ok) {
-      await this.repo.recordAttempt(msg.id, rec, 'delivered', this.retentionMs);
-      this.opts.metrics?.deliveryLatency.observe({ kind }, (this.now() - msg.createdAt) / 1000);
-      if (ep) {
-        // Clearing the failing streak on every success would cost a write per delivery; once a
-        // second per endpoint is enough (a streak is measured in hours).
-        const t = this.now();
-        if (attemptNo > 1 || t - (this.lastCleared.get(ep.id) ?? 0) >= 1000) {
-          this.lastCleared.set(ep.id, t);
-          await this.repo.clearFailing(ep.id);
-        }
-        if (attemptNo > 4) this.emit('message.attempt.recovered', { msgId: msg.id, endpointId: ep.id, attempts: attemptNo });
-      }
-      return { kind: 'done' };
-    }
-    if (r.status >= 300 && r.status < 400 && !rec.error) rec.error = 'redirects are not followed';
-    if (ep && r.status === 410) {
-      await this.repo.recordAttempt(msg.id, rec, 'failed', this.retentionMs);
-      await this.disable(ep, 'the endpoint answered 410 Gone');
-      return { kind: 'done' };
-    }
-    const delay = this.retryAfterFailure(this.schedule(msg, ep), attemptNo, r);
-    if (delay === null) {
-      await this.repo.recordAttempt(msg.id, rec, 'failed', this.retentionMs);
-      this.emit('message.attempt.exhausted', { msgId: msg.id, target: job.target, attempts: attemptNo, lastStatus: r.status, lastError: r.error });
-    } else {
-      await this.repo.recordAttempt(msg.id, rec, 'pending', this.retentionMs);
-      if (attemptNo === 4 && ep) this.emit('message.attempt.failing', { msgId: msg.id, endpointId: ep.id, attempts: attemptNo });
+    const record = (status: DeliveryStatus) => this.repo.recordAttempt(msg.id, rec, status, retentionMs(snap.egress));
+    const kind = ep ? 'egress' : 'ingress';
+    this.opts.metrics?.deliveries.inc({ kind, result: v.kind === 'delivered' ? 'success' : 'failure' });
+    switch (v.kind) {
+      case 'delivered':
+        await record('delivered');
+        this.opts.metrics?.deliveryLatency.observe({ kind }, (this.now() - msg.createdAt) / 1000);
+        if (ep) await this.policy.succeeded(ep.id, attemptNo);
+        if (v.recovered) this.ops.raise('message.attempt.recovered', { msgId: msg.id, endpointId: ep!.id, attempts: attemptNo });
+        return { kind: 'done' };
+      case 'gone':
+        await record('failed');
+        await this.endpoints.disable(ep!, 'the endpoint answered 410 Gone');
+        return { kind: 'done' };
+      case 'exhausted':
+        await record('failed');
+        this.ops.raise('message.attempt.exhausted', { msgId: msg.id, target, attempts: attemptNo, lastStatus: r.status, lastError: r.error });
+        break;
+      case 'retry':
+        await record('pending');
+        if (v.failing) this.ops.raise('message.attempt.failing', { msgId: msg.id, endpointId: ep!.id, attempts: attemptNo });
+        break;
     }
     if (ep) {
-      const since = await this.repo.markFailing(ep.id, this.now());
-      if (this.now() - since >= this.egress.disableAfterHours * 3600_000) {
-        await this.disable(ep, `failing without a success for ${this.egress.disableAfterHours} h`);
-      }
+      const reason = await this.policy.failed(ep.id, snap.egress);
+      if (reason) await this.endpoints.disable(ep, reason);
     }
-    return delay === null ? { kind: 'done' } : { kind: 'retry', delayMs: delay, attempted: true };
-  }
-
-  /**
-   * Per-endpoint cap on attempts in flight. A job over the cap waits briefly for a slot: a
-   * healthy endpoint frees one within milliseconds, so its jobs never leave the worker; a slow
-   * one does not, and the job goes back to the queue so other endpoints keep their workers.
-   */
-  private acquire(key: string, waitMs = 50): Promise<boolean> | boolean {
-    let s = this.slots.get(key);
-    if (!s) {
-      s = { busy: 0, waiters: [] };
-      this.slots.set(key, s);
-    }
-    const cap = this.egress.maxInFlightPerEndpoint;
-    if (s.busy < cap) {
-      s.busy++;
-      return true;
-    }
-    if (s.waiters.length >= cap * 4) return false;
-    const slot = s;
-    return new Promise<boolean>((resolve) => {
-      const grant = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        const i = slot.waiters.indexOf(grant);
-        if (i >= 0) slot.waiters.splice(i, 1);
-        resolve(false);
-      }, waitMs);
-      slot.waiters.push(grant);
-    });
-  }
-
-  /** Hands the slot to the next waiter, or frees it. */
-  private release(key: string): void {
-    const s = this.slots.get(key);
-    if (!s) return;
-    const next = s.waiters.shift();
-    if (next) return next();
-    s.busy--;
-    if (s.busy <= 0 && s.waiters.length === 0) this.slots.delete(key);
-  }
-
-  async disable(ep: EndpointRecord, reason: string): Promise<void> {
-    const cur = (await this.repo.getEndpoint(ep.id)) ?? ep;
-    if (cur.disabled) return;
-    await this.repo.putEndpoint({ ...cur, disabled: true, disabledReason: reason, updatedAt: this.now() });
-    this.invalidate(ep.id);
-    this.emit('endpoint.disabled', { endpointId: ep.id, reason });
-  }
-
-  private sendEvent(msg: StoredMessage, ep: EndpointRecord): Promise<AttemptResult> {
-    const body = Buffer.from(msg.body, 'utf8');
-    const headers: OutgoingHttpHeaders = {
-      ...(ep.headers ?? {}),
-      'content-type': 'application/json',
-      'user-agent': 'hookgate',
-      ...webhookHeaders(msg.id, Math.floor(this.now() / 1000), body, this.liveSecrets(ep)),
-    };
-    return this.send(ep.url, 'POST', headers, body, undefined, this.egress.attemptTimeoutMs);
-  }
-
-  /** An async-ingress attempt through the snapshot's pool for the upstream (the proxy's pool too). */
-  private async sendIngress(msg: StoredMessage, job: QueueJob): Promise<AttemptResult> {
-    const name = job.target.slice(3);
-    const up = this.snap.upstreams.get(name);
-    if (!up) return { status: 0, durationMs: 0, timedOut: false, error: `upstream "${name}" is no longer configured` };
-    const target = up.pick();
-    const headers = { ...(msg.headers ?? {}), 'hookgate-message-id': msg.id, 'hookgate-attempt': String(job.attempts + 1) };
-    const timeoutMs = msg.timeoutMs ?? up.timeoutMs;
-    const started = performance.now();
-    const took = () => Math.round(performance.now() - started);
-    // A deadline for the whole attempt, response body included.
-    const signal = AbortSignal.timeout(timeoutMs);
-    try {
-      const res = await target.pool.request({ path: target.basePath + (msg.path ?? '/'), method: (msg.method ?? 'POST') as 'POST', headers, body: Buffer.from(msg.body, 'base64'), signal });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const c of res.body as AsyncIterable<Buffer>) {
-        if (size < RESPONSE_LIMIT) chunks.push(c);
-        size += c.length;
-      }
-      up.reportSuccess(target);
-      const ra = res.headers['retry-after'];
-      return { status: res.statusCode, durationMs: took(), timedOut: false, response: Buffer.concat(chunks).subarray(0, RESPONSE_LIMIT).toString('utf8'), retryAfter: Array.isArray(ra) ? ra[0] : ra };
-    } catch (err) {
-      const timedOut = signal.aborted;
-      if (!timedOut) up.reportConnectFailure(target);
-      const e = err as NodeJS.ErrnoException;
-      return { status: 0, durationMs: took(), timedOut, error: timedOut ? `timed out after ${timeoutMs} ms` : `${e.code ?? ''} ${e.message}`.trim() };
-    }
+    return v.kind === 'retry' ? { kind: 'retry', delayMs: v.delayMs, attempted: true } : { kind: 'done' };
   }
 
   async stop(deadlineMs: number): Promise<void> {

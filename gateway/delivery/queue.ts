@@ -195,10 +195,8 @@ export class BullDeliveryQueue implements DeliveryQueue {
       } else {
         this.abandoned = true;
         this.opts.logger.warn({ code: 'HG_QUEUE_STOP_FORCED' }, 'delivery workers did not stop in time; unfinished jobs run again after their lock expires');
-        // BullMQ internals (5.x): the blocking connection's client and the lock manager, whose
-        // renewal timer only stops at the end of a close that may never end.
-        const internals = w as unknown as { blockingConnection?: { _client?: Redis }; lockManager?: { close?: () => Promise<void> } };
-        cutClient(internals.blockingConnection?._client);
+        const internals = workerInternals(w);
+        cutClient(internals.blockingClient);
         cutClient(this.connection);
         await internals.lockManager?.close?.().catch(() => {});
         await settlesWithin(closing, 1000);
@@ -208,6 +206,23 @@ export class BullDeliveryQueue implements DeliveryQueue {
     this.connection?.disconnect();
     this.producer.disconnect();
   }
+}
+
+/** The BullMQ Worker internals a forced stop reaches for (see `workerInternals`). */
+export interface WorkerInternals {
+  /** The ioredis client of the worker's blocking connection (BullMQ's duplicate of ours). */
+  blockingClient?: Redis;
+  /** Renews the locks of running jobs; its timer only stops at the end of a close that may never end. */
+  lockManager?: { close?: () => Promise<void> };
+}
+
+/**
+ * BullMQ internals (5.x), named in this one place and guarded by
+ * test/delivery/queue-internals.test.ts: private fields of Worker, not its documented API.
+ */
+export function workerInternals(w: Worker): WorkerInternals {
+  const raw = w as unknown as { blockingConnection?: { _client?: Redis }; lockManager?: { close?: () => Promise<void> } };
+  return { blockingClient: raw.blockingConnection?._client, lockManager: raw.lockManager };
 }
 
 /** True if `p` settles (either way) within `ms`. */
@@ -225,14 +240,15 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
 }
 
 /**
- * Disconnects a worker's ioredis client for good, for a forced stop.
+ * Disconnects a worker's ioredis client for good, for a forced stop. Exported for
+ * test/delivery/queue-internals.test.ts, which guards the ioredis internals it relies on.
  * - Later commands never settle: while closing, BullMQ retries a failed write without any delay,
  *   so commands rejected by a closed client would spin the event loop.
  * - A client waiting between reconnect attempts stays 'reconnecting' after disconnect() and never
  *   emits 'end' (BullMQ's close waits for it), and its queued commands (the worker's blocking pop)
  *   never settle: reject them and end it by hand.
  */
-function cutClient(c: Redis | undefined): void {
+export function cutClient(c: Redis | undefined): void {
   if (!c) return;
   const raw = c as unknown as { sendCommand: (...args: unknown[]) => unknown; flushQueue?: (err: Error) => void; status: string };
   raw.sendCommand = () => new Promise(() => {});

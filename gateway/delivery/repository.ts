@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { EgressConfig } from '../config/types.js';
 import type { AttemptRecord, DeliveryRepository, DeliveryStatus, EndpointRecord, ListQuery, StoredMessage } from './types.js';
 
 function overall(statuses: Record<string, DeliveryStatus>): DeliveryStatus {
@@ -9,6 +10,11 @@ function overall(statuses: Record<string, DeliveryStatus>): DeliveryStatus {
 }
 
 export { overall as overallStatus };
+
+/** How long a message, its statuses and its attempts are kept (`egress.retentionDays`). */
+export function retentionMs(egress: EgressConfig): number {
+  return egress.retentionDays * 24 * 3600 * 1000;
+}
 
 /** In-process repository: the embedded default. Not shared, not durable. */
 export class MemoryRepository implements DeliveryRepository {

@@ -115,6 +115,8 @@ export interface NextDelayInput {
   retryAfterMs?: number;
   /** True if the failed attempt timed out. */
   timedOut?: boolean;
+  /** Floor after a timeout or a 429 (default `OVERLOAD_MIN_DELAY_MS`; tests shorten it). */
+  overloadMinDelayMs?: number;
   /** Random source for the jitter, [0, 1). */
   rand?: () => number;
 }
@@ -126,16 +128,18 @@ export interface NextDelayInput {
  * 2. scheduled = withJitter(schedule[attemptsMade], 0.2, rand).
  * 3. If `retryAfterMs` is given, the delay is retryAfterMs clamped to [scheduled, 2 × scheduled]:
  *    the receiver may stretch our backoff (up to double) but never shorten it.
- * 4. If the attempt timed out or got 429, the delay is at least 60 s (`OVERLOAD_MIN_DELAY_MS`).
+ * 4. If the attempt timed out or got 429, the delay is at least `overloadMinDelayMs` (60 s,
+ *    `OVERLOAD_MIN_DELAY_MS`, unless given). This is the only overload floor: callers pass the
+ *    knob rather than flooring again.
  */
 export function nextDelay(input: NextDelayInput): number | null {
-  const { schedule, attemptsMade, status, retryAfterMs, timedOut, rand = Math.random } = input;
+  const { schedule, attemptsMade, status, retryAfterMs, timedOut, overloadMinDelayMs = OVERLOAD_MIN_DELAY_MS, rand = Math.random } = input;
   if (attemptsMade >= schedule.length) return null;
   const scheduled = withJitter(schedule[Math.max(0, attemptsMade)]!, 0.2, rand);
   let delay = scheduled;
   if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs)) {
     delay = Math.min(Math.max(retryAfterMs, scheduled), 2 * scheduled);
   }
-  if (timedOut || status === 429) delay = Math.max(delay, OVERLOAD_MIN_DELAY_MS);
+  if (timedOut || status === 429) delay = Math.max(delay, overloadMinDelayMs);
   return Math.round(delay);
 }

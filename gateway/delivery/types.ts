@@ -1,4 +1,10 @@
 /** Delivery state shared by the engine, its repositories, queues and admin API. */
+import { randomUUID } from 'node:crypto';
+
+/** Message ids: `msg_` + 32 hex chars (a v4 UUID: 122 random bits, from Node's pooled entropy). */
+export function newMessageId(): string {
+  return `msg_${randomUUID().replace(/-/g, '')}`;
+}
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
@@ -22,6 +28,16 @@ export interface StoredMessage {
   schedule?: number[];
   /** Targets: endpoint ids (events) or `up_<upstream>` (ingress). */
   targets: string[];
+}
+
+/** The target of an async-ingress delivery to `upstream`. */
+export function ingressTarget(upstream: string): string {
+  return `up_${upstream}`;
+}
+
+/** The upstream an ingress target names, or undefined for an endpoint id. */
+export function upstreamOf(target: string): string | undefined {
+  return target.startsWith('up_') ? target.slice(3) : undefined;
 }
 
 export interface AttemptRecord {

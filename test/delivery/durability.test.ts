@@ -11,7 +11,7 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDeliveryService } from '../../gateway/delivery-service.js';
+import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../support/gateway.js';
 import { httpRequest, startUpstream, waitUntil, type HttpResult, type TestUpstream } from '../support/http.js';
 import { REDIS_URL, deleteKeys, testPrefix } from '../support/redis.js';

@@ -1,35 +1,22 @@
+/** Egress and async ingress through a gateway with the delivery service, on the memory store and on Redis. */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { pino } from 'pino';
-import { createDeliveryService } from '../../gateway/delivery-service.js';
-import { DeliveryEngine, eventMatches, type OperationalEvent } from '../../gateway/delivery/engine.js';
-import { MemoryQueue } from '../../gateway/delivery/queue.js';
-import { MemoryRepository } from '../../gateway/delivery/repository.js';
-import { MemoryStore } from '../../gateway/store/memory.js';
+import { createDeliveryService } from '../../gateway/delivery/service.js';
+import type { OperationalEvent } from '../../gateway/delivery/operational.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { compileConfig } from '../support/snapshot.js';
-import { startUpstream, waitUntil, type RecordedRequest, type TestUpstream } from '../support/http.js';
+import { waitUntil, type RecordedRequest } from '../support/http.js';
 import { deleteKeys, REDIS_URL, testPrefix } from '../support/redis.js';
+import { openResources } from './resources.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-const silent = pino({ level: 'silent' });
 
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-});
+const { onClose, receiver } = openResources();
 
 async function gatewayWith(yaml: string): Promise<TestGateway> {
   const g = await startGateway(yaml, { services: createDeliveryService });
-  cleanups.push(() => g.stop());
+  onClose(() => g.stop());
   return g;
-}
-
-async function receiver(handler?: Parameters<typeof startUpstream>[0]): Promise<TestUpstream> {
-  const u = await startUpstream(handler);
-  cleanups.push(() => u.close());
-  return u;
 }
 
 function verifyAll(reqs: RecordedRequest[], secret = SECRET): void {
@@ -43,16 +30,6 @@ function verifyAll(reqs: RecordedRequest[], secret = SECRET): void {
 function publish(g: TestGateway, type: string, data: unknown, headers: Record<string, string> = {}) {
   return g.request({ method: 'POST', path: '/events', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ type, data }) });
 }
-
-describe('event patterns', () => {
-  test('*, exact and dotted prefix', () => {
-    assert.equal(eventMatches(['*'], 'a.b'), true);
-    assert.equal(eventMatches(['invoice.*'], 'invoice.paid'), true);
-    assert.equal(eventMatches(['invoice.*'], 'invoice.paid.late'), true);
-    assert.equal(eventMatches(['invoice.*'], 'invoices.paid'), false);
-    assert.equal(eventMatches(['invoice.paid'], 'invoice.created'), false);
-  });
-});
 
 for (const driver of ['memory', 'redis'] as const) {
   describe(`egress with the ${driver} store`, () => {
@@ -259,113 +236,6 @@ describe('publish input', () => {
       assert.equal(r.json().error.code, 'HG_EVENT_INVALID', body);
     }
     assert.ok(g.log.lines.some((l) => l.code === 'HG_QUEUE_NOT_DURABLE'), 'memory-store warning logged');
-  });
-});
-
-describe('engine behaviour with injected time and pure parts', () => {
-  async function engine(opts: { now?: () => number; egress?: Record<string, unknown>; queue?: MemoryQueue } = {}) {
-    const store = new MemoryStore();
-    const repo = new MemoryRepository(opts.now);
-    const queue = opts.queue ?? new MemoryQueue(8);
-    const snapshot = await compileConfig({ egress: opts.egress ?? {} }, store);
-    const e = new DeliveryEngine({ store, repo, queue, logger: silent, snapshot, now: opts.now });
-    cleanups.push(() => e.stop(1000).then(() => snapshot.dispose()).then(() => store.close()));
-    return e;
-  }
-
-  async function addEndpoint(e: DeliveryEngine, id: string, url: string, extra: Record<string, unknown> = {}) {
-    const t = Date.now();
-    await e.repo.putEndpoint({ id, url, events: ['*'], secrets: [{ secret: SECRET }], disabled: false, source: 'api', createdAt: t, updatedAt: t, ...extra });
-  }
-
-  test('an endpoint failing for disableAfterHours is disabled with endpoint.disabled', async () => {
-    let clock = Date.now();
-    const r = await receiver((_req, res) => {
-      clock += 50 * 3600_000; // each failed attempt happens 50 h after the previous one
-      res.writeHead(500).end();
-    });
-    const e = await engine({ now: () => clock, egress: { allowCidrs: ['127.0.0.1/32'], disableAfterHours: 120, retry: { schedule: [0, '10ms', '10ms', '10ms', '10ms', '10ms'] } } });
-    const events: OperationalEvent[] = [];
-    e.events.on('operational', (ev: OperationalEvent) => events.push(ev));
-    await addEndpoint(e, 'ep', `${r.url}/hook`);
-    await e.start();
-    await e.publish({ type: 'a.b', data: {} });
-    await waitUntil(() => events.some((ev) => ev.type === 'endpoint.disabled'), 10000, 'endpoint.disabled');
-    // The streak starts at the first failure (+50 h); failures at +100 h and +150 h are within
-    // 120 h of it, the one at +200 h is not.
-    assert.equal(r.requests.length, 4);
-    const ep = await e.repo.getEndpoint('ep');
-    assert.equal(ep?.disabled, true);
-    assert.match(ep?.disabledReason ?? '', /120 h/);
-  });
-
-  test('loopback is refused by the SSRF guard by default, and allowed with allowCidrs', async () => {
-    const r = await receiver();
-    const blocked = await engine({ egress: { retry: { schedule: [0] } } });
-    await addEndpoint(blocked, 'ep', `${r.url}/hook`);
-    await blocked.start();
-    const { id } = await blocked.publish({ type: 'a.b', data: {} });
-    await waitUntil(async () => (await blocked.repo.getStatuses(id)).ep === 'failed', 10000, 'failed');
-    const att = await blocked.repo.getAttempts(id);
-    assert.equal(att[0]!.status, 0);
-    assert.match(att[0]!.error ?? '', /blocked by the SSRF guard.*egress\.allowCidrs/);
-    assert.equal(r.requests.length, 0, 'no connection reached the receiver');
-
-    const allowed = await engine({ egress: { allowCidrs: ['127.0.0.1/32'], retry: { schedule: [0] } } });
-    await addEndpoint(allowed, 'ep', `${r.url}/hook`);
-    await allowed.start();
-    const m2 = await allowed.publish({ type: 'a.b', data: {} });
-    await waitUntil(async () => (await allowed.repo.getStatuses(m2.id)).ep === 'delivered', 10000, 'delivered');
-    assert.equal(r.requests.length, 1);
-    // By name too (resolved at connect time by the guarded lookup).
-    const byName = await engine({ egress: { retry: { schedule: [0] } } });
-    await addEndpoint(byName, 'ep', `http://localhost:${r.port}/hook`);
-    await byName.start();
-    const m3 = await byName.publish({ type: 'a.b', data: {} });
-    await waitUntil(async () => (await byName.repo.getStatuses(m3.id)).ep === 'failed', 10000, 'failed by name');
-    assert.equal(r.requests.length, 1);
-  });
-
-  test('rateLimitPerSec delays deliveries instead of failing them', async () => {
-    const r = await receiver();
-    const e = await engine({ egress: { allowCidrs: ['127.0.0.1/32'] } });
-    await addEndpoint(e, 'ep', `${r.url}/hook`, { rateLimitPerSec: 4 });
-    await e.start();
-    const ids: string[] = [];
-    const started = Date.now();
-    for (let i = 0; i < 10; i++) ids.push((await e.publish({ type: 'a.b', data: { i } })).id);
-    await waitUntil(() => r.requests.length === 10, 15000, '10 deliveries');
-    // 10 deliveries at 4 per second span at least three one-second windows.
-    assert.ok(Date.now() - started >= 1000, 'took at least two window boundaries');
-    for (const id of ids) {
-      const att = await e.repo.getAttempts(id);
-      assert.equal(att.length, 1, 'rate limiting is not a failed attempt');
-      assert.equal(att[0]!.status, 200);
-    }
-  });
-
-  test('a dead endpoint does not starve a healthy one', async () => {
-    const held: (() => void)[] = [];
-    let open = 0;
-    let maxOpen = 0;
-    const dead = await receiver((_req, res) => {
-      open++;
-      maxOpen = Math.max(maxOpen, open);
-      held.push(() => {
-        open--;
-        res.writeHead(200).end();
-      });
-    });
-    cleanups.push(async () => held.forEach((f) => f()));
-    const healthy = await receiver();
-    const e = await engine({ egress: { allowCidrs: ['127.0.0.1/32'], maxInFlightPerEndpoint: 2, attemptTimeoutMs: 30000 }, queue: new MemoryQueue(4) });
-    await addEndpoint(e, 'dead', `${dead.url}/hook`, { events: ['*'] });
-    await addEndpoint(e, 'healthy', `${healthy.url}/hook`);
-    await e.start();
-    for (let i = 0; i < 20; i++) await e.publish({ type: 'a.b', data: { i } });
-    await waitUntil(() => healthy.requests.length === 20, 15000, 'healthy endpoint got all 20');
-    assert.ok(maxOpen <= 2, `dead endpoint held ${maxOpen} attempts at once (cap 2)`);
-    held.splice(0).forEach((f) => f());
   });
 });
 

@@ -145,4 +145,14 @@ describe('nextDelay', () => {
     // exhausted wins over 429
     assert.equal(nextDelay({ schedule, attemptsMade: 4, status: 429, rand: mid }), null);
   });
+
+  it('overloadMinDelayMs replaces the 60 s floor for 429s and timeouts alike', () => {
+    const short = [0, 10];
+    assert.equal(nextDelay({ schedule: short, attemptsMade: 1, status: 429, overloadMinDelayMs: 250, rand: mid }), 250);
+    assert.equal(nextDelay({ schedule: short, attemptsMade: 1, timedOut: true, overloadMinDelayMs: 250, rand: mid }), 250);
+    // still only a floor: a longer scheduled delay stands
+    assert.equal(nextDelay({ schedule, attemptsMade: 1, status: 429, overloadMinDelayMs: 250, rand: mid }), 5 * S);
+    // other statuses ignore it
+    assert.equal(nextDelay({ schedule: short, attemptsMade: 1, status: 503, overloadMinDelayMs: 250, rand: mid }), 10);
+  });
 });

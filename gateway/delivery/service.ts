@@ -1,15 +1,15 @@
-import type { CompiledRoute, Snapshot } from './compile.js';
-import type { Context } from './context.js';
-import { registerDeliveryAdmin } from './delivery/admin.js';
-import { DeliveryEngine } from './delivery/engine.js';
-import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './delivery/queue.js';
-import { MemoryRepository, RedisRepository } from './delivery/repository.js';
-import type { DeliveryRepository } from './delivery/types.js';
-import { Errors } from './errors.js';
-import { stripHopByHop } from './http.js';
-import type { PluginResponse } from './plugin.js';
-import type { RedisStore } from './store/redis.js';
-import type { GatewayService, ServiceFactory } from './runtime.js';
+import type { CompiledRoute, Snapshot } from '../compile.js';
+import type { Context } from '../context.js';
+import { Errors } from '../errors.js';
+import { stripHopByHop } from '../http.js';
+import type { PluginResponse } from '../plugin.js';
+import type { RedisStore } from '../store/redis.js';
+import type { GatewayService, ServiceFactory } from '../runtime.js';
+import { registerDeliveryAdmin } from './admin.js';
+import { DeliveryEngine } from './engine.js';
+import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './queue.js';
+import { MemoryRepository, RedisRepository } from './repository.js';
+import type { DeliveryRepository } from './types.js';
 
 // Credentials are for the gateway, not for whoever receives the request later.
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'content-length', 'host'];

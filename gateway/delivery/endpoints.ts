@@ -1,0 +1,214 @@
+/**
+ * The endpoint directory: the one owner of endpoint records. It writes the config's endpoints to
+ * the store, caches lookups for the hot path, makes every change (create, update, delete, rotate
+ * a secret, disable), invalidates its cache for it and raises its operational event.
+ */
+import type { Logger } from 'pino';
+import type { Snapshot } from '../compile.js';
+import { Errors } from '../errors.js';
+import type { OperationalEvents } from './operational.js';
+import { generateSecret } from './sign.js';
+import type { DeliveryRepository, EndpointRecord, EndpointSecret } from './types.js';
+
+/** How long a cached lookup stands: changes from other instances apply within a second. */
+const CACHE_MS = 1000;
+
+/** The secrets that still sign at `now` (rotation leaves old ones until their grace period ends). */
+export function liveSecrets(ep: EndpointRecord, now: number): EndpointSecret[] {
+  return ep.secrets.filter((s) => s.expiresAt === undefined || s.expiresAt > now);
+}
+
+/** Event type patterns: `*`, exact `invoice.paid`, or a dotted prefix `invoice.*`. */
+export function eventMatches(patterns: readonly string[], type: string): boolean {
+  for (const p of patterns) {
+    if (p === '*' || p === type) return true;
+    if (p.endsWith('.*') && type.startsWith(p.slice(0, -1))) return true;
+  }
+  return false;
+}
+
+/** An id for an endpoint created without one: `ep_` and 16 random characters. */
+export function newEndpointId(): string {
+  return `ep_${generateSecret().slice(6, 22).replace(/[+/=]/g, 'x')}`;
+}
+
+/** The fields the admin API may set. */
+export type EndpointFields = Partial<Pick<EndpointRecord, 'url' | 'events' | 'headers' | 'rateLimitPerSec' | 'description' | 'disabled'>>;
+
+export interface EndpointDirectoryOptions {
+  repo: DeliveryRepository;
+  logger: Logger;
+  now: () => number;
+  /** The current snapshot: its config endpoints and its SSRF guard. */
+  snapshot: () => Snapshot;
+  events: OperationalEvents;
+}
+
+export class EndpointDirectory {
+  private readonly cache = new Map<string, { ep: EndpointRecord | null; at: number }>();
+  private cachedList: { list: EndpointRecord[]; at: number } | undefined;
+  private readonly repo: DeliveryRepository;
+
+  constructor(private readonly opts: EndpointDirectoryOptions) {
+    this.repo = opts.repo;
+  }
+
+  private configEndpoints() {
+    return this.opts.snapshot().egress.endpoints;
+  }
+
+  /** Validates an endpoint URL against the SSRF guard (literal addresses) for API input. */
+  checkUrl(url: string): void {
+    this.opts.snapshot().ssrf.checkUrl(url);
+  }
+
+  /** Writes the current config's endpoints to the store and removes config endpoints it no longer declares. Idempotent. */
+  async sync(): Promise<void> {
+    const list = this.configEndpoints();
+    const existing = await this.repo.listEndpoints();
+    const byId = new Map(existing.map((e) => [e.id, e]));
+    const t = this.opts.now();
+    for (const c of list) {
+      const cur = byId.get(c.id);
+      let secrets = cur?.secrets ?? [];
+      if (c.secret && !secrets.some((s) => s.secret === c.secret)) secrets = [{ secret: c.secret }];
+      // A generated secret must be stable across restarts and instances: it lives in the store.
+      if (secrets.length === 0) secrets = [{ secret: generateSecret() }];
+      await this.repo.putEndpoint({
+        id: c.id,
+        url: c.url,
+        events: c.events ?? ['*'],
+        secrets,
+        headers: c.headers,
+        rateLimitPerSec: c.rateLimitPerSec,
+        description: c.description,
+        disabled: cur?.source === 'config' && cur.disabled && !c.disabled ? cur.disabled : c.disabled ?? false,
+        disabledReason: cur?.disabledReason,
+        source: 'config',
+        retry: c.retry,
+        createdAt: cur?.createdAt ?? t,
+        updatedAt: t,
+      });
+      this.cache.delete(c.id);
+    }
+    this.cachedList = undefined;
+    const keep = new Set(list.map((c) => c.id));
+    for (const e of existing) {
+      if (e.source === 'config' && !keep.has(e.id)) {
+        await this.repo.deleteEndpoint(e.id);
+        this.cache.delete(e.id);
+      }
+    }
+  }
+
+  /** An endpoint for an attempt, cached for a second. */
+  async get(id: string): Promise<EndpointRecord | null> {
+    const c = this.cache.get(id);
+    const t = this.opts.now();
+    if (c && t - c.at < CACHE_MS) return c.ep;
+    let ep = await this.repo.getEndpoint(id);
+    if (!ep && this.configEndpoints().some((c) => c.id === id)) {
+      await this.sync();
+      ep = await this.repo.getEndpoint(id);
+    }
+    this.cache.set(id, { ep, at: t });
+    return ep;
+  }
+
+  /** All endpoints, cached for a second like single lookups (publish reads them on every event). */
+  async all(): Promise<EndpointRecord[]> {
+    const t = this.opts.now();
+    if (this.cachedList && t - this.cachedList.at < CACHE_MS) return this.cachedList.list;
+    let list = await this.repo.listEndpoints();
+    // Redis lost its data (restart without persistence, failover, flush): put the endpoints
+    // declared in gateway.yaml back rather than fan out to nobody until the next restart.
+    const have = new Set(list.map((e) => e.id));
+    if (this.configEndpoints().some((c) => !have.has(c.id))) {
+      this.opts.logger.warn('config endpoints missing from the store; restoring them');
+      await this.sync();
+      list = await this.repo.listEndpoints();
+    }
+    this.cachedList = { list, at: t };
+    return list;
+  }
+
+  /** An endpoint as stored now, uncached (for the admin API). */
+  find(id: string): Promise<EndpointRecord | null> {
+    return this.repo.getEndpoint(id);
+  }
+
+  /** All endpoints as stored now, uncached (for the admin API). */
+  list(): Promise<EndpointRecord[]> {
+    return this.repo.listEndpoints();
+  }
+
+  /** The secrets an attempt signs with. */
+  signingSecrets(ep: EndpointRecord): string[] {
+    return liveSecrets(ep, this.opts.now()).map((s) => s.secret);
+  }
+
+  private changed(id: string): void {
+    this.cache.delete(id);
+    this.cachedList = undefined;
+  }
+
+  /**
+   * Creates an API endpoint with `secret`, or a generated one.
+   * @throws GatewayError HG_ENDPOINT_EXISTS when the id is taken.
+   */
+  async create(id: string, fields: EndpointFields & { url: string }, secret: string = generateSecret()): Promise<{ endpoint: EndpointRecord; secret: string }> {
+    if (await this.repo.getEndpoint(id)) throw Errors.ENDPOINT_EXISTS(id);
+    const t = this.opts.now();
+    const endpoint: EndpointRecord = { id, url: fields.url, events: fields.events ?? ['*'], secrets: [{ secret }], headers: fields.headers, rateLimitPerSec: fields.rateLimitPerSec, description: fields.description, disabled: fields.disabled ?? false, source: 'api', createdAt: t, updatedAt: t };
+    await this.repo.putEndpoint(endpoint);
+    this.changed(id);
+    this.opts.events.raise('endpoint.created', { endpointId: id });
+    return { endpoint, secret };
+  }
+
+  /** Changes fields; enabling ends the failing streak (a fresh start), disabling records why. */
+  async update(ep: EndpointRecord, fields: EndpointFields): Promise<EndpointRecord> {
+    const next: EndpointRecord = { ...ep, ...fields, updatedAt: this.opts.now() };
+    if (fields.disabled === false) {
+      delete next.disabledReason;
+      await this.repo.clearFailing(ep.id);
+    }
+    if (fields.disabled === true) next.disabledReason = 'disabled through the admin API';
+    await this.repo.putEndpoint(next);
+    this.changed(ep.id);
+    this.opts.events.raise('endpoint.updated', { endpointId: ep.id });
+    return next;
+  }
+
+  async remove(ep: EndpointRecord): Promise<void> {
+    await this.repo.deleteEndpoint(ep.id);
+    this.changed(ep.id);
+    this.opts.events.raise('endpoint.deleted', { endpointId: ep.id });
+  }
+
+  /**
+   * Signs with a new secret (`secret`, or a generated one) from now on. Every live secret keeps
+   * signing during the grace period; the old ones expire at its end.
+   * @returns the new secret, and when the previous ones expire (null when none stays live).
+   */
+  async rotateSecret(ep: EndpointRecord, graceMs: number, secret: string = generateSecret()): Promise<{ secret: string; previousExpireAt: number | null }> {
+    const t = this.opts.now();
+    const until = t + graceMs;
+    const old = liveSecrets(ep, t)
+      .map((s) => ({ secret: s.secret, expiresAt: Math.min(s.expiresAt ?? Infinity, until) }))
+      .filter((s) => s.expiresAt > t);
+    await this.repo.putEndpoint({ ...ep, secrets: [{ secret }, ...old], updatedAt: t });
+    this.changed(ep.id);
+    this.opts.events.raise('endpoint.updated', { endpointId: ep.id });
+    return { secret, previousExpireAt: old.length ? until : null };
+  }
+
+  /** Disables an endpoint (410 Gone, a failing streak); a no-op when it already is. */
+  async disable(ep: EndpointRecord, reason: string): Promise<void> {
+    const cur = (await this.repo.getEndpoint(ep.id)) ?? ep;
+    if (cur.disabled) return;
+    await this.repo.putEndpoint({ ...cur, disabled: true, disabledReason: reason, updatedAt: this.opts.now() });
+    this.changed(ep.id);
+    this.opts.events.raise('endpoint.disabled', { endpointId: ep.id, reason });
+  }
+}

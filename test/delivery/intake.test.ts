@@ -1,0 +1,113 @@
+/** Intake: what is stored and queued before a caller gets its 202, idempotency, and the 503 path. */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { EndpointDirectory } from '../../gateway/delivery/endpoints.js';
+import { DeliveryIntake } from '../../gateway/delivery/intake.js';
+import { OperationalEvents } from '../../gateway/delivery/operational.js';
+import type { DeliveryQueue } from '../../gateway/delivery/queue.js';
+import { MemoryRepository } from '../../gateway/delivery/repository.js';
+import { GatewayError } from '../../gateway/errors.js';
+import { compileConfig } from '../support/snapshot.js';
+
+const silent = pino({ level: 'silent' });
+const disposals: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const d of disposals) await d();
+});
+
+/** A queue that records what was added, and can be made to fail like Redis going away. */
+function recordingQueue() {
+  const added: { msgId: string; target: string }[] = [];
+  const q = {
+    durable: false,
+    failing: false,
+    added,
+    async add(jobs: { msgId: string; target: string }[]) {
+      if (q.failing) throw new Error('Connection is closed.');
+      added.push(...jobs);
+    },
+    start() {},
+    async stop() {},
+  };
+  return q satisfies DeliveryQueue;
+}
+
+async function intake() {
+  const snapshot = await compileConfig({
+    upstreams: { orders: { targets: [{ url: 'http://127.0.0.1:9' }] } },
+    egress: {
+      allowCidrs: ['127.0.0.1/32'],
+      endpoints: [
+        { id: 'inv', url: 'http://127.0.0.1:9/inv', events: ['invoice.*'] },
+        { id: 'all', url: 'http://127.0.0.1:9/all' },
+      ],
+    },
+  });
+  disposals.push(() => snapshot.dispose());
+  const repo = new MemoryRepository();
+  const queue = recordingQueue();
+  const now = Date.now;
+  const endpoints = new EndpointDirectory({ repo, logger: silent, now, snapshot: () => snapshot, events: new OperationalEvents({ logger: silent, now, snapshot: () => snapshot }) });
+  await endpoints.sync();
+  return { repo, queue, intake: new DeliveryIntake({ repo, queue, endpoints, logger: silent, now, snapshot: () => snapshot }) };
+}
+
+describe('DeliveryIntake', () => {
+  test('publish stores the message and queues one job per subscribed endpoint', async () => {
+    const { repo, queue, intake: i } = await intake();
+    const a = await i.publish({ type: 'invoice.paid', data: { n: 1 } });
+    assert.deepEqual({ endpoints: a.endpoints, replayed: a.replayed }, { endpoints: 2, replayed: false });
+    const b = await i.publish({ type: 'customer.created', data: {} });
+    assert.equal(b.endpoints, 1);
+    assert.deepEqual(queue.added, [{ msgId: a.id, target: 'inv' }, { msgId: a.id, target: 'all' }, { msgId: b.id, target: 'all' }]);
+    const stored = await repo.getMessage(a.id);
+    assert.deepEqual(JSON.parse(stored!.body).data, { n: 1 });
+    assert.deepEqual(await repo.getStatuses(a.id), { inv: 'pending', all: 'pending' });
+  });
+
+  test('an Idempotency-Key replays the first answer and queues nothing more', async () => {
+    const { queue, intake: i } = await intake();
+    const first = await i.publish({ type: 'invoice.paid', data: {} }, { idempotencyKey: 'r:k1' });
+    const again = await i.publish({ type: 'invoice.paid', data: {} }, { idempotencyKey: 'r:k1' });
+    assert.deepEqual(again, { id: first.id, endpoints: 2, replayed: true });
+    assert.equal(queue.added.length, 2);
+  });
+
+  test('a failed write is a 503 with Retry-After, and releases the Idempotency-Key', async () => {
+    const { queue, intake: i } = await intake();
+    queue.failing = true;
+    await assert.rejects(i.publish({ type: 'invoice.paid', data: {} }, { idempotencyKey: 'r:k2' }), (err: unknown) => {
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.code, 'HG_QUEUE_UNAVAILABLE');
+      assert.equal(err.headers?.['retry-after'], '5');
+      return true;
+    });
+    await assert.rejects(i.enqueueIngress({ method: 'POST', path: '/x', headers: {}, body: Buffer.from('x'), upstream: 'orders' }), { code: 'HG_QUEUE_UNAVAILABLE' });
+    queue.failing = false;
+    const retried = await i.publish({ type: 'invoice.paid', data: {} }, { idempotencyKey: 'r:k2' });
+    assert.equal(retried.replayed, false, 'the key was free again');
+  });
+
+  test('async ingress: the exact body, to its upstream; an unknown upstream is refused', async () => {
+    const { repo, queue, intake: i } = await intake();
+    const body = Buffer.from([0, 1, 2, 255]);
+    const id = await i.enqueueIngress({ method: 'PUT', path: '/o?x=1', headers: { 'content-type': 'application/octet-stream' }, body, upstream: 'orders', timeoutMs: 500 });
+    assert.deepEqual(queue.added, [{ msgId: id, target: 'up_orders' }]);
+    const m = (await repo.getMessage(id))!;
+    assert.deepEqual(Buffer.from(m.body, 'base64'), body);
+    assert.deepEqual([m.method, m.path, m.timeoutMs], ['PUT', '/o?x=1', 500]);
+    await assert.rejects(i.enqueueIngress({ method: 'POST', path: '/', headers: {}, body, upstream: 'gone' }), { code: 'HG_UPSTREAM_UNKNOWN' });
+  });
+
+  test('requeue marks deliveries pending and queues them; message() serves what it accepted from memory', async () => {
+    const { repo, queue, intake: i } = await intake();
+    const { id } = await i.publish({ type: 'invoice.paid', data: {} });
+    await repo.setStatus(id, 'inv', 'failed');
+    await i.requeue(id, ['inv']);
+    assert.equal((await repo.getStatuses(id)).inv, 'pending');
+    assert.deepEqual(queue.added.at(-1), { msgId: id, target: 'inv' });
+    repo.getMessage = async () => assert.fail('read from the store');
+    assert.equal((await i.message(id))?.id, id);
+  });
+});
