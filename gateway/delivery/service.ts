@@ -3,7 +3,6 @@ import type { Context } from '../context.js';
 import { Errors } from '../errors.js';
 import { stripHopByHop } from '../http.js';
 import type { PluginResponse } from '../plugin.js';
-import type { RedisStore } from '../store/redis.js';
 import type { GatewayService, ServiceFactory } from '../runtime.js';
 import { registerDeliveryAdmin } from './admin.js';
 import { DeliveryEngine } from './engine.js';
@@ -45,9 +44,8 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
   let repo: DeliveryRepository;
   let queue: DeliveryQueue;
   if (store.driver === 'redis') {
-    const redisStore = store as RedisStore;
-    repo = new RedisRepository(redisStore.redis, store.prefix);
-    queue = new BullDeliveryQueue({ url: redisStore.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
+    repo = new RedisRepository(store.redis, store.prefix);
+    queue = new BullDeliveryQueue({ url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
   } else {
     repo = new MemoryRepository();
     queue = new MemoryQueue(egress.concurrency);
