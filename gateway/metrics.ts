@@ -1,10 +1,9 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { RequestMetrics } from './request-metrics.js';
 
 /** Prometheus metrics, one registry per gateway so several gateways in one process don't collide. */
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'route' | 'status'>;
-  readonly duration: Histogram<'route'>;
   readonly reloads: Counter<'result'>;
   readonly inflight: Gauge;
   /** Requests in flight, maintained by the request handler. */
@@ -12,35 +11,18 @@ export class Metrics {
   readonly deliveries: Counter<'kind' | 'result'>;
   readonly deliveryLatency: Histogram<'kind'>;
 
-  // Label lookups hash the label object on every call; keep the children per route and status.
-  private readonly children = new Map<string, { duration: ReturnType<Histogram<'route'>['labels']>; byStatus: Map<number, ReturnType<Counter<'route' | 'status'>['labels']>> }>();
+  /** Per-route counts and latency: plain increments per request, series built at scrape time. */
+  private readonly requestStats = new RequestMetrics();
 
-  /** Counts one request and its latency (hot path: no per-call label hashing). */
+  /** Counts one request and its latency (hot path: no label hashing). */
   observe(route: string, status: number, seconds: number): void {
-    let c = this.children.get(route);
-    if (!c) {
-      c = { duration: this.duration.labels(route), byStatus: new Map() };
-      this.children.set(route, c);
-    }
-    let counter = c.byStatus.get(status);
-    if (!counter) {
-      counter = this.requests.labels(route, String(status));
-      c.byStatus.set(status, counter);
-    }
-    counter.inc();
-    c.duration.observe(seconds);
+    this.requestStats.observe(route, status, seconds);
   }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hookgate_' });
-    this.requests = new Counter({ name: 'hookgate_requests_total', help: 'Requests by route and status', labelNames: ['route', 'status'], registers: [this.registry] });
-    this.duration = new Histogram({
-      name: 'hookgate_request_duration_seconds',
-      help: 'Request latency by route',
-      labelNames: ['route'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-      registers: [this.registry],
-    });
+    this.registry.registerMetric(this.requestStats.counter as unknown as Metric);
+    this.registry.registerMetric(this.requestStats.histogram as unknown as Metric);
     this.reloads = new Counter({ name: 'hookgate_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
     // Read at scrape time: a gauge update per request would hash its (empty) labels every time.
     const self = this;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import { util, type Dispatcher } from 'undici';
 import { Errors, GatewayError } from './errors.js';
 import type { Exchange, UpstreamCall } from './exchange.js';
 import { BodyLimit, collectBody, HOP_BY_HOP } from './http.js';
@@ -17,6 +17,7 @@ export interface ForwardHooks {
 
 // A body up to this size is read whole and sent in one write with the headers; larger ones stream.
 const SMALL_BODY = 64 * 1024;
+const { headerNameToString } = util;
 
 /**
  * Forwards an exchange to one target of `upstream`, streaming the response back. Forwarding
@@ -135,36 +136,38 @@ class ForwardHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     upstream.reportSuccess(target);
     ctx.status = statusCode;
     const plain = route.onResponse.length === 0 && route.extraHeaders === undefined && isEmpty(ctx.responseHeaders);
-    let headers: string[] | OutgoingHttpHeaders;
+    // Names through undici's lookup of well-known header names (interned, lower-cased); hop-by-hop
+    // ones are skipped while building, so nothing is deleted afterwards (deletes slow objects down).
+    let named: string[] | undefined;
     let length: string | undefined;
-    if (plain) {
-      const flat: string[] = [];
-      let named: Set<string> | undefined;
-      for (let i = 0; i < raw.length; i += 2) {
-        const name = raw[i]!.toString('latin1');
-        const lower = name.toLowerCase();
-        const value = raw[i + 1]!.toString('latin1');
-        if (lower === 'connection' && value !== 'close' && value !== 'keep-alive') named = new Set(value.split(',').map((n) => n.trim().toLowerCase()));
-        if (HOP_BY_HOP.has(lower)) continue;
-        if (lower === 'content-length') length = value;
-        flat.push(name, value);
+    let headers: string[] | OutgoingHttpHeaders;
+    const flat: string[] | undefined = plain ? [] : undefined;
+    const obj: OutgoingHttpHeaders | undefined = plain ? undefined : {};
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = headerNameToString(raw[i]!);
+      if (HOP_BY_HOP.has(name)) {
+        if (name === 'connection') {
+          const v = raw[i + 1]!.toString('latin1');
+          if (v !== 'keep-alive' && v !== 'close') named = connectionTokens(v, named);
+        }
+        continue;
       }
-      if (named) for (let i = flat.length - 2; i >= 0; i -= 2) if (named.has(flat[i]!.toLowerCase())) flat.splice(i, 2);
+      const value = raw[i + 1]!.toString('latin1');
+      if (name === 'content-length') length = value;
+      if (flat) flat.push(name, value);
+      else {
+        const prev = obj![name];
+        obj![name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
+      }
+    }
+    if (flat) {
+      if (named) for (let i = flat.length - 2; i >= 0; i -= 2) if (named.includes(flat[i]!)) flat.splice(i, 2);
       headers = flat;
     } else {
-      const obj: OutgoingHttpHeaders = {};
-      for (let i = 0; i < raw.length; i += 2) {
-        const k = raw[i]!.toString('latin1').toLowerCase();
-        const v = raw[i + 1]!.toString('latin1');
-        const prev = obj[k];
-        obj[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [String(prev), v];
-      }
-      const conn = obj.connection;
-      if (typeof conn === 'string') for (const n of conn.split(',')) delete obj[n.trim().toLowerCase()];
-      for (const k in obj) if (HOP_BY_HOP.has(k)) delete obj[k];
-      this.hooks.decorate(ex, obj);
-      length = obj['content-length'] as string | undefined;
-      headers = obj;
+      if (named) for (const n of named) delete obj![n];
+      this.hooks.decorate(ex, obj!);
+      length = obj!['content-length'] as string | undefined;
+      headers = obj!;
     }
     if (length !== undefined) ctx.bytesOut = Number(length);
     else this.counting = true;
@@ -214,6 +217,15 @@ class ForwardHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     upstream.reportConnectFailure(target);
     this.hooks.fail(ex, Errors.UPSTREAM_UNAVAILABLE(upstream.name, code ?? err.message));
   }
+}
+
+/** The header names a `Connection` header lists (besides close/keep-alive): hop-by-hop too. */
+function connectionTokens(value: string, into: string[] = []): string[] {
+  for (const t of value.split(',')) {
+    const n = t.trim().toLowerCase();
+    if (n && n !== 'close' && n !== 'keep-alive') into.push(n);
+  }
+  return into;
 }
 
 function isEmpty(o: object): boolean {

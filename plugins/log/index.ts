@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { destination, pino, stdTimeFunctions, type Logger } from 'pino';
+import { destination, pino, type Logger } from 'pino';
 import { decodeParamName, definePlugin } from '../../gateway/plugin-api.js';
 
 export interface LogParams {
@@ -40,6 +40,23 @@ export function redactQuery(search: string): string {
 }
 
 
+/**
+ * pino's ISO time, formatted once per millisecond: under load many lines share a millisecond, and
+ * `toISOString` was a visible part of each line's cost. Same output as `stdTimeFunctions.isoTime`.
+ */
+function isoTimeCached(): () => string {
+  let last = 0;
+  let text = '';
+  return () => {
+    const now = Date.now();
+    if (now !== last) {
+      last = now;
+      text = `,"time":"${new Date(now).toISOString()}"`;
+    }
+    return text;
+  };
+}
+
 /** How often buffered lines are written out when traffic is too low to fill the buffer. */
 const FLUSH_EVERY_MS = 250;
 
@@ -58,7 +75,7 @@ function acquire(dest: string): Logger {
     // The periodic flush bounds how long a line waits in memory at low traffic.
     const opts = { sync: false, minLength: 4096, periodicFlush: FLUSH_EVERY_MS };
     const stream = dest === 'stdout' ? destination({ dest: 1, ...opts }) : dest === 'stderr' ? destination({ dest: 2, ...opts }) : destination({ dest, mkdir: true, ...opts });
-    const logger = pino({ base: undefined, timestamp: stdTimeFunctions.isoTime, messageKey: 'msg' }, stream);
+    const logger = pino({ base: undefined, timestamp: isoTimeCached(), messageKey: 'msg' }, stream);
     entry = { logger, users: 0, stream };
     loggers.set(dest, entry);
   }
