@@ -63,9 +63,9 @@ export const ipFilterPlugin = definePlugin<IpFilterParams>({
   },
 
   create(params) {
-    const allow = cidrList('allow', params.allow ?? []);
-    const deny = cidrList('deny', params.deny ?? []);
-    const trusted = cidrList('trustedProxies', params.trustedProxies ?? []);
+    const allow = cidrList('allow', params.allow);
+    const deny = cidrList('deny', params.deny);
+    const trusted = cidrList('trustedProxies', params.trustedProxies);
 
     /** The client address, or undefined when the socket address is not an IP (then nothing is believed). */
     function resolveClient(ctx: Context): ClientAddress | undefined {

@@ -155,15 +155,15 @@ export const jwtAuthPlugin = definePlugin<JwtAuthParams>({
     if (algorithms.has('none')) throw new Error('jwt-auth: algorithm "none" is never allowed');
 
     const keys: KeyObject[] = [];
-    for (const secret of params.secrets ?? []) keys.push(createSecretKey(Buffer.from(secret, 'utf8')));
-    (params.publicKeys ?? []).forEach((pem, i) => {
+    for (const secret of params.secrets) keys.push(createSecretKey(Buffer.from(secret, 'utf8')));
+    params.publicKeys.forEach((pem, i) => {
       try {
         keys.push(createPublicKey(pem));
       } catch (err) {
         throw new Error(`jwt-auth: publicKeys[${i}] is not a valid PEM public key (${(err as Error).message})`);
       }
     });
-    for (const file of params.publicKeyFiles ?? []) {
+    for (const file of params.publicKeyFiles) {
       const path = resolve(env.configDir, file);
       let pem: string;
       try {
@@ -192,12 +192,12 @@ export const jwtAuthPlugin = definePlugin<JwtAuthParams>({
       keysByAlg.set(alg, fit);
     }
 
-    const baseOptions: jwt.VerifyOptions = { clockTolerance: params.clockToleranceSec ?? 30 };
+    const baseOptions: jwt.VerifyOptions = { clockTolerance: params.clockToleranceSec };
     if (params.issuer !== undefined) baseOptions.issuer = params.issuer as string | [string, ...string[]];
     if (params.audience !== undefined) baseOptions.audience = params.audience as string | [string, ...string[]];
 
-    const headerName = (params.header ?? 'authorization').toLowerCase();
-    const consumerClaim = params.consumerClaim ?? 'sub';
+    const headerName = params.header.toLowerCase();
+    const consumerClaim = params.consumerClaim;
     const forward = Object.entries(params.forwardClaims ?? {}).map(([claim, h]) => [claim, h.toLowerCase()] as const);
     const hide = params.hideCredentials ?? false;
 

@@ -76,7 +76,7 @@ export const keyAuthPlugin = definePlugin<KeyAuthParams>({
       seen.add(hex);
     });
 
-    const header = (params.header ?? 'apikey').toLowerCase();
+    const header = params.header.toLowerCase();
     const queryParam = params.queryParam;
     const hide = params.hideCredentials ?? true;
 
