@@ -207,14 +207,18 @@ class ForwardHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     clearTimeout(this.timer);
     const { ex, upstream, target } = this;
     ex.upstream = undefined;
-    if (this.cancelled) return;
+    // The client went away (its socket closed, perhaps before 'close' reached the pipeline): the
+    // upstream is not to blame and nobody is left to answer.
+    if (this.cancelled || ex.res.destroyed) return;
     if (err instanceof GatewayError) return this.hooks.fail(ex, err, err.status === 413);
     // The response had started: the only honest signal left is to cut the connection.
     if (this.started) return void ex.res.destroy();
     const code = (err as NodeJS.ErrnoException).code;
     if (this.timedOut || code === 'UND_ERR_HEADERS_TIMEOUT') return this.hooks.fail(ex, Errors.UPSTREAM_TIMEOUT(upstream.name, upstream.timeoutMs));
     if (this.badHeader) return this.hooks.fail(ex, Errors.UPSTREAM_UNAVAILABLE(upstream.name, 'invalid response header'));
-    upstream.reportConnectFailure(target);
+    // undici refusing the request itself (a header a plugin set that HTTP does not allow) says
+    // nothing about the target's health.
+    if (code !== 'UND_ERR_INVALID_ARG') upstream.reportConnectFailure(target);
     this.hooks.fail(ex, Errors.UPSTREAM_UNAVAILABLE(upstream.name, code ?? err.message));
   }
 }

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { UpstreamPool } from '../gateway/upstream.js';
 import { closedPort, startUpstream, waitUntil } from './support/http.js';
+import { definePlugin } from '../gateway/plugin-api.js';
+import { startGateway } from './support/gateway.js';
 import { proxyYaml, withGateway } from './support/proxy.js';
 
 /** Upstream health: target choice, ejection and return, timeouts, and upstreams or clients that fail mid-exchange. */
@@ -202,3 +204,29 @@ test('a refused upstream → 502 HG_UPSTREAM_UNAVAILABLE', async () => {
   });
 });
 
+
+test('a request undici refuses (a header a plugin set that HTTP forbids) is a 502 that does not count against the target', async () => {
+  const up = await startUpstream();
+  const badHeader = definePlugin({
+    name: 'bad-header',
+    schema: { type: 'object' },
+    create: () => ({
+      onRequest(ctx) {
+        ctx.headers['x-bad'] = 'a\r\nb';
+      },
+    }),
+  });
+  const g = await startGateway(`upstreams:\n  main: { targets: [ { url: "${up.url}" } ], ejectAfterFailures: 1 }\nroutes:\n  - name: api\n    path: /api/*\n    plugins: [ { bad-header: {} } ]\n    upstream: main\n`, { plugins: [badHeader] });
+  try {
+    const r = await g.request({ path: '/api/x' });
+    assert.equal(r.status, 502);
+    assert.equal(r.json().error.code, 'HG_UPSTREAM_UNAVAILABLE');
+    const target = g.gw.snapshot!.upstreams.get('main')!.targets[0]!;
+    assert.equal(target.ejectedUntil, 0, 'not ejected');
+    assert.equal(target.consecutiveFailures, 0);
+    assert.equal(up.requests.length, 0);
+  } finally {
+    await g.stop();
+    await up.close();
+  }
+});
