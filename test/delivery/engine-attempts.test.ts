@@ -101,6 +101,8 @@ describe('engine behaviour with injected time and pure parts', () => {
     await waitUntil(() => r.requests.length === 10, 15000, '10 deliveries');
     // 10 deliveries at 4 per second span at least three one-second windows.
     assert.ok(Date.now() - started >= 1000, 'took at least two window boundaries');
+    // The receiver counts a request when it arrives; the attempt is recorded once its answer is in.
+    await waitUntil(async () => (await Promise.all(ids.map((id) => e.repo.getStatuses(id)))).every((st) => st.ep === 'delivered'), 10000, 'every attempt recorded');
     for (const id of ids) {
       const att = await e.repo.getAttempts(id);
       assert.equal(att.length, 1, 'rate limiting is not a failed attempt');
