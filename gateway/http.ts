@@ -8,15 +8,28 @@ import { Errors, type GatewayError } from './errors.js';
 // answered by Node's server itself (100-continue), so it is not passed on either.
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
 
+/**
+ * The header names a `Connection` header lists (besides close/keep-alive): hop-by-hop too.
+ * Added to `into`; undefined when there are none (the usual `keep-alive`), so callers skip work.
+ */
+export function connectionTokens(value: string, into?: string[]): string[] | undefined {
+  if (value === 'keep-alive' || value === 'close') return into;
+  for (const t of value.split(',')) {
+    const n = t.trim().toLowerCase();
+    if (n && n !== 'close' && n !== 'keep-alive') (into ??= []).push(n);
+  }
+  return into;
+}
+
+/** `X-Forwarded-For` with `peer` appended to what earlier proxies wrote. */
+export function appendForwardedFor(prior: string | string[] | undefined, peer: string): string {
+  return prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer;
+}
+
 /** Deletes hop-by-hop headers, including those the `Connection` header names. */
 export function stripHopByHop(headers: Record<string, unknown>): void {
   const conn = headers.connection;
-  if (typeof conn === 'string') {
-    for (const name of conn.split(',')) {
-      const n = name.trim().toLowerCase();
-      if (n && n !== 'close' && n !== 'keep-alive') delete headers[n];
-    }
-  }
+  if (typeof conn === 'string') for (const n of connectionTokens(conn) ?? []) delete headers[n];
   // One pass over the (few) present keys instead of a delete per known name.
   for (const k in headers) if (HOP_BY_HOP.has(k)) delete headers[k];
 }

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { util, type Dispatcher } from 'undici';
 import { Errors, GatewayError } from './errors.js';
 import type { Exchange, UpstreamCall } from './exchange.js';
-import { BodyLimit, collectBody, HOP_BY_HOP } from './http.js';
+import { appendForwardedFor, BodyLimit, collectBody, connectionTokens, HOP_BY_HOP } from './http.js';
 import { encodePath } from './router.js';
 import type { Target, UpstreamPool } from './upstream.js';
 
@@ -12,7 +12,7 @@ import type { Target, UpstreamPool } from './upstream.js';
 export interface ForwardHooks {
   /** Response phase: route headers, context headers, plugins' onResponse. */
   decorate(ex: Exchange, headers: OutgoingHttpHeaders): void;
-  fail(ex: Exchange, err: unknown, closeConnection?: boolean): void;
+  fail(ex: Exchange, err: unknown): void;
 }
 
 // A body up to this size is read whole and sent in one write with the headers; larger ones stream.
@@ -57,15 +57,13 @@ function forwardedHeaders(ex: Exchange): Record<string, string | string[]> {
   const src: IncomingHttpHeaders = ctx.headersChanged ? ctx.headers : req.headers;
   const out: Record<string, string | string[]> = {};
   const conn = src.connection;
-  const named = typeof conn === 'string' && conn !== 'close' && conn !== 'keep-alive' ? new Set(conn.split(',').map((n) => n.trim().toLowerCase())) : undefined;
+  const named = typeof conn === 'string' ? connectionTokens(conn) : undefined;
   for (const k in src) {
     const v = src[k];
-    if (v === undefined || HOP_BY_HOP.has(k) || named?.has(k)) continue;
+    if (v === undefined || HOP_BY_HOP.has(k) || (named !== undefined && named.includes(k))) continue;
     out[k] = v;
   }
-  const prior = src['x-forwarded-for'];
-  const peer = ctx.remoteAddress;
-  out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer;
+  out['x-forwarded-for'] = appendForwardedFor(src['x-forwarded-for'], ctx.remoteAddress);
   out['x-forwarded-proto'] = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   if (src.host) out['x-forwarded-host'] = src.host;
   if (!ctx.requestId) ctx.requestId = randomUUID();
@@ -146,10 +144,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     for (let i = 0; i < raw.length; i += 2) {
       const name = headerNameToString(raw[i]!);
       if (HOP_BY_HOP.has(name)) {
-        if (name === 'connection') {
-          const v = raw[i + 1]!.toString('latin1');
-          if (v !== 'keep-alive' && v !== 'close') named = connectionTokens(v, named);
-        }
+        if (name === 'connection') named = connectionTokens(raw[i + 1]!.toString('latin1'), named);
         continue;
       }
       const value = raw[i + 1]!.toString('latin1');
@@ -210,7 +205,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     // The client went away (its socket closed, perhaps before 'close' reached the pipeline): the
     // upstream is not to blame and nobody is left to answer.
     if (this.cancelled || ex.res.destroyed) return;
-    if (err instanceof GatewayError) return this.hooks.fail(ex, err, err.status === 413);
+    // Our own refusal while streaming the body (413 from the body cap).
+    if (err instanceof GatewayError) return this.hooks.fail(ex, err);
     // The response had started: the only honest signal left is to cut the connection.
     if (this.started) return void ex.res.destroy();
     const code = (err as NodeJS.ErrnoException).code;
@@ -221,15 +217,6 @@ class ForwardHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     if (code !== 'UND_ERR_INVALID_ARG') upstream.reportConnectFailure(target);
     this.hooks.fail(ex, Errors.UPSTREAM_UNAVAILABLE(upstream.name, code ?? err.message));
   }
-}
-
-/** The header names a `Connection` header lists (besides close/keep-alive): hop-by-hop too. */
-function connectionTokens(value: string, into: string[] = []): string[] {
-  for (const t of value.split(',')) {
-    const n = t.trim().toLowerCase();
-    if (n && n !== 'close' && n !== 'keep-alive') into.push(n);
-  }
-  return into;
 }
 
 function isEmpty(o: object): boolean {

@@ -1,7 +1,7 @@
 import type { CompiledRoute, Snapshot } from '../compile.js';
 import type { Context } from '../context.js';
 import { Errors } from '../errors.js';
-import { stripHopByHop } from '../http.js';
+import { appendForwardedFor, stripHopByHop } from '../http.js';
 import type { PluginResponse } from '../plugin.js';
 import type { GatewayService, ServiceFactory } from '../runtime.js';
 import { registerDeliveryAdmin } from './admin.js';
@@ -65,8 +65,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
         for (const [k, v] of Object.entries(ctx.headers)) if (v !== undefined) headers[k] = v;
         stripHopByHop(headers);
         for (const h of CREDENTIAL_HEADERS) delete headers[h];
-        const prior = headers['x-forwarded-for'];
-        headers['x-forwarded-for'] = prior ? `${prior}, ${ctx.remoteAddress}` : ctx.remoteAddress;
+        headers['x-forwarded-for'] = appendForwardedFor(headers['x-forwarded-for'], ctx.remoteAddress);
         if (ctx.requestId) headers['x-request-id'] = ctx.requestId;
         const action = route.action.kind === 'deliver' ? route.action : undefined;
         const fp = ctx.forwardPath ?? ctx.path;
