@@ -9,6 +9,7 @@ import { collectBody, sendJson } from './http.js';
 import type { Metrics } from './metrics.js';
 import type { PluginResponse } from './plugin.js';
 import { forward, type ForwardHooks } from './proxy.js';
+import { runRequestPhase, type RequestPhaseExits } from './request-phase.js';
 import { normalizePath } from './router.js';
 import type { Store } from './store/types.js';
 import { WebSocketProxy } from './websocket.js';
@@ -30,6 +31,12 @@ export class Pipeline implements ForwardHooks {
   snapshot: Snapshot | undefined;
   delivery: DeliveryActions | undefined;
   private readonly websockets: WebSocketProxy;
+  /** The request phase's exits, built once (not a closure per request). */
+  private readonly exits: RequestPhaseExits<Exchange> = {
+    answer: (ex, r) => this.respond(ex, r),
+    proceed: (ex) => this.act(ex),
+    fail: (ex, err) => this.fail(ex, err),
+  };
 
   constructor(
     private readonly store: Store,
@@ -47,7 +54,8 @@ export class Pipeline implements ForwardHooks {
     if (!snap) return sendJson(res, 503, errorBodyOf(Errors.NOT_READY('no config loaded')));
     let ex: Exchange;
     try {
-      ex = this.route(snap, req, res);
+      const { ctx, route } = this.match(snap, req);
+      ex = new Exchange(req, res, ctx, route, snap);
     } catch (err) {
       // Before routing there is no route to log under: answer plainly.
       return this.replyUnrouted(res, err);
@@ -63,18 +71,20 @@ export class Pipeline implements ForwardHooks {
   readonly upgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
     const snap = this.snapshot;
     if (!snap) return this.websockets.refuse(socket, Errors.NOT_READY('no config loaded'));
-    let ex: Exchange;
+    let matched: { ctx: Context; route: CompiledRoute };
     try {
-      ex = this.route(snap, req, undefined as unknown as ServerResponse);
+      matched = this.match(snap, req);
     } catch (err) {
       return this.websockets.refuse(socket, err);
     }
-    const action = ex.route.action;
-    if (action.kind !== 'proxy' || !action.websocket) return this.websockets.refuse(socket, Errors.UPGRADE_REFUSED(ex.ctx.path));
-    this.websockets.run(ex, socket, head, action.upstream);
+    const { ctx, route } = matched;
+    const action = route.action;
+    if (action.kind !== 'proxy' || !action.websocket) return this.websockets.refuse(socket, Errors.UPGRADE_REFUSED(ctx.path));
+    this.websockets.run({ req, ctx, route, socket, head, upstream: action.upstream });
   };
 
-  private route(snap: Snapshot, req: IncomingMessage, res: ServerResponse): Exchange {
+  /** Routes a request: its route and a fresh plugin context. Throws 404/405/400 as GatewayErrors. */
+  private match(snap: Snapshot, req: IncomingMessage): { ctx: Context; route: CompiledRoute } {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = normalizePath(q === -1 ? url : url.slice(0, q));
@@ -82,7 +92,7 @@ export class Pipeline implements ForwardHooks {
     const route = match.route;
     const ctx = new Context(req, route.name, path, q === -1 ? '' : url.slice(q), req.socket.remoteAddress ?? '');
     if (route.stripPrefix && match.prefixLength > 0) ctx.forwardPath = path.slice(match.prefixLength) || '/';
-    return new Exchange(req, res, ctx, route, snap);
+    return { ctx, route };
   }
 
   private replyUnrouted(res: ServerResponse, err: unknown): void {
@@ -109,41 +119,28 @@ export class Pipeline implements ForwardHooks {
       const { route, req, ctx } = ex;
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > route.bodyLimit) throw Errors.BODY_TOO_LARGE(route.bodyLimit, Number(declared));
-      if (!route.needsBody) return this.step(ex, 0);
+      if (!route.needsBody) return runRequestPhase(ex.route.onRequest, ex.ctx, 0, ex, this.exits);
       collectBody(req, route.bodyLimit, (err, body) => {
         if (err) return this.fail(ex, err);
         ctx.body = body;
         ctx.bytesIn = body!.length;
-        this.step(ex, 0);
+        runRequestPhase(ex.route.onRequest, ex.ctx, 0, ex, this.exits);
       });
     } catch (err) {
       this.fail(ex, err);
     }
   }
 
-  /** Request phase from plugin `from` on, then the action. */
-  private step(ex: Exchange, from: number): void {
+  /** The route's action, once the request phase let the request through. */
+  private act(ex: Exchange): void {
     try {
-      const list = ex.route.onRequest;
-      for (let i = from; i < list.length; i++) {
-        const r = list[i]!.onRequest!(ex.ctx);
-        if (!r) continue;
-        if (typeof (r as Promise<unknown>).then === 'function') {
-          (r as Promise<void | PluginResponse>).then(
-            (v) => (v ? this.respond(ex, v) : this.step(ex, i + 1)),
-            (err) => this.fail(ex, err),
-          );
-          return;
-        }
-        return this.respond(ex, r as PluginResponse);
-      }
-      this.act(ex);
+      this.runAction(ex);
     } catch (err) {
       this.fail(ex, err);
     }
   }
 
-  private act(ex: Exchange): void {
+  private runAction(ex: Exchange): void {
     const { route, ctx } = ex;
     const action = route.action;
     switch (action.kind) {
@@ -224,13 +221,13 @@ export class Pipeline implements ForwardHooks {
   }
 
   /** The one error mapper: GatewayError → its status and code; anything else → 500, logged. */
-  fail(ex: Exchange, err: unknown, closeConnection = false): void {
+  fail(ex: Exchange, err: unknown): void {
     const ge = this.toGatewayError(err, ex.route.name);
     const { res, ctx } = ex;
     if (res.headersSent || res.destroyed) return void res.destroy();
     const headers: OutgoingHttpHeaders = { ...(ge.headers ?? {}) };
     // An unread body would otherwise be parsed as the next request; close instead.
-    if (closeConnection || ge.status === 413) headers.connection = 'close';
+    if (ge.status === 413) headers.connection = 'close';
     ctx.errorCode = ge.code;
     this.respond(ex, { status: ge.status, headers, body: errorBodyOf(ge) });
   }

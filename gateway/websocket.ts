@@ -1,12 +1,24 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import { Errors, errorBodyOf, GatewayError } from './errors.js';
-import type { Exchange } from './exchange.js';
+import type { CompiledRoute } from './compile.js';
+import type { Context } from './context.js';
 import type { PluginResponse } from './plugin.js';
+import { runRequestPhase, type RequestPhaseExits } from './request-phase.js';
 import { encodePath } from './router.js';
 import type { UpstreamPool } from './upstream.js';
+
+/** An upgrade request on its way through: routed, with its plugin context. */
+export interface Upgrade {
+  req: IncomingMessage;
+  ctx: Context;
+  route: CompiledRoute;
+  socket: Socket;
+  head: Buffer;
+  upstream: UpstreamPool;
+}
 
 /**
  * WebSocket upgrades on routes with `websocket: true`. http-proxy is still the plain right tool
@@ -25,6 +37,7 @@ export class WebSocketProxy {
 
   /** Answers an upgrade request with an error and closes the socket. */
   refuse(socket: Socket, err: unknown): void {
+    if (!(err instanceof GatewayError)) this.logger.error({ err: (err as Error)?.stack ?? String(err) }, 'unexpected error in a websocket upgrade');
     const ge = err instanceof GatewayError ? err : Errors.INTERNAL();
     this.writeRaw(socket, { status: ge.status, headers: ge.headers, body: errorBodyOf(ge) });
   }
@@ -38,38 +51,34 @@ export class WebSocketProxy {
   }
 
   /** Request phase, then the upgrade through to one target of the upstream. */
-  run(ex: Exchange, socket: Socket, head: Buffer, upstream: UpstreamPool): void {
-    socket.on('error', () => socket.destroy());
-    const list = ex.route.onRequest;
-    const step = (from: number): void => {
+  run(up: Upgrade): void {
+    up.socket.on('error', () => up.socket.destroy());
+    runRequestPhase(up.route.onRequest, up.ctx, 0, up, this.exits);
+  }
+
+  private readonly exits: RequestPhaseExits<Upgrade> = {
+    answer: (up, r) => this.writeRaw(up.socket, r),
+    fail: (up, err) => this.refuse(up.socket, err),
+    proceed: (up) => {
       try {
-        for (let i = from; i < list.length; i++) {
-          const r = list[i]!.onRequest!(ex.ctx);
-          if (!r) continue;
-          if (typeof (r as Promise<unknown>).then === 'function') {
-            (r as Promise<void | PluginResponse>).then(
-              (v) => (v ? this.writeRaw(socket, v) : step(i + 1)),
-              (err) => this.refuse(socket, err),
-            );
-            return;
-          }
-          return this.writeRaw(socket, r as PluginResponse);
-        }
-        const target = upstream.pick();
-        ex.ctx.upstreamTarget = target.url;
-        ex.req.url = target.basePath + encodePath(ex.ctx.forwardPath ?? ex.ctx.path) + ex.ctx.search;
-        if (ex.ctx.headersChanged) {
-          // http-proxy sends req.headers: make them the plugins' copy.
-          const h = ex.ctx.headers;
-          for (const k of Object.keys(ex.req.headers)) if (!(k in h)) delete ex.req.headers[k];
-          Object.assign(ex.req.headers, h);
-        }
-        this.proxy.ws(ex.req, socket, head, { target: target.origin });
+        this.pass(up);
       } catch (err) {
-        this.refuse(socket, err);
+        this.refuse(up.socket, err);
       }
-    };
-    step(0);
+    },
+  };
+
+  private pass({ req, ctx, socket, head, upstream }: Upgrade): void {
+    const target = upstream.pick();
+    ctx.upstreamTarget = target.url;
+    req.url = target.basePath + encodePath(ctx.forwardPath ?? ctx.path) + ctx.search;
+    if (ctx.headersChanged) {
+      // http-proxy sends req.headers: make them the plugins' copy.
+      const h = ctx.headers;
+      for (const k of Object.keys(req.headers)) if (!(k in h)) delete req.headers[k];
+      Object.assign(req.headers, h);
+    }
+    this.proxy.ws(req, socket, head, { target: target.origin });
   }
 
   close(): void {

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { closeSnapshot, compile } from '../gateway/compile.js';
-import { loadConfigText } from '../gateway/config/load.js';
+import { closeSnapshot } from '../gateway/compile.js';
 import { ConfigError } from '../gateway/errors.js';
 import { definePlugin } from '../gateway/plugin-api.js';
-import { pluginSet } from '../gateway/runtime.js';
-import { MemoryStore } from '../gateway/store/memory.js';
 import { startGateway } from './support/gateway.js';
 import { startUpstream, waitUntil } from './support/http.js';
+import { compileText } from './support/snapshot.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -42,15 +40,6 @@ routes:
     deliver: { upstream: app }
 ${tail}`;
 
-async function compileText(text: string, defs: ReturnType<typeof pluginSet>) {
-  const store = new MemoryStore();
-  try {
-    return await compile(loadConfigText(text, '/tmp/hookgate-compile-test/gateway.yaml', {}), { builtins: defs, store, logger, id: 7 });
-  } finally {
-    await store.close();
-  }
-}
-
 test('a rejected build closes every plugin instance it had created, wherever it failed', async () => {
   const failures = [
     // A later route's action is wrong: four instances exist by then.
@@ -62,14 +51,14 @@ test('a rejected build closes every plugin instance it had created, wherever it 
   ];
   for (const tail of failures) {
     const { plugin, counts } = countingPlugin();
-    await assert.rejects(compileText(YAML(tail), pluginSet([plugin])), ConfigError, tail);
+    await assert.rejects(compileText(YAML(tail), { plugins: [plugin] }), ConfigError, tail);
     assert.equal(counts.closed, counts.created, `every created instance closed (${tail.trim().split('\n')[0]})`);
   }
 });
 
 test('a good build, closed, closes each plugin instance exactly once', async () => {
   const { plugin, counts } = countingPlugin();
-  const snap = await compileText(YAML(''), pluginSet([plugin]));
+  const snap = await compileText(YAML(''), { plugins: [plugin] });
   assert.equal(counts.created, 4, 'one global instance plus three route instances');
   assert.equal(counts.closed, 0);
   await closeSnapshot(snap, logger);
@@ -78,7 +67,7 @@ test('a good build, closed, closes each plugin instance exactly once', async () 
 
 test('one upstream pool per name, shared by the proxy route and the deliver route', async () => {
   const { plugin } = countingPlugin();
-  const snap = await compileText(YAML(''), pluginSet([plugin]));
+  const snap = await compileText(YAML(''), { plugins: [plugin] });
   try {
     const a = snap.routes.find((r) => r.name === 'a')!;
     const b = snap.routes.find((r) => r.name === 'b')!;
