@@ -4,6 +4,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Logger } from 'pino';
+import { ClientIpResolver } from './client-ip.js';
+import type { CredentialLocations } from './context.js';
 import { ajv, describeAjvError, formatPath, pickError, toPointer, validateWithEnvTypes } from './config/load.js';
 import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
 import { SsrfGuard } from './delivery/ssrf.js';
@@ -34,7 +36,12 @@ export interface CompiledRoute {
   readonly extraHeaders: Record<string, string> | undefined;
   /** Plugin names in order, for /admin/routes. */
   readonly pluginNames: string[];
+  /** Where this route's plugins read credentials: the access log redacts those. */
+  readonly credentials: CredentialLocations;
 }
+
+/** The route name that requests matching no route are logged and counted under. */
+export const UNMATCHED_ROUTE = '(unmatched)';
 
 /**
  * Everything one config means, compiled once: routes and router, one upstream pool per name
@@ -49,6 +56,13 @@ export interface Snapshot {
   readonly config: GatewayConfig;
   readonly router: Router<CompiledRoute>;
   readonly routes: CompiledRoute[];
+  /**
+   * What requests that match no route (404/405/400) run: the global plugins' response and log
+   * phases (never their request phase), plus the core's access line when no global `log` exists.
+   */
+  readonly unmatched: CompiledRoute;
+  /** `listen.trustedProxies`, compiled: every request's Context resolves its client with it. */
+  readonly clientIp: ClientIpResolver;
   readonly upstreams: ReadonlyMap<string, UpstreamPool>;
   /** Egress settings with defaults applied; `endpoints` are the ones gateway.yaml declares. */
   readonly egress: EgressConfig;
@@ -69,6 +83,8 @@ export interface CompileOptions {
   store: Store;
   logger: Logger;
   id: number;
+  /** Writes the access line of unmatched requests when the global plugins have no `log`. */
+  unmatchedLog?: PluginInstance;
 }
 
 const schemaCache = new WeakMap<object, ValidateFunction>();
@@ -231,6 +247,49 @@ function deprecationHeaders(r: RouteConfig, i: number, loaded: LoadedConfig): Re
   return headers;
 }
 
+/** The union of the credential locations a route's plugins declare, lower-cased. */
+function credentialsOf(instances: PluginInstance[]): CredentialLocations {
+  const headers = new Set<string>();
+  const query = new Set<string>();
+  for (const p of instances) {
+    for (const h of p.credentials?.headers ?? []) headers.add(h.toLowerCase());
+    for (const q of p.credentials?.query ?? []) query.add(q);
+  }
+  return Object.freeze({ headers: [...headers], query: [...query] });
+}
+
+function compileClientIp(loaded: LoadedConfig): ClientIpResolver {
+  const { trustedProxies, forwardedHeader } = loaded.config.listen;
+  try {
+    return new ClientIpResolver(trustedProxies, forwardedHeader);
+  } catch (err) {
+    const i = trustedProxies.findIndex((c) => (err as Error).message.includes(`"${c}"`));
+    const path: (string | number)[] = i === -1 ? ['listen', 'trustedProxies'] : ['listen', 'trustedProxies', i];
+    throw new ConfigError((err as Error).message, { file: loaded.file, line: loaded.lineOf(path), path: formatPath(path) });
+  }
+}
+
+/** The pseudo-route of requests that match no route; its action is never run. */
+function unmatchedRoute(globals: { name: string; instance: PluginInstance }[], coreLog: PluginInstance | undefined): CompiledRoute {
+  const all = globals.map((p) => p.instance);
+  const onLog = all.filter((p) => p.onLog);
+  if (coreLog && !globals.some((p) => p.name === 'log')) onLog.push(coreLog);
+  return {
+    name: UNMATCHED_ROUTE,
+    config: { name: UNMATCHED_ROUTE, path: '/*', stripPrefix: false, websocket: false },
+    action: { kind: 'respond', status: 404, headers: {}, body: Buffer.alloc(0) },
+    onRequest: [],
+    onResponse: all.filter((p) => p.onResponse),
+    onLog,
+    needsBody: false,
+    bodyLimit: 0,
+    stripPrefix: false,
+    extraHeaders: undefined,
+    pluginNames: globals.map((p) => p.name),
+    credentials: credentialsOf(all),
+  };
+}
+
 /**
  * Compiles a config into a snapshot beside the running one. Nothing here touches the serving
  * state, so a failure leaves the old snapshot serving; whatever was opened before the failure
@@ -278,10 +337,13 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
         stripPrefix: r.stripPrefix,
         extraHeaders: deprecationHeaders(r, i, loaded),
         pluginNames: [...globals, ...own].map((p) => p.name),
+        credentials: credentialsOf(all),
       });
     }
     const router = new Router(routes.map((r) => ({ path: r.config.path, methods: r.config.methods, host: r.config.host, headers: r.config.headers, route: r })));
-    return { id: opts.id, loaded, config, router, routes, upstreams, egress: egress.egress, ssrf, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
+    const clientIp = compileClientIp(loaded);
+    const unmatched = unmatchedRoute(globals, opts.unmatchedLog);
+    return { id: opts.id, loaded, config, router, routes, unmatched, clientIp, upstreams, egress: egress.egress, ssrf, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
   } catch (err) {
     await closeInstances(created, opts.logger);
     await Promise.all([...upstreams.values()].map((u) => u.close()));

@@ -1,4 +1,28 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { peerAddress, type ClientIpResolver } from './client-ip.js';
+import { connectionTokens, HOP_BY_HOP } from './http.js';
+
+/**
+ * Where a route's auth plugins read credentials (`PluginInstance.credentials`, collected per
+ * route at compile time), so the access log can redact exactly those. Names are lower case.
+ */
+export interface CredentialLocations {
+  readonly headers: readonly string[];
+  readonly query: readonly string[];
+}
+
+const NO_CREDENTIALS: CredentialLocations = Object.freeze({ headers: [], query: [] });
+
+// Reused ids end up in logs and upstream headers: accept only short, printable tokens.
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+/** A well-formed incoming `X-Request-Id`, else a new UUID (the request-id plugin's rule). */
+export function requestIdFor(headers: IncomingHttpHeaders): string {
+  const v = headers['x-request-id'];
+  const incoming = Array.isArray(v) ? v[0] : v;
+  return incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
 
 /**
  * Per-request state handed to every plugin phase. One object per request, no closures per plugin.
@@ -30,25 +54,45 @@ export class Context {
   readonly responseHeaders: OutgoingHttpHeaders = {};
   /** The path sent upstream when it differs from `path` (`stripPrefix`); set by the core. */
   forwardPath: string | undefined = undefined;
-  /** The client's address. Today the socket peer; plugins that trust a proxy may refine it. */
-  clientIp: string;
+  /** Where this route's auth plugins read credentials; the log redacts them. */
+  readonly credentials: CredentialLocations;
   /** Free-form per-plugin state, keyed by plugin name. The core keeps its own fields above. */
   readonly state: Record<string, unknown> = {};
   readonly startedAt: number;
   private forwarded: IncomingHttpHeaders | undefined = undefined;
+  private resolvedIp: string | undefined = undefined;
+  /**
+   * The header names the client's `Connection` header lists: hop-by-hop, so not forwarded.
+   * Read from the received headers before any plugin runs, so no plugin's `Connection` counts.
+   */
+  private readonly connectionNamed: string[] | undefined;
 
   constructor(
     readonly req: IncomingMessage,
     readonly routeName: string,
     path: string,
     search: string,
-    /** Client address from the socket (plugins such as ip-filter may derive a forwarded one). */
+    /** The socket peer's address as Node reports it (`clientIp` is the resolved one). */
     readonly remoteAddress: string,
+    /** The snapshot's `listen.trustedProxies`; without it the client is the socket peer. */
+    private readonly clientIpResolver?: ClientIpResolver,
+    credentials: CredentialLocations = NO_CREDENTIALS,
   ) {
     this.path = path;
     this.search = search;
-    this.clientIp = remoteAddress;
+    this.credentials = credentials;
     this.startedAt = performance.now();
+    const conn = req.headers.connection;
+    this.connectionNamed = typeof conn === 'string' ? connectionTokens(conn) : undefined;
+  }
+
+  /**
+   * The client's address in canonical form (IPv4, or IPv6 in RFC 5952 form): the socket peer,
+   * or what trusted proxies say in front of it (`listen.trustedProxies`). Resolved on first use,
+   * once per request; ip-filter, rate-limit and the log all read this one value.
+   */
+  get clientIp(): string {
+    return (this.resolvedIp ??= this.clientIpResolver ? this.clientIpResolver.resolve(this.remoteAddress, this.req.headers) : peerAddress(this.remoteAddress));
   }
 
   get method(): string {
@@ -65,7 +109,28 @@ export class Context {
    * received ones, made on first use, so a request no plugin touches costs no copy.
    */
   get headers(): IncomingHttpHeaders {
-    return (this.forwarded ??= { ...this.req.headers });
+    if (this.forwarded) return this.forwarded;
+    const copy: IncomingHttpHeaders = { ...this.req.headers };
+    if (this.connectionNamed) for (const n of this.connectionNamed) if (copy[n] !== undefined) markClientValue(copy, n);
+    return (this.forwarded = copy);
+  }
+
+  /**
+   * The headers to send upstream: the forwarded ones without hop-by-hop headers. A header the
+   * client's `Connection` named is dropped only while it still holds the client's value: what a
+   * plugin set is always sent, so a client cannot delete a plugin's header by naming it.
+   */
+  forwardableHeaders(): Record<string, string | string[]> {
+    const src = this.forwarded ?? this.req.headers;
+    const named = this.connectionNamed;
+    const out: Record<string, string | string[]> = {};
+    for (const k in src) {
+      const v = src[k];
+      if (v === undefined || HOP_BY_HOP.has(k)) continue;
+      if (named !== undefined && named.includes(k) && (this.forwarded === undefined || isClientValue(src, k))) continue;
+      out[k] = v;
+    }
+    return out;
   }
 
   /** True once a plugin asked for the forwarded headers (the forwarder then sends those). */
@@ -78,4 +143,23 @@ export class Context {
     const v = (this.forwarded ?? this.req.headers)[name];
     return Array.isArray(v) ? v[0] : v;
   }
+}
+
+/**
+ * Makes `name` an accessor that reads the client's value, until a plugin assigns (which turns it
+ * into a plain property) or deletes it. Only requests whose `Connection` names headers pay this.
+ */
+function markClientValue(headers: IncomingHttpHeaders, name: string): void {
+  const value = headers[name];
+  Object.defineProperty(headers, name, {
+    enumerable: true,
+    configurable: true,
+    get: () => value,
+    set: (v: unknown) => Object.defineProperty(headers, name, { value: v, writable: true, enumerable: true, configurable: true }),
+  });
+}
+
+/** True while `name` still holds the value the client sent (no plugin assigned it). */
+function isClientValue(headers: IncomingHttpHeaders, name: string): boolean {
+  return Object.getOwnPropertyDescriptor(headers, name)?.get !== undefined;
 }

@@ -26,14 +26,6 @@ export function appendForwardedFor(prior: string | string[] | undefined, peer: s
   return prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer;
 }
 
-/** Deletes hop-by-hop headers, including those the `Connection` header names. */
-export function stripHopByHop(headers: Record<string, unknown>): void {
-  const conn = headers.connection;
-  if (typeof conn === 'string') for (const n of connectionTokens(conn) ?? []) delete headers[n];
-  // One pass over the (few) present keys instead of a delete per known name.
-  for (const k in headers) if (HOP_BY_HOP.has(k)) delete headers[k];
-}
-
 /**
  * Reads the whole body under a cap, with callbacks (no promise on the hot path). Fails with 413
  * as soon as the cap is passed, and with HG_CLIENT_ABORTED when the client goes away first.

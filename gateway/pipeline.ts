@@ -2,7 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { CompiledRoute, Snapshot } from './compile.js';
-import { Context } from './context.js';
+import { Context, requestIdFor } from './context.js';
 import { Errors, errorBodyOf, GatewayError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { collectBody, sendJson } from './http.js';
@@ -57,15 +57,19 @@ export class Pipeline implements ForwardHooks {
       const { ctx, route } = this.match(snap, req);
       ex = new Exchange(req, res, ctx, route, snap);
     } catch (err) {
-      // Before routing there is no route to log under: answer plainly.
-      return this.replyUnrouted(res, err);
+      return this.replyUnrouted(snap, req, res, err);
     }
-    snap.inflight++;
-    this.metrics.inflightNow++;
-    // 'close' fires once per response; `on` avoids once()'s wrapper allocation on the hot path.
-    res.on('close', () => this.closed(ex));
+    this.begin(ex);
     this.run(ex);
   };
+
+  /** Counts the exchange in flight until its response closes, then runs the log phase. */
+  private begin(ex: Exchange): void {
+    ex.snap.inflight++;
+    this.metrics.inflightNow++;
+    // 'close' fires once per response; `on` avoids once()'s wrapper allocation on the hot path.
+    ex.res.on('close', () => this.closed(ex));
+  }
 
   /** WebSocket upgrades: only routes with `websocket: true`, after their request phase. */
   readonly upgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
@@ -90,14 +94,33 @@ export class Pipeline implements ForwardHooks {
     const path = normalizePath(q === -1 ? url : url.slice(0, q));
     const match = snap.router.match(req.method ?? 'GET', path, req.headers.host, req.headers);
     const route = match.route;
-    const ctx = new Context(req, route.name, path, q === -1 ? '' : url.slice(q), req.socket.remoteAddress ?? '');
+    const ctx = new Context(req, route.name, path, q === -1 ? '' : url.slice(q), req.socket.remoteAddress ?? '', snap.clientIp, route.credentials);
     if (route.stripPrefix && match.prefixLength > 0) ctx.forwardPath = path.slice(match.prefixLength) || '/';
     return { ctx, route };
   }
 
-  private replyUnrouted(res: ServerResponse, err: unknown): void {
-    const ge = this.toGatewayError(err, undefined);
-    sendJson(res, ge.status, errorBodyOf(ge), ge.headers);
+  /**
+   * A request no route matched (404, 405, or 400 for a path that does not normalise): it gets a
+   * request id, its answer runs through the global plugins' response phase, and its log phase
+   * and metrics run under the route name `(unmatched)`, like every other request.
+   */
+  private replyUnrouted(snap: Snapshot, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const raw = q === -1 ? url : url.slice(0, q);
+    let path: string;
+    try {
+      path = normalizePath(raw);
+    } catch {
+      path = raw;
+    }
+    const route = snap.unmatched;
+    const ctx = new Context(req, route.name, path, q === -1 ? '' : url.slice(q), req.socket.remoteAddress ?? '', snap.clientIp, route.credentials);
+    ctx.requestId = requestIdFor(req.headers);
+    ctx.responseHeaders['x-request-id'] = ctx.requestId;
+    const ex = new Exchange(req, res, ctx, route, snap);
+    this.begin(ex);
+    this.fail(ex, err);
   }
 
   private async ready(res: ServerResponse): Promise<void> {
@@ -180,7 +203,7 @@ export class Pipeline implements ForwardHooks {
       try {
         list[i]!.onResponse!(ctx, headers);
       } catch (err) {
-        this.logger.error({ err: (err as Error).message, route: route.name }, 'onResponse failed');
+        this.logger.error({ err: (err as Error).message, route: route.name, requestId: idOf(ctx) }, 'onResponse failed');
       }
     }
   }
@@ -209,20 +232,20 @@ export class Pipeline implements ForwardHooks {
       res.end(body);
     } catch (err) {
       // e.g. a plugin put an invalid character in a header: never leave the client hanging.
-      this.logger.error({ err: (err as Error).message, route: ex.route.name }, 'could not write the response');
+      this.logger.error({ err: (err as Error).message, route: ex.route.name, requestId: idOf(ctx) }, 'could not write the response');
       res.destroy();
     }
   }
 
-  private toGatewayError(err: unknown, route: string | undefined): GatewayError {
+  private toGatewayError(err: unknown, ctx: Context): GatewayError {
     if (err instanceof GatewayError) return err;
-    this.logger.error({ err: (err as Error)?.stack ?? String(err), route }, 'unexpected error');
+    this.logger.error({ err: (err as Error)?.stack ?? String(err), route: ctx.routeName, requestId: idOf(ctx) }, 'unexpected error');
     return Errors.INTERNAL();
   }
 
   /** The one error mapper: GatewayError → its status and code; anything else → 500, logged. */
   fail(ex: Exchange, err: unknown): void {
-    const ge = this.toGatewayError(err, ex.route.name);
+    const ge = this.toGatewayError(err, ex.ctx);
     const { res, ctx } = ex;
     if (res.headersSent || res.destroyed) return void res.destroy();
     const headers: OutgoingHttpHeaders = { ...(ge.headers ?? {}) };
@@ -241,12 +264,14 @@ export class Pipeline implements ForwardHooks {
     const { res, ctx, route } = ex;
     if (ex.upstream && !res.writableFinished) ex.upstream.cancel();
     if (!res.writableFinished && ctx.status === 0) ctx.status = 499;
+    // Every access line carries an id, also on routes without the request-id plugin.
+    idOf(ctx);
     const list = route.onLog;
     for (let i = 0; i < list.length; i++) {
       try {
         list[i]!.onLog!(ctx);
       } catch (err) {
-        this.logger.error({ err: (err as Error).message, route: route.name }, 'onLog failed');
+        this.logger.error({ err: (err as Error).message, route: route.name, requestId: ctx.requestId }, 'onLog failed');
       }
     }
     this.metrics.observe(route.name, ctx.status, (performance.now() - ctx.startedAt) / 1000);
@@ -255,4 +280,9 @@ export class Pipeline implements ForwardHooks {
   close(): void {
     this.websockets.close();
   }
+}
+
+/** The request's id, made now (reusing a valid incoming X-Request-Id) if no one set it yet. */
+function idOf(ctx: Context): string {
+  return (ctx.requestId ||= requestIdFor(ctx.req.headers));
 }

@@ -5,12 +5,13 @@
  */
 export { definePlugin } from './plugin.js';
 export type { JsonSchema, PluginDefinition, PluginEnv, PluginInstance, PluginResponse } from './plugin.js';
-export { Context } from './context.js';
+export { Context, type CredentialLocations } from './context.js';
+export { accessLevel, accessLine, logFormat } from './logger.js';
 export { Errors, GatewayError, type ErrorCode } from './errors.js';
 export type { MemoryStoreLike, RedisStoreLike, Store, StoreOperations } from './store/types.js';
 export { safeEqual, signatureEqual } from './security/compare.js';
 export { checkTimestamp } from './security/timestamp.js';
 export { parseStripeSignatureHeader, parseVersionedSignatures } from './security/signature-header.js';
 export { decodeStandardWebhooksSecret, STANDARD_WEBHOOKS_SECRET_PREFIX } from './security/standard-webhooks-secret.js';
-export { CidrList, formatCidr, formatIp, formatIpv4, mappedIpv4, normalizeIpText, parseCidr, parseIp, type Cidr, type IpAddress } from './security/cidr.js';
+export { canonicalIp, CidrList, formatCidr, formatIp, formatIpv4, mappedIpv4, maskIp, normalizeIpText, parseCidr, parseIp, unmapIpv4, type Cidr, type IpAddress } from './security/cidr.js';
 export { decodeParamName, withoutQueryParam } from './query-string.js';

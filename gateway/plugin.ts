@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import type { Context } from './context.js';
+import type { Context, CredentialLocations } from './context.js';
 import type { Store } from './store/types.js';
 
 /** A plugin's way to answer and stop the pipeline. The core writes it, so every exit is uniform. */
@@ -17,6 +17,11 @@ export interface PluginInstance {
   readonly needsBody?: boolean;
   /** A body cap for this route; the smallest of all caps and `limits.bodyBytes` applies. */
   readonly maxBodyBytes?: number;
+  /**
+   * Where this instance reads credentials (auth plugins): header names and query parameter
+   * names. Collected per route at compile time; the access log redacts them on that route.
+   */
+  readonly credentials?: Partial<CredentialLocations>;
   /** Request phase: may answer (return a response, or throw a GatewayError) and stop the pipeline. */
   onRequest?(ctx: Context): void | PluginResponse | Promise<void | PluginResponse>;
   /** Response phase: synchronous; may change the response status headers before they are written. */
@@ -49,7 +54,7 @@ export interface PluginDefinition<P = any> {
   create(params: P, env: PluginEnv): PluginInstance | Promise<PluginInstance>;
 }
 
-const PHASES = new Set(['needsBody', 'maxBodyBytes', 'onRequest', 'onResponse', 'onLog', 'close']);
+const PHASES = new Set(['needsBody', 'maxBodyBytes', 'credentials', 'onRequest', 'onResponse', 'onLog', 'close']);
 
 /** Identity with a type, plus a check that the definition is well formed. */
 export function definePlugin<P>(def: PluginDefinition<P>): PluginDefinition<P> {

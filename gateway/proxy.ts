@@ -55,14 +55,7 @@ export function forward(ex: Exchange, upstream: UpstreamPool, hooks: ForwardHook
 function forwardedHeaders(ex: Exchange): Record<string, string | string[]> {
   const { ctx, req } = ex;
   const src: IncomingHttpHeaders = ctx.headersChanged ? ctx.headers : req.headers;
-  const out: Record<string, string | string[]> = {};
-  const conn = src.connection;
-  const named = typeof conn === 'string' ? connectionTokens(conn) : undefined;
-  for (const k in src) {
-    const v = src[k];
-    if (v === undefined || HOP_BY_HOP.has(k) || (named !== undefined && named.includes(k))) continue;
-    out[k] = v;
-  }
+  const out = ctx.forwardableHeaders();
   out['x-forwarded-for'] = appendForwardedFor(src['x-forwarded-for'], ctx.remoteAddress);
   out['x-forwarded-proto'] = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   if (src.host) out['x-forwarded-host'] = src.host;

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { builtinPlugins } from '../plugins/index.js';
 import { registerGatewayAdmin } from './admin/routes.js';
 import { AdminServer } from './admin/server.js';
@@ -9,9 +9,10 @@ import { closeSnapshot, compile, type Snapshot } from './compile.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
 import type { GatewayConfig, LoadedConfig } from './config/types.js';
 import { Errors } from './errors.js';
+import { createOperationalLogger, unmatchedAccessLog } from './logger.js';
 import { Metrics } from './metrics.js';
 import { Pipeline, type DeliveryActions } from './pipeline.js';
-import type { PluginDefinition } from './plugin.js';
+import type { PluginDefinition, PluginInstance } from './plugin.js';
 import { createStore, type Store } from './store/index.js';
 import { ConfigWatcher } from './watch.js';
 
@@ -82,6 +83,7 @@ export class Gateway {
   private watcher: ConfigWatcher | undefined;
   private stopping = false;
   private readonly plugins: Map<string, PluginDefinition>;
+  private readonly unmatchedLog: PluginInstance;
 
   private constructor(
     private readonly opts: GatewayOptions,
@@ -90,6 +92,7 @@ export class Gateway {
   ) {
     this.logger = logger;
     this.plugins = pluginSet(opts.plugins);
+    this.unmatchedLog = unmatchedAccessLog(logger);
     this.pipeline = new Pipeline(store, logger, this.metrics);
   }
 
@@ -99,12 +102,12 @@ export class Gateway {
   }
 
   private compile(loaded: LoadedConfig): Promise<Snapshot> {
-    return compile(loaded, { builtins: this.plugins, store: this.store, logger: this.logger, id: ++this.snapshotSeq });
+    return compile(loaded, { builtins: this.plugins, store: this.store, logger: this.logger, id: ++this.snapshotSeq, unmatchedLog: this.unmatchedLog });
   }
 
   /** Loads, compiles and serves a config. Throws ConfigError on an invalid config. */
   static async start(opts: GatewayOptions): Promise<Gateway> {
-    const logger = opts.logger ?? pino({ level: process.env.HOOKGATE_LOG_LEVEL ?? 'info', base: { service: 'hookgate' } });
+    const logger = opts.logger ?? createOperationalLogger(process.env.HOOKGATE_LOG_LEVEL ?? 'info');
     const loaded = loadFrom(opts);
     const { config } = loaded;
     const store = createStore(config.store, logger);
@@ -185,7 +188,9 @@ export class Gateway {
 
   private restartRequired(a: GatewayConfig, b: GatewayConfig): string[] {
     const keys: string[] = [];
-    if (JSON.stringify(a.listen) !== JSON.stringify(b.listen)) keys.push('listen');
+    // Who the trusted proxies are is part of the snapshot and changes with a reload.
+    const socket = (l: GatewayConfig['listen']) => JSON.stringify({ ...l, trustedProxies: undefined, forwardedHeader: undefined });
+    if (socket(a.listen) !== socket(b.listen)) keys.push('listen');
     if (JSON.stringify(a.store) !== JSON.stringify(b.store)) keys.push('store');
     if (a.admin?.host !== b.admin?.host || a.admin?.port !== b.admin?.port) keys.push('admin.host/port');
     return keys;

@@ -89,7 +89,7 @@ describe('${VAR} substitution', () => {
       'routes: []',
     ].join('\n');
     const { config } = loadConfigText(text, join(dir, 'env.yaml'), { HG_PORT: '7071', HG_TOKEN_PART: 'abcdef', HG_UP_PORT: '9100' });
-    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 7071 });
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 7071, trustedProxies: [], forwardedHeader: 'x-forwarded-for' });
     assert.equal(config.admin!.port, 9091);
     assert.equal(config.admin!.token, 'tok-abcdef-end');
     assert.equal(config.upstreams.up!.targets[0]!.url, 'http://127.0.0.1:9100');
@@ -186,7 +186,7 @@ describe('invalid configs give a located error', () => {
 describe('defaults', () => {
   test('an almost empty config gets listen, store, limits and empty routes', () => {
     const { config } = loadConfigText('routes: []\n', join(dir, 'min.yaml'), {});
-    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8080, trustedProxies: [], forwardedHeader: 'x-forwarded-for' });
     assert.equal(config.store.driver, 'memory');
     assert.equal(config.limits.bodyBytes, 1048576);
     assert.deepEqual(config.routes, []);

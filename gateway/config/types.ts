@@ -56,7 +56,7 @@ export interface EgressConfig {
 }
 
 export interface GatewayConfig {
-  listen: { host: string; port: number };
+  listen: { host: string; port: number; trustedProxies: string[]; forwardedHeader: 'x-forwarded-for' | 'forwarded' };
   admin?: { host: string; port: number; token: string };
   store: { driver: 'memory' | 'redis'; url?: string; prefix: string };
   limits: { bodyBytes: number; drainTimeoutMs: number; headersTimeoutMs: number };

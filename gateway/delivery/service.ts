@@ -1,7 +1,7 @@
 import type { CompiledRoute, Snapshot } from '../compile.js';
 import type { Context } from '../context.js';
 import { Errors } from '../errors.js';
-import { appendForwardedFor, stripHopByHop } from '../http.js';
+import { appendForwardedFor } from '../http.js';
 import type { PluginResponse } from '../plugin.js';
 import type { GatewayService, ServiceFactory } from '../runtime.js';
 import { registerDeliveryAdmin } from './admin.js';
@@ -61,9 +61,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     engine,
     actions: {
       async enqueueIngress(route: CompiledRoute, ctx: Context, upstream: string): Promise<string> {
-        const headers: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(ctx.headers)) if (v !== undefined) headers[k] = v;
-        stripHopByHop(headers);
+        const headers = ctx.forwardableHeaders();
         for (const h of CREDENTIAL_HEADERS) delete headers[h];
         headers['x-forwarded-for'] = appendForwardedFor(headers['x-forwarded-for'], ctx.remoteAddress);
         if (ctx.requestId) headers['x-request-id'] = ctx.requestId;

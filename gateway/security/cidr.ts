@@ -91,16 +91,54 @@ export function formatIpv4(value: bigint): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
-/** Formats a 128-bit integer as IPv6, uncompressed (`0:0:0:0:0:0:0:1`). */
+/**
+ * Formats a 128-bit integer as IPv6 in RFC 5952 form: lower case, no leading zeros, the longest
+ * run of two or more zero groups (the first of equal runs) compressed to `::`.
+ */
 function formatIpv6(value: bigint): string {
-  const words: string[] = [];
-  for (let i = 7; i >= 0; i--) words.push(((value >> BigInt(i * 16)) & 0xffffn).toString(16));
-  return words.join(':');
+  const words: number[] = [];
+  for (let i = 7; i >= 0; i--) words.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+  let best = -1;
+  let bestLen = 1; // a single zero group is not compressed (RFC 5952 §4.2.2)
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
+  if (best === -1) return hex(words);
+  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
 }
 
-/** Formats a parsed address (IPv6 uncompressed). */
+/** Formats a parsed address: dotted quad, or IPv6 in RFC 5952 form. */
 export function formatIp(addr: IpAddress): string {
   return addr.family === 4 ? formatIpv4(addr.value) : formatIpv6(addr.value);
+}
+
+/**
+ * The one spelling of an address that logs, rate-limit keys and ip-filter decisions use: IPv4
+ * as a dotted quad, IPv4-mapped IPv6 (`::ffff:1.2.3.4`, how a dual-stack socket reports IPv4
+ * peers) as that IPv4, other IPv6 in RFC 5952 form. Undefined when `ip` is not an address.
+ */
+export function canonicalIp(ip: string): string | undefined {
+  const addr = parseIp(ip);
+  return addr ? formatIp(unmapIpv4(addr)) : undefined;
+}
+
+/** `addr` itself, or the IPv4 address inside it when it is IPv4-mapped IPv6. */
+export function unmapIpv4(addr: IpAddress): IpAddress {
+  const v4 = mappedIpv4(addr);
+  return v4 === undefined ? addr : { family: 4, value: v4 };
+}
+
+/** `addr` with the bits beyond `prefix` cleared (`2001:db8::1` /64 → `2001:db8::`). */
+export function maskIp(addr: IpAddress, prefix: number): IpAddress {
+  return { family: addr.family, value: addr.value & maskOf(addr.family === 4 ? V4_BITS : V6_BITS, prefix) };
 }
 
 /** If `addr` is IPv4-mapped IPv6 (`::ffff:a.b.c.d`), the embedded IPv4 as an integer. */
@@ -140,7 +178,7 @@ export function parseCidr(s: string): Cidr {
   return { family: addr.family, network: addr.value & maskOf(bits, prefix), prefix };
 }
 
-/** Formats a CIDR back to text (`10.0.0.0/8`, `fc00::/7` is printed uncompressed). */
+/** Formats a CIDR back to text (`10.0.0.0/8`, `fc00::/7`). */
 export function formatCidr(cidr: Cidr): string {
   return `${formatIp({ family: cidr.family, value: cidr.network })}/${cidr.prefix}`;
 }

@@ -282,6 +282,8 @@ export const jwtAuthPlugin = definePlugin<JwtAuthParams>({
     }
 
     return {
+      // The cookie header is redacted by the log on every route.
+      credentials: { headers: [headerName], query: params.queryParam ? [params.queryParam] : [] },
       onRequest(ctx) {
         const found = findToken(ctx);
         if (!found) throw Errors.AUTH_INVALID('missing bearer token').with(NO_TOKEN);

@@ -93,6 +93,7 @@ export const keyAuthPlugin = definePlugin<KeyAuthParams>({
     }
 
     return {
+      credentials: { headers: [header], query: queryParam ? [queryParam] : [] },
       onRequest(ctx) {
         let presented = ctx.header(header);
         if (!presented && queryParam && ctx.search.length > 1) presented = new URLSearchParams(ctx.search).get(queryParam) ?? undefined;

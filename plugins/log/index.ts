@@ -1,10 +1,11 @@
 import { isAbsolute, resolve } from 'node:path';
 import { destination, pino, type Logger } from 'pino';
-import { decodeParamName, definePlugin } from '../../gateway/plugin-api.js';
+import { accessLevel, accessLine, decodeParamName, definePlugin, logFormat, type Context } from '../../gateway/plugin-api.js';
 
 export interface LogParams {
   /** `stdout`, `stderr`, or a file path (relative to the config file). */
   destination: string;
+  /** Level of the lines of 1xx-3xx responses; 4xx lines are at warn and 5xx at error. */
   level: 'info' | 'debug' | 'trace' | 'warn';
   /** Also log the request headers as received (credentials and signatures are redacted). */
   headers: boolean;
@@ -14,6 +15,11 @@ export interface LogParams {
   redact: string[];
 }
 
+/**
+ * Headers never logged in clear, on any route: credentials by convention and every signature
+ * header of the verify-signature presets. Each route adds what its auth plugins declare they
+ * read (`PluginInstance.credentials`), and `redact` adds more.
+ */
 const ALWAYS_REDACTED = [
   'authorization',
   'proxy-authorization',
@@ -21,6 +27,11 @@ const ALWAYS_REDACTED = [
   'set-cookie',
   'apikey',
   'x-api-key',
+  'x-auth-token',
+  'x-access-token',
+  'x-gitlab-token',
+  'x-csrf-token',
+  'x-amz-security-token',
   'webhook-signature',
   'svix-signature',
   'stripe-signature',
@@ -31,31 +42,31 @@ const ALWAYS_REDACTED = [
   'x-twilio-signature',
 ];
 
-const SECRET_PARAM = /^(access_token|token|apikey|api_key|key|secret|signature|sig|password)$/i;
-
-/** Redacts credential-looking query params without parsing into objects (cheap, keeps order). */
-export function redactQuery(search: string): string {
-  if (!search) return search;
-  return search.replace(/([?&])([^=&]+)=([^&]*)/g, (m, sep: string, k: string) => (SECRET_PARAM.test(decodeParamName(k)) ? `${sep}${k}=[redacted]` : m));
-}
-
+/** Query parameters never logged in clear; a route adds the ones its auth plugins read. */
+const SECRET_PARAM = /^(access_token|refresh_token|id_token|auth_token|token|jwt|apikey|api_key|key|secret|client_secret|signature|sig|password)$/i;
 
 /**
- * pino's ISO time, formatted once per millisecond: under load many lines share a millisecond, and
- * `toISOString` was a visible part of each line's cost. Same output as `stdTimeFunctions.isoTime`.
+ * Redacts credential query params without parsing into objects (cheap, keeps order): the
+ * default list, plus `extra` names (compared case-insensitively, decoded as the plugins read them).
  */
-function isoTimeCached(): () => string {
-  let last = 0;
-  let text = '';
-  return () => {
-    const now = Date.now();
-    if (now !== last) {
-      last = now;
-      text = `,"time":"${new Date(now).toISOString()}"`;
-    }
-    return text;
-  };
+export function redactQuery(search: string, extra: readonly string[] = []): string {
+  if (!search) return search;
+  const more = extra.map((n) => n.toLowerCase());
+  return search.replace(/([?&])([^=&]+)=([^&]*)/g, (m, sep: string, k: string) => {
+    const name = decodeParamName(k);
+    return SECRET_PARAM.test(name) || (more.length > 0 && more.includes(name.toLowerCase())) ? `${sep}${k}=[redacted]` : m;
+  });
 }
+
+/** The headers as received, with every credential of this route replaced by `[redacted]`. */
+function redactHeaders(ctx: Context, redacted: ReadonlySet<string>): Record<string, unknown> {
+  const own = ctx.credentials.headers;
+  const h: Record<string, unknown> = {};
+  // What arrived, not what plugins made of it for the upstream.
+  for (const [k, v] of Object.entries(ctx.receivedHeaders)) h[k] = redacted.has(k) || own.includes(k) ? '[redacted]' : v;
+  return h;
+}
+
 
 /** How often buffered lines are written out when traffic is too low to fill the buffer. */
 const FLUSH_EVERY_MS = 250;
@@ -75,7 +86,8 @@ function acquire(dest: string): Logger {
     // The periodic flush bounds how long a line waits in memory at low traffic.
     const opts = { sync: false, minLength: 4096, periodicFlush: FLUSH_EVERY_MS };
     const stream = dest === 'stdout' ? destination({ dest: 1, ...opts }) : dest === 'stderr' ? destination({ dest: 2, ...opts }) : destination({ dest, mkdir: true, ...opts });
-    const logger = pino({ base: undefined, timestamp: isoTimeCached(), messageKey: 'msg' }, stream);
+    // `trace`: the plugin's `level` param decides what is written, not the logger's own level.
+    const logger = pino({ ...logFormat(), base: undefined, level: 'trace' }, stream);
     entry = { logger, users: 0, stream };
     loggers.set(dest, entry);
   }
@@ -105,7 +117,9 @@ function release(dest: string): void {
 
 /**
  * One JSON line per request, written after the response: time, request id, route, method, path,
- * status, upstream target, latency, bytes, consumer and error code. Secrets never reach the log.
+ * status, client address, user agent, upstream target, latency, bytes, consumer and error code,
+ * in the operational log's format. Secrets never reach the log: headers and query parameters are
+ * logged only on request, and credentials among them are redacted.
  */
 export const logPlugin = definePlugin<LogParams>({
   name: 'log',
@@ -127,29 +141,10 @@ export const logPlugin = definePlugin<LogParams>({
     const level = params.level;
     return {
       onLog(ctx) {
-        const line: Record<string, unknown> = {
-          msg: 'request',
-          requestId: ctx.requestId || undefined,
-          route: ctx.routeName,
-          method: ctx.method,
-          path: ctx.path,
-          status: ctx.status,
-          upstream: ctx.upstreamTarget,
-          latencyMs: Math.round((performance.now() - ctx.startedAt) * 100) / 100,
-          bytesIn: ctx.bytesIn || Number(ctx.header('content-length') ?? 0),
-          bytesOut: ctx.bytesOut,
-        };
-        if (ctx.consumer) line.consumer = ctx.consumer;
-        if (ctx.errorCode) line.error = ctx.errorCode;
-        if (ctx.messageId) line.messageId = ctx.messageId;
-        if (params.query && ctx.search) line.query = redactQuery(ctx.search);
-        if (params.headers) {
-          const h: Record<string, unknown> = {};
-          // What arrived, not what plugins made of it for the upstream.
-          for (const [k, v] of Object.entries(ctx.receivedHeaders)) h[k] = redacted.has(k) ? '[redacted]' : v;
-          line.headers = h;
-        }
-        logger[level](line);
+        const line = accessLine(ctx);
+        if (params.query && ctx.search) line.query = redactQuery(ctx.search, ctx.credentials.query);
+        if (params.headers) line.headers = redactHeaders(ctx, redacted);
+        logger[accessLevel(ctx.status, level)](line);
       },
       close() {
         release(dest);

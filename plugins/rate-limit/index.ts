@@ -1,5 +1,5 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { definePlugin, Errors, type Context } from '../../gateway/plugin-api.js';
+import { definePlugin, Errors, formatIp, maskIp, parseIp, type Context } from '../../gateway/plugin-api.js';
 
 export interface RateLimitParams {
   by: 'ip' | 'consumer' | 'header' | 'route';
@@ -9,15 +9,28 @@ export interface RateLimitParams {
   onStoreError: 'allow' | 'deny';
   /** Name of the shared counter; routes with the same name share one limit. Defaults to the route name. */
   scope?: string;
+  /** IPv6 clients are counted by this prefix of their address (an end site usually has a whole /64). */
+  ipv6Prefix: number;
+}
+
+/**
+ * The counter key of a client address: IPv4 as it is, IPv6 as its `/ipv6Prefix` network
+ * (`2001:db8:1:2::/64`), so a client cannot get fresh points by picking another address of its
+ * own block. `ctx.clientIp` is canonical already, so one client has one key.
+ */
+export function addressKey(ip: string, ipv6Prefix: number): string {
+  const addr = parseIp(ip);
+  if (!addr || addr.family === 4 || ipv6Prefix === 128) return ip;
+  return `${formatIp(maskIp(addr, ipv6Prefix))}/${ipv6Prefix}`;
 }
 
 function keyOf(params: RateLimitParams, header: string, ctx: Context): string {
   switch (params.by) {
     case 'ip':
-      return (ctx.state.clientIp as string | undefined) ?? ctx.remoteAddress;
+      return addressKey(ctx.clientIp, params.ipv6Prefix);
     case 'consumer':
       // Unauthenticated callers share a bucket per address rather than one global bucket.
-      return ctx.consumer ? `c:${ctx.consumer}` : `ip:${(ctx.state.clientIp as string | undefined) ?? ctx.remoteAddress}`;
+      return ctx.consumer ? `c:${ctx.consumer}` : `ip:${addressKey(ctx.clientIp, params.ipv6Prefix)}`;
     case 'header':
       return `h:${ctx.header(header) ?? ''}`;
     case 'route':
@@ -59,6 +72,7 @@ export const rateLimitPlugin = definePlugin<RateLimitParams>({
       durationSec: { type: 'integer', minimum: 1 },
       onStoreError: { enum: ['allow', 'deny'], default: 'allow' },
       scope: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+      ipv6Prefix: { type: 'integer', minimum: 1, maximum: 128, default: 64 },
     },
   },
   create(params, env) {

@@ -76,6 +76,8 @@ export const verifySignaturePlugin = definePlugin<VerifySignatureParams>({
 
     return {
       needsBody: true,
+      // The presets' signature headers are on the log's default list; the generic one is configured.
+      credentials: { headers: params.header ? [params.header] : [] },
 
       async onRequest(ctx: Context) {
         const req: SignedRequest = { header: (n) => ctx.header(n), body: ctx.body ?? EMPTY, search: ctx.search };

@@ -33,8 +33,8 @@ describe('parseCidr', () => {
     assert.equal(formatCidr(parseCidr('10.0.0.0/8')), '10.0.0.0/8');
     assert.equal(formatCidr(parseCidr('1.2.3.4')), '1.2.3.4/32');
     assert.equal(formatCidr(parseCidr('0.0.0.0/0')), '0.0.0.0/0');
-    assert.equal(formatCidr(parseCidr('::1')), '0:0:0:0:0:0:0:1/128');
-    assert.equal(formatCidr(parseCidr('fc00::/7')), 'fc00:0:0:0:0:0:0:0/7');
+    assert.equal(formatCidr(parseCidr('::1')), '::1/128');
+    assert.equal(formatCidr(parseCidr('fc00::/7')), 'fc00::/7');
     assert.equal(parseCidr('::/0').prefix, 0);
     assert.equal(parseCidr(' 192.168.0.0/16 ').prefix, 16);
   });
