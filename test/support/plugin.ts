@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { pino } from 'pino';
-import { Context, GatewayError, type PluginDefinition, type PluginEnv, type PluginInstance, type Store } from '../../gateway/plugin-api.js';
+import { ClientIpResolver, type ForwardedHeader } from '../../gateway/client-ip.js';
+import { Context, GatewayError, type CredentialLocations, type PluginDefinition, type PluginEnv, type PluginInstance, type Store } from '../../gateway/plugin-api.js';
 
 // Strict, unlike the core: a plugin's own schema should also pass ajv's strict mode.
 const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true });
@@ -53,6 +54,11 @@ export interface FakeRequest {
   /** The socket's peer address. */
   remoteAddress?: string;
   routeName?: string;
+  /** `listen.trustedProxies` of the snapshot the request runs on (none unless given). */
+  trustedProxies?: string[];
+  forwardedHeader?: ForwardedHeader;
+  /** The route's declared credential locations. */
+  credentials?: CredentialLocations;
   /** Buffered body bytes (strings as UTF-8); left undefined unless given, as when no plugin asked for it. */
   body?: string | Buffer;
 }
@@ -64,7 +70,8 @@ export function fakeContext(o: FakeRequest = {}): Context {
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(o.headers ?? {})) headers[k.toLowerCase()] = v;
   const req = { method: o.method ?? 'POST', url: '/x' + search, headers, socket: { remoteAddress } } as unknown as IncomingMessage;
-  const ctx = new Context(req, o.routeName ?? 'r', '/x', search, remoteAddress);
+  const resolver = o.trustedProxies || o.forwardedHeader ? new ClientIpResolver(o.trustedProxies, o.forwardedHeader) : undefined;
+  const ctx = new Context(req, o.routeName ?? 'r', '/x', search, remoteAddress, resolver, o.credentials);
   if (o.body !== undefined) ctx.body = Buffer.isBuffer(o.body) ? o.body : Buffer.from(o.body, 'utf8');
   return ctx;
 }
