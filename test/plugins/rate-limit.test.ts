@@ -77,6 +77,43 @@ routes:
   }
 });
 
+test('by ip behind trusted proxies, without ip-filter: the forwarded client is keyed, IPv6 by its /64 (ipv6Prefix)', async () => {
+  const g = await startGateway(`
+listen: { host: 127.0.0.1, port: 0, trustedProxies: [127.0.0.1] }
+routes:
+  - name: r
+    path: /r
+    plugins:
+      - rate-limit: { by: ip, points: 2, durationSec: 60 }
+    respond: { status: 200 }
+  - name: exact
+    path: /exact
+    plugins:
+      - rate-limit: { by: ip, points: 1, durationSec: 60, ipv6Prefix: 128 }
+    respond: { status: 200 }
+`);
+  try {
+    const via = (client: string, path = '/r') => g.request({ path, headers: { 'x-forwarded-for': client } });
+    // Two addresses of one /64 share a bucket, in whatever spelling they arrive.
+    assert.equal((await via('2001:db8:1:2::a')).status, 200);
+    assert.equal((await via('2001:DB8:1:2:0:0:0:B')).status, 200);
+    assertLimited(await via('[2001:db8:1:2:ffff::1]:443'), 2, 60);
+    // The next /64 is another client.
+    assert.equal((await via('2001:db8:1:3::1')).status, 200);
+    // IPv4 clients by address; the proxy itself is not the client.
+    assert.equal((await via('203.0.113.5')).status, 200);
+    assert.equal((await via('203.0.113.5')).status, 200);
+    assertLimited(await via('203.0.113.5'), 2, 60);
+    assert.equal((await via('203.0.113.6')).status, 200);
+    // ipv6Prefix: 128 keys each address.
+    assert.equal((await via('2001:db8:9::1', '/exact')).status, 200);
+    assert.equal((await via('2001:db8:9::2', '/exact')).status, 200);
+    assertLimited(await via('2001:db8:9::1', '/exact'), 1, 60);
+  } finally {
+    await g.stop();
+  }
+});
+
 test('memory store: the window resets after durationSec', async () => {
   const g = await startGateway(`
 routes:
