@@ -189,6 +189,44 @@ test('hop-by-hop headers are stripped both ways; X-Forwarded-* and X-Request-Id 
   }
 });
 
+test('a client cannot delete a header a plugin set by naming it in Connection; its own named headers are still stripped', async () => {
+  const up = await startUpstream();
+  try {
+    await withGateway(
+      `
+upstreams:
+  main: { targets: [ { url: "${up.url}" } ] }
+routes:
+  - name: api
+    path: /api/*
+    plugins:
+      - headers: { request: { add: { x-tenant: by-plugin } } }
+    upstream: main
+  - name: plain
+    path: /plain/*
+    upstream: main
+`,
+      async (g) => {
+        const r = await g.request({
+          path: '/api/tenant',
+          headers: { connection: 'keep-alive, X-Tenant, x-client-hop', 'x-tenant': 'by-plugin', 'x-client-hop': 'must-not-pass', 'x-end-to-end': 'kept' },
+        });
+        assert.equal(r.status, 200);
+        const h = up.requests[0]!.headers;
+        assert.equal(h['x-tenant'], 'by-plugin', 'the plugin set it (even to the value the client sent): it is forwarded');
+        assert.equal(h['x-client-hop'], undefined, 'a client header named in Connection is hop-by-hop');
+        assert.equal(h['x-end-to-end'], 'kept');
+        // On a route whose plugins rewrite nothing, the client's named headers are stripped too.
+        const r2 = await g.request({ path: '/plain/tenant', headers: { connection: 'x-tenant', 'x-tenant': 'client' } });
+        assert.equal(r2.status, 200);
+        assert.equal(up.requests[1]!.headers['x-tenant'], undefined);
+      },
+    );
+  } finally {
+    await up.close();
+  }
+});
+
 test('keep-alive connections to the upstream are reused across sequential requests', async () => {
   const up = await startUpstream();
   let connections = 0;
