@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import { logFormat } from '../../gateway/logger.js';
 import { Gateway, type ServiceFactory } from '../../gateway/runtime.js';
 import type { PluginDefinition } from '../../gateway/plugin.js';
 import { httpRequest, type HttpOptions, type HttpResult } from './http.js';
@@ -14,7 +15,7 @@ export interface MemoryLogger {
   lines: Record<string, any>[];
 }
 
-/** A pino logger that keeps its JSON lines in memory, so tests can assert on logs. */
+/** A pino logger in the gateway's log format that keeps its JSON lines in memory, so tests can assert on logs. */
 export function memoryLogger(level = 'info'): MemoryLogger {
   const lines: Record<string, any>[] = [];
   const stream = new Writable({
@@ -23,7 +24,7 @@ export function memoryLogger(level = 'info'): MemoryLogger {
       cb();
     },
   });
-  return { logger: pino({ level }, stream), lines };
+  return { logger: pino({ ...logFormat(), level }, stream), lines };
 }
 
 export interface TestGateway {
