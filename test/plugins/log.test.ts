@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { redactQuery } from '../../plugins/log/index.js';
-import { startUpstream, waitUntil, type TestUpstream } from '../support/http.js';
+import { closedPort, startUpstream, waitUntil, type TestUpstream } from '../support/http.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 
 type Line = Record<string, any>;
@@ -37,6 +37,12 @@ describe('redactQuery', () => {
     assert.equal(redactQuery(''), '');
   });
 
+  test('the broader default list, and the extra names a route declares (case-insensitive)', () => {
+    assert.equal(redactQuery('?jwt=a&client_secret=b&refresh_token=c&id_token=d&q=1'), '?jwt=[redacted]&client_secret=[redacted]&refresh_token=[redacted]&id_token=[redacted]&q=1');
+    assert.equal(redactQuery('?Partner_Key=k&q=1', ['partner_key']), '?Partner_Key=[redacted]&q=1');
+    assert.equal(redactQuery('?partner_key=k'), '?partner_key=k');
+  });
+
   test('never throws on malformed percent-encoding and still redacts', () => {
     assert.equal(redactQuery('?%E0=1&token=abc'), '?%E0=1&token=[redacted]');
     assert.equal(redactQuery('?bad%zz=1&password=p'), '?bad%zz=1&password=[redacted]');
@@ -58,12 +64,15 @@ describe('log plugin writing to a file', () => {
     'stripe-signature': 't=1,v1=sekretstripe000',
   };
   const QUERY_TOKEN = 'sekret-query-token-321';
+  const PARTNER_KEY = 'sekret-partner-key-0042';
 
   before(async () => {
     up = await startUpstream();
+    const dead = await closedPort();
     g = await startGateway(`
 upstreams:
   up: { targets: [ { url: "${up.url}" } ] }
+  down: { targets: [ { url: "http://127.0.0.1:${dead}" } ] }
 routes:
   - name: plain
     path: /plain/*
@@ -90,6 +99,33 @@ routes:
       - request-id: {}
       - log: { destination: ./logs/plain.log }
     respond: { status: 202, body: "accepted" }
+  - name: broken
+    path: /broken
+    plugins:
+      - request-id: {}
+      - log: { destination: ./logs/plain.log }
+    upstream: down
+  - name: keyed
+    path: /keyed
+    plugins:
+      - request-id: {}
+      - log: { destination: ./logs/full.log, headers: true, query: true }
+      - key-auth: { header: X-Partner-Key, queryParam: partner_key, hideCredentials: false, keys: [ { key: "${PARTNER_KEY}", consumer: partner } ] }
+    upstream: up
+  - name: jwt
+    path: /jwt
+    plugins:
+      - request-id: {}
+      - log: { destination: ./logs/full.log, headers: true, query: true }
+      - jwt-auth: { algorithms: [HS256], secrets: [a-secret-long-enough-for-this-test], header: X-Session-Token, queryParam: session_jwt }
+    upstream: up
+  - name: signed
+    path: /signed
+    plugins:
+      - request-id: {}
+      - log: { destination: ./logs/full.log, headers: true }
+      - verify-signature: { preset: hmac, header: X-My-Signature, secrets: [sig-secret] }
+    upstream: up
   - name: limited
     path: /limited
     plugins:
@@ -112,7 +148,11 @@ routes:
     const r = await g.request({ method: 'POST', path: '/plain/orders?x=1', headers: { 'x-request-id': 'log-plain-1', 'content-type': 'application/json' }, body });
     assert.equal(r.status, 200);
     const line = await lineFor(plainFile, 'log-plain-1');
+    assert.equal(line.level, 'info', 'level as a label, as in the operational log');
+    assert.equal(line.clientIp, '127.0.0.1');
+    assert.equal(line.userAgent, undefined, 'this client sends no User-Agent');
     assert.equal(typeof line.time, 'string');
+    assert.match(line.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.ok(!Number.isNaN(Date.parse(line.time)), `time is a date: ${line.time}`);
     assert.equal(line.route, 'plain');
     assert.equal(line.method, 'POST');
@@ -141,6 +181,13 @@ routes:
     const l = await lineFor(plainFile, 'log-413-1');
     assert.equal(l.status, 413);
     assert.equal(l.error, 'HG_BODY_TOO_LARGE');
+    assert.equal(l.level, 'warn', '4xx lines are at warn');
+
+    const down = await g.request({ path: '/broken', headers: { 'x-request-id': 'log-502-1', 'user-agent': 'curl/8.5.0' } });
+    assert.equal(down.status, 502);
+    const d = await lineFor(plainFile, 'log-502-1');
+    assert.equal(d.level, 'error', '5xx lines are at error');
+    assert.equal(d.userAgent, 'curl/8.5.0');
   });
 
   test('with headers: true the log shows the headers as received, not as plugins rewrote them for the upstream', async () => {
@@ -172,6 +219,36 @@ routes:
 
     const text = readFileSync(fullFile, 'utf8');
     for (const value of [...Object.values(SECRETS), QUERY_TOKEN, 'sekret']) assert.ok(!text.includes(value), `the log contains ${value}`);
+  });
+
+  test('credentials that the auth plugins of the route read (custom header, query param) and the broader default list are redacted', async () => {
+    const defaults = { 'x-auth-token': 'sekret-auth-token', 'x-access-token': 'sekret-access-token', 'x-gitlab-token': 'sekret-gitlab-token' };
+    const ok = await g.request({ path: `/keyed?partner_key=${PARTNER_KEY}&client_secret=sekret-cs&page=3`, headers: { 'x-partner-key': PARTNER_KEY, 'x-request-id': 'log-keyed-1', ...defaults } });
+    assert.equal(ok.status, 200);
+    const k = await lineFor(fullFile, 'log-keyed-1');
+    assert.equal(k.consumer, 'partner');
+    assert.equal(k.headers['x-partner-key'], '[redacted]');
+    for (const name of Object.keys(defaults)) assert.equal(k.headers[name], '[redacted]', name);
+    assert.equal(k.query, '?partner_key=[redacted]&client_secret=[redacted]&page=3');
+
+    const jwtToken = 'eyJhbGciOiJIUzI1NiJ9.sekret-jwt-payload.sekret-jwt-sig';
+    const j = await g.request({ path: `/jwt?session_jwt=${jwtToken}&jwt=${jwtToken}`, headers: { 'x-session-token': `Bearer ${jwtToken}`, 'x-request-id': 'log-jwt-1' } });
+    assert.equal(j.status, 401);
+    const jl = await lineFor(fullFile, 'log-jwt-1');
+    assert.equal(jl.headers['x-session-token'], '[redacted]');
+    assert.equal(jl.query, '?session_jwt=[redacted]&jwt=[redacted]');
+
+    const s = await g.request({ method: 'POST', path: '/signed', headers: { 'x-my-signature': 'sekret-signature-abc', 'x-request-id': 'log-signed-1' }, body: 'x' });
+    assert.equal(s.status, 401);
+    assert.equal((await lineFor(fullFile, 'log-signed-1')).headers['x-my-signature'], '[redacted]');
+
+    // The same header on a route that does not read it is not a credential there.
+    const plain = await g.request({ path: '/rewritten', headers: { 'x-partner-key': 'not-a-key-here', 'x-request-id': 'log-notkey-1' } });
+    assert.equal(plain.status, 200);
+    assert.equal((await lineFor(fullFile, 'log-notkey-1')).headers['x-partner-key'], 'not-a-key-here');
+
+    const text = readFileSync(fullFile, 'utf8');
+    for (const value of [PARTNER_KEY, 'sekret-jwt', 'sekret-signature', 'sekret-cs', ...Object.values(defaults)]) assert.ok(!text.includes(value), `the log contains ${value}`);
   });
 
   test('a malformed query string does not lose the log line, and its token is still redacted', async () => {
