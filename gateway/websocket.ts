@@ -4,7 +4,7 @@ import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import { Errors, errorBodyOf, GatewayError } from './errors.js';
 import type { CompiledRoute } from './compile.js';
-import type { Context } from './context.js';
+import { requestIdFor, type Context } from './context.js';
 import type { PluginResponse } from './plugin.js';
 import { runRequestPhase, type RequestPhaseExits } from './request-phase.js';
 import { encodePath } from './router.js';
@@ -36,8 +36,11 @@ export class WebSocketProxy {
   }
 
   /** Answers an upgrade request with an error and closes the socket. */
-  refuse(socket: Socket, err: unknown): void {
-    if (!(err instanceof GatewayError)) this.logger.error({ err: (err as Error)?.stack ?? String(err) }, 'unexpected error in a websocket upgrade');
+  refuse(socket: Socket, err: unknown, ctx?: Context): void {
+    if (!(err instanceof GatewayError)) {
+      const requestId = ctx ? (ctx.requestId ||= requestIdFor(ctx.req.headers)) : undefined;
+      this.logger.error({ err: (err as Error)?.stack ?? String(err), route: ctx?.routeName, requestId }, 'unexpected error in a websocket upgrade');
+    }
     const ge = err instanceof GatewayError ? err : Errors.INTERNAL();
     this.writeRaw(socket, { status: ge.status, headers: ge.headers, body: errorBodyOf(ge) });
   }
@@ -58,12 +61,12 @@ export class WebSocketProxy {
 
   private readonly exits: RequestPhaseExits<Upgrade> = {
     answer: (up, r) => this.writeRaw(up.socket, r),
-    fail: (up, err) => this.refuse(up.socket, err),
+    fail: (up, err) => this.refuse(up.socket, err, up.ctx),
     proceed: (up) => {
       try {
         this.pass(up);
       } catch (err) {
-        this.refuse(up.socket, err);
+        this.refuse(up.socket, err, up.ctx);
       }
     },
   };

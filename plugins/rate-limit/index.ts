@@ -111,7 +111,7 @@ export const rateLimitPlugin = definePlugin<RateLimitParams>({
             throw Errors.RATE_LIMITED(params.points, params.durationSec).with({ 'retry-after': retry });
           }
           // Only reachable with onStoreError: deny (allow has the insurance limiter).
-          env.logger.warn({ err: (err as Error)?.message, route: env.routeName }, 'rate-limit store unavailable; denying');
+          env.logger.warn({ err: (err as Error)?.message, route: env.routeName, requestId: ctx.requestId || undefined }, 'rate-limit store unavailable; denying');
           throw Errors.STORE_UNAVAILABLE('rate limit').with({ 'retry-after': '1' });
         }
         setHeaders(ctx, r);
