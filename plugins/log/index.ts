@@ -67,7 +67,6 @@ function redactHeaders(ctx: Context, redacted: ReadonlySet<string>): Record<stri
   return h;
 }
 
-
 /** How often buffered lines are written out when traffic is too low to fill the buffer. */
 const FLUSH_EVERY_MS = 250;
 
