@@ -77,7 +77,7 @@ export interface TlsReceiver {
   port: number;
   /** `https://127.0.0.1:<port>` */
   url: string;
-  requests: { url: string; headers: IncomingHttpHeaders; body: Buffer; clientCert: string | undefined }[];
+  requests: { url: string; headers: IncomingHttpHeaders; body: Buffer; clientCert: string | undefined; servername: string | false }[];
   close(): Promise<void>;
 }
 
@@ -93,8 +93,9 @@ export async function startTlsReceiver(opts: { requireClientCert?: boolean } = {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const peer = (req.socket as TLSSocket).getPeerCertificate();
-      requests.push({ url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), clientCert: peer && peer.subject ? String(peer.subject.CN) : undefined });
+      const socket = req.socket as TLSSocket;
+      const peer = socket.getPeerCertificate();
+      requests.push({ url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), clientCert: peer && peer.subject ? String(peer.subject.CN) : undefined, servername: (socket as TLSSocket & { servername: string | false }).servername });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     });
   });
