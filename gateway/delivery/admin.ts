@@ -27,13 +27,13 @@ function only(body: Record<string, unknown>, allowed: string[]): void {
 }
 
 /** An endpoint as the API shows it: secrets are never listed (only shown once, on create and rotate). */
-export function endpointView(ep: EndpointRecord, now = Date.now()): Record<string, unknown> {
+export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTlsPem | undefined = ep.tls): Record<string, unknown> {
   return {
     id: ep.id,
     url: ep.url,
     events: ep.events,
     headers: ep.headers ?? {},
-    tls: tlsView(ep.tls),
+    tls: tlsView(tls),
     rateLimitPerSec: ep.rateLimitPerSec ?? null,
     description: ep.description ?? null,
     state: ep.disabled ? 'disabled' : 'enabled',
@@ -154,7 +154,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   admin.route('GET', '/admin/endpoints', async (): Promise<AdminReply> => {
     const list = await endpoints.list();
     list.sort((a, b) => a.id.localeCompare(b.id));
-    return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now())) } };
+    return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now(), endpoints.tlsOf(e))) } };
   });
 
   admin.route('POST', '/admin/endpoints', async (req: AdminRequest): Promise<AdminReply> => {
@@ -170,7 +170,10 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     return { status: 201, body: { ...endpointView(endpoint, endpoint.createdAt), secret } };
   });
 
-  admin.route('GET', '/admin/endpoints/:id', async (req) => ({ status: 200, body: endpointView(await mustEndpoint(req.params.id!), now()) }));
+  admin.route('GET', '/admin/endpoints/:id', async (req) => {
+    const ep = await mustEndpoint(req.params.id!);
+    return { status: 200, body: endpointView(ep, now(), endpoints.tlsOf(ep)) };
+  });
 
   admin.route('PATCH', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
@@ -182,7 +185,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     const fields = checkFields(endpoints, b, true);
     checkTlsScheme(fields.url ?? ep.url, 'tls' in fields ? fields.tls : ep.tls);
     const next = await endpoints.update(ep, fields);
-    return { status: 200, body: endpointView(next, now()) };
+    return { status: 200, body: endpointView(next, now(), endpoints.tlsOf(next)) };
   });
 
   admin.route('DELETE', '/admin/endpoints/:id', async (req) => {

@@ -88,7 +88,6 @@ export class EndpointDirectory {
         events: c.events ?? ['*'],
         secrets,
         headers: c.headers,
-        tls: pemOf(this.opts.snapshot().endpointTls.get(c.id)),
         rateLimitPerSec: c.rateLimitPerSec,
         description: c.description,
         disabled: cur?.source === 'config' && cur.disabled && !c.disabled ? cur.disabled : c.disabled ?? false,
@@ -149,6 +148,14 @@ export class EndpointDirectory {
   /** All endpoints as stored now, uncached (for the admin API). */
   list(): Promise<EndpointRecord[]> {
     return this.repo.listEndpoints();
+  }
+
+  /**
+   * The TLS settings an attempt uses: for endpoints from gateway.yaml, the running snapshot's (read
+   * from their files, and never written to the store); for API endpoints, the record's.
+   */
+  tlsOf(ep: EndpointRecord): ClientTlsPem | undefined {
+    return ep.source === 'config' ? pemOf(this.opts.snapshot().endpointTls.get(ep.id)) : ep.tls;
   }
 
   /** The secrets an attempt signs with. */

@@ -5,6 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { EndpointDirectory } from '../../gateway/delivery/endpoints.js';
+import { OperationalEvents } from '../../gateway/delivery/operational.js';
+import { MemoryRepository } from '../../gateway/delivery/repository.js';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { sendSigned } from '../../gateway/delivery/transport.js';
 import { ConfigError } from '../../gateway/errors.js';
@@ -15,6 +19,7 @@ import { startTlsReceiver, testPki } from '../support/test-certs-egress.js';
 import { openResources } from './resources.js';
 
 const { onClose } = openResources();
+const silent = pino({ level: 'silent' });
 const pki = testPki();
 const PKI_FILES = { 'pki/ca.crt': pki.ca, 'pki/client.crt': pki.clientCert, 'pki/client.key': pki.clientKey, 'pki/other-ca.crt': pki.otherCa };
 const VERIFY_FAILED = /self[- ]signed|unable to (get|verify)|UNABLE_TO|DEPTH_ZERO/i;
@@ -113,6 +118,20 @@ describe('endpoint TLS from gateway.yaml', () => {
     assert.equal(res.status, 0);
     assert.match(res.error ?? '', /blocked by the SSRF guard/);
     assert.equal(r.requests.length, 0);
+  });
+
+  test('keys from gateway.yaml stay in memory: the stored record has no TLS material, attempts get it from the snapshot', async () => {
+    const snap = await compileConfig({ egress: { allowCidrs: ['127.0.0.1/32'], endpoints: [{ id: 'ep', url: 'https://127.0.0.1:9/x', tls: { ca: pki.files.ca, cert: pki.files.clientCert, key: pki.files.clientKey } }] } });
+    onClose(() => snap.dispose());
+    const repo = new MemoryRepository();
+    const dir = new EndpointDirectory({ repo, logger: silent, now: Date.now, snapshot: () => snap, events: new OperationalEvents({ logger: silent, now: Date.now, snapshot: () => snap }) });
+    await dir.sync();
+    const stored = (await repo.getEndpoint('ep'))!;
+    assert.equal(stored.tls, undefined);
+    assert.ok(!JSON.stringify(stored).includes('PRIVATE KEY'));
+    const tls = dir.tlsOf(stored)!;
+    assert.equal(tls.key, pki.clientKey);
+    assert.equal(tls.ca, pki.ca);
   });
 
   test('unreadable or unusable files are located config errors that never quote the key', async () => {
