@@ -5,9 +5,11 @@ import { pathToFileURL } from 'node:url';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Logger } from 'pino';
 import { ClientIpResolver } from './client-ip.js';
+import { compileEndpointTls, compileUpstreamTls, type ClientTls } from './client-tls.js';
 import type { CredentialLocations } from './context.js';
 import { ajv, describeAjvError, formatPath, pickError, toPointer, validateWithEnvTypes } from './config/load.js';
 import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
+import { endpointHeadersProblem } from './delivery/endpoint-headers.js';
 import { SsrfGuard } from './delivery/ssrf.js';
 import { ConfigError } from './errors.js';
 import { assertPluginDefinition, assertPluginInstance, type PluginDefinition, type PluginInstance } from './plugin.js';
@@ -68,6 +70,8 @@ export interface Snapshot {
   readonly egress: EgressConfig;
   /** Guards every egress connection (endpoint URLs and their DNS answers). */
   readonly ssrf: SsrfGuard;
+  /** TLS settings of the endpoints gateway.yaml declares (PEM read from their files), by id. */
+  readonly endpointTls: ReadonlyMap<string, ClientTls>;
   readonly instances: { name: string; instance: PluginInstance }[];
   /** Custom plugin files (absolute) to watch. */
   readonly pluginFiles: string[];
@@ -205,8 +209,9 @@ function compileAction(r: RouteConfig, i: number, loaded: LoadedConfig, upstream
   return { kind: 'respond', status: resp.status ?? 200, headers, body };
 }
 
-/** Checks egress endpoints (unique ids, URLs the SSRF guard allows) and builds the guard. */
-function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: SsrfGuard } {
+/** Checks egress endpoints (unique ids, URLs the SSRF guard allows, headers, TLS files) and builds the guard. */
+function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: SsrfGuard; endpointTls: Map<string, ClientTls> } {
+  const endpointTls = new Map<string, ClientTls>();
   const e = loaded.config.egress;
   let ssrf: SsrfGuard;
   try {
@@ -225,12 +230,16 @@ function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: Ssrf
       } catch (err) {
         throw new ConfigError((err as Error).message, { ...where, path: `${where.path}.url` });
       }
+      const headerProblem = ep.headers && endpointHeadersProblem(ep.headers);
+      if (headerProblem) throw new ConfigError(headerProblem, { ...where, line: loaded.lineOf(['egress', 'endpoints', i, 'headers']), path: `${where.path}.headers` });
+      const tls = compileEndpointTls(loaded, i);
+      if (tls) endpointTls.set(ep.id, tls);
     });
   } catch (err) {
     ssrf.destroy();
     throw err;
   }
-  return { egress: e, ssrf };
+  return { egress: e, ssrf, endpointTls };
 }
 
 function deprecationHeaders(r: RouteConfig, i: number, loaded: LoadedConfig): Record<string, string> | undefined {
@@ -302,7 +311,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
   let ssrf: SsrfGuard | undefined;
   try {
     const { defs, files } = await loadCustomPlugins(loaded, opts.builtins);
-    for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg));
+    for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg, Date.now, compileUpstreamTls(loaded, name, opts.logger)));
     const egress = compileEgress(loaded);
     ssrf = egress.ssrf;
     const baseEnv = { store: opts.store, logger: opts.logger };
@@ -343,7 +352,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
     const router = new Router(routes.map((r) => ({ path: r.config.path, methods: r.config.methods, host: r.config.host, headers: r.config.headers, route: r })));
     const clientIp = compileClientIp(loaded);
     const unmatched = unmatchedRoute(globals, opts.unmatchedLog);
-    return { id: opts.id, loaded, config, router, routes, unmatched, clientIp, upstreams, egress: egress.egress, ssrf, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
+    return { id: opts.id, loaded, config, router, routes, unmatched, clientIp, upstreams, egress: egress.egress, ssrf, endpointTls: egress.endpointTls, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
   } catch (err) {
     await closeInstances(created, opts.logger);
     await Promise.all([...upstreams.values()].map((u) => u.close()));

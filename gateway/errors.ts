@@ -49,6 +49,7 @@ export const LOG_CODES = {
   HG_QUEUE_NOT_DURABLE: 'deliver/publish routes on the memory store: accepted messages are lost on restart.',
   HG_STORE_UNAVAILABLE: 'Redis connection lost; retrying.',
   HG_QUEUE_STOP_FORCED: 'Delivery workers did not stop within the drain deadline; their jobs run again after the lock expires.',
+  HG_TLS_VERIFY_OFF: 'An upstream has `tls.insecureSkipVerify: true`: its certificate is not verified.',
 } as const;
 
 type Catalogue = typeof CATALOGUE;

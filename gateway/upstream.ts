@@ -1,4 +1,7 @@
-import { Pool } from 'undici';
+import { Agent as HttpsAgent } from 'node:https';
+import { isIP } from 'node:net';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
+import type { ClientTls } from './client-tls.js';
 import type { UpstreamConfig } from './config/types.js';
 
 /** One target of an upstream: its own undici connection pool and health state. */
@@ -10,7 +13,12 @@ export interface Target {
   /** A path prefix from the target URL (`http://h/base` → `/base`), or ''. */
   readonly basePath: string;
   readonly weight: number;
-  readonly pool: Pool;
+  /** Where requests to this target go (the pool, pinned to the target's TLS name for https). */
+  readonly pool: Dispatcher;
+  /** For http-proxy (WebSocket upgrades): an https agent with the upstream's TLS options, or undefined for http. */
+  readonly wsAgent: HttpsAgent | undefined;
+  /** The connection pool itself, for closing. */
+  readonly connections: Pool;
   current: number;
   consecutiveFailures: number;
   ejectedUntil: number;
@@ -34,6 +42,8 @@ export class UpstreamPool {
     readonly name: string,
     cfg: UpstreamConfig,
     private readonly now: () => number = Date.now,
+    /** TLS options for `https://` targets (from `upstreams.<name>.tls`); verification is on without them too. */
+    tls?: ClientTls,
   ) {
     this.timeoutMs = cfg.timeoutMs;
     this.ejectAfter = cfg.ejectAfterFailures;
@@ -41,18 +51,25 @@ export class UpstreamPool {
     this.targets = cfg.targets.map((t) => {
       const url = t.url.replace(/\/$/, '');
       const u = new URL(url);
+      const secure = u.protocol === 'https:';
+      const connectTimeout = Math.min(cfg.timeoutMs, 10_000);
+      const name = tlsName(u, tls);
+      const connections = new Pool(u.origin, {
+        connections: cfg.maxSockets,
+        headersTimeout: cfg.timeoutMs,
+        // Idle time between body chunks once the response has started (undici's body timer).
+        bodyTimeout: cfg.timeoutMs,
+        connectTimeout,
+        ...(secure ? { connect: pinnedConnector(tls, name, connectTimeout) } : {}),
+      });
       return {
         url,
         origin: u.origin,
         basePath: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
         weight: t.weight,
-        pool: new Pool(u.origin, {
-          connections: cfg.maxSockets,
-          headersTimeout: cfg.timeoutMs,
-          // Idle time between body chunks once the response has started (undici's body timer).
-          bodyTimeout: cfg.timeoutMs,
-          connectTimeout: Math.min(cfg.timeoutMs, 10_000),
-        }),
+        pool: secure ? connections.compose(pinServername(name ?? u.hostname)) : connections,
+        wsAgent: secure ? new HttpsAgent({ ...tlsOptions(tls), ...(name ? { servername: name } : {}) }) : undefined,
+        connections,
         current: 0,
         consecutiveFailures: 0,
         ejectedUntil: 0,
@@ -94,6 +111,43 @@ export class UpstreamPool {
 
   /** Closes the connection pools once their requests are done (call after the snapshot drained). */
   async close(): Promise<void> {
-    await Promise.all(this.targets.map((t) => t.pool.close().catch(() => t.pool.destroy())));
+    await Promise.all(
+      this.targets.map((t) => {
+        t.wsAgent?.destroy();
+        return t.connections.close().catch(() => t.connections.destroy());
+      }),
+    );
   }
+}
+
+/** The name a target's certificate must carry (and its SNI): `tls.servername`, else the URL's host unless it is an IP. */
+function tlsName(u: URL, tls: ClientTls | undefined): string | undefined {
+  if (tls?.servername) return tls.servername;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return isIP(host) ? undefined : host;
+}
+
+/** `tls.connect` options from the upstream's TLS settings; verification stays on unless the config turned it off. */
+function tlsOptions(tls: ClientTls | undefined): { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } {
+  if (!tls) return { rejectUnauthorized: true };
+  const { ca, cert, key, rejectUnauthorized } = tls;
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized };
+}
+
+/**
+ * A TLS connector that always verifies against the configured name (or the target's host), never
+ * against the name undici takes from a request's Host header: the proxy forwards the client's
+ * Host, and a client must not choose what the upstream's certificate is checked against.
+ */
+function pinnedConnector(tls: ClientTls | undefined, name: string | undefined, timeout: number): buildConnector.connector {
+  const connect = buildConnector({ ...tlsOptions(tls), ...(name ? { servername: name } : {}), timeout });
+  return (opts, cb) => connect({ ...opts, servername: name }, cb);
+}
+
+/**
+ * Sets one servername on every request to a target. undici re-dials whenever a request's
+ * servername differs from the connection's, and it derives one from the Host header otherwise.
+ */
+function pinServername(name: string): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (opts, handler) => dispatch({ ...opts, servername: name } as Dispatcher.DispatchOptions, handler);
 }

@@ -81,7 +81,8 @@ export class WebSocketProxy {
       for (const k of Object.keys(req.headers)) if (!(k in h)) delete req.headers[k];
       Object.assign(req.headers, h);
     }
-    this.proxy.ws(req, socket, head, { target: target.origin });
+    // An https target's agent carries the upstream's TLS options (CA, client certificate, servername, verification).
+    this.proxy.ws(req, socket, head, target.wsAgent ? { target: target.origin, agent: target.wsAgent } : { target: target.origin });
   }
 
   close(): void {

@@ -5,8 +5,22 @@ export type RetryPolicyConfig =
   | { schedule: (number | string)[] }
   | { baseSec: number; factor?: number; maxSec?: number; attempts: number };
 
+/** `tls` of an egress endpoint: PEM files, relative to gateway.yaml. */
+export interface EndpointTlsConfig {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  servername?: string;
+}
+
+/** `tls` of an upstream (its `https://` targets): an endpoint's, plus turning verification off. */
+export interface UpstreamTlsConfig extends EndpointTlsConfig {
+  insecureSkipVerify: boolean;
+}
+
 export interface UpstreamConfig {
   targets: { url: string; weight: number }[];
+  tls?: UpstreamTlsConfig;
   timeoutMs: number;
   ejectAfterFailures: number;
   ejectMs: number;
@@ -36,6 +50,7 @@ export interface EndpointConfig {
   events: string[];
   secret?: string;
   headers?: Record<string, string>;
+  tls?: EndpointTlsConfig;
   rateLimitPerSec?: number;
   description?: string;
   disabled: boolean;

@@ -1,6 +1,9 @@
 import type { AdminReply, AdminRequest, AdminServer } from '../admin/server.js';
+import { X509Certificate } from 'node:crypto';
+import { checkClientTls, ClientTlsError, type ClientTlsPem } from '../client-tls.js';
 import { gatewaySchema } from '../config/load.js';
 import { Errors, GatewayError } from '../errors.js';
+import { endpointHeadersProblem } from './endpoint-headers.js';
 import { liveSecrets, newEndpointId, type EndpointDirectory, type EndpointFields } from './endpoints.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
@@ -24,12 +27,13 @@ function only(body: Record<string, unknown>, allowed: string[]): void {
 }
 
 /** An endpoint as the API shows it: secrets are never listed (only shown once, on create and rotate). */
-export function endpointView(ep: EndpointRecord, now = Date.now()): Record<string, unknown> {
+export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTlsPem | undefined = ep.tls): Record<string, unknown> {
   return {
     id: ep.id,
     url: ep.url,
     events: ep.events,
     headers: ep.headers ?? {},
+    tls: tlsView(tls),
     rateLimitPerSec: ep.rateLimitPerSec ?? null,
     description: ep.description ?? null,
     state: ep.disabled ? 'disabled' : 'enabled',
@@ -39,6 +43,37 @@ export function endpointView(ep: EndpointRecord, now = Date.now()): Record<strin
     createdAt: new Date(ep.createdAt).toISOString(),
     updatedAt: new Date(ep.updatedAt).toISOString(),
   };
+}
+
+/** An endpoint's TLS settings as the API shows them: what is set, never the key and never the PEM. */
+function tlsView(tls: ClientTlsPem | undefined): Record<string, unknown> | null {
+  if (!tls) return null;
+  let clientCertificate: Record<string, unknown> | null = null;
+  if (tls.cert) {
+    const c = new X509Certificate(tls.cert);
+    clientCertificate = { subject: c.subject, issuer: c.issuer, validTo: new Date(c.validTo).toISOString(), fingerprint256: c.fingerprint256 };
+  }
+  return { servername: tls.servername ?? null, ca: tls.ca !== undefined, clientCertificate };
+}
+
+const TLS_FIELDS = ['ca', 'cert', 'key', 'servername'];
+
+/** `tls` in a request body: PEM text, checked as gateway.yaml's files are; null clears it (PATCH). */
+function checkTls(v: unknown): ClientTlsPem | undefined {
+  if (v === null) return undefined;
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad('"tls" must be an object { ca?, cert?, key?, servername? } of PEM text');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!TLS_FIELDS.includes(k)) throw bad(`unknown field "tls.${k}" (allowed: ${TLS_FIELDS.join(', ')})`);
+    if (typeof o[k] !== 'string' || o[k] === '') throw bad(`"tls.${k}" must be a non-empty string`);
+  }
+  try {
+    const { rejectUnauthorized: _always, ...pem } = checkClientTls(o as ClientTlsPem, true, { ca: '"tls.ca"', cert: '"tls.cert"', key: '"tls.key"' });
+    return pem;
+  } catch (err) {
+    if (err instanceof ClientTlsError) throw bad(err.message);
+    throw err;
+  }
 }
 
 function checkFields(endpoints: EndpointDirectory, b: Record<string, unknown>, partial: boolean): EndpointFields {
@@ -60,9 +95,11 @@ function checkFields(endpoints: EndpointDirectory, b: Record<string, unknown>, p
   }
   if (b.headers !== undefined) {
     if (!b.headers || typeof b.headers !== 'object' || Array.isArray(b.headers) || !Object.values(b.headers).every((v) => typeof v === 'string')) throw bad('"headers" must be an object of strings');
-    for (const k of Object.keys(b.headers)) if (!/^[A-Za-z0-9-]+$/.test(k) || /^webhook-/i.test(k)) throw bad(`header name "${k}" is not allowed`);
+    const problem = endpointHeadersProblem(b.headers as Record<string, unknown>);
+    if (problem) throw bad(`"headers": ${problem}`);
     out.headers = b.headers as Record<string, string>;
   }
+  if (b.tls !== undefined) out.tls = checkTls(b.tls);
   if (b.rateLimitPerSec !== undefined && b.rateLimitPerSec !== null) {
     if (!Number.isInteger(b.rateLimitPerSec) || (b.rateLimitPerSec as number) < 1) throw bad('"rateLimitPerSec" must be a positive integer');
     out.rateLimitPerSec = b.rateLimitPerSec as number;
@@ -76,6 +113,11 @@ function checkFields(endpoints: EndpointDirectory, b: Record<string, unknown>, p
     out.disabled = b.disabled;
   }
   return out;
+}
+
+/** TLS settings only mean something for an https URL; refusing them elsewhere avoids a false sense of security. */
+function checkTlsScheme(url: string, tls: ClientTlsPem | undefined): void {
+  if (tls && !url.startsWith('https://')) throw bad('"tls" needs an https:// URL');
 }
 
 /** A secret given in the body (create, rotate), or undefined to have one generated. */
@@ -112,32 +154,38 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   admin.route('GET', '/admin/endpoints', async (): Promise<AdminReply> => {
     const list = await endpoints.list();
     list.sort((a, b) => a.id.localeCompare(b.id));
-    return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now())) } };
+    return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now(), endpoints.tlsOf(e))) } };
   });
 
   admin.route('POST', '/admin/endpoints', async (req: AdminRequest): Promise<AdminReply> => {
     const b = obj(req.body);
-    only(b, ['id', 'url', 'events', 'secret', 'headers', 'rateLimitPerSec', 'description', 'disabled']);
+    only(b, ['id', 'url', 'events', 'secret', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled']);
     const id = b.id === undefined ? newEndpointId() : b.id;
     if (typeof id !== 'string' || !ID.test(id)) throw bad('"id" must be 1-64 letters, digits, dots, dashes or underscores');
     const chosen = checkSecret(b.secret);
     const fields = checkFields(endpoints, b, false);
+    checkTlsScheme(fields.url!, fields.tls);
     const { endpoint, secret } = await endpoints.create(id, { ...fields, url: fields.url! }, chosen);
     // The secret is shown once, here.
     return { status: 201, body: { ...endpointView(endpoint, endpoint.createdAt), secret } };
   });
 
-  admin.route('GET', '/admin/endpoints/:id', async (req) => ({ status: 200, body: endpointView(await mustEndpoint(req.params.id!), now()) }));
+  admin.route('GET', '/admin/endpoints/:id', async (req) => {
+    const ep = await mustEndpoint(req.params.id!);
+    return { status: 200, body: endpointView(ep, now(), endpoints.tlsOf(ep)) };
+  });
 
   admin.route('PATCH', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
     const b = obj(req.body);
-    only(b, ['url', 'events', 'headers', 'rateLimitPerSec', 'description', 'disabled']);
+    only(b, ['url', 'events', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled']);
     if (ep.source === 'config' && Object.keys(b).some((k) => k !== 'disabled')) {
       throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" is declared in gateway.yaml; change it there (only "disabled" can be set here)`);
     }
-    const next = await endpoints.update(ep, checkFields(endpoints, b, true));
-    return { status: 200, body: endpointView(next, now()) };
+    const fields = checkFields(endpoints, b, true);
+    checkTlsScheme(fields.url ?? ep.url, 'tls' in fields ? fields.tls : ep.tls);
+    const next = await endpoints.update(ep, fields);
+    return { status: 200, body: endpointView(next, now(), endpoints.tlsOf(next)) };
   });
 
   admin.route('DELETE', '/admin/endpoints/:id', async (req) => {

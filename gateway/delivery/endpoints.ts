@@ -8,6 +8,7 @@ import type { Snapshot } from '../compile.js';
 import { Errors } from '../errors.js';
 import type { OperationalEvents } from './operational.js';
 import { generateSecret } from './sign.js';
+import type { ClientTls, ClientTlsPem } from '../client-tls.js';
 import type { DeliveryRepository, EndpointRecord, EndpointSecret } from './types.js';
 
 /** How long a cached lookup stands: changes from other instances apply within a second. */
@@ -27,13 +28,20 @@ export function eventMatches(patterns: readonly string[], type: string): boolean
   return false;
 }
 
+/** The PEM settings an endpoint record keeps (endpoints always verify, so no verification flag). */
+function pemOf(tls: ClientTls | undefined): ClientTlsPem | undefined {
+  if (!tls) return undefined;
+  const { rejectUnauthorized: _always, ...pem } = tls;
+  return pem;
+}
+
 /** An id for an endpoint created without one: `ep_` and 16 random characters. */
 export function newEndpointId(): string {
   return `ep_${generateSecret().slice(6, 22).replace(/[+/=]/g, 'x')}`;
 }
 
 /** The fields the admin API may set. */
-export type EndpointFields = Partial<Pick<EndpointRecord, 'url' | 'events' | 'headers' | 'rateLimitPerSec' | 'description' | 'disabled'>>;
+export type EndpointFields = Partial<Pick<EndpointRecord, 'url' | 'events' | 'headers' | 'tls' | 'rateLimitPerSec' | 'description' | 'disabled'>>;
 
 export interface EndpointDirectoryOptions {
   repo: DeliveryRepository;
@@ -142,6 +150,14 @@ export class EndpointDirectory {
     return this.repo.listEndpoints();
   }
 
+  /**
+   * The TLS settings an attempt uses: for endpoints from gateway.yaml, the running snapshot's (read
+   * from their files, and never written to the store); for API endpoints, the record's.
+   */
+  tlsOf(ep: EndpointRecord): ClientTlsPem | undefined {
+    return ep.source === 'config' ? pemOf(this.opts.snapshot().endpointTls.get(ep.id)) : ep.tls;
+  }
+
   /** The secrets an attempt signs with. */
   signingSecrets(ep: EndpointRecord): string[] {
     return liveSecrets(ep, this.opts.now()).map((s) => s.secret);
@@ -159,7 +175,7 @@ export class EndpointDirectory {
   async create(id: string, fields: EndpointFields & { url: string }, secret: string = generateSecret()): Promise<{ endpoint: EndpointRecord; secret: string }> {
     if (await this.repo.getEndpoint(id)) throw Errors.ENDPOINT_EXISTS(id);
     const t = this.opts.now();
-    const endpoint: EndpointRecord = { id, url: fields.url, events: fields.events ?? ['*'], secrets: [{ secret }], headers: fields.headers, rateLimitPerSec: fields.rateLimitPerSec, description: fields.description, disabled: fields.disabled ?? false, source: 'api', createdAt: t, updatedAt: t };
+    const endpoint: EndpointRecord = { id, url: fields.url, events: fields.events ?? ['*'], secrets: [{ secret }], headers: fields.headers, tls: fields.tls, rateLimitPerSec: fields.rateLimitPerSec, description: fields.description, disabled: fields.disabled ?? false, source: 'api', createdAt: t, updatedAt: t };
     await this.repo.putEndpoint(endpoint);
     this.changed(id);
     this.opts.events.raise('endpoint.created', { endpointId: id });

@@ -140,8 +140,12 @@ export class DeliveryEngine {
       // A slot freed during a SIGTERM drain: start no new attempt, leave the job queued.
       if (this.stopped) return { kind: 'retry', delayMs: 0, attempted: false };
       r = ep
-        ? await sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: { ...ep.headers, 'user-agent': 'hookgate' }, nowMs: this.now() })
+        ? await sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: { ...ep.headers, 'user-agent': 'hookgate' }, tls: this.endpoints.tlsOf(ep), nowMs: this.now() })
         : await sendIngress(snap, upstream!, msg, attemptNo);
+    } catch (err) {
+      // Whatever the send threw (a value Node refuses to put on the wire, a bug) is an attempt
+      // that counts: recorded, retried with backoff and dead-lettered, never a silent 1 s loop.
+      r = { status: 0, durationMs: 0, timedOut: false, error: `the attempt could not be sent: ${(err as Error)?.message ?? String(err)}` };
     } finally {
       this.slots.release(key);
     }

@@ -1,8 +1,10 @@
 import type { CompiledRoute, Snapshot } from '../compile.js';
+import { isUtf8 } from 'node:buffer';
 import type { Context } from '../context.js';
 import { Errors } from '../errors.js';
 import { appendForwardedFor } from '../http.js';
 import type { PluginResponse } from '../plugin.js';
+import { encodePath } from '../router.js';
 import type { GatewayService, ServiceFactory } from '../runtime.js';
 import { registerDeliveryAdmin } from './admin.js';
 import { DeliveryEngine } from './engine.js';
@@ -21,9 +23,12 @@ function usesDelivery(snap: Snapshot): boolean {
 
 /** Parses and checks a published event: `{"type": "a.b", "data": {...}}`. */
 export function parseEvent(body: Buffer | undefined): { type: string; data: unknown } {
+  const bytes = body ?? Buffer.alloc(0);
+  // Decoding would turn invalid bytes into U+FFFD and sign an event the publisher never sent.
+  if (!isUtf8(bytes)) throw Errors.EVENT_INVALID('the body is not valid UTF-8');
   let v: unknown;
   try {
-    v = JSON.parse((body ?? Buffer.alloc(0)).toString('utf8'));
+    v = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw Errors.EVENT_INVALID('the body must be a JSON object {"type": "...", "data": {...}}');
   }
@@ -66,7 +71,9 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
         headers['x-forwarded-for'] = appendForwardedFor(headers['x-forwarded-for'], ctx.remoteAddress);
         if (ctx.requestId) headers['x-request-id'] = ctx.requestId;
         const action = route.action.kind === 'deliver' ? route.action : undefined;
-        const fp = ctx.forwardPath ?? ctx.path;
+        // The normalised path, re-encoded as the proxy sends it: the decoded form would let
+        // `%252e%252e` become `..` at the upstream, `%3F` a query and `%23` a fragment.
+        const fp = encodePath(ctx.forwardPath ?? ctx.path);
         return engine.enqueueIngress({ method: ctx.method, path: fp + ctx.search, headers, body: ctx.body ?? Buffer.alloc(0), upstream, retry: action?.retry, timeoutMs: action?.timeoutMs });
       },
       async publish(route: CompiledRoute, ctx: Context): Promise<PluginResponse> {

@@ -1,10 +1,12 @@
 /**
  * One delivery attempt over HTTP, and nothing else: egress through the SSRF guard's agents,
  * async ingress through the snapshot's undici pool for the upstream (the proxy's pool too).
- * Neither throws: a network error or a timeout is status 0 with an error text.
+ * Neither throws: a network error or a timeout is status 0 with an error text. Every timeout
+ * is an absolute deadline for the whole attempt, never an idle timer.
  */
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { ClientTlsPem } from '../client-tls.js';
 import type { Snapshot } from '../compile.js';
 import type { SsrfGuard } from './ssrf.js';
 import { webhookHeaders } from './sign.js';
@@ -27,17 +29,19 @@ export interface SignedPost {
   secrets: readonly string[];
   /** Sent as well; the signature headers and content-type win over them. */
   headers?: OutgoingHttpHeaders;
+  /** TLS for an https URL (the endpoint's CA, client certificate, servername). */
+  tls?: ClientTlsPem;
   nowMs: number;
 }
 
-/** POSTs a signed webhook through the snapshot's SSRF guard, within `egress.attemptTimeoutMs`. */
+/** POSTs a signed webhook through the snapshot's SSRF guard; `egress.attemptTimeoutMs` is the deadline for all of it. */
 export function sendSigned(snap: Snapshot, post: SignedPost): Promise<AttemptResult> {
   const headers: OutgoingHttpHeaders = {
     ...post.headers,
     'content-type': 'application/json',
     ...webhookHeaders(post.msgId, Math.floor(post.nowMs / 1000), post.body, post.secrets),
   };
-  return sendGuarded(snap.ssrf, post.url, 'POST', headers, post.body, snap.egress.attemptTimeoutMs);
+  return sendGuarded(snap.ssrf, post.url, 'POST', headers, post.body, snap.egress.attemptTimeoutMs, post.tls);
 }
 
 /** Keeps the first RESPONSE_LIMIT bytes of a response body, for the attempt log. */
@@ -59,14 +63,28 @@ function firstValue(h: string | string[] | undefined): string | undefined {
   return Array.isArray(h) ? h[0] : h;
 }
 
-function sendGuarded(ssrf: SsrfGuard, url: string, method: string, headers: OutgoingHttpHeaders, body: Buffer, timeoutMs: number): Promise<AttemptResult> {
+/** The text of a send error, without the request's headers or body. */
+function errorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'HG_ENDPOINT_URL_BLOCKED') return e.message;
+  return `${e?.code ?? ''} ${e?.message ?? String(err)}`.trim();
+}
+
+/**
+ * One request through the SSRF guard's agents. `timeoutMs` is an absolute deadline for the
+ * whole attempt (connect, TLS, response headers and the body read): `req.setTimeout` would only
+ * be an idle timer, which an endpoint trickling a byte a second never trips.
+ */
+function sendGuarded(ssrf: SsrfGuard, url: string, method: string, headers: OutgoingHttpHeaders, body: Buffer, timeoutMs: number, tls: ClientTlsPem | undefined): Promise<AttemptResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     let settled = false;
     let timedOut = false;
+    let deadline: NodeJS.Timeout | undefined;
     const done = (r: Omit<AttemptResult, 'durationMs' | 'timedOut'>) => {
       if (settled) return;
       settled = true;
+      clearTimeout(deadline);
       resolve({ ...r, timedOut, durationMs: Math.round(performance.now() - started) });
     };
     let u: URL;
@@ -76,21 +94,32 @@ function sendGuarded(ssrf: SsrfGuard, url: string, method: string, headers: Outg
       return done({ status: 0, error: 'invalid URL' });
     }
     const isHttps = u.protocol === 'https:';
-    const req = (isHttps ? httpsRequest : httpRequest)(
-      u,
-      { method, headers: { ...headers, 'content-length': body.length }, agent: isHttps ? ssrf.httpsAgent : ssrf.httpAgent },
-      (res: IncomingMessage) => {
-        const head = new BodyHead();
-        res.on('data', (c: Buffer) => head.add(c));
-        res.on('end', () => done({ status: res.statusCode ?? 0, response: head.text(), retryAfter: firstValue(res.headers['retry-after']) }));
-        res.on('error', (err) => done({ status: res.statusCode ?? 0, error: err.message }));
-      },
-    );
-    req.setTimeout(timeoutMs, () => {
+    // Per-request TLS options: the https agent keeps a separate socket pool for each set, and its
+    // guarded lookup still pins the dialled address. The servername defaults to the URL's host.
+    const tlsOptions = isHttps && tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, ...(tls.servername ? { servername: tls.servername } : {}) } : {};
+    let req: ClientRequest;
+    try {
+      req = (isHttps ? httpsRequest : httpRequest)(
+        u,
+        { method, headers: { ...headers, 'content-length': body.length }, agent: isHttps ? ssrf.httpsAgent : ssrf.httpAgent, ...tlsOptions },
+        (res: IncomingMessage) => {
+          const head = new BodyHead();
+          res.on('data', (c: Buffer) => head.add(c));
+          res.on('end', () => done({ status: res.statusCode ?? 0, response: head.text(), retryAfter: firstValue(res.headers['retry-after']) }));
+          res.on('error', (err) => done({ status: res.statusCode ?? 0, error: err.message }));
+        },
+      );
+    } catch (err) {
+      // Node refuses some requests before any socket exists (a header value it cannot send).
+      return done({ status: 0, error: errorText(err) });
+    }
+    deadline = setTimeout(() => {
       timedOut = true;
-      req.destroy(new Error(`timed out after ${timeoutMs} ms`));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => done({ status: 0, error: err.code === 'HG_ENDPOINT_URL_BLOCKED' ? err.message : `${err.code ?? ''} ${err.message}`.trim() }));
+      // Status 0 even when headers arrived: a 2xx whose body never finished is not a delivery.
+      done({ status: 0, error: `timed out after ${timeoutMs} ms` });
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', (err) => done({ status: 0, error: errorText(err) }));
     req.end(body);
   });
 }
@@ -113,9 +142,10 @@ export async function sendIngress(snap: Snapshot, upstream: string, msg: StoredM
     up.reportSuccess(target);
     return { status: res.statusCode, durationMs: took(), timedOut: false, response: head.text(), retryAfter: firstValue(res.headers['retry-after']) };
   } catch (err) {
-    const timedOut = signal.aborted;
-    if (!timedOut) up.reportConnectFailure(target);
     const e = err as NodeJS.ErrnoException;
+    // The upstream's own timers (headers, body idle) are timeouts too, not connect failures.
+    const timedOut = signal.aborted || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
+    if (!timedOut) up.reportConnectFailure(target);
     return { status: 0, durationMs: took(), timedOut, error: timedOut ? `timed out after ${timeoutMs} ms` : `${e.code ?? ''} ${e.message}`.trim() };
   }
 }

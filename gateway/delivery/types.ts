@@ -1,5 +1,6 @@
 /** Delivery state shared by the engine, its repositories, queues and admin API. */
 import { randomUUID } from 'node:crypto';
+import type { ClientTlsPem } from '../client-tls.js';
 
 /** Message ids: `msg_` + 32 hex chars (a v4 UUID: 122 random bits, from Node's pooled entropy). */
 export function newMessageId(): string {
@@ -64,6 +65,8 @@ export interface EndpointRecord {
   events: string[];
   secrets: EndpointSecret[];
   headers?: Record<string, string>;
+  /** TLS for an https endpoint: a CA to trust, a client certificate and key (PEM), a servername. */
+  tls?: ClientTlsPem;
   rateLimitPerSec?: number;
   description?: string;
   disabled: boolean;
