@@ -4,7 +4,7 @@ import { sign as octokitSign } from '@octokit/webhooks-methods';
 import twilio from 'twilio';
 
 import { safeEqual } from '../../gateway/security/compare.js';
-import { parseStripeSignatureHeader, parseVersionedSignatures } from '../../gateway/security/signature-header.js';
+import { MAX_SIGNATURE_ENTRIES, parseStripeSignatureHeader, parseVersionedSignatures } from '../../gateway/security/signature-header.js';
 import { checkTimestamp } from '../../gateway/security/timestamp.js';
 import { verifySignatureSchema } from '../../plugins/verify-signature/schema.js';
 import {
@@ -47,6 +47,13 @@ describe('security helpers', () => {
     assert.equal(parseStripeSignatureHeader('t=12,v0=zz'), undefined);
     assert.equal(parseStripeSignatureHeader('v1=aa'), undefined);
     assert.equal(parseStripeSignatureHeader('t=abc,v1=aa'), undefined);
+    // Bounded: 16 entries parse, a 17th makes the whole header unusable (empty parts do not count).
+    const entries = (n: number) => Array.from({ length: n }, (_, i) => `v1,s${i}=`);
+    assert.equal(parseVersionedSignatures(entries(MAX_SIGNATURE_ENTRIES).join('  ')).length, 16);
+    assert.deepEqual(parseVersionedSignatures([...entries(16), 'junk'].join(' ')), []);
+    const v1s = Array.from({ length: 15 }, (_, i) => `v1=${i}`);
+    assert.equal(parseStripeSignatureHeader(['t=1', ...v1s].join(',,'))?.v1.length, 15);
+    assert.equal(parseStripeSignatureHeader(['t=1', ...v1s, 'v0=x'].join(',')), undefined);
   });
 });
 

@@ -22,6 +22,13 @@ export function decodeStandardWebhooksPublicKey(publicKey: string): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
 }
 
+/**
+ * Most `v1a` (ed25519) entries one signature header may carry: one per signing key the sender
+ * holds, a few while rotating. Beyond that the header is refused (HG_SIGNATURE_INVALID) instead
+ * of spending an asymmetric verification on each entry.
+ */
+export const MAX_ED25519_SIGNATURES = 4;
+
 export interface StandardWebhooksOptions {
   secrets?: string[];
   publicKeys?: string[];
@@ -69,6 +76,9 @@ export function standardWebhooksVerifier(opts: StandardWebhooksOptions): Verifie
         }
       }
       const v1a = entries.filter((e) => e.version === 'v1a');
+      // Each v1a entry costs an ed25519 verification per public key: refuse a header that lists
+      // more than a sender with several keys would, whether or not a v1 entry already matched.
+      if (v1a.length > MAX_ED25519_SIGNATURES) throw invalid(`more than ${MAX_ED25519_SIGNATURES} v1a signatures`);
       if (!ok && v1a.length > 0 && pubKeys.length > 0) {
         const signed = Buffer.concat([prefix, req.body]);
         for (const e of v1a) {
