@@ -174,13 +174,15 @@ describe('stripe (plugin)', () => {
     await expectCode(p, makeCtx({ headers: { 'stripe-signature': long }, body: payload }), 'HG_SIGNATURE_MISSING');
   });
 
-  it('a non-JSON body has no id: passes without dedupe', async () => {
+  it('a non-JSON body has no id: it is deduplicated by its signature', async () => {
     const store = new MemoryStore();
     const p = await makePlugin({ preset: 'stripe', secrets: [secret] }, { store });
     const body = 'not json';
-    const ctx = makeCtx({ headers: { 'stripe-signature': header({ payload: body }) }, body });
-    await expectPass(p, ctx);
-    await expectPass(p, makeCtx({ headers: { 'stripe-signature': header({ payload: body }) }, body }));
+    const t = nowSec();
+    await expectPass(p, makeCtx({ headers: { 'stripe-signature': header({ payload: body, timestamp: t }) }, body }));
+    await expectCode(p, makeCtx({ headers: { 'stripe-signature': header({ payload: body, timestamp: t }) }, body }), 'HG_DUPLICATE_IN_FLIGHT');
+    // Another timestamp is another signature, so another message (there is no id to tie them).
+    await expectPass(p, makeCtx({ headers: { 'stripe-signature': header({ payload: body, timestamp: t - 1 }) }, body }));
   });
 });
 
@@ -225,7 +227,7 @@ describe('slack (plugin)', () => {
   });
   const body = 'token=abc&team_id=T1&text=hello+world';
   it('accepts a fresh signature; rejects wrong secret, tampered body/timestamp, stale, future, missing', async () => {
-    const p = await makePlugin({ preset: 'slack', secrets: [secret] });
+    const p = await makePlugin({ preset: 'slack', secrets: [secret], dedupe: false });
     await expectPass(p, makeCtx({ headers: headers(body), body }));
     await expectCode(p, makeCtx({ headers: headers(body, nowSec(), 'other'), body }), 'HG_SIGNATURE_INVALID');
     await expectCode(p, makeCtx({ headers: headers(body), body: body + 'x' }), 'HG_SIGNATURE_INVALID');
@@ -235,8 +237,10 @@ describe('slack (plugin)', () => {
     await expectCode(p, makeCtx({ headers: headers(body, nowSec() + 301), body }), 'HG_TIMESTAMP_OUT_OF_RANGE');
     await expectCode(p, makeCtx({ headers: { 'X-Slack-Signature': h['X-Slack-Signature'] }, body }), 'HG_SIGNATURE_MISSING');
     await expectCode(p, makeCtx({ headers: { 'X-Slack-Request-Timestamp': h['X-Slack-Request-Timestamp'] }, body }), 'HG_SIGNATURE_MISSING');
-    // No id: the same valid request is not deduplicated (the timestamp bounds replays).
-    await expectPass(p, makeCtx({ headers: h, body }));
+    // No id, but by default the same valid request is deduplicated by its signature (more in verify-signature-dedupe).
+    const deduped = await makePlugin({ preset: 'slack', secrets: [secret] });
+    await expectPass(deduped, makeCtx({ headers: h, body }));
+    await expectCode(deduped, makeCtx({ headers: h, body }), 'HG_DUPLICATE_IN_FLIGHT');
   });
 });
 
