@@ -146,7 +146,8 @@ export const jwtAuthPlugin = definePlugin<JwtAuthParams>({
     required: ['algorithms'],
     properties: {
       algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...ALGORITHMS] } },
-      secrets: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+      // writeOnly: config errors never echo these values.
+      secrets: { type: 'array', writeOnly: true, items: { type: 'string', minLength: 1, writeOnly: true }, default: [] },
       publicKeys: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
       publicKeyFiles: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
       issuer: stringOrList,

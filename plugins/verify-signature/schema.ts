@@ -12,9 +12,11 @@ export const verifySignatureSchema: JsonSchema = {
   required: ['preset'],
   properties: {
     preset: { enum: [...PRESETS], description: 'Signature scheme of the provider.' },
+    // writeOnly: config errors never echo these values (gateway/config/load.ts).
     secrets: {
       type: 'array',
-      items: { type: 'string', minLength: 1 },
+      writeOnly: true,
+      items: { type: 'string', minLength: 1, writeOnly: true },
       description: 'Signing secrets; several are accepted at once while rotating.',
     },
     publicKeys: {
