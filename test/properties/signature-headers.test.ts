@@ -20,7 +20,12 @@ const headerChar = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(' ', ',', '=', 'v', '1', 'a', 't', '0') },
   { weight: 3, arbitrary: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)) },
 );
-const headerText = fc.string({ unit: headerChar, maxLength: 200 });
+const headerText = fc.oneof(
+  fc.string({ unit: headerChar, maxLength: 200 }),
+  // Many short entries, to cross the entry cap.
+  fc.array(fc.string({ unit: headerChar, minLength: 1, maxLength: 6 }), { minLength: 10, maxLength: 60 }).map((a) => a.join(' ')),
+  fc.array(fc.string({ unit: headerChar, minLength: 1, maxLength: 6 }), { minLength: 10, maxLength: 60 }).map((a) => a.join(',')),
+);
 const b64 = fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b).toString('base64'));
 const hex = fc.uint8Array({ minLength: 1, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
 const spaces = fc.integer({ min: 1, max: 3 }).map((n) => ' '.repeat(n));
@@ -42,8 +47,13 @@ describe('parseVersionedSignatures', () => {
 
   it('round-trips well-formed headers of up to 16 entries, whatever the spacing; more is refused whole', () => {
     const entry = fc.record({ version: fc.constantFrom('v1', 'v1a', 'v2'), signature: b64 });
+    // Lengths on both sides of the cap (fast-check favours short arrays otherwise).
+    const lists = fc.oneof(
+      fc.array(fc.tuple(entry, spaces), { minLength: 1, maxLength: MAX_SIGNATURE_ENTRIES }),
+      fc.array(fc.tuple(entry, spaces), { minLength: MAX_SIGNATURE_ENTRIES + 1, maxLength: 40 }),
+    );
     fc.assert(
-      fc.property(fc.array(fc.tuple(entry, spaces), { minLength: 1, maxLength: 20 }), spaces, (list, lead) => {
+      fc.property(lists, spaces, (list, lead) => {
         const header = lead + list.map(([e, sp]) => `${e.version},${e.signature}${sp}`).join('');
         const expected = list.map(([e]) => ({ version: e.version, signature: e.signature }));
         assert.deepEqual(parseVersionedSignatures(header), expected.length <= MAX_SIGNATURE_ENTRIES ? expected : []);
@@ -69,8 +79,9 @@ describe('parseStripeSignatureHeader', () => {
 
   it('round-trips t= plus v1 (and ignored v0) entries in any order', () => {
     const part = fc.oneof(hex.map((v) => ({ k: 'v1', v })), hex.map((v) => ({ k: 'v0', v })));
+    const partLists = fc.oneof(fc.array(part, { minLength: 1, maxLength: MAX_SIGNATURE_ENTRIES - 1 }), fc.array(part, { minLength: MAX_SIGNATURE_ENTRIES, maxLength: 30 }));
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 40 }), fc.array(part, { minLength: 1, maxLength: 18 }), fc.nat(), (t, parts, at) => {
+      fc.property(fc.integer({ min: 0, max: 2 ** 40 }), partLists, fc.nat(), (t, parts, at) => {
         const list = parts.map((p) => `${p.k}=${p.v}`);
         list.splice(at % (list.length + 1), 0, `t=${t}`);
         const v1 = parts.filter((p) => p.k === 'v1').map((p) => p.v);
