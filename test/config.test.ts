@@ -292,6 +292,19 @@ describe('loader edge cases', () => {
     assert.throws(() => loadConfigFile(file, {}), (err: unknown) => err instanceof ConfigError && err.message.includes(file) && /cannot read config/.test(err.message));
   });
 
+  test('an unknown alias and an alias bomb are located YAML errors, not bare exceptions', () => {
+    assert.throws(
+      () => loadConfigText('routes: []\nlisten: *nowhere\n', join(dir, 'alias.yaml'), {}),
+      (e: unknown) => e instanceof ConfigError && e.line === 2 && /alias\.yaml:2: invalid YAML: Unresolved alias/.test(e.message),
+    );
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill('*' + String.fromCharCode(96 + i)).join(',')}]`);
+    assert.throws(
+      () => loadConfigText(levels.join('\n') + '\n', join(dir, 'bomb.yaml'), {}),
+      (e: unknown) => e instanceof ConfigError && /bomb\.yaml:\d+: invalid YAML: .*alias/i.test(e.message),
+    );
+  });
+
   test('the top level must be a mapping', () => {
     assert.throws(() => loadConfigText('- a\n- b\n', join(dir, 'seq.yaml'), {}), (err: unknown) => err instanceof ConfigError && /seq\.yaml:1: expected a mapping/.test(err.message));
   });

@@ -245,6 +245,28 @@ export function validateWithEnvTypes(validate: ValidateFunction, data: unknown, 
   return validate(data);
 }
 
+/**
+ * The document as plain data. yaml reports an alias to an unknown anchor (`*a`) or an alias
+ * bomb (too many aliases) only here, as a bare ReferenceError without a position: locate it at
+ * the first alias that does not resolve, else the first alias, so it is a config error like any other.
+ */
+function documentToJs(doc: Document, file: string, lines: LineCounter): unknown {
+  try {
+    return doc.toJS();
+  } catch (err) {
+    let at: number | undefined;
+    let first: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        const pos = node.range ? lines.linePos(node.range[0]).line : undefined;
+        first ??= pos;
+        if (at === undefined && !node.resolve(doc)) at = pos;
+      },
+    });
+    throw new ConfigError(`invalid YAML: ${(err as Error).message.split('\n')[0]}`, { file, line: at ?? first ?? 1 });
+  }
+}
+
 /** Parses and validates YAML text. Throws a located ConfigError. */
 export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const lines = new LineCounter();
@@ -268,7 +290,7 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
   // An empty document is a file caught mid-write (or truncated), never an intended config: on a
   // hot reload it would swap in a gateway with no routes.
   if (doc.contents === null) throw new ConfigError('the config is empty', { file, line: 1 });
-  const data = doc.toJS() as unknown;
+  const data = documentToJs(doc, file, lines);
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError('expected a mapping at the top level', { file, line: 1 });
   }
