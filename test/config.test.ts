@@ -1,10 +1,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { pino } from 'pino';
-import { loadConfigFile, loadConfigText } from '../gateway/config/load.js';
+import { isSecretBearing, loadConfigFile, loadConfigText, maskUserinfo } from '../gateway/config/load.js';
 import { ConfigError } from '../gateway/errors.js';
 import { closeSnapshot, compile, type Snapshot } from '../gateway/compile.js';
 import { packageRoot } from '../gateway/paths.js';
@@ -173,9 +173,136 @@ describe('invalid configs give a located error', () => {
     await assert.rejects(() => loadAndBuild(file), (err: unknown) => err instanceof ConfigError && !err.message.includes('s3cr3'));
   });
 
+  test('a redis URL with a password in the env: the password never appears, the host does', async () => {
+    const file = writeConfig('redis-env', `${BASE}store: { driver: redis, url: "\${REDIS_URL}" }  #!\n`);
+    const env = { REDIS_URL: 'redis//:hunter2-pa@ss@10.0.0.5:6379' };
+    await assert.rejects(() => loadAndBuild(file, env), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.ok(!err.message.includes('hunter2') && !err.message.includes('pa@ss'), err.message);
+      assert.ok(err.message.startsWith(`${file}:${markedLine(readFileSync(file, 'utf8'))} at store.url: found "redis//:***@10.0.0.5:6379", expected a string matching ^rediss?://`), err.message);
+      return true;
+    });
+  });
+});
+
+describe('config errors never echo a secret value', () => {
+  const route = (plugin: string) => `routes:
+  - name: a
+    path: /a
+    plugins:
+      - ${plugin}
+    respond: { status: 200 }
+`;
+  // Each case: the config, the secret that must not appear, the path, and what the error must still say.
+  const cases: Array<{ name: string; yaml: string; secret: string; path: string; expected: RegExp }> = [
+    {
+      name: 'a typo\'d egress endpoint secret (pattern)',
+      yaml: `${BASE}egress:\n  endpoints:\n    - id: ep1\n      url: "https://partner.example/hook"\n      secret: "my-real-endpoint-secret-typo"  #!\n`,
+      secret: 'my-real-endpoint-secret-typo',
+      path: 'egress.endpoints[0].secret',
+      expected: /found a string of 28 characters \(not shown: it may be a secret\), expected a string matching \^whsec_/,
+    },
+    {
+      name: 'an operational webhook secret',
+      yaml: `${BASE}egress:\n  operationalWebhook:\n    url: "https://ops.example/hook"\n    secret: "ops-secret-without-prefix"  #!\n`,
+      secret: 'ops-secret-without-prefix',
+      path: 'egress.operationalWebhook.secret',
+      expected: /expected a string matching \^whsec_/,
+    },
+    {
+      name: 'an admin token of the wrong type',
+      yaml: `${BASE}admin:\n  token: [ "admin-token-in-a-list" ]  #!\n`,
+      secret: 'admin-token-in-a-list',
+      path: 'admin.token',
+      expected: /found a list \(not shown: it may be a secret\), expected string/,
+    },
+    {
+      name: 'an upstream URL with credentials (the user stays, the password goes)',
+      yaml: `listen: { host: 127.0.0.1, port: 8080 }\nupstreams:\n  up: { targets: [ { url: "ftp://deploy:upstream-pw@files.example" } ] }  #!\nroutes: []\n`,
+      secret: 'upstream-pw',
+      path: 'upstreams.up.targets[0].url',
+      expected: /found "ftp:\/\/deploy:\*\*\*@files\.example", expected a string matching/,
+    },
+    {
+      name: 'an endpoint header named like a credential',
+      yaml: `${BASE}egress:\n  endpoints:\n    - id: ep1\n      url: "https://partner.example/hook"\n      headers: { Authorization: 4242424242 }  #!\n`,
+      secret: '4242424242',
+      path: 'egress.endpoints[0].headers.Authorization',
+      expected: /found a number \(not shown: it may be a secret\), expected string/,
+    },
+    {
+      name: 'verify-signature secrets given as a string',
+      yaml: route('verify-signature: { preset: github, secrets: "gh-real-secret" }  #!'),
+      secret: 'gh-real-secret',
+      path: 'routes[0].plugins[0].verify-signature.secrets',
+      expected: /plugin "verify-signature": found a string of 14 characters \(not shown: it may be a secret\), expected array/,
+    },
+    {
+      name: 'a jwt-auth secret that is not a string',
+      yaml: route('jwt-auth: { algorithms: [HS256], secrets: [ { jwt: "jwt-real-secret" } ] }  #!'),
+      secret: 'jwt-real-secret',
+      path: 'routes[0].plugins[0].jwt-auth.secrets[0]',
+      expected: /found a mapping \(not shown: it may be a secret\), expected string/,
+    },
+    {
+      name: 'a key-auth key that is not a string',
+      yaml: route('key-auth: { keys: [ { key: [ "partner-api-key" ], consumer: partner } ] }  #!'),
+      secret: 'partner-api-key',
+      path: 'routes[0].plugins[0].key-auth.keys[0].key',
+      expected: /found a list \(not shown: it may be a secret\), expected string/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const file = writeConfig('secret-echo', c.yaml);
+      await assert.rejects(() => loadAndBuild(file), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.ok(!err.message.includes(c.secret), `secret echoed: ${err.message}`);
+        assert.ok(err.message.startsWith(`${file}:${markedLine(c.yaml)} at ${c.path}: `), err.message);
+        assert.equal(err.path, c.path);
+        assert.match(err.message, c.expected);
+        return true;
+      });
+    });
+  }
+
+  test('values of other keys are still shown, and an email is not mistaken for a URL', async () => {
+    const file = writeConfig('not-secret', 'listen: { host: 127.0.0.1, port: "ops@example.com" }\nroutes: []\n');
+    await assert.rejects(() => loadAndBuild(file), /at listen\.port: found "ops@example\.com", expected integer/);
+  });
+
+  test('isSecretBearing and maskUserinfo', () => {
+    assert.equal(isSecretBearing(['routes', 0, 'plugins', 0, 'x', 'clientSecret']), true);
+    assert.equal(isSecretBearing(['headers', 'x-api-key']), true);
+    assert.equal(isSecretBearing(['tokens', 'alice']), true, 'a map of credentials hides every value');
+    assert.equal(isSecretBearing(['listen', 'port']), false);
+    assert.equal(isSecretBearing(['listen', 'port'], { type: 'string', writeOnly: true }), true);
+    assert.equal(maskUserinfo('rediss://default:p@ss/w0rd@cache:6380/0'), 'rediss://default:***@cache:6380/0');
+    assert.equal(maskUserinfo('https://ghp_tokenvalue@github.example/x'), 'https://***@github.example/x');
+    assert.equal(maskUserinfo('redis:pw@host', true), 'redis:***@host');
+    assert.equal(maskUserinfo('redis:pw@host'), 'redis:pw@host');
+    assert.equal(maskUserinfo('http://host/a@b'), 'http://***@b', 'unparseable text errs on the hidden side');
+    assert.equal(maskUserinfo('http://host/path'), 'http://host/path');
+  });
+});
+
+describe('loader edge cases', () => {
   test('a missing file is a ConfigError naming it', () => {
     const file = join(dir, 'does-not-exist.yaml');
     assert.throws(() => loadConfigFile(file, {}), (err: unknown) => err instanceof ConfigError && err.message.includes(file) && /cannot read config/.test(err.message));
+  });
+
+  test('an unknown alias and an alias bomb are located YAML errors, not bare exceptions', () => {
+    assert.throws(
+      () => loadConfigText('routes: []\nlisten: *nowhere\n', join(dir, 'alias.yaml'), {}),
+      (e: unknown) => e instanceof ConfigError && e.line === 2 && /alias\.yaml:2: invalid YAML: Unresolved alias/.test(e.message),
+    );
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill('*' + String.fromCharCode(96 + i)).join(',')}]`);
+    assert.throws(
+      () => loadConfigText(levels.join('\n') + '\n', join(dir, 'bomb.yaml'), {}),
+      (e: unknown) => e instanceof ConfigError && /bomb\.yaml:\d+: invalid YAML: .*alias/i.test(e.message),
+    );
   });
 
   test('the top level must be a mapping', () => {

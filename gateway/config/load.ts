@@ -41,28 +41,101 @@ export function formatPath(path: (string | number)[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-/** Turns one ajv error into a sentence that says what was found and what was expected. */
+/**
+ * Words in a key name that mark its value as a credential (`adminToken`, `client_secret`,
+ * `x-api-key`, `Authorization` in a headers map, `privateKey`, `publicKeys` too: wrongly hiding a
+ * public key costs less than echoing a private one).
+ */
+const SECRET_WORDS = new Set([
+  'secret', 'secrets', 'token', 'tokens', 'password', 'passwords', 'passwd', 'passphrase', 'pass', 'pwd',
+  'credential', 'credentials', 'key', 'keys', 'apikey', 'private', 'authorization', 'auth', 'cookie', 'signature',
+]);
+
+function nameWords(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+}
+
+/**
+ * Whether the value an ajv error is about may be a credential: its schema says `writeOnly: true`
+ * (the JSON Schema annotation for values that are sent but never read back, such as passwords;
+ * the gateway and plugin schemas mark every secret so), or a key on its path has a credential's
+ * name. The name rule also covers custom plugins whose schemas carry no annotation, and header
+ * maps (`headers: { Authorization: ... }`).
+ */
+export function isSecretBearing(path: readonly (string | number)[], schema?: unknown): boolean {
+  if (schema && typeof schema === 'object' && (schema as { writeOnly?: unknown }).writeOnly === true) return true;
+  return path.some((seg) => typeof seg === 'string' && nameWords(seg).some((w) => SECRET_WORDS.has(w)));
+}
+
+/**
+ * Masks the password of a URL's userinfo (`redis://:hunter2@host` → `redis://:***@host`), and
+ * the whole userinfo when it has no `:` (`https://ghp_token@host`, a token). Works on text that
+ * does not parse as a URL too, since that is what config errors are about: everything from after
+ * `//` up to the last `@` counts as userinfo, so an unencoded `@` or `/` in a password stays
+ * hidden. Text without `//` before its `@` is only masked when `urlKey` says it is a URL's value
+ * (`url: "redis:pw@host"`), so that `ops@example.com` in a description is shown as written.
+ */
+export function maskUserinfo(text: string, urlKey = false): string {
+  const at = text.lastIndexOf('@');
+  if (at < 0) return text;
+  const slashes = text.indexOf('//');
+  if (!urlKey && !(slashes >= 0 && slashes < at)) return text;
+  const start = slashes >= 0 && slashes < at ? slashes + 2 : 0;
+  const userinfo = text.slice(start, at);
+  if (!userinfo) return text;
+  const colon = userinfo.indexOf(':');
+  return text.slice(0, start) + (colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***') + text.slice(at);
+}
+
+const URL_WORDS = new Set(['url', 'urls', 'uri', 'dsn', 'href', 'endpoint', 'connection']);
+
+/** How a config error shows a value it found: JSON, URL passwords masked; a credential only by its kind. */
+function shown(value: unknown, path: readonly (string | number)[], schema: unknown): string {
+  if (!isSecretBearing(path, schema)) {
+    const last = [...path].reverse().find((seg) => typeof seg === 'string');
+    const urlKey = typeof last === 'string' && nameWords(last).some((w) => URL_WORDS.has(w));
+    return typeof value === 'string' ? JSON.stringify(maskUserinfo(value, urlKey)) : JSON.stringify(value);
+  }
+  const kind =
+    typeof value === 'string' ? `a string of ${value.length} characters`
+    : Array.isArray(value) ? 'a list'
+    : value === null ? 'null'
+    : typeof value === 'object' ? 'a mapping'
+    : `a ${typeof value}`;
+  return `${kind} (not shown: it may be a secret)`;
+}
+
+/**
+ * Turns one ajv error into a sentence that says what was found and what was expected. Values
+ * of secret-bearing keys (`isSecretBearing`) are described, never echoed: a typo'd secret is
+ * usually the real one, and config errors reach logs, terminals and CI output.
+ */
 export function describeAjvError(e: ErrorObject): { path: (string | number)[]; message: string } {
   const path = pointerToPath(e.instancePath);
   const p = e.params as Record<string, unknown>;
+  const found = () => shown(e.data, path, e.parentSchema);
   switch (e.keyword) {
     case 'additionalProperties':
       return { path: [...path, String(p.additionalProperty)], message: `unknown key "${String(p.additionalProperty)}"` };
     case 'required':
       return { path, message: `missing required key "${String(p.missingProperty)}"` };
     case 'enum':
-      return { path, message: `found ${JSON.stringify(e.data)}, expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+      return { path, message: `found ${found()}, expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
     case 'type':
-      return { path, message: `found ${JSON.stringify(e.data)}, expected ${String(p.type)}` };
+      return { path, message: `found ${found()}, expected ${String(p.type)}` };
     case 'pattern':
-      return { path, message: `found ${JSON.stringify(e.data)}, expected a string matching ${String(p.pattern)}` };
+      return { path, message: `found ${found()}, expected a string matching ${String(p.pattern)}` };
     // Length errors are often about secrets (admin token, signing secrets): say how long, never echo the value.
     case 'minLength':
       return { path, message: `found a string of ${String(e.data).length} characters, expected at least ${String(p.limit)}` };
     case 'maxLength':
       return { path, message: `found a string of ${String(e.data).length} characters, expected at most ${String(p.limit)}` };
     default:
-      return { path, message: `${e.message ?? 'invalid'}${e.data !== undefined && typeof e.data !== 'object' ? ` (found ${JSON.stringify(e.data)})` : ''}` };
+      return { path, message: `${e.message ?? 'invalid'}${e.data !== undefined && typeof e.data !== 'object' ? ` (found ${found()})` : ''}` };
   }
 }
 
@@ -172,6 +245,28 @@ export function validateWithEnvTypes(validate: ValidateFunction, data: unknown, 
   return validate(data);
 }
 
+/**
+ * The document as plain data. yaml reports an alias to an unknown anchor (`*a`) or an alias
+ * bomb (too many aliases) only here, as a bare ReferenceError without a position: locate it at
+ * the first alias that does not resolve, else the first alias, so it is a config error like any other.
+ */
+function documentToJs(doc: Document, file: string, lines: LineCounter): unknown {
+  try {
+    return doc.toJS();
+  } catch (err) {
+    let at: number | undefined;
+    let first: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        const pos = node.range ? lines.linePos(node.range[0]).line : undefined;
+        first ??= pos;
+        if (at === undefined && !node.resolve(doc)) at = pos;
+      },
+    });
+    throw new ConfigError(`invalid YAML: ${(err as Error).message.split('\n')[0]}`, { file, line: at ?? first ?? 1 });
+  }
+}
+
 /** Parses and validates YAML text. Throws a located ConfigError. */
 export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const lines = new LineCounter();
@@ -195,7 +290,7 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
   // An empty document is a file caught mid-write (or truncated), never an intended config: on a
   // hot reload it would swap in a gateway with no routes.
   if (doc.contents === null) throw new ConfigError('the config is empty', { file, line: 1 });
-  const data = doc.toJS() as unknown;
+  const data = documentToJs(doc, file, lines);
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError('expected a mapping at the top level', { file, line: 1 });
   }

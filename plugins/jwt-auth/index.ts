@@ -88,6 +88,21 @@ function decodeHeader(token: string): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * RFC 7515 §4.1.11: `crit` lists header parameters the recipient must understand and process, or
+ * reject the token. We understand no extension (not even `b64`, RFC 7797, which would change what
+ * the signature covers), so any `crit` is refused; a malformed one (not a non-empty array of
+ * strings) is refused with its own message. Checked before the signature, like `alg`, so a cached
+ * verdict can never be reached for such a token. The message never echoes the listed names.
+ */
+function checkCrit(crit: unknown): void {
+  if (crit === undefined) return;
+  if (!Array.isArray(crit) || crit.length === 0 || !crit.every((c) => typeof c === 'string' && c.length > 0)) {
+    throw fail('malformed crit header parameter');
+  }
+  throw fail('token requires header extensions this gateway does not support (crit)');
+}
+
 /** Value of one cookie from a Cookie header, or undefined. */
 function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
@@ -131,7 +146,8 @@ export const jwtAuthPlugin = definePlugin<JwtAuthParams>({
     required: ['algorithms'],
     properties: {
       algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...ALGORITHMS] } },
-      secrets: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+      // writeOnly: config errors never echo these values.
+      secrets: { type: 'array', writeOnly: true, items: { type: 'string', minLength: 1, writeOnly: true }, default: [] },
       publicKeys: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
       publicKeyFiles: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
       issuer: stringOrList,
@@ -255,6 +271,7 @@ export const jwtAuthPlugin = definePlugin<JwtAuthParams>({
       if (header.alg.toLowerCase() === 'none') throw fail('unsigned tokens are not accepted');
       const candidates = keysByAlg.get(header.alg);
       if (!candidates) throw fail('token algorithm not allowed');
+      checkCrit(header.crit);
 
       const options = { ...baseOptions, algorithms: [header.alg as jwt.Algorithm], complete: false as const };
       for (const key of candidates) {

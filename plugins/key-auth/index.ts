@@ -47,7 +47,8 @@ export const keyAuthPlugin = definePlugin<KeyAuthParams>({
           additionalProperties: false,
           required: ['key', 'consumer'],
           properties: {
-            key: { type: 'string', minLength: 1 },
+            // writeOnly: config errors never echo it.
+            key: { type: 'string', minLength: 1, writeOnly: true },
             consumer: { type: 'string', minLength: 1 },
           },
         },

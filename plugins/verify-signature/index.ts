@@ -1,18 +1,26 @@
 /**
- * verify-signature: checks a provider's webhook signature on the raw body bytes, then (where the
- * scheme carries a message id) answers replays and provider retries of an already delivered
- * message without forwarding them again.
+ * verify-signature: checks a provider's webhook signature on the raw body bytes, then answers
+ * replays and provider retries of an already delivered message without forwarding them again.
+ *
+ * What identifies a message (`dedupeKey`): its id where the provider signs the id (standard-
+ * webhooks, svix, Stripe's body id, hmac with `{id}`), since retries reuse the id under a fresh
+ * timestamp and signature. Where the id is a bare header (GitHub, Shopify, Twilio, hmac without
+ * `{id}`) or there is none (Slack), keying on it would let a captured request through again under
+ * a made-up id, so the key is a digest of the verified signature: a replay needs the same signed
+ * content, hence the same signature, whatever the unsigned headers say.
  *
  * Dedupe protocol, shared by every gateway instance on the same store:
- *  - onRequest, after a valid signature: claim `vs:<route>:<preset>:<id>` as `inflight` (60 s);
- *    if already claimed, answer 200 `duplicate` when `done`, or 409 HG_DUPLICATE_IN_FLIGHT.
+ *  - onRequest, after a valid signature: claim `vs:<route>:<preset>:<id>` (or
+ *    `vs:<route>:<preset>:sig:<digest>`) as `inflight` (60 s); if already claimed, answer 200
+ *    `duplicate` when `done`, or 409 HG_DUPLICATE_IN_FLIGHT.
  *  - onLog: on a 2xx outcome mark the key `done` for the dedupe window; otherwise delete it, so
  *    the provider's retry after a failed forward is forwarded.
  * Store failures fail open: the request goes through and a warning is logged.
  */
+import { createHash } from 'node:crypto';
 import { definePlugin, Errors, type Context, type PluginInstance, type PluginResponse } from '../../gateway/plugin-api.js';
 import { verifySignatureSchema } from './schema.js';
-import { createVerifier, DEFAULT_TOLERANCE_SEC, type SignedRequest, type VerifySignatureParams } from './schemes/index.js';
+import { createVerifier, DEFAULT_TOLERANCE_SEC, type SignedRequest, type Verified, type Verifier, type VerifySignatureParams } from './schemes/index.js';
 
 export type { VerifySignatureParams } from './schemes/index.js';
 
@@ -21,6 +29,19 @@ const NAME = 'verify-signature';
 export const INFLIGHT_TTL_MS = 60_000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The store key (below `vs:<route>:<preset>:`) that identifies a verified message: its id when the
+ * scheme signs the id, else `sig:` and the base64url SHA-256 of the signature bytes. A signed-id
+ * scheme without an id in this message (a Stripe body that is not JSON) falls back to the digest.
+ * Id keys keep the format they always had, so instances of two versions sharing a store during a
+ * rolling upgrade still agree on them; a signed id spelled `sig:` + 43 characters would be needed
+ * to meet a digest key, and only the provider chooses signed ids.
+ */
+export function dedupeKey(verifier: Pick<Verifier, 'idSigned'>, verified: Verified): string {
+  if (verifier.idSigned && verified.id !== undefined) return verified.id;
+  return 'sig:' + createHash('sha256').update(verified.signature).digest('base64url');
+}
 
 /** What this plugin keeps in `ctx.state['verify-signature']`. */
 export interface VerifySignatureState {
@@ -35,11 +56,9 @@ export const verifySignaturePlugin = definePlugin<VerifySignatureParams>({
   schema: verifySignatureSchema,
   create(params, env): PluginInstance {
     const verifier = createVerifier(params, env.publicUrl);
-    if (params.dedupe === true && !verifier.carriesId) {
-      throw new Error(`verify-signature: dedupe needs a message id, and preset ${params.preset} carries none` +
-        (params.preset === 'hmac' ? ' (set idHeader)' : ''));
-    }
-    const dedupe = params.dedupe ?? verifier.carriesId;
+    // Off by default only for a scheme with neither an id nor a signed timestamp (hmac over the
+    // body alone): two identical bodies are then indistinguishable, and may both be meant.
+    const dedupe = params.dedupe ?? (verifier.carriesId || verifier.hasTimestamp);
     const toleranceSec = params.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
     // With a signed timestamp, a replay is only accepted within ±tolerance of it, so remembering
     // ids for 2 x tolerance after delivery covers every replay that could still pass.
@@ -55,7 +74,7 @@ export const verifySignaturePlugin = definePlugin<VerifySignatureParams>({
         `verify-signature: dedupe ${what} failed; letting the request through`);
 
     /** Claims the key; returns a duplicate response, throws 409, or returns true when claimed (false: fail open). */
-    async function claim(key: string, id: string): Promise<boolean | PluginResponse> {
+    async function claim(key: string, id: string | undefined): Promise<boolean | PluginResponse> {
       try {
         if (await store.setIfAbsent(key, 'inflight', INFLIGHT_TTL_MS)) return true;
         let current = await store.get(key);
@@ -65,13 +84,13 @@ export const verifySignaturePlugin = definePlugin<VerifySignatureParams>({
           current = await store.get(key);
         }
         if (current === 'done') {
-          return { status: 200, headers: { 'hookgate-duplicate': 'true' }, body: { duplicate: true, id } };
+          return { status: 200, headers: { 'hookgate-duplicate': 'true' }, body: id === undefined ? { duplicate: true } : { duplicate: true, id } };
         }
       } catch (err) {
         warn(err, key, 'claim');
         return false;
       }
-      throw Errors.DUPLICATE_IN_FLIGHT(id);
+      throw Errors.DUPLICATE_IN_FLIGHT(id ?? 'with this signature');
     }
 
     return {
@@ -84,8 +103,8 @@ export const verifySignaturePlugin = definePlugin<VerifySignatureParams>({
         const verified = verifier.verify(req, Date.now());
         const state: VerifySignatureState = { id: verified.id };
         ctx.state[NAME] = state;
-        if (!dedupe || verified.id === undefined) return;
-        const key = `vs:${ctx.routeName}:${verifier.preset}:${verified.id}`;
+        if (!dedupe) return;
+        const key = `vs:${ctx.routeName}:${verifier.preset}:${dedupeKey(verifier, verified)}`;
         const r = await claim(key, verified.id);
         if (r === true) state.claimedKey = key;
         else if (r !== false) return r;

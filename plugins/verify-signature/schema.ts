@@ -12,9 +12,11 @@ export const verifySignatureSchema: JsonSchema = {
   required: ['preset'],
   properties: {
     preset: { enum: [...PRESETS], description: 'Signature scheme of the provider.' },
+    // writeOnly: config errors never echo these values (gateway/config/load.ts).
     secrets: {
       type: 'array',
-      items: { type: 'string', minLength: 1 },
+      writeOnly: true,
+      items: { type: 'string', minLength: 1, writeOnly: true },
       description: 'Signing secrets; several are accepted at once while rotating.',
     },
     publicKeys: {
@@ -30,12 +32,14 @@ export const verifySignatureSchema: JsonSchema = {
     },
     dedupe: {
       type: 'boolean',
-      description: 'Answer a replayed message id without forwarding it. Default: on when the scheme carries an id.',
+      description:
+        'Answer a replayed or retried message without forwarding it, keyed by its id where the id is signed, else by its signature. ' +
+        'Default: on, except for hmac with neither idHeader nor timestampHeader.',
     },
     dedupeWindowSec: {
       type: 'integer',
       minimum: 1,
-      description: 'How long a delivered id is remembered. Default: 2 x toleranceSec with a timestamp, else 24 h.',
+      description: 'How long a delivered message is remembered. Default: 2 x toleranceSec with a signed timestamp, else 24 h.',
     },
     publicUrl: {
       type: 'string',
@@ -51,7 +55,7 @@ export const verifySignatureSchema: JsonSchema = {
       minLength: 1,
       description: 'hmac: signed content from {id}, {timestamp}, {body}, {url} (default "{body}").',
     },
-    timestampHeader: { type: 'string', minLength: 1, description: 'hmac: header with a Unix-seconds timestamp.' },
-    idHeader: { type: 'string', minLength: 1, description: 'hmac: header with the message id (enables dedupe).' },
+    timestampHeader: { type: 'string', minLength: 1, description: 'hmac: header with a Unix-seconds timestamp; the template must sign {timestamp}.' },
+    idHeader: { type: 'string', minLength: 1, description: 'hmac: header with the message id; dedupe keys on it only when the template signs {id}.' },
   },
 };

@@ -99,6 +99,31 @@ test('alg none is rejected, with or without a signature part', async () => {
   await rejects(inst, bearer(`${b64({ alg: 'none' })}.${payload}.c2ln`), /unsigned/);
 });
 
+test('crit: a correctly signed token with any crit header parameter is rejected (RFC 7515 §4.1.11)', async () => {
+  const inst = await make({ algorithms: ['HS256'], secrets: [SECRET] });
+  const withHeader = (header: Record<string, unknown>) =>
+    hs({ sub: 'a' }, { header: { alg: 'HS256', ...header } as unknown as jwt.JwtHeader });
+  // The same signing path without crit passes, so the refusals below are about crit alone.
+  const plain = bearer(withHeader({ typ: 'JWT' }));
+  await inst.onRequest!(plain);
+  assert.equal(plain.consumer, 'a');
+  const unsupported = /does not support \(crit\)/;
+  // An extension we do not understand, present as crit requires.
+  await rejects(inst, bearer(withHeader({ crit: ['http://example.test/ext'], 'http://example.test/ext': true })), unsupported);
+  // b64 (RFC 7797) changes what is signed: not supported, so refused rather than misread.
+  await rejects(inst, bearer(withHeader({ crit: ['b64'], b64: false })), unsupported);
+  // A listed name that is absent from the header, or that names a registered claim, is refused too.
+  await rejects(inst, bearer(withHeader({ crit: ['exp'] })), unsupported);
+  const malformed = /malformed crit/;
+  for (const crit of [[], 'b64', ['b64', 7], [''], {}, null, 1]) {
+    const err = await rejects(inst, bearer(withHeader({ crit })), malformed);
+    assert.ok(!err.message.includes('b64'), 'the message does not echo the header');
+  }
+  // Unsigned tokens stay refused as unsigned, crit or not.
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  await rejects(inst, bearer(`${b64({ alg: 'none', crit: ['x'] })}.${b64({ sub: 'a' })}.`), /unsigned/);
+});
+
 test('an algorithm outside the allowlist is rejected even with the right secret', async () => {
   const inst = await make({ algorithms: ['HS256'], secrets: [SECRET] });
   await rejects(inst, bearer(hs({ sub: 'a' }, { algorithm: 'HS512' })), /algorithm not allowed/);

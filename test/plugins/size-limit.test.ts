@@ -68,7 +68,8 @@ routes:
     methods: [POST]
     plugins:
       - size-limit: { bytes: ${CAP} }
-      - verify-signature: { preset: github, secrets: ["${GITHUB_SECRET}"] }
+      # dedupe off: the same body is sent twice on purpose (GitHub dedupes by signature).
+      - verify-signature: { preset: github, secrets: ["${GITHUB_SECRET}"], dedupe: false }
     upstream: up
   - name: global-cap
     path: /global

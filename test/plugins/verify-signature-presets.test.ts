@@ -75,14 +75,31 @@ describe('standard-webhooks / svix (plugin)', () => {
     await expectCode(p, makeCtx({ body: JSON_BODY }), 'HG_SIGNATURE_MISSING');
   });
 
-  it('decoy signature lists: many wrong entries fail, one right entry among them passes', async () => {
+  it('decoy signature lists: wrong entries fail, one right entry among them passes, more than 16 is malformed', async () => {
     const p = await makePlugin({ preset: 'standard-webhooks', secrets: [secret], dedupe: false });
     const h = headersFor('msg_d', JSON_BODY);
-    const decoys = Array.from({ length: 50 }, (_, i) => `v1,${randomB64Sig(i)}`);
+    const decoys = Array.from({ length: 14 }, (_, i) => `v1,${randomB64Sig(i)}`);
     const v1a = `v1a,${Buffer.alloc(64, 7).toString('base64')}`;
     await expectCode(p, makeCtx({ headers: { ...h, 'webhook-signature': [...decoys, v1a].join(' ') }, body: JSON_BODY }), 'HG_SIGNATURE_INVALID');
-    const mixed = [...decoys.slice(0, 25), h['webhook-signature']!, ...decoys.slice(25)].join(' ');
+    const mixed = [...decoys.slice(0, 7), h['webhook-signature']!, ...decoys.slice(7), v1a].join(' ');
     await expectPass(p, makeCtx({ headers: { ...h, 'webhook-signature': mixed }, body: JSON_BODY }));
+    // 17 entries (unparseable ones count too): refused before any is checked, even with the right one.
+    const long = [h['webhook-signature']!, ...decoys, 'junk', v1a].join(' ');
+    await expectCode(p, makeCtx({ headers: { ...h, 'webhook-signature': long }, body: JSON_BODY }), 'HG_SIGNATURE_MISSING');
+  });
+
+  it('more than 4 v1a (ed25519) entries are refused, even beside a matching v1', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const whpk = 'whpk_' + Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64');
+    const p = await makePlugin({ preset: 'standard-webhooks', secrets: [secret], publicKeys: [whpk], dedupe: false });
+    const h = headersFor('msg_ed_cap', JSON_BODY);
+    const good = `v1a,${edSign(null, Buffer.from(`msg_ed_cap.${h['webhook-timestamp']}.${JSON_BODY}`), privateKey).toString('base64')}`;
+    const bad = (i: number) => `v1a,${Buffer.alloc(64, i).toString('base64')}`;
+    const sig = (...entries: string[]) => ({ headers: { ...h, 'webhook-signature': entries.join(' ') }, body: JSON_BODY });
+    await expectPass(p, makeCtx(sig(bad(1), bad(2), bad(3), good)));
+    await expectCode(p, makeCtx(sig(bad(1), bad(2), bad(3), bad(4), good)), 'HG_SIGNATURE_INVALID');
+    await expectCode(p, makeCtx(sig(h['webhook-signature']!, bad(1), bad(2), bad(3), bad(4), bad(5))), 'HG_SIGNATURE_INVALID');
+    await expectPass(p, makeCtx(sig(h['webhook-signature']!, bad(1), bad(2), bad(3), bad(4))));
   });
 
   it('verifies ed25519 (v1a) against publicKeys', async () => {
@@ -147,20 +164,25 @@ describe('stripe (plugin)', () => {
   it('several v1 entries: decoys fail, one right among them passes', async () => {
     const p = await makePlugin({ preset: 'stripe', secrets: [secret], dedupe: false });
     const t = nowSec();
-    const decoys = Array.from({ length: 40 }, (_, i) => `v1=${randomHexSig(i)}`);
+    const decoys = Array.from({ length: 14 }, (_, i) => `v1=${randomHexSig(i)}`);
     await expectCode(p, makeCtx({ headers: { 'stripe-signature': [`t=${t}`, ...decoys].join(',') }, body: payload }), 'HG_SIGNATURE_INVALID');
     const right = /v1=([0-9a-f]+)/.exec(header({ timestamp: t }))![1];
-    const list = [`t=${t}`, ...decoys.slice(0, 20), `v1=${right}`, ...decoys.slice(20)].join(',');
+    const list = [`t=${t}`, ...decoys.slice(0, 7), `v1=${right}`, ...decoys.slice(7)].join(',');
     await expectPass(p, makeCtx({ headers: { 'stripe-signature': list }, body: payload }));
+    // 17 entries: malformed as a whole, the right one among them or not.
+    const long = [`t=${t}`, `v1=${right}`, ...decoys, 'v0=00'].join(',');
+    await expectCode(p, makeCtx({ headers: { 'stripe-signature': long }, body: payload }), 'HG_SIGNATURE_MISSING');
   });
 
-  it('a non-JSON body has no id: passes without dedupe', async () => {
+  it('a non-JSON body has no id: it is deduplicated by its signature', async () => {
     const store = new MemoryStore();
     const p = await makePlugin({ preset: 'stripe', secrets: [secret] }, { store });
     const body = 'not json';
-    const ctx = makeCtx({ headers: { 'stripe-signature': header({ payload: body }) }, body });
-    await expectPass(p, ctx);
-    await expectPass(p, makeCtx({ headers: { 'stripe-signature': header({ payload: body }) }, body }));
+    const t = nowSec();
+    await expectPass(p, makeCtx({ headers: { 'stripe-signature': header({ payload: body, timestamp: t }) }, body }));
+    await expectCode(p, makeCtx({ headers: { 'stripe-signature': header({ payload: body, timestamp: t }) }, body }), 'HG_DUPLICATE_IN_FLIGHT');
+    // Another timestamp is another signature, so another message (there is no id to tie them).
+    await expectPass(p, makeCtx({ headers: { 'stripe-signature': header({ payload: body, timestamp: t - 1 }) }, body }));
   });
 });
 
@@ -205,7 +227,7 @@ describe('slack (plugin)', () => {
   });
   const body = 'token=abc&team_id=T1&text=hello+world';
   it('accepts a fresh signature; rejects wrong secret, tampered body/timestamp, stale, future, missing', async () => {
-    const p = await makePlugin({ preset: 'slack', secrets: [secret] });
+    const p = await makePlugin({ preset: 'slack', secrets: [secret], dedupe: false });
     await expectPass(p, makeCtx({ headers: headers(body), body }));
     await expectCode(p, makeCtx({ headers: headers(body, nowSec(), 'other'), body }), 'HG_SIGNATURE_INVALID');
     await expectCode(p, makeCtx({ headers: headers(body), body: body + 'x' }), 'HG_SIGNATURE_INVALID');
@@ -215,8 +237,10 @@ describe('slack (plugin)', () => {
     await expectCode(p, makeCtx({ headers: headers(body, nowSec() + 301), body }), 'HG_TIMESTAMP_OUT_OF_RANGE');
     await expectCode(p, makeCtx({ headers: { 'X-Slack-Signature': h['X-Slack-Signature'] }, body }), 'HG_SIGNATURE_MISSING');
     await expectCode(p, makeCtx({ headers: { 'X-Slack-Request-Timestamp': h['X-Slack-Request-Timestamp'] }, body }), 'HG_SIGNATURE_MISSING');
-    // No id: the same valid request is not deduplicated (the timestamp bounds replays).
-    await expectPass(p, makeCtx({ headers: h, body }));
+    // No id, but by default the same valid request is deduplicated by its signature (more in verify-signature-dedupe).
+    const deduped = await makePlugin({ preset: 'slack', secrets: [secret] });
+    await expectPass(deduped, makeCtx({ headers: h, body }));
+    await expectCode(deduped, makeCtx({ headers: h, body }), 'HG_DUPLICATE_IN_FLIGHT');
   });
 });
 

@@ -4,7 +4,7 @@ import { sign as octokitSign } from '@octokit/webhooks-methods';
 import twilio from 'twilio';
 
 import { safeEqual } from '../../gateway/security/compare.js';
-import { parseStripeSignatureHeader, parseVersionedSignatures } from '../../gateway/security/signature-header.js';
+import { MAX_SIGNATURE_ENTRIES, parseStripeSignatureHeader, parseVersionedSignatures } from '../../gateway/security/signature-header.js';
 import { checkTimestamp } from '../../gateway/security/timestamp.js';
 import { verifySignatureSchema } from '../../plugins/verify-signature/schema.js';
 import {
@@ -47,6 +47,13 @@ describe('security helpers', () => {
     assert.equal(parseStripeSignatureHeader('t=12,v0=zz'), undefined);
     assert.equal(parseStripeSignatureHeader('v1=aa'), undefined);
     assert.equal(parseStripeSignatureHeader('t=abc,v1=aa'), undefined);
+    // Bounded: 16 entries parse, a 17th makes the whole header unusable (empty parts do not count).
+    const entries = (n: number) => Array.from({ length: n }, (_, i) => `v1,s${i}=`);
+    assert.equal(parseVersionedSignatures(entries(MAX_SIGNATURE_ENTRIES).join('  ')).length, 16);
+    assert.deepEqual(parseVersionedSignatures([...entries(16), 'junk'].join(' ')), []);
+    const v1s = Array.from({ length: 15 }, (_, i) => `v1=${i}`);
+    assert.equal(parseStripeSignatureHeader(['t=1', ...v1s].join(',,'))?.v1.length, 15);
+    assert.equal(parseStripeSignatureHeader(['t=1', ...v1s, 'v0=x'].join(',')), undefined);
   });
 });
 
@@ -83,8 +90,11 @@ describe('params schema', () => {
     await assert.rejects(async () => makePlugin({ preset: 'hmac', secrets: ['s'], header: 'x', template: '{id}.{body}' }), /idHeader/);
     await assert.rejects(async () => makePlugin({ preset: 'hmac', secrets: ['s'], header: 'x', template: '{url}{body}' }), /publicUrl/);
     await assert.rejects(async () => makePlugin({ preset: 'github', secrets: ['s'], header: 'x' }), /only apply to preset hmac/);
-    await assert.rejects(async () => makePlugin({ preset: 'slack', secrets: ['s'], dedupe: true }), /carries none/);
-    await assert.rejects(async () => makePlugin({ preset: 'hmac', secrets: ['s'], header: 'x', dedupe: true }), /idHeader/);
+    // A timestamp outside the signed content could be rewritten by a replayer: refused.
+    await assert.rejects(
+      async () => makePlugin({ preset: 'hmac', secrets: ['s'], header: 'x', timestampHeader: 'x-ts' }),
+      { message: 'verify-signature: timestampHeader is set but the template does not sign {timestamp}' },
+    );
   });
   it('accepts publicKeys alone for standard-webhooks and svix', async () => {
     const pk = V['standard-webhooks-ed25519'][0]!.publicKey;
@@ -103,7 +113,9 @@ describe('published vectors', () => {
       const body = v.body ?? v.bodyRepeat!.char.repeat(v.bodyRepeat!.count);
       const headers = { 'webhook-id': v.id, 'webhook-timestamp': String(v.timestamp), 'webhook-signature': v.signature };
       const ver = standardWebhooksVerifier({ secrets: [v.secret] });
-      assert.deepEqual(ver.verify(signedReq(headers, body), v.timestamp * 1000), { id: v.id, timestamp: v.timestamp });
+      // The matched signature comes back as bytes (dedupe keys on them where the id is unsigned).
+      const signature = Buffer.from(v.signature.slice(3), 'base64');
+      assert.deepEqual(ver.verify(signedReq(headers, body), v.timestamp * 1000), { id: v.id, timestamp: v.timestamp, signature });
       // The same vector through the svix preset, with svix-* headers and with the webhook-* fallback.
       const svix = svixVerifier({ secrets: [v.secret] });
       svix.verify(signedReq({ 'svix-id': v.id, 'svix-timestamp': String(v.timestamp), 'svix-signature': v.signature }, body), v.timestamp * 1000);
@@ -142,7 +154,10 @@ describe('published vectors', () => {
     it(`github #${i}`, async () => {
       assert.equal(await octokitSign(v.secret, v.body), v.signature);
       const ver = githubVerifier({ secrets: ['other', v.secret] });
-      assert.deepEqual(ver.verify(signedReq({ [v.header]: v.signature, 'x-github-delivery': 'd-1' }, v.body), 0), { id: 'd-1' });
+      assert.deepEqual(ver.verify(signedReq({ [v.header]: v.signature, 'x-github-delivery': 'd-1' }, v.body), 0), {
+        id: 'd-1',
+        signature: Buffer.from(v.signature.slice('sha256='.length), 'hex'),
+      });
       expectVerifyCode(() => githubVerifier({ secrets: ['other'] }).verify(signedReq({ [v.header]: v.signature }, v.body), 0), 'HG_SIGNATURE_INVALID');
     });
   }
@@ -151,7 +166,7 @@ describe('published vectors', () => {
     it(`slack #${i}`, () => {
       const headers = { 'x-slack-signature': v.signature, 'x-slack-request-timestamp': String(v.timestamp) };
       const ver = slackVerifier({ secrets: [v.secret] });
-      assert.deepEqual(ver.verify(signedReq(headers, v.body), v.timestamp * 1000), { timestamp: v.timestamp });
+      assert.deepEqual(ver.verify(signedReq(headers, v.body), v.timestamp * 1000), { timestamp: v.timestamp, signature: Buffer.from(v.signature.slice(3), 'hex') });
       expectVerifyCode(() => ver.verify(signedReq(headers, v.body), Date.now()), 'HG_TIMESTAMP_OUT_OF_RANGE');
       expectVerifyCode(() => ver.verify(signedReq(headers, v.body + '&x=1'), v.timestamp * 1000), 'HG_SIGNATURE_INVALID');
     });
@@ -160,7 +175,10 @@ describe('published vectors', () => {
   for (const [i, v] of V.shopify.entries()) {
     it(`shopify #${i}`, () => {
       const ver = shopifyVerifier({ secrets: [v.secret] });
-      assert.deepEqual(ver.verify(signedReq({ [v.header]: v.signature, 'x-shopify-webhook-id': 'w-1' }, v.body), 0), { id: 'w-1' });
+      assert.deepEqual(ver.verify(signedReq({ [v.header]: v.signature, 'x-shopify-webhook-id': 'w-1' }, v.body), 0), {
+        id: 'w-1',
+        signature: Buffer.from(v.signature, 'base64'),
+      });
       expectVerifyCode(() => ver.verify(signedReq({ [v.header]: v.signature }, REENCODED), 0), 'HG_SIGNATURE_INVALID');
       // Shopify's library compares the base64 text: an unpadded spelling of the right bytes is not it.
       expectVerifyCode(() => ver.verify(signedReq({ [v.header]: v.signature.replace(/=+$/, '') }, v.body), 0), 'HG_SIGNATURE_INVALID');
@@ -176,7 +194,7 @@ describe('published vectors', () => {
     const ver = twilioVerifier({ secrets: [v.authToken], publicUrl });
     const body = new URLSearchParams(v.params!).toString();
     const headers = { [v.header]: v.signature, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
-    assert.deepEqual(ver.verify(signedReq(headers, body, u.search), 0), { id: undefined });
+    assert.deepEqual(ver.verify(signedReq(headers, body, u.search), 0), { signature: Buffer.from(v.signature, 'base64') });
     // Parameter order in the body does not matter: Twilio sorts them.
     const reversed = new URLSearchParams(Object.entries(v.params!).reverse()).toString();
     ver.verify(signedReq(headers, reversed, u.search), 0);

@@ -42,7 +42,7 @@ function parseTemplate(template: string): TemplatePart[] {
 /**
  * Generic HMAC, for providers without a preset: `header` carries `prefix` + the encoded digest of
  * `template` (placeholders `{id}`, `{timestamp}`, `{body}`, `{url}`); the timestamp, when
- * `timestampHeader` is set, is Unix seconds and is range-checked.
+ * `timestampHeader` is set, is Unix seconds, must be signed (`{timestamp}`) and is range-checked.
  */
 export function hmacVerifier(opts: HmacOptions): Verifier {
   const secrets = requireSecrets(opts.secrets);
@@ -56,6 +56,9 @@ export function hmacVerifier(opts: HmacOptions): Verifier {
   const uses = (f: string) => parts.some((p) => 'field' in p && p.field === f);
   if (uses('timestamp') && !opts.timestampHeader) throw new Error('verify-signature: template uses {timestamp} but no timestampHeader is set');
   if (uses('id') && !opts.idHeader) throw new Error('verify-signature: template uses {id} but no idHeader is set');
+  // A timestamp outside the signed content can be rewritten by whoever replays the request, so
+  // its range check would bound nothing while looking like replay protection.
+  if (opts.timestampHeader && !uses('timestamp')) throw new Error('verify-signature: timestampHeader is set but the template does not sign {timestamp}');
   if (uses('url') && !opts.publicUrl) throw new Error('verify-signature: template uses {url} but the route has no publicUrl');
   const tsHeader = opts.timestampHeader?.toLowerCase();
   const idHeader = opts.idHeader?.toLowerCase();
@@ -64,6 +67,8 @@ export function hmacVerifier(opts: HmacOptions): Verifier {
   return {
     preset: opts.preset ?? 'hmac',
     carriesId: idHeader !== undefined,
+    // Only an id that is part of the template is covered by the signature.
+    idSigned: uses('id'),
     hasTimestamp: tsHeader !== undefined,
     verify(req, nowMs) {
       const raw = req.header(header)?.trim();
@@ -96,14 +101,14 @@ export function hmacVerifier(opts: HmacOptions): Verifier {
             return opts.publicUrl! + req.search;
         }
       });
-      let match = false;
+      let matched: Buffer | undefined;
       for (const secret of secrets) {
         const digest = hmac(algorithm, secret, ...pieces);
-        if (signatureEqual(typeof given === 'string' ? digest.toString('base64') : digest, given)) match = true;
+        if (signatureEqual(typeof given === 'string' ? digest.toString('base64') : digest, given)) matched = digest;
       }
-      if (!match) throw invalid();
+      if (!matched) throw invalid();
       if (ts !== undefined) checkTs(ts, tol, nowMs);
-      const verified: Verified = {};
+      const verified: Verified = { signature: matched };
       if (id !== undefined) verified.id = id;
       if (ts !== undefined) verified.timestamp = ts;
       return verified;

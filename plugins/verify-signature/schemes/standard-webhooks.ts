@@ -22,6 +22,13 @@ export function decodeStandardWebhooksPublicKey(publicKey: string): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
 }
 
+/**
+ * Most `v1a` (ed25519) entries one signature header may carry: one per signing key the sender
+ * holds, a few while rotating. Beyond that the header is refused (HG_SIGNATURE_INVALID) instead
+ * of spending an asymmetric verification on each entry.
+ */
+export const MAX_ED25519_SIGNATURES = 4;
+
 export interface StandardWebhooksOptions {
   secrets?: string[];
   publicKeys?: string[];
@@ -47,6 +54,8 @@ export function standardWebhooksVerifier(opts: StandardWebhooksOptions): Verifie
   return {
     preset: opts.preset ?? 'standard-webhooks',
     carriesId: true,
+    // The id is the first part of the signed content `{id}.{timestamp}.{body}`.
+    idSigned: true,
     hasTimestamp: true,
     verify(req, nowMs) {
       // Use one header set as a whole, so ids/timestamps are never mixed across the two namings.
@@ -60,33 +69,37 @@ export function standardWebhooksVerifier(opts: StandardWebhooksOptions): Verifie
       if (entries.length === 0) throw missing(names.signature);
 
       const prefix = Buffer.from(`${id}.${tsText!.trim()}.`, 'utf8');
-      let ok = false;
+      let matched: Buffer | undefined;
       const v1 = entries.filter((e) => e.version === 'v1');
       if (v1.length > 0) {
         for (const key of keys) {
-          const expected = hmac('sha256', key, prefix, req.body).toString('base64');
-          for (const e of v1) if (signatureEqual(expected, e.signature)) ok = true;
+          const expected = hmac('sha256', key, prefix, req.body);
+          const text = expected.toString('base64');
+          for (const e of v1) if (signatureEqual(text, e.signature)) matched = expected;
         }
       }
       const v1a = entries.filter((e) => e.version === 'v1a');
-      if (!ok && v1a.length > 0 && pubKeys.length > 0) {
+      // Each v1a entry costs an ed25519 verification per public key: refuse a header that lists
+      // more than a sender with several keys would, whether or not a v1 entry already matched.
+      if (v1a.length > MAX_ED25519_SIGNATURES) throw invalid(`more than ${MAX_ED25519_SIGNATURES} v1a signatures`);
+      if (!matched && v1a.length > 0 && pubKeys.length > 0) {
         const signed = Buffer.concat([prefix, req.body]);
         for (const e of v1a) {
           const sig = BASE64.test(e.signature) ? Buffer.from(e.signature, 'base64') : undefined;
           if (!sig || sig.length !== 64) continue;
           for (const pk of pubKeys) {
             try {
-              if (cryptoVerify(null, signed, pk, sig)) ok = true;
+              if (cryptoVerify(null, signed, pk, sig)) matched = sig;
             } catch {
               // A malformed signature is just a non-match.
             }
           }
-          if (ok) break;
+          if (matched) break;
         }
       }
-      if (!ok) throw invalid();
+      if (!matched) throw invalid();
       checkTs(ts, tol, nowMs);
-      return { id, timestamp: ts };
+      return { id, timestamp: ts, signature: matched };
     },
   };
 }

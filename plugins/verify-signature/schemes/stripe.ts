@@ -32,18 +32,21 @@ export function stripeVerifier(opts: StripeOptions): Verifier {
   return {
     preset: 'stripe',
     carriesId: true,
+    // The event id is read from the signed body.
+    idSigned: true,
     hasTimestamp: true,
     verify(req, nowMs) {
       const parsed = parseStripeSignatureHeader(req.header('stripe-signature'));
       if (!parsed) throw missing('Stripe-Signature');
-      let ok = false;
+      let matched: Buffer | undefined;
       for (const secret of secrets) {
-        const expected = hmac('sha256', secret, `${parsed.timestamp}.`, req.body).toString('hex');
-        for (const sig of parsed.v1) if (signatureEqual(expected, sig)) ok = true;
+        const expected = hmac('sha256', secret, `${parsed.timestamp}.`, req.body);
+        const text = expected.toString('hex');
+        for (const sig of parsed.v1) if (signatureEqual(text, sig)) matched = expected;
       }
-      if (!ok) throw invalid();
+      if (!matched) throw invalid();
       checkTs(parsed.timestamp, tol, nowMs);
-      return { id: jsonId(req.body), timestamp: parsed.timestamp };
+      return { id: jsonId(req.body), timestamp: parsed.timestamp, signature: matched };
     },
   };
 }

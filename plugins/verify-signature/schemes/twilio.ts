@@ -54,6 +54,8 @@ export function twilioVerifier(opts: TwilioOptions): Verifier {
   return {
     preset: 'twilio',
     carriesId: true,
+    // I-Twilio-Idempotency-Token is a bare header: Twilio signs the URL and the params only.
+    idSigned: false,
     hasTimestamp: false,
     verify(req) {
       const given = req.header('x-twilio-signature')?.trim();
@@ -71,14 +73,16 @@ export function twilioVerifier(opts: TwilioOptions): Verifier {
       } else if (req.body.length > 0) {
         throw invalid('body is not covered by the signature (no bodySHA256 in the URL)');
       }
-      let ok = false;
+      let matched: Buffer | undefined;
       for (const secret of secrets) {
         for (const u of urlPortVariants(url)) {
-          if (signatureEqual(hmac('sha1', secret, u, params).toString('base64'), given)) ok = true;
+          const expected = hmac('sha1', secret, u, params);
+          if (signatureEqual(expected.toString('base64'), given)) matched = expected;
         }
       }
-      if (!ok) throw invalid();
-      return { id: req.header('i-twilio-idempotency-token') || undefined };
+      if (!matched) throw invalid();
+      const id = req.header('i-twilio-idempotency-token') || undefined;
+      return id === undefined ? { signature: matched } : { id, signature: matched };
     },
   };
 }

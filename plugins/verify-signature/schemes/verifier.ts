@@ -44,16 +44,29 @@ export interface SignedRequest {
 
 /** What a valid signature tells us. */
 export interface Verified {
-  /** Message id for dedupe, when the scheme carries one. */
+  /** Message id, when the scheme carries one (signed or not: see `Verifier.idSigned`). */
   id?: string;
   /** The signed timestamp (Unix seconds), when the scheme has one. */
   timestamp?: number;
+  /**
+   * The signature that matched, as canonical bytes (the MAC we computed, or the ed25519
+   * signature), never the header text: a replay that re-spells the header (hex case, base64
+   * alphabet or padding, decoy entries) has the same bytes. Dedupe keys on it when the id is
+   * not signed.
+   */
+  signature: Buffer;
 }
 
 export interface Verifier {
   readonly preset: Preset;
-  /** The scheme can carry a message id, so dedupe defaults to on. */
+  /** The scheme can carry a message id (provider retries reuse it), so dedupe defaults to on. */
   readonly carriesId: boolean;
+  /**
+   * The id is covered by the signature, so a captured request cannot be replayed under another
+   * id and dedupe can key on it. False where the id is a bare header (GitHub, Shopify, Twilio,
+   * hmac without `{id}` in its template): dedupe then keys on the signature instead.
+   */
+  readonly idSigned: boolean;
   /** The scheme signs a timestamp (replays are bounded by `toleranceSec`). */
   readonly hasTimestamp: boolean;
   /** Throws a GatewayError (HG_SIGNATURE_MISSING / HG_SIGNATURE_INVALID / HG_TIMESTAMP_OUT_OF_RANGE) or returns. */
