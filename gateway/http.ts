@@ -26,6 +26,19 @@ export function appendForwardedFor(prior: string | string[] | undefined, peer: s
   return prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer;
 }
 
+/** True when the raw header list names `Host` more than once (`req.headers` keeps only the first). */
+export function hasDuplicateHost(raw: string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
+}
+
 /** Deletes hop-by-hop headers, including those the `Connection` header names. */
 export function stripHopByHop(headers: Record<string, unknown>): void {
   const conn = headers.connection;
