@@ -35,6 +35,9 @@ export function answerClientErrors(server: NetServer, logger: Logger): void {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (inFlight?.headersSent) return void socket.destroy();
+    // Bytes after a request that asked for `Connection: close`: ignore them (stop reading) and
+    // let the answer in flight go out; Node closes the connection after it.
+    if (err.code === 'HPE_CLOSED_CONNECTION' && inFlight) return void socket.pause();
     const ge = clientErrorOf(err);
     logger.info({ code: ge.code, status: ge.status, cause: err.code, remoteAddress: socket.remoteAddress }, 'request refused by the HTTP parser');
     const body = JSON.stringify(errorBodyOf(ge));

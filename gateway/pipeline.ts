@@ -58,9 +58,8 @@ export class Pipeline implements ForwardHooks {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     // Pipelined behind an answer that closes the connection: the client will never read a
     // response to it, and nothing it asks for may run (it could reach an upstream).
+    // (A client's own `Connection: close` needs no check: Node's parser refuses what follows it.)
     if (this.closing.has(req.socket)) return;
-    // The client itself asked to close: the same holds for anything it pipelined after this one.
-    if (res.shouldKeepAlive === false) this.closing.mark(req.socket);
     const url = req.url ?? '/';
     if (url === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url === '/readyz') return void this.ready(res);
@@ -231,7 +230,7 @@ export class Pipeline implements ForwardHooks {
       return this.unwritable(ex, r.status, err);
     }
     ctx.bytesOut = body.length;
-    if (headers.connection === 'close') this.closing.mark(ex.req.socket);
+    if (headers.connection === 'close' && ex.req.socket) this.closing.mark(ex.req.socket);
     res.end(body);
   }
 
@@ -261,10 +260,14 @@ export class Pipeline implements ForwardHooks {
   private timedOut(ex: Exchange, receiving: boolean, err?: GatewayError): void {
     const limits = ex.snap.config.limits;
     const ge = err ?? (receiving ? Errors.REQUEST_TIMEOUT(`the request was not received within ${limits.requestTimeoutMs} ms`) : Errors.DEADLINE_EXCEEDED(limits.requestTimeoutMs));
-    ex.upstream?.cancel();
-    ex.upstream = undefined;
     this.logger.warn({ route: ex.route.name, code: ge.code, requestId: ex.ctx.requestId || undefined }, ge.message);
+    const upstream = ex.upstream;
     this.fail(ex, ge);
+    if (!upstream) return;
+    // Cutting a forward that still streams the unfinished body destroys that body, and with it
+    // the client's socket: only once the answer is out.
+    if (receiving && !ex.res.writableFinished) ex.res.once('finish', () => upstream.cancel());
+    else upstream.cancel();
   }
 
   private toGatewayError(err: unknown, route: string | undefined): GatewayError {
