@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { guardConnections } from '../gateway/connection-limits.js';
 import type { LimitsConfig } from '../gateway/config/types.js';
@@ -109,5 +114,51 @@ test('guardConnections sets the timeouts and check interval on a plain node serv
   } finally {
     for (const c of clients) c.destroy();
     await Promise.all([a, b].map((s) => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())))));
+  }
+});
+
+/** A throwaway self-signed certificate from the openssl CLI, or undefined where it is missing. */
+function selfSigned(): { key: string; cert: string } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-tls-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'k.pem'), 'utf8'), cert: readFileSync(join(dir, 'c.pem'), 'utf8') };
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const pem = selfSigned();
+
+test('the per-address cap counts raw TCP connections under a TLS server, before the handshake', { skip: pem ? false : 'openssl not available' }, async () => {
+  const limits: LimitsConfig = { bodyBytes: 1, drainTimeoutMs: 0, headersTimeoutMs: 4000, requestTimeoutMs: 9000, bodyIdleTimeoutMs: 0, maxConnections: 0, maxConnectionsPerIp: 1 };
+  const server = createHttpsServer({ key: pem!.key, cert: pem!.cert }, (_, res) => res.end('secure'));
+  const guard = guardConnections(server, limits, memoryLogger().logger);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const held: RawClient[] = [];
+  try {
+    held.push(await rawConnect(port));
+    await waitUntil(() => guard.openFrom('127.0.0.1') === 1, 5000, 'the first connection to be counted');
+    const over = await rawConnect(port);
+    held.push(over);
+    await within(over.closed, 5000, 'the second connection to be refused');
+    held[0]!.destroy();
+    await waitUntil(() => guard.openFrom('127.0.0.1') === 0, 5000, 'the first connection to be released');
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path: '/', rejectUnauthorized: false, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(body, 'secure');
+  } finally {
+    for (const c of held) c.destroy();
+    await new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r())));
   }
 });
