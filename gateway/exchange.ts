@@ -17,6 +17,15 @@ export class Exchange {
   closed = false;
   /** The forwarder's request while one is in flight. */
   upstream: UpstreamCall | undefined = undefined;
+  /** Deadline bookkeeping of request-deadline.ts: in its list of exchanges awaiting a response. */
+  pending = false;
+  pendingPrev: Exchange | undefined = undefined;
+  pendingNext: Exchange | undefined = undefined;
+  /** `performance.now()` by which the response must have started (`limits.requestTimeoutMs`). */
+  deadlineAt = Infinity;
+  /** The socket's `bytesRead` at the last check, and since when it has not moved. */
+  bodyBytesSeen = -1;
+  bodyIdleSince = 0;
 
   constructor(
     readonly req: IncomingMessage,

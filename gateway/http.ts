@@ -26,6 +26,19 @@ export function appendForwardedFor(prior: string | string[] | undefined, peer: s
   return prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer;
 }
 
+/** True when the raw header list names `Host` more than once (`req.headers` keeps only the first). */
+export function hasDuplicateHost(raw: string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
+}
+
 /**
  * Reads the whole body under a cap, with callbacks (no promise on the hot path). Fails with 413
  * as soon as the cap is passed, and with HG_CLIENT_ABORTED when the client goes away first.

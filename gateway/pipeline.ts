@@ -5,10 +5,12 @@ import type { CompiledRoute, Snapshot } from './compile.js';
 import { Context, requestIdFor } from './context.js';
 import { Errors, errorBodyOf, GatewayError } from './errors.js';
 import { Exchange } from './exchange.js';
-import { collectBody, sendJson } from './http.js';
+import { ClosingConnections } from './closing-connections.js';
+import { collectBody, hasDuplicateHost, sendJson } from './http.js';
 import type { Metrics } from './metrics.js';
 import type { PluginResponse } from './plugin.js';
 import { forward, type ForwardHooks } from './proxy.js';
+import { RequestDeadlines } from './request-deadline.js';
 import { runRequestPhase, type RequestPhaseExits } from './request-phase.js';
 import { normalizePath } from './router.js';
 import type { Store } from './store/types.js';
@@ -31,6 +33,13 @@ export class Pipeline implements ForwardHooks {
   snapshot: Snapshot | undefined;
   delivery: DeliveryActions | undefined;
   private readonly websockets: WebSocketProxy;
+  /** Connections answered with `Connection: close`: nothing pipelined behind that answer runs. */
+  private readonly closing = new ClosingConnections();
+  /** `limits.requestTimeoutMs` and `limits.bodyIdleTimeoutMs` of the exchanges not answered yet. */
+  private readonly deadlines = new RequestDeadlines({
+    deadline: (ex, receiving) => this.timedOut(ex, receiving),
+    bodyIdle: (ex) => this.timedOut(ex, true, Errors.BODY_IDLE_TIMEOUT(ex.snap.config.limits.bodyIdleTimeoutMs)),
+  });
   /** The request phase's exits, built once (not a closure per request). */
   private readonly exits: RequestPhaseExits<Exchange> = {
     answer: (ex, r) => this.respond(ex, r),
@@ -47,6 +56,10 @@ export class Pipeline implements ForwardHooks {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // Pipelined behind an answer that closes the connection: the client will never read a
+    // response to it, and nothing it asks for may run (it could reach an upstream).
+    // (A client's own `Connection: close` needs no check: Node's parser refuses what follows it.)
+    if (this.closing.has(req.socket)) return;
     const url = req.url ?? '/';
     if (url === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url === '/readyz') return void this.ready(res);
@@ -60,6 +73,7 @@ export class Pipeline implements ForwardHooks {
       return this.replyUnrouted(snap, req, res, err);
     }
     this.begin(ex);
+    this.deadlines.track(ex);
     this.run(ex);
   };
 
@@ -92,6 +106,8 @@ export class Pipeline implements ForwardHooks {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = normalizePath(q === -1 ? url : url.slice(0, q));
+    // Two Hosts: the router and an upstream could each believe a different one.
+    if (hasDuplicateHost(req.rawHeaders)) throw Errors.BAD_REQUEST('more than one Host header');
     const match = snap.router.match(req.method ?? 'GET', path, req.headers.host, req.headers);
     const route = match.route;
     const ctx = new Context(req, route.name, path, q === -1 ? '' : url.slice(q), req.socket.remoteAddress ?? '', snap.clientIp, route.credentials);
@@ -139,12 +155,13 @@ export class Pipeline implements ForwardHooks {
   /** Checks the declared length, buffers the body when the route needs it, then runs the phases. */
   private run(ex: Exchange): void {
     try {
-      const { route, req, ctx } = ex;
+      const { route, req, ctx, res } = ex;
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > route.bodyLimit) throw Errors.BODY_TOO_LARGE(route.bodyLimit, Number(declared));
       if (!route.needsBody) return runRequestPhase(ex.route.onRequest, ex.ctx, 0, ex, this.exits);
       collectBody(req, route.bodyLimit, (err, body) => {
         if (err) return this.fail(ex, err);
+        if (res.headersSent) return; // answered meanwhile (the deadline)
         ctx.body = body;
         ctx.bytesIn = body!.length;
         runRequestPhase(ex.route.onRequest, ex.ctx, 0, ex, this.exits);
@@ -156,6 +173,8 @@ export class Pipeline implements ForwardHooks {
 
   /** The route's action, once the request phase let the request through. */
   private act(ex: Exchange): void {
+    // A plugin that settled after the deadline answered: the action must not run any more.
+    if (ex.res.headersSent || ex.closed) return;
     try {
       this.runAction(ex);
     } catch (err) {
@@ -212,9 +231,10 @@ export class Pipeline implements ForwardHooks {
   respond(ex: Exchange, r: PluginResponse): void {
     const { res, ctx } = ex;
     if (res.headersSent || res.destroyed) return;
+    let body: Buffer;
+    let headers: OutgoingHttpHeaders;
     try {
-      let body: Buffer;
-      const headers: OutgoingHttpHeaders = { ...(r.headers ?? {}) };
+      headers = { ...(r.headers ?? {}) };
       if (r.body === undefined || r.body === null) body = Buffer.alloc(0);
       else if (Buffer.isBuffer(r.body)) body = r.body;
       else if (typeof r.body === 'string') {
@@ -225,16 +245,52 @@ export class Pipeline implements ForwardHooks {
         headers['content-type'] ??= 'application/json';
       }
       headers['content-length'] = body.length;
+      // Set before the response phase, whose plugins may read it.
       ctx.status = r.status;
-      ctx.bytesOut = body.length;
       this.decorate(ex, headers);
       res.writeHead(r.status, headers);
-      res.end(body);
     } catch (err) {
-      // e.g. a plugin put an invalid character in a header: never leave the client hanging.
-      this.logger.error({ err: (err as Error).message, route: ex.route.name, requestId: idOf(ctx) }, 'could not write the response');
-      res.destroy();
+      return this.unwritable(ex, r.status, err);
     }
+    ctx.bytesOut = body.length;
+    if (headers.connection === 'close' && ex.req.socket) this.closing.mark(ex.req.socket);
+    res.end(body);
+  }
+
+  /**
+   * A response Node refused to write (a bad status, or a header value a plugin set that HTTP does
+   * not allow): nothing has been sent, so the client gets a plain 500 instead of a cut connection,
+   * and the log records the 500 that left, not the status that could not.
+   */
+  private unwritable(ex: Exchange, status: number, err: unknown): void {
+    const { res, ctx, route } = ex;
+    this.logger.error({ err: (err as Error)?.message ?? String(err), route: route.name, requestId: idOf(ctx), status, code: 'HG_INTERNAL' }, 'the response could not be written; answered 500 instead');
+    const ge = Errors.INTERNAL();
+    const buf = Buffer.from(JSON.stringify(errorBodyOf(ge)));
+    ctx.status = 500;
+    ctx.errorCode = ge.code;
+    ctx.bytesOut = 0;
+    try {
+      res.writeHead(500, { 'content-type': 'application/json', 'content-length': buf.length });
+    } catch {
+      return void res.destroy();
+    }
+    ctx.bytesOut = buf.length;
+    res.end(buf);
+  }
+
+  /** A deadline passed before the response started: cut the work in flight and answer. */
+  private timedOut(ex: Exchange, receiving: boolean, err?: GatewayError): void {
+    const limits = ex.snap.config.limits;
+    const ge = err ?? (receiving ? Errors.REQUEST_TIMEOUT(`the request was not received within ${limits.requestTimeoutMs} ms`) : Errors.DEADLINE_EXCEEDED(limits.requestTimeoutMs));
+    this.logger.warn({ route: ex.route.name, code: ge.code, requestId: idOf(ex.ctx) }, ge.message);
+    const upstream = ex.upstream;
+    this.fail(ex, ge);
+    if (!upstream) return;
+    // Cutting a forward that still streams the unfinished body destroys that body, and with it
+    // the client's socket: only once the answer is out.
+    if (receiving && !ex.res.writableFinished) ex.res.once('finish', () => upstream.cancel());
+    else upstream.cancel();
   }
 
   private toGatewayError(err: unknown, ctx: Context): GatewayError {
@@ -249,8 +305,9 @@ export class Pipeline implements ForwardHooks {
     const { res, ctx } = ex;
     if (res.headersSent || res.destroyed) return void res.destroy();
     const headers: OutgoingHttpHeaders = { ...(ge.headers ?? {}) };
-    // An unread body would otherwise be parsed as the next request; close instead.
-    if (ge.status === 413) headers.connection = 'close';
+    // An unread body would otherwise be parsed as the next request; close instead (HTTP/1 only:
+    // HTTP/2 has no Connection header, each stream ends on its own).
+    if ((ge.status === 413 || ge.status === 408) && ex.req.httpVersionMajor === 1) headers.connection = 'close';
     ctx.errorCode = ge.code;
     this.respond(ex, { status: ge.status, headers, body: errorBodyOf(ge) });
   }
@@ -261,6 +318,7 @@ export class Pipeline implements ForwardHooks {
     ex.closed = true;
     ex.snap.inflight--;
     this.metrics.inflightNow--;
+    this.deadlines.untrack(ex);
     const { res, ctx, route } = ex;
     if (ex.upstream && !res.writableFinished) ex.upstream.cancel();
     if (!res.writableFinished && ctx.status === 0) ctx.status = 499;
@@ -279,6 +337,7 @@ export class Pipeline implements ForwardHooks {
 
   close(): void {
     this.websockets.close();
+    this.deadlines.close();
   }
 }
 

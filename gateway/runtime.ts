@@ -5,9 +5,11 @@ import type { Logger } from 'pino';
 import { builtinPlugins } from '../plugins/index.js';
 import { registerGatewayAdmin } from './admin/routes.js';
 import { AdminServer } from './admin/server.js';
+import { answerClientErrors } from './client-error.js';
 import { closeSnapshot, compile, type Snapshot } from './compile.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
 import type { GatewayConfig, LoadedConfig } from './config/types.js';
+import { guardConnections } from './connection-limits.js';
 import { Errors } from './errors.js';
 import { createOperationalLogger, unmatchedAccessLog } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -125,7 +127,9 @@ export class Gateway {
       }
       gw.service = await opts.services?.({ snapshot: snap, store, logger, metrics: gw.metrics, admin: gw.admin });
       gw.pipeline.delivery = gw.service?.actions;
-      gw.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: config.limits.headersTimeoutMs, requestTimeout: 0 }, gw.pipeline.handle);
+      gw.server = createServer({ keepAliveTimeout: 65_000 }, gw.pipeline.handle);
+      guardConnections(gw.server, config.limits, logger, gw.metrics);
+      answerClientErrors(gw.server, logger);
       gw.server.on('upgrade', gw.pipeline.upgrade);
       await new Promise<void>((res, rej) => {
         gw.server!.once('error', rej);

@@ -28,7 +28,9 @@ export default {
         ctx.state.tenant = tenant;
       },
       onResponse(ctx, headers) {
-        headers[params.header] = ctx.state.tenant;
+        // The response phase runs for refused requests too, where there is no tenant: a header
+        // set to undefined cannot be written (the core would answer 500 instead of the 403).
+        if (ctx.state.tenant !== undefined) headers[params.header] = ctx.state.tenant;
       },
     };
   },

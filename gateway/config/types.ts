@@ -70,11 +70,22 @@ export interface EgressConfig {
   operationalWebhook?: { url: string; secret: string };
 }
 
+/** `limits`: body caps, slow-client timeouts and connection caps (0 turns a timeout or cap off). */
+export interface LimitsConfig {
+  bodyBytes: number;
+  drainTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+}
+
 export interface GatewayConfig {
   listen: { host: string; port: number; trustedProxies: string[]; forwardedHeader: 'x-forwarded-for' | 'forwarded' };
   admin?: { host: string; port: number; token: string };
   store: { driver: 'memory' | 'redis'; url?: string; prefix: string };
-  limits: { bodyBytes: number; drainTimeoutMs: number; headersTimeoutMs: number };
+  limits: LimitsConfig;
   customPlugins?: string[];
   upstreams: Record<string, UpstreamConfig>;
   plugins?: PluginEntry[];
