@@ -13,7 +13,7 @@ import { Metrics } from './metrics.js';
 import { Pipeline, type DeliveryActions } from './pipeline.js';
 import type { PluginDefinition } from './plugin.js';
 import { createStore, type Store } from './store/index.js';
-import { ConfigWatcher } from './watch.js';
+import { ConfigWatcher, type ConfigWatcherOptions } from './watch.js';
 
 /** A long-lived companion to the gateway (the delivery engine) that follows config reloads. */
 export interface GatewayService {
@@ -36,8 +36,11 @@ export interface GatewayOptions {
   configDir?: string;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
-  /** Watch the config and custom plugin files and reload on change (default true with a file). */
-  watch?: boolean;
+  /**
+   * Watch the config and custom plugin files and reload on change (default true with a file);
+   * an object tunes the watcher (tests shorten the content poll or turn file events off).
+   */
+  watch?: boolean | ConfigWatcherOptions;
   /** Extra built-in plugins (embedding). */
   plugins?: PluginDefinition[];
   /** Creates the delivery engine when the config needs one. */
@@ -130,7 +133,7 @@ export class Gateway {
       });
       if (gw.admin && config.admin) await gw.admin.listen(config.admin.host, config.admin.port);
       if (opts.configFile && opts.watch !== false) {
-        gw.watcher = new ConfigWatcher(() => void gw.reload('file change').catch(() => {}), logger);
+        gw.watcher = new ConfigWatcher(() => void gw.reload('file change').catch(() => {}), logger, typeof opts.watch === 'object' ? opts.watch : {});
         gw.watcher.watch([snap.loaded.file, ...snap.pluginFiles]);
       }
       logger.info({ listen: gw.address(), admin: gw.admin?.address(), routes: snap.routes.length, store: store.driver }, 'hookgate started');
