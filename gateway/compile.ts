@@ -69,6 +69,8 @@ export interface CompileOptions {
   store: Store;
   logger: Logger;
   id: number;
+  /** Only check the config (`hookgate validate`): plugins see `env.dryRun` and open nothing. */
+  dryRun?: boolean;
 }
 
 const schemaCache = new WeakMap<object, ValidateFunction>();
@@ -123,7 +125,7 @@ async function instantiate(
   basePath: (string | number)[],
   defs: Map<string, PluginDefinition>,
   loaded: LoadedConfig,
-  env: { store: Store; logger: Logger; routeName: string | undefined; publicUrl: string | undefined },
+  env: { store: Store; logger: Logger; dryRun: boolean; routeName: string | undefined; publicUrl: string | undefined },
   created: { name: string; instance: PluginInstance }[],
 ): Promise<{ name: string; instance: PluginInstance }[]> {
   const out: { name: string; instance: PluginInstance }[] = [];
@@ -246,7 +248,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
     for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg));
     const egress = compileEgress(loaded);
     ssrf = egress.ssrf;
-    const baseEnv = { store: opts.store, logger: opts.logger };
+    const baseEnv = { store: opts.store, logger: opts.logger, dryRun: opts.dryRun === true };
     const globals = await instantiate(config.plugins, ['plugins'], defs, loaded, { ...baseEnv, routeName: undefined, publicUrl: undefined }, created);
     const names = new Map<string, number>();
     const routes: CompiledRoute[] = [];

@@ -58,6 +58,8 @@ export interface EgressConfig {
 export interface GatewayConfig {
   listen: { host: string; port: number };
   admin?: { host: string; port: number; token: string };
+  /** A listener serving only `GET /metrics`, without a token. */
+  metrics?: { host: string; port: number };
   store: { driver: 'memory' | 'redis'; url?: string; prefix: string };
   limits: { bodyBytes: number; drainTimeoutMs: number; headersTimeoutMs: number };
   customPlugins?: string[];
