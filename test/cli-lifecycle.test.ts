@@ -1,10 +1,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answers, startCli, type Started } from './support/cli.js';
-import { closedPort, httpRequest, startUpstream, waitUntil, type TestUpstream } from './support/http.js';
+import { closedPort, httpRequest, startUpstream, waitUntil, type HttpResult, type TestUpstream } from './support/http.js';
+import { deleteKeys, REDIS_URL, testPrefix } from './support/redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hookgate-cli-lifecycle-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -80,6 +82,79 @@ describe('hookgate start: one drain deadline, forced exit', () => {
     } finally {
       await gw.kill();
       await up.close();
+    }
+  });
+});
+
+/** POSTs a JSON body in two parts; the second is sent when `finish()` is called. */
+function postInTwoParts(port: number, path: string): { finish(): void; response: Promise<HttpResult> } {
+  let finish!: () => void;
+  const response = new Promise<HttpResult>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path, agent: false, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString(), json: () => JSON.parse(body.toString()) });
+      });
+    });
+    req.on('error', reject);
+    req.write('{"part":');
+    finish = () => req.end('1}');
+  });
+  return { finish, response };
+}
+
+describe('hookgate start: the drain keeps what it accepts (Redis)', () => {
+  test('a message accepted after the delivery workers began stopping is queued, and delivered after a restart', async () => {
+    const prefix = testPrefix('ops-drain');
+    const seen: string[] = [];
+    const rx = await startUpstream((req, res) => {
+      seen.push(String(req.headers['hookgate-message-id']));
+      res.end('ok');
+    });
+    const [port, metricsPort] = [await closedPort(), await closedPort()];
+    const file = join(dir, 'drain-accept.yaml');
+    writeFileSync(
+      file,
+      `listen: { host: 127.0.0.1, port: ${port} }
+metrics: { host: 127.0.0.1, port: ${metricsPort} }
+store: { driver: redis, url: "${REDIS_URL}", prefix: "${prefix}" }
+limits: { drainTimeoutMs: 20000 }
+upstreams:
+  recv: { targets: [ { url: "${rx.url}" } ] }
+routes:
+  - { name: in, path: /in, methods: [POST], deliver: { upstream: recv } }
+`,
+    );
+    let first: Started | undefined;
+    let second: Started | undefined;
+    try {
+      first = startCli(file);
+      await waitUntil(async () => (await answers(port, '/healthz'))?.status === 200 || first!.child.exitCode !== null, 15000, 'the first gateway');
+      const post = postInTwoParts(port, '/in');
+      const inflight = async () => /^hookgate_inflight_requests 1$/m.test((await answers(metricsPort, '/metrics'))?.text ?? '');
+      await waitUntil(inflight, 10000, 'the request to be in flight');
+      assert.ok(first.child.kill('SIGTERM'));
+      // The workers stop while the request is still arriving (one deadline, side by side)...
+      await waitUntil(() => first!.stdout().includes('delivery queue stopping'), 10000, 'the delivery workers to stop during the HTTP drain');
+      post.finish();
+      // ...and the message it carries is still accepted and queued.
+      const r = await post.response;
+      assert.equal(r.status, 202, r.text);
+      const id = r.json().id as string;
+      assert.deepEqual(await first.exited, { code: 0, signal: null });
+      assert.ok(!seen.includes(id), 'no attempt was started while draining');
+
+      second = startCli(file);
+      await waitUntil(() => seen.includes(id), 30000, 'the queued message to be delivered after the restart');
+      assert.ok(second.child.kill('SIGTERM'));
+      assert.deepEqual(await second.exited, { code: 0, signal: null });
+    } finally {
+      await first?.kill();
+      await second?.kill();
+      await rx.close();
+      await deleteKeys(prefix);
     }
   });
 });
