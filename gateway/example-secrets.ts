@@ -45,15 +45,21 @@ function findIn(node: unknown, path: (string | number)[], out: string[]): void {
   }
 }
 
+/** The hosts the listeners are bound to: on a reload, the running ones (they change only on restart). */
+export interface ListenerHosts {
+  listen: string;
+  admin: string | undefined;
+}
+
 /**
  * The keys holding an example secret that a non-loopback listener exposes: `admin.token` when
  * the admin listener is not on loopback; any other key (plugin params, egress) when the main
  * listener is not. Only paths are returned, never a value.
  */
-export function exposedExampleSecrets(config: GatewayConfig): string[] {
+export function exposedExampleSecrets(config: GatewayConfig, hosts: ListenerHosts = { listen: config.listen.host, admin: config.admin?.host }): string[] {
   const found: string[] = [];
-  if (config.admin && !isLoopbackHost(config.admin.host)) findIn(config.admin.token, ['admin', 'token'], found);
-  if (!isLoopbackHost(config.listen.host)) {
+  if (config.admin && hosts.admin !== undefined && !isLoopbackHost(hosts.admin)) findIn(config.admin.token, ['admin', 'token'], found);
+  if (!isLoopbackHost(hosts.listen)) {
     const { admin: _admin, ...rest } = config;
     findIn(rest, [], found);
   }
@@ -61,8 +67,8 @@ export function exposedExampleSecrets(config: GatewayConfig): string[] {
 }
 
 /** The refusal for a config with exposed example secrets, or undefined when there is none. */
-export function exampleSecretsError(config: GatewayConfig): GatewayError | undefined {
-  const keys = exposedExampleSecrets(config);
+export function exampleSecretsError(config: GatewayConfig, hosts?: ListenerHosts): GatewayError | undefined {
+  const keys = exposedExampleSecrets(config, hosts);
   if (!keys.length) return undefined;
   return Errors.EXAMPLE_SECRETS(
     `refusing to serve the example config's published secrets on a non-loopback listener; set your own values for: ${keys.join(', ')} ` +

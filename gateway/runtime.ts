@@ -116,8 +116,11 @@ export class Gateway {
   }
 
   private compile(loaded: LoadedConfig): Promise<Snapshot> {
-    // Before compile: a refused config opens nothing.
-    const exposed = this.opts.allowExampleSecrets ? undefined : exampleSecretsError(loaded.config);
+    // Before compile, so a refused config opens nothing. On a reload the listeners keep the hosts
+    // they were started on, so those decide what is exposed.
+    const running = this.snapshot?.config;
+    const hosts = running && { listen: running.listen.host, admin: this.admin && running.admin?.host };
+    const exposed = this.opts.allowExampleSecrets ? undefined : exampleSecretsError(loaded.config, hosts);
     if (exposed) return Promise.reject(exposed);
     return compile(loaded, { builtins: this.plugins, store: this.store, logger: this.logger, id: ++this.snapshotSeq });
   }
@@ -184,6 +187,7 @@ export class Gateway {
     const run = async (): Promise<ReloadResult> => {
       if (this.stopping) throw Errors.STOPPING();
       const old = this.snapshot!;
+      const seen = this.watcher?.mark();
       let snap: Snapshot;
       try {
         snap = await this.compile(loadFrom(this.opts));
@@ -199,7 +203,7 @@ export class Gateway {
       // The swap: one reference. Everything after it is a side effect of the new snapshot.
       this.pipeline.snapshot = snap;
       await this.service?.apply(snap).catch((err: Error) => this.logger.error({ err: err.message }, 'applying the new config to the store failed; it is retried on use'));
-      this.watcher?.watch([snap.loaded.file, ...snap.pluginFiles]);
+      this.watcher?.watch([snap.loaded.file, ...snap.pluginFiles], seen);
       this.metrics.reloads.inc({ result: 'ok' });
       this.logger.info({ trigger, generation: snap.id, routes: snap.routes.length }, 'config reloaded');
       void this.retire(old, snap.config.limits.drainTimeoutMs);

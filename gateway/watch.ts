@@ -57,14 +57,20 @@ export class ConfigWatcher {
     this.fsEvents = opts.fsEvents ?? true;
   }
 
+  /** The current content hash of the watched files: a reload takes it before reading them. */
+  mark(): string {
+    return hashFiles(this.files);
+  }
+
   /**
-   * (Re)watches these files. A new set of files takes its current content as the baseline; the
-   * same set keeps the hash seen when the last change was reported, so an edit made while the
-   * reload was reading the files is still noticed.
+   * (Re)watches these files. Their content when `baseline` was taken (see `mark`) is what counts
+   * as unchanged, so an edit made while a reload was reading the files is still noticed; without
+   * one, or for a different set of files, their content now.
    */
-  watch(files: readonly string[]): void {
+  watch(files: readonly string[], baseline?: string): void {
     this.closeWatchers();
-    if (!this.lastHash || files.join('\0') !== this.files.join('\0')) this.lastHash = hashFiles(files);
+    const sameFiles = files.join('\0') === this.files.join('\0');
+    this.lastHash = baseline !== undefined && sameFiles ? baseline : hashFiles(files);
     this.files = files;
     if (this.fsEvents) {
       // Watch directories, not files: editors replace files by rename, which ends a file watch.

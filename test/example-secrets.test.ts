@@ -24,6 +24,11 @@ test('admin.token counts behind the admin listener, every other key behind the m
   assert.deepEqual(exposedExampleSecrets(cfg('0.0.0.0', '127.0.0.1', 'change-me-github', 'change-me')), ['routes[0].plugins[0].verify-signature.secrets[1]']);
   assert.deepEqual(exposedExampleSecrets(cfg('127.0.0.1', '0.0.0.0', 'change-me-github', 'change-me')), ['admin.token']);
   assert.deepEqual(exposedExampleSecrets(cfg('0.0.0.0', '::', 'own-secret', 'own-admin-token')), []);
+  // On a reload the running listeners' hosts decide (listen and admin hosts change only on restart).
+  assert.deepEqual(exposedExampleSecrets(cfg('127.0.0.1', '127.0.0.1', 'change-me-github', 'change-me'), { listen: '0.0.0.0', admin: '0.0.0.0' }), [
+    'admin.token',
+    'routes[0].plugins[0].verify-signature.secrets[1]',
+  ]);
   // Exact values only: a secret that merely contains an example value is the operator's own.
   assert.deepEqual(exposedExampleSecrets(cfg('0.0.0.0', '0.0.0.0', 'change-me-github-2', 'xchange-me')), []);
 });
@@ -46,6 +51,9 @@ test('a reload that brings in an example secret on 0.0.0.0 is refused with HG_EX
     assert.match(r.json().error.message, /routes\[0\]\.plugins\[0\]\.verify-signature\.secrets\[0\]/);
     for (const s of EXAMPLE_SECRETS) assert.ok(!r.text.includes(s), 'the answer names a secret value');
     assert.ok(g.log.lines.some((l) => l.code === 'HG_EXAMPLE_SECRETS' && l.msg.startsWith('reload rejected')));
+    // Moving listen to loopback in the same reload does not help: the listener stays on 0.0.0.0 until a restart.
+    g.write(EXPOSED(EXAMPLE_SECRETS[1]!).replace('host: 0.0.0.0', 'host: 127.0.0.1'));
+    assert.equal((await g.admin('POST', '/admin/reload')).json().error.code, 'HG_EXAMPLE_SECRETS');
     assert.equal(g.gw.snapshot!.id, 1);
   } finally {
     await g.stop();
