@@ -6,6 +6,8 @@ import { pino } from 'pino';
 import { closeSnapshot, compile } from './compile.js';
 import { loadConfigFile } from './config/load.js';
 import { createDeliveryService } from './delivery/service.js';
+import { ConfigError, GatewayError } from './errors.js';
+import { exampleSecretsError } from './example-secrets.js';
 import { packageRoot } from './paths.js';
 import { Gateway, pluginSet } from './runtime.js';
 import { MemoryStore } from './store/memory.js';
@@ -13,86 +15,155 @@ import { MemoryStore } from './store/memory.js';
 const HELP = `hookgate — webhook gateway
 
 Usage:
-  hookgate start    --config <gateway.yaml>   serve the config (reloads on change, SIGHUP, POST /admin/reload)
-  hookgate validate --config <gateway.yaml>   check a config: exit 0 when valid, 1 with a located error
+  hookgate start    [--config] <gateway.yaml> [--allow-example-secrets]
+                    serve the config (reloads on change, SIGHUP, POST /admin/reload)
+  hookgate validate [--config] <gateway.yaml> [--allow-example-secrets]
+                    check a config as start would, with no side effects:
+                    exit 0 when valid, 1 with a located error
   hookgate --help | --version
+
+Options:
+  -c, --config <file>        the config file (or give it as the argument; default gateway.yaml)
+  --allow-example-secrets    serve the example config's published secrets on a
+                             non-loopback listener (a throwaway demo only)
 
 Environment:
   HOOKGATE_LOG_LEVEL   pino level for operational logs (default info)
   \${VAR} and \${VAR:-default} in gateway.yaml are read from the environment.
 
-SIGTERM/SIGINT drain in-flight requests and exit 0. SIGHUP reloads the config.
+SIGTERM/SIGINT drain in-flight requests and delivery attempts (one deadline,
+limits.drainTimeoutMs) and exit 0; a second SIGTERM/SIGINT exits 1 at once.
+An uncaught exception or unhandled rejection is logged, drains and exits 1.
+SIGHUP reloads the config.
 `;
+
+/** Exit code for a command line that cannot be run as given. */
+const USAGE = 2;
+
+class UsageError extends Error {}
 
 function version(): string {
   return (JSON.parse(readFileSync(resolve(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-async function validate(file: string): Promise<number> {
+/** The message an operator sees for a refused config: located config errors as they are, other coded errors with their code. */
+function describe(err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  if (err instanceof GatewayError) return `${err.code}: ${err.message}`;
+  return (err as Error)?.message ?? String(err);
+}
+
+async function validate(file: string, allowExampleSecrets: boolean): Promise<number> {
   const logger = pino({ level: 'silent' });
   try {
-    // The same compile as start and reload: whatever start would refuse, validate refuses.
+    const loaded = loadConfigFile(file);
+    // What start would refuse, validate refuses: the same checks, the same compile.
+    const exposed = allowExampleSecrets ? undefined : exampleSecretsError(loaded.config);
+    if (exposed) throw exposed;
     const store = new MemoryStore();
-    const snap = await compile(loadConfigFile(file), { builtins: pluginSet(), store, logger, id: 0 });
+    // dryRun: plugins check their params but open nothing (no log file, no directory).
+    const snap = await compile(loaded, { builtins: pluginSet(), store, logger, id: 0, dryRun: true });
     await closeSnapshot(snap, logger);
     await store.close();
     process.stdout.write(`${file}: valid (${snap.routes.length} routes)\n`);
     return 0;
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
+    process.stderr.write(`${describe(err)}\n`);
     return 1;
   }
 }
 
-async function start(file: string): Promise<void> {
+async function start(file: string, allowExampleSecrets: boolean): Promise<void> {
   let gw: Gateway;
   try {
-    gw = await Gateway.start({ configFile: resolve(file), services: createDeliveryService });
+    gw = await Gateway.start({ configFile: resolve(file), services: createDeliveryService, allowExampleSecrets });
   } catch (err) {
-    process.stderr.write(`hookgate: ${(err as Error).message}\n`);
+    process.stderr.write(`hookgate: ${describe(err)}\n`);
     process.exit(1);
   }
   const a = gw.address();
   const admin = gw.adminAddress();
-  process.stderr.write(`hookgate listening on http://${a.address}:${a.port}${admin ? ` (admin on http://${admin.address}:${admin.port})` : ''}\n`);
+  const metrics = gw.metricsAddress();
+  process.stderr.write(
+    `hookgate listening on http://${a.address}:${a.port}${admin ? ` (admin on http://${admin.address}:${admin.port})` : ''}${metrics ? ` (metrics on http://${metrics.address}:${metrics.port}/metrics)` : ''}\n`,
+  );
+
   let stopping = false;
-  const stop = (sig: string) => {
+  let exitCode = 0;
+  /** Drains once; a second signal while draining is the operator saying "now". */
+  const stop = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    gw.logger.info({ signal: sig }, 'draining');
-    gw.stop().then(
-      () => process.exit(0),
+    const deadlineMs = gw.snapshot?.config.limits.drainTimeoutMs ?? 30_000;
+    gw.logger.info({ reason, deadlineMs }, 'draining');
+    // stop() keeps to the deadline; this only guards against a bug that makes it hang.
+    setTimeout(() => {
+      gw.logger.error({ code: 'HG_STOP_FORCED', deadlineMs }, 'the drain overran its deadline; exiting');
+      process.exit(1);
+    }, deadlineMs + 5000).unref();
+    gw.stop(deadlineMs).then(
+      () => process.exit(exitCode),
       (err: Error) => {
         process.stderr.write(`hookgate: stop failed: ${err.message}\n`);
         process.exit(1);
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stopping) return stop(signal);
+    gw.logger.error({ signal, code: 'HG_STOP_FORCED' }, 'second signal while draining; exiting now');
+    process.exit(1);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => void gw.reload('SIGHUP').catch(() => {}));
-  // A bug must never take the process down silently with accepted work in memory: log it loudly.
-  process.on('uncaughtException', (err) => gw.logger.fatal({ err: err.stack }, 'uncaught exception'));
-  process.on('unhandledRejection', (err) => gw.logger.error({ err: (err as Error)?.stack ?? String(err) }, 'unhandled rejection'));
+  // After a bug the process state is suspect: log it, drain what was accepted (queued messages
+  // stay queued) and exit non-zero so a supervisor restarts a clean process. A rejection nobody
+  // handled is the same kind of bug (Node's own default turns it into an uncaught exception).
+  const fatal = (kind: string) => (err: unknown) => {
+    exitCode = 1;
+    gw.logger.fatal({ err: (err as Error)?.stack ?? String(err), code: 'HG_FATAL' }, kind);
+    stop(kind);
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled rejection'));
+}
+
+/** The config file from `--config` or the argument after the command; both must agree. */
+function configFile(option: string | undefined, args: string[]): string {
+  if (args.length > 1) throw new UsageError(`expected one config file, got ${args.length}: ${args.join(' ')}`);
+  const arg = args[0];
+  if (option !== undefined && arg !== undefined && resolve(option) !== resolve(arg)) throw new UsageError(`two different config files given: --config ${option} and ${arg}`);
+  return option ?? arg ?? 'gateway.yaml';
 }
 
 async function main(argv: string[]): Promise<void> {
-  let parsed;
+  let cmd: string | undefined;
+  let file: string;
+  let allowExampleSecrets: boolean;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'allow-example-secrets': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+    if (values.version) return void process.stdout.write(`${version()}\n`);
+    cmd = positionals[0];
+    if (values.help || !cmd || cmd === 'help') return void process.stdout.write(HELP);
+    if (cmd !== 'validate' && cmd !== 'start') throw new UsageError(`unknown command "${cmd}"`);
+    file = configFile(values.config, positionals.slice(1));
+    allowExampleSecrets = values['allow-example-secrets'] === true;
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
-    process.exit(2);
+    process.exit(USAGE);
   }
-  const { values, positionals } = parsed;
-  if (values.version) return void process.stdout.write(`${version()}\n`);
-  const cmd = positionals[0];
-  if (values.help || !cmd || cmd === 'help') return void process.stdout.write(HELP);
-  const file = values.config ?? 'gateway.yaml';
-  if (cmd === 'validate') process.exit(await validate(file));
-  if (cmd === 'start') return start(file);
-  process.stderr.write(`unknown command "${cmd}"\n\n${HELP}`);
-  process.exit(2);
+  if (cmd === 'validate') process.exit(await validate(file, allowExampleSecrets));
+  return start(file, allowExampleSecrets);
 }
 
 void main(process.argv.slice(2));

@@ -89,6 +89,8 @@ export interface CompileOptions {
   id: number;
   /** Writes the access line of unmatched requests when the global plugins have no `log`. */
   unmatchedLog?: PluginInstance;
+  /** Only check the config (`hookgate validate`): plugins see `env.dryRun` and open nothing. */
+  dryRun?: boolean;
 }
 
 const schemaCache = new WeakMap<object, ValidateFunction>();
@@ -143,7 +145,7 @@ async function instantiate(
   basePath: (string | number)[],
   defs: Map<string, PluginDefinition>,
   loaded: LoadedConfig,
-  env: { store: Store; logger: Logger; routeName: string | undefined; publicUrl: string | undefined },
+  env: { store: Store; logger: Logger; dryRun: boolean; routeName: string | undefined; publicUrl: string | undefined },
   created: { name: string; instance: PluginInstance }[],
 ): Promise<{ name: string; instance: PluginInstance }[]> {
   const out: { name: string; instance: PluginInstance }[] = [];
@@ -314,7 +316,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
     for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg, Date.now, compileUpstreamTls(loaded, name, opts.logger)));
     const egress = compileEgress(loaded);
     ssrf = egress.ssrf;
-    const baseEnv = { store: opts.store, logger: opts.logger };
+    const baseEnv = { store: opts.store, logger: opts.logger, dryRun: opts.dryRun === true };
     const globals = await instantiate(config.plugins, ['plugins'], defs, loaded, { ...baseEnv, routeName: undefined, publicUrl: undefined }, created);
     const names = new Map<string, number>();
     const routes: CompiledRoute[] = [];

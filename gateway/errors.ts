@@ -38,6 +38,7 @@ const CATALOGUE = {
   STOPPING: { status: 503, message: () => 'gateway is stopping', doc: 'A reload was asked for while the gateway is stopping.' },
   INTERNAL: { status: 500, message: () => 'internal error', doc: 'A bug; logged with its stack.' },
   CONFIG_INVALID: { status: 400, message: detail, doc: '`POST /admin/reload` with an invalid config (also the CLI\'s error class).' },
+  EXAMPLE_SECRETS: { status: 400, message: detail, doc: 'A key holds one of the example config\'s published secrets and its listener is not on loopback: `hookgate start` exits 1, a reload is refused. The message names the keys, never the values. `--allow-example-secrets` overrides (see [Example secrets](#example-secrets)).' },
   ADMIN_UNAUTHORIZED: { status: 401, message: () => 'admin API needs Authorization: Bearer <admin.token>', doc: 'Admin call without the right bearer token.' },
   ADMIN_NOT_FOUND: { status: 404, message: (method: string, path: string) => `no admin route ${method} ${path}`, doc: 'Unknown admin route.' },
   ADMIN_BAD_INPUT: { status: 400, message: detail, doc: 'Invalid admin request body or query.' },
@@ -51,6 +52,8 @@ const CATALOGUE = {
 
 /** Codes that only appear in log lines, never in a response. */
 export const LOG_CODES = {
+  HG_FATAL: 'An uncaught exception or unhandled rejection: logged with its stack, then the gateway drains and exits 1.',
+  HG_STOP_FORCED: 'A second SIGTERM/SIGINT during the drain: the process exits 1 at once.',
   HG_QUEUE_NOT_DURABLE: 'deliver/publish routes on the memory store: accepted messages are lost on restart.',
   HG_STORE_UNAVAILABLE: 'Redis connection lost; retrying.',
   HG_QUEUE_STOP_FORCED: 'Delivery workers did not stop within the drain deadline; their jobs run again after the lock expires.',

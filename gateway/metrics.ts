@@ -20,7 +20,9 @@ export class Metrics {
   }
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'hookgate_' });
+    // Node's standard names (process_cpu_user_seconds_total, nodejs_heap_size_used_bytes, ...), unprefixed,
+    // so the usual dashboards and alerts work as they are.
+    collectDefaultMetrics({ register: this.registry });
     this.registry.registerMetric(this.requestStats.counter as unknown as Metric);
     this.registry.registerMetric(this.requestStats.histogram as unknown as Metric);
     this.reloads = new Counter({ name: 'hookgate_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });

@@ -42,6 +42,12 @@ export interface PluginEnv {
   routeName: string | undefined;
   /** The route's `publicUrl`, when declared (used by schemes that sign the URL). */
   publicUrl: string | undefined;
+  /**
+   * True when the config is only being checked (`hookgate validate`): check the params, but open,
+   * create or connect to nothing (no files, directories, sockets or timers). The instance is
+   * closed without serving a request.
+   */
+  dryRun?: boolean;
 }
 
 export type JsonSchema = Record<string, unknown>;

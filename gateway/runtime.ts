@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { builtinPlugins } from '../plugins/index.js';
 import { registerGatewayAdmin } from './admin/routes.js';
@@ -10,13 +11,15 @@ import { closeSnapshot, compile, type Snapshot } from './compile.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
 import type { GatewayConfig, LoadedConfig } from './config/types.js';
 import { guardConnections } from './connection-limits.js';
-import { Errors } from './errors.js';
+import { Errors, GatewayError } from './errors.js';
+import { exampleSecretsError } from './example-secrets.js';
 import { createOperationalLogger, unmatchedAccessLog } from './logger.js';
+import { MetricsListener } from './metrics-listener.js';
 import { Metrics } from './metrics.js';
 import { Pipeline, type DeliveryActions } from './pipeline.js';
 import type { PluginDefinition, PluginInstance } from './plugin.js';
 import { createStore, type Store } from './store/index.js';
-import { ConfigWatcher } from './watch.js';
+import { ConfigWatcher, type ConfigWatcherOptions } from './watch.js';
 
 /** A long-lived companion to the gateway (the delivery engine) that follows config reloads. */
 export interface GatewayService {
@@ -26,7 +29,12 @@ export interface GatewayService {
    * (writing the config's endpoints to the store). A failure is logged and does not undo the swap.
    */
   apply(snap: Snapshot): Promise<void>;
-  stop(deadlineMs: number): Promise<void>;
+  /**
+   * Stops within `deadlineMs` (the gateway's one drain deadline, counted from the call). It runs
+   * while the listeners drain: it may stop starting work at once, but must go on accepting
+   * messages until `intakeClosed` settles.
+   */
+  stop(deadlineMs: number, intakeClosed?: Promise<void>): Promise<void>;
 }
 
 export type ServiceFactory = (deps: { snapshot: Snapshot; store: Store; logger: Logger; metrics: Metrics; admin: AdminServer | undefined }) => Promise<GatewayService | undefined>;
@@ -39,12 +47,20 @@ export interface GatewayOptions {
   configDir?: string;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
-  /** Watch the config and custom plugin files and reload on change (default true with a file). */
-  watch?: boolean;
+  /**
+   * Watch the config and custom plugin files and reload on change (default true with a file);
+   * an object tunes the watcher (tests shorten the content poll or turn file events off).
+   */
+  watch?: boolean | ConfigWatcherOptions;
   /** Extra built-in plugins (embedding). */
   plugins?: PluginDefinition[];
   /** Creates the delivery engine when the config needs one. */
   services?: ServiceFactory;
+  /**
+   * Serve the example config's published secrets on a non-loopback listener (a throwaway demo).
+   * Without it, start and reload refuse such a config with `HG_EXAMPLE_SECRETS`.
+   */
+  allowExampleSecrets?: boolean;
 }
 
 export interface ReloadResult {
@@ -78,6 +94,7 @@ export class Gateway {
   readonly metrics = new Metrics();
   readonly pipeline: Pipeline;
   admin: AdminServer | undefined;
+  private metricsListener: MetricsListener | undefined;
   service: GatewayService | undefined;
   private server: Server | undefined;
   private snapshotSeq = 0;
@@ -104,6 +121,12 @@ export class Gateway {
   }
 
   private compile(loaded: LoadedConfig): Promise<Snapshot> {
+    // Before compile, so a refused config opens nothing. On a reload the listeners keep the hosts
+    // they were started on, so those decide what is exposed.
+    const running = this.snapshot?.config;
+    const hosts = running && { listen: running.listen.host, admin: this.admin && running.admin?.host };
+    const exposed = this.opts.allowExampleSecrets ? undefined : exampleSecretsError(loaded.config, hosts);
+    if (exposed) return Promise.reject(exposed);
     return compile(loaded, { builtins: this.plugins, store: this.store, logger: this.logger, id: ++this.snapshotSeq, unmatchedLog: this.unmatchedLog });
   }
 
@@ -136,8 +159,9 @@ export class Gateway {
         gw.server!.listen(config.listen.port, config.listen.host, () => res());
       });
       if (gw.admin && config.admin) await gw.admin.listen(config.admin.host, config.admin.port);
+      if (config.metrics) gw.metricsListener = await MetricsListener.start(gw.metrics, config.metrics.host, config.metrics.port, logger);
       if (opts.configFile && opts.watch !== false) {
-        gw.watcher = new ConfigWatcher(() => void gw.reload('file change').catch(() => {}), logger);
+        gw.watcher = new ConfigWatcher(() => void gw.reload('file change').catch(() => {}), logger, typeof opts.watch === 'object' ? opts.watch : {});
         gw.watcher.watch([snap.loaded.file, ...snap.pluginFiles]);
       }
       logger.info({ listen: gw.address(), admin: gw.admin?.address(), routes: snap.routes.length, store: store.driver }, 'hookgate started');
@@ -156,6 +180,11 @@ export class Gateway {
     return this.admin?.address();
   }
 
+  /** The `metrics` listener's address, when the config has one. */
+  metricsAddress(): AddressInfo | undefined {
+    return this.metricsListener?.address();
+  }
+
   /**
    * Compiles the config beside the running one, then swaps it in. Reloads are serialised. An
    * invalid config is rejected whole (and everything its compile opened is closed): the old
@@ -165,12 +194,14 @@ export class Gateway {
     const run = async (): Promise<ReloadResult> => {
       if (this.stopping) throw Errors.STOPPING();
       const old = this.snapshot!;
+      const seen = this.watcher?.mark();
       let snap: Snapshot;
       try {
         snap = await this.compile(loadFrom(this.opts));
       } catch (err) {
         this.metrics.reloads.inc({ result: 'rejected' });
-        this.logger.error({ trigger, err: (err as Error).message, code: 'HG_CONFIG_INVALID' }, 'reload rejected; the previous config keeps serving');
+        const code = err instanceof GatewayError ? err.code : 'HG_CONFIG_INVALID';
+        this.logger.error({ trigger, err: (err as Error).message, code }, 'reload rejected; the previous config keeps serving');
         throw err;
       }
       const restartRequired = this.restartRequired(old.config, snap.config);
@@ -179,7 +210,7 @@ export class Gateway {
       // The swap: one reference. Everything after it is a side effect of the new snapshot.
       this.pipeline.snapshot = snap;
       await this.service?.apply(snap).catch((err: Error) => this.logger.error({ err: err.message }, 'applying the new config to the store failed; it is retried on use'));
-      this.watcher?.watch([snap.loaded.file, ...snap.pluginFiles]);
+      this.watcher?.watch([snap.loaded.file, ...snap.pluginFiles], seen);
       this.metrics.reloads.inc({ result: 'ok' });
       this.logger.info({ trigger, generation: snap.id, routes: snap.routes.length }, 'config reloaded');
       void this.retire(old, snap.config.limits.drainTimeoutMs);
@@ -197,6 +228,7 @@ export class Gateway {
     if (socket(a.listen) !== socket(b.listen)) keys.push('listen');
     if (JSON.stringify(a.store) !== JSON.stringify(b.store)) keys.push('store');
     if (a.admin?.host !== b.admin?.host || a.admin?.port !== b.admin?.port) keys.push('admin.host/port');
+    if (JSON.stringify(a.metrics) !== JSON.stringify(b.metrics)) keys.push('metrics');
     return keys;
   }
 
@@ -209,23 +241,36 @@ export class Gateway {
   }
 
   /**
-   * Stops taking requests, lets in-flight ones finish (up to `deadlineMs`), stops the delivery
-   * engine (which leaves unfinished work queued) and closes everything.
+   * Stops taking requests and delivery attempts under one deadline (`deadlineMs` from now): the
+   * listeners' in-flight requests and the running delivery attempts finish side by side, then
+   * everything is closed. Accepted messages stay queued: the delivery engine keeps its queue and
+   * store open until the listeners have drained, and unfinished attempts run again later.
    */
   async stop(deadlineMs = this.snapshot?.config.limits.drainTimeoutMs ?? 30_000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    const end = Date.now() + deadlineMs;
     this.watcher?.close();
     const server = this.server;
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     server?.closeIdleConnections();
     const snap = this.snapshot;
-    if (snap) await waitFor(() => snap.inflight === 0, deadlineMs);
-    server?.closeAllConnections();
-    await closed;
-    await this.service?.stop(deadlineMs).catch((err: Error) => this.logger.error({ err: err.message }, 'delivery stop failed'));
-    await this.admin?.close();
-    if (snap) await closeSnapshot(snap, this.logger);
+    // Everything that can still accept a message: the main listener's requests, then the admin API.
+    const intake = (async () => {
+      if (snap) await waitFor(() => snap.inflight === 0, Math.max(0, end - Date.now()));
+      server?.closeAllConnections();
+      await closed;
+      await this.admin?.close();
+    })();
+    const delivery = this.service?.stop(deadlineMs, intake).catch((err: Error) => this.logger.error({ err: err.message }, 'delivery stop failed'));
+    await Promise.all([intake, delivery]);
+    await this.metricsListener?.close();
+    if (snap) {
+      // Past the deadline nothing more is awaited: a delivery attempt still holding a pool
+      // connection is abandoned (its message stays queued and is attempted again), not waited for.
+      const closed = await Promise.race([closeSnapshot(snap, this.logger).then(() => true), delay(Math.max(100, end - Date.now()), false, { ref: false })]);
+      if (!closed) this.logger.warn({ generation: snap.id, attempts: snap.attempts }, 'upstream connections still busy past the drain deadline; not waiting for them');
+    }
     this.pipeline.close();
     await this.store?.close();
     this.logger.info('hookgate stopped');

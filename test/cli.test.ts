@@ -1,117 +1,22 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { BAD_CONFIGS, BASE, markedLine } from './support/bad-configs.js';
-import { closedPort, httpRequest, startUpstream, waitUntil, type HttpResult } from './support/http.js';
+import { answers, refused, ROOT, run, startCli } from './support/cli.js';
+import { closedPort, httpRequest, startUpstream, waitUntil } from './support/http.js';
 
-// dist/test/cli.test.js → the package root is two levels up.
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(ROOT, 'dist/gateway/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'hookgate-cli-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Child env without the caller's HOOKGATE_* settings, so the example config uses its defaults. */
-function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HOOKGATE_')) env[k] = v;
-  return { ...env, ...extra };
-}
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to completion. */
-function run(args: string[], timeoutMs = 20000): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hookgate ${args.join(' ')} did not exit within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(t);
-      resolvePromise({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-/** A long-running `hookgate start`, with its output collected. */
-interface Started {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  logLines(): Record<string, any>[];
-  kill(): Promise<void>;
-}
-
-function startCli(file: string): Started {
-  const child = spawn(process.execPath, [CLI, 'start', '--config', file], { cwd: ROOT, env: childEnv({ HOOKGATE_LOG_LEVEL: 'info' }), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    logLines: () =>
-      out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, any>),
-    kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
-  };
-}
-
-/** Resolves true when a TCP connection to the port is refused. */
-function refused(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const req = request({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => r(false));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => r(err.code === 'ECONNREFUSED'));
-    req.end();
-  });
-}
-
-async function answers(port: number, path: string): Promise<HttpResult | undefined> {
-  try {
-    return await httpRequest({ port, path, timeoutMs: 2000 });
-  } catch {
-    return undefined;
-  }
-}
 
 describe('hookgate CLI: help, version, validate', () => {
   test('--help prints the usage and exits 0', async () => {
     const r = await run(['--help']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Usage:/);
-    assert.match(r.stdout, /hookgate start\s+--config/);
-    assert.match(r.stdout, /hookgate validate --config/);
+    assert.match(r.stdout, /hookgate start\s+\[--config\] <gateway\.yaml> \[--allow-example-secrets\]/);
+    assert.match(r.stdout, /hookgate validate \[--config\] <gateway\.yaml>/);
     assert.equal(r.stderr, '');
   });
 

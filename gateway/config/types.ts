@@ -84,6 +84,8 @@ export interface LimitsConfig {
 export interface GatewayConfig {
   listen: { host: string; port: number; trustedProxies: string[]; forwardedHeader: 'x-forwarded-for' | 'forwarded' };
   admin?: { host: string; port: number; token: string };
+  /** A listener serving only `GET /metrics`, without a token. */
+  metrics?: { host: string; port: number };
   store: { driver: 'memory' | 'redis'; url?: string; prefix: string };
   limits: LimitsConfig;
   customPlugins?: string[];

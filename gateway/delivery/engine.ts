@@ -196,10 +196,16 @@ export class DeliveryEngine {
     return v.kind === 'retry' ? { kind: 'retry', delayMs: v.delayMs, attempted: true } : { kind: 'done' };
   }
 
-  async stop(deadlineMs: number): Promise<void> {
+  /**
+   * Stops starting attempts at once and waits for the running ones up to the deadline. Messages
+   * can still be accepted until `intakeClosed` settles (requests draining on the listeners), so
+   * the queue's producer and the repository are closed only after it.
+   */
+  async stop(deadlineMs: number, intakeClosed: Promise<void> = Promise.resolve()): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.queue.stop(deadlineMs);
+    await this.queue.stop(deadlineMs, intakeClosed);
+    await intakeClosed;
     await this.repo.close();
   }
 }

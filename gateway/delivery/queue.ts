@@ -20,8 +20,12 @@ export interface DeliveryQueue {
   readonly durable: boolean;
   add(jobs: { msgId: string; target: string }[]): Promise<void>;
   start(processor: Processor): void;
-  /** Stops taking work; waits for running jobs up to the deadline; unfinished work stays queued. */
-  stop(deadlineMs: number): Promise<void>;
+  /**
+   * Stops taking work; waits for running jobs up to the deadline; unfinished work stays queued.
+   * `add` keeps working until `intakeClosed` settles (producers still draining); only then are
+   * the producer's connections closed.
+   */
+  stop(deadlineMs: number, intakeClosed?: Promise<void>): Promise<void>;
 }
 
 /** In-process queue: not durable (a restart loses queued work), for the embedded default. */
@@ -180,7 +184,7 @@ export class BullDeliveryQueue implements DeliveryQueue {
     });
   }
 
-  async stop(deadlineMs: number): Promise<void> {
+  async stop(deadlineMs: number, intakeClosed: Promise<void> = Promise.resolve()): Promise<void> {
     const w = this.worker;
     if (w) {
       this.opts.logger.info({ deadlineMs }, 'delivery queue stopping: no new jobs; waiting for running ones');
@@ -202,8 +206,10 @@ export class BullDeliveryQueue implements DeliveryQueue {
         await settlesWithin(closing, 1000);
       }
     }
-    await settlesWithin(this.queue.close(), 1000);
     this.connection?.disconnect();
+    // A request still draining may be adding a job: its 202 needs the producer.
+    await intakeClosed;
+    await settlesWithin(this.queue.close(), 1000);
     this.producer.disconnect();
   }
 }

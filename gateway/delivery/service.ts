@@ -89,8 +89,8 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
       },
     },
     apply: (snap: Snapshot) => engine.apply(snap),
-    async stop(deadlineMs: number) {
-      await engine.stop(deadlineMs);
+    async stop(deadlineMs: number, intakeClosed?: Promise<void>) {
+      await engine.stop(deadlineMs, intakeClosed);
     },
   };
   return service;

@@ -135,6 +135,8 @@ export const logPlugin = definePlugin<LogParams>({
   },
   create(params, env) {
     const dest = params.destination === 'stdout' || params.destination === 'stderr' ? params.destination : isAbsolute(params.destination) ? params.destination : resolve(env.configDir, params.destination);
+    // validate: the schema checked the params; opening the file would create its directory.
+    if (env.dryRun) return {};
     const logger = acquire(dest);
     const redacted = new Set([...ALWAYS_REDACTED, ...params.redact.map((h) => h.toLowerCase())]);
     const level = params.level;
