@@ -38,6 +38,8 @@ export interface CompiledRoute {
   readonly pluginNames: string[];
   /** Where this route's plugins read credentials: the access log redacts those. */
   readonly credentials: CredentialLocations;
+  /** The core puts `X-Request-Id` on responses: no request-id plugin on the route decides instead. */
+  readonly echoRequestId: boolean;
 }
 
 /** The route name that requests matching no route are logged and counted under. */
@@ -287,6 +289,7 @@ function unmatchedRoute(globals: { name: string; instance: PluginInstance }[], c
     extraHeaders: undefined,
     pluginNames: globals.map((p) => p.name),
     credentials: credentialsOf(all),
+    echoRequestId: !globals.some((p) => p.name === 'request-id'),
   };
 }
 
@@ -338,6 +341,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
         extraHeaders: deprecationHeaders(r, i, loaded),
         pluginNames: [...globals, ...own].map((p) => p.name),
         credentials: credentialsOf(all),
+        echoRequestId: ![...globals, ...own].some((p) => p.name === 'request-id'),
       });
     }
     const router = new Router(routes.map((r) => ({ path: r.config.path, methods: r.config.methods, host: r.config.host, headers: r.config.headers, route: r })));
