@@ -10,8 +10,9 @@ import { ajv, describeAjvError, formatPath, pickError, toPointer, validateWithEn
 import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
 import { SsrfGuard } from './delivery/ssrf.js';
 import { ConfigError } from './errors.js';
-import { assertPluginDefinition, assertPluginInstance, type PluginDefinition, type PluginInstance } from './plugin.js';
+import { assertPluginDefinition, assertPluginInstance, credentialsOf, type PluginDefinition, type PluginInstance } from './plugin.js';
 import { Router } from './router.js';
+import { unmatchedRoute } from './unmatched-route.js';
 import type { Store } from './store/types.js';
 import { UpstreamPool } from './upstream.js';
 
@@ -41,9 +42,6 @@ export interface CompiledRoute {
   /** The core puts `X-Request-Id` on responses: no request-id plugin on the route decides instead. */
   readonly echoRequestId: boolean;
 }
-
-/** The route name that requests matching no route are logged and counted under. */
-export const UNMATCHED_ROUTE = '(unmatched)';
 
 /**
  * Everything one config means, compiled once: routes and router, one upstream pool per name
@@ -249,17 +247,6 @@ function deprecationHeaders(r: RouteConfig, i: number, loaded: LoadedConfig): Re
   return headers;
 }
 
-/** The union of the credential locations a route's plugins declare, lower-cased. */
-function credentialsOf(instances: PluginInstance[]): CredentialLocations {
-  const headers = new Set<string>();
-  const query = new Set<string>();
-  for (const p of instances) {
-    for (const h of p.credentials?.headers ?? []) headers.add(h.toLowerCase());
-    for (const q of p.credentials?.query ?? []) query.add(q);
-  }
-  return Object.freeze({ headers: [...headers], query: [...query] });
-}
-
 function compileClientIp(loaded: LoadedConfig): ClientIpResolver {
   const { trustedProxies, forwardedHeader } = loaded.config.listen;
   try {
@@ -269,28 +256,6 @@ function compileClientIp(loaded: LoadedConfig): ClientIpResolver {
     const path: (string | number)[] = i === -1 ? ['listen', 'trustedProxies'] : ['listen', 'trustedProxies', i];
     throw new ConfigError((err as Error).message, { file: loaded.file, line: loaded.lineOf(path), path: formatPath(path) });
   }
-}
-
-/** The pseudo-route of requests that match no route; its action is never run. */
-function unmatchedRoute(globals: { name: string; instance: PluginInstance }[], coreLog: PluginInstance | undefined): CompiledRoute {
-  const all = globals.map((p) => p.instance);
-  const onLog = all.filter((p) => p.onLog);
-  if (coreLog && !globals.some((p) => p.name === 'log')) onLog.push(coreLog);
-  return {
-    name: UNMATCHED_ROUTE,
-    config: { name: UNMATCHED_ROUTE, path: '/*', stripPrefix: false, websocket: false },
-    action: { kind: 'respond', status: 404, headers: {}, body: Buffer.alloc(0) },
-    onRequest: [],
-    onResponse: all.filter((p) => p.onResponse),
-    onLog,
-    needsBody: false,
-    bodyLimit: 0,
-    stripPrefix: false,
-    extraHeaders: undefined,
-    pluginNames: globals.map((p) => p.name),
-    credentials: credentialsOf(all),
-    echoRequestId: !globals.some((p) => p.name === 'request-id'),
-  };
 }
 
 /**
