@@ -12,8 +12,9 @@ import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolic
 import { endpointHeadersProblem } from './delivery/endpoint-headers.js';
 import { SsrfGuard } from './delivery/ssrf.js';
 import { ConfigError } from './errors.js';
-import { assertPluginDefinition, assertPluginInstance, type PluginDefinition, type PluginInstance } from './plugin.js';
+import { assertPluginDefinition, assertPluginInstance, credentialsOf, type PluginDefinition, type PluginInstance } from './plugin.js';
 import { Router } from './router.js';
+import { unmatchedRoute } from './unmatched-route.js';
 import type { Store } from './store/types.js';
 import { UpstreamPool } from './upstream.js';
 
@@ -40,10 +41,9 @@ export interface CompiledRoute {
   readonly pluginNames: string[];
   /** Where this route's plugins read credentials: the access log redacts those. */
   readonly credentials: CredentialLocations;
+  /** The core puts `X-Request-Id` on responses: no request-id plugin on the route decides instead. */
+  readonly echoRequestId: boolean;
 }
-
-/** The route name that requests matching no route are logged and counted under. */
-export const UNMATCHED_ROUTE = '(unmatched)';
 
 /**
  * Everything one config means, compiled once: routes and router, one upstream pool per name
@@ -258,17 +258,6 @@ function deprecationHeaders(r: RouteConfig, i: number, loaded: LoadedConfig): Re
   return headers;
 }
 
-/** The union of the credential locations a route's plugins declare, lower-cased. */
-function credentialsOf(instances: PluginInstance[]): CredentialLocations {
-  const headers = new Set<string>();
-  const query = new Set<string>();
-  for (const p of instances) {
-    for (const h of p.credentials?.headers ?? []) headers.add(h.toLowerCase());
-    for (const q of p.credentials?.query ?? []) query.add(q);
-  }
-  return Object.freeze({ headers: [...headers], query: [...query] });
-}
-
 function compileClientIp(loaded: LoadedConfig): ClientIpResolver {
   const { trustedProxies, forwardedHeader } = loaded.config.listen;
   try {
@@ -278,27 +267,6 @@ function compileClientIp(loaded: LoadedConfig): ClientIpResolver {
     const path: (string | number)[] = i === -1 ? ['listen', 'trustedProxies'] : ['listen', 'trustedProxies', i];
     throw new ConfigError((err as Error).message, { file: loaded.file, line: loaded.lineOf(path), path: formatPath(path) });
   }
-}
-
-/** The pseudo-route of requests that match no route; its action is never run. */
-function unmatchedRoute(globals: { name: string; instance: PluginInstance }[], coreLog: PluginInstance | undefined): CompiledRoute {
-  const all = globals.map((p) => p.instance);
-  const onLog = all.filter((p) => p.onLog);
-  if (coreLog && !globals.some((p) => p.name === 'log')) onLog.push(coreLog);
-  return {
-    name: UNMATCHED_ROUTE,
-    config: { name: UNMATCHED_ROUTE, path: '/*', stripPrefix: false, websocket: false },
-    action: { kind: 'respond', status: 404, headers: {}, body: Buffer.alloc(0) },
-    onRequest: [],
-    onResponse: all.filter((p) => p.onResponse),
-    onLog,
-    needsBody: false,
-    bodyLimit: 0,
-    stripPrefix: false,
-    extraHeaders: undefined,
-    pluginNames: globals.map((p) => p.name),
-    credentials: credentialsOf(all),
-  };
 }
 
 /**
@@ -349,6 +317,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
         extraHeaders: deprecationHeaders(r, i, loaded),
         pluginNames: [...globals, ...own].map((p) => p.name),
         credentials: credentialsOf(all),
+        echoRequestId: ![...globals, ...own].some((p) => p.name === 'request-id'),
       });
     }
     const router = new Router(routes.map((r) => ({ path: r.config.path, methods: r.config.methods, host: r.config.host, headers: r.config.headers, route: r })));

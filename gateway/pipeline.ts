@@ -132,8 +132,6 @@ export class Pipeline implements ForwardHooks {
     }
     const route = snap.unmatched;
     const ctx = new Context(req, route.name, path, q === -1 ? '' : url.slice(q), req.socket.remoteAddress ?? '', snap.clientIp, route.credentials);
-    ctx.requestId = requestIdFor(req.headers);
-    ctx.responseHeaders['x-request-id'] = ctx.requestId;
     const ex = new Exchange(req, res, ctx, route, snap);
     this.begin(ex);
     this.fail(ex, err);
@@ -212,7 +210,10 @@ export class Pipeline implements ForwardHooks {
     }
   }
 
-  /** Response phase: route headers, context headers, then each plugin's onResponse. */
+  /**
+   * Response phase: route headers, context headers, then each plugin's onResponse; last, the
+   * request id, unless the route's request-id plugin decides about it.
+   */
   decorate(ex: Exchange, headers: OutgoingHttpHeaders): void {
     const { route, ctx } = ex;
     if (route.extraHeaders) Object.assign(headers, route.extraHeaders);
@@ -225,6 +226,7 @@ export class Pipeline implements ForwardHooks {
         this.logger.error({ err: (err as Error).message, route: route.name, requestId: idOf(ctx) }, 'onResponse failed');
       }
     }
+    if (route.echoRequestId && headers['x-request-id'] === undefined) headers['x-request-id'] = idOf(ctx);
   }
 
   /** Writes a plugin or action response through the response phase. */

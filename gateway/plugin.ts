@@ -84,3 +84,14 @@ export function assertPluginInstance(name: string, inst: unknown): asserts inst 
     if (!PHASES.has(k)) throw new TypeError(`plugin "${name}": unknown phase or property "${k}" (known: ${[...PHASES].join(', ')})`);
   }
 }
+
+/** The union of the credential locations a route's plugins declare, lower-cased. */
+export function credentialsOf(instances: PluginInstance[]): CredentialLocations {
+  const headers = new Set<string>();
+  const query = new Set<string>();
+  for (const p of instances) {
+    for (const h of p.credentials?.headers ?? []) headers.add(h.toLowerCase());
+    for (const q of p.credentials?.query ?? []) query.add(q);
+  }
+  return Object.freeze({ headers: [...headers], query: [...query] });
+}

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { util, type Dispatcher } from 'undici';
+import { requestIdFor } from './context.js';
 import { Errors, GatewayError } from './errors.js';
 import type { Exchange, UpstreamCall } from './exchange.js';
 import { appendForwardedFor, BodyLimit, collectBody, connectionTokens, HOP_BY_HOP } from './http.js';
@@ -59,8 +59,7 @@ function forwardedHeaders(ex: Exchange): Record<string, string | string[]> {
   out['x-forwarded-for'] = appendForwardedFor(src['x-forwarded-for'], ctx.remoteAddress);
   out['x-forwarded-proto'] = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   if (src.host) out['x-forwarded-host'] = src.host;
-  if (!ctx.requestId) ctx.requestId = randomUUID();
-  out['x-request-id'] = ctx.requestId;
+  out['x-request-id'] = ctx.requestId ||= requestIdFor(req.headers);
   return out;
 }
 
@@ -131,6 +130,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     // ones are skipped while building, so nothing is deleted afterwards (deletes slow objects down).
     let named: string[] | undefined;
     let length: string | undefined;
+    let sawRequestId = false;
     let headers: string[] | OutgoingHttpHeaders;
     const flat: string[] | undefined = plain ? [] : undefined;
     const obj: OutgoingHttpHeaders | undefined = plain ? undefined : {};
@@ -142,6 +142,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler, UpstreamCall {
       }
       const value = raw[i + 1]!.toString('latin1');
       if (name === 'content-length') length = value;
+      else if (name === 'x-request-id') sawRequestId = true;
       if (flat) flat.push(name, value);
       else {
         const prev = obj![name];
@@ -150,6 +151,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     }
     if (flat) {
       if (named) for (let i = flat.length - 2; i >= 0; i -= 2) if (named.includes(flat[i]!)) flat.splice(i, 2);
+      // What decorate() does on the other branch; an upstream's own id is passed through.
+      if (route.echoRequestId && !sawRequestId) flat.push('x-request-id', ctx.requestId);
       headers = flat;
     } else {
       if (named) for (const n of named) delete obj![n];

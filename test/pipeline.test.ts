@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { definePlugin } from '../gateway/plugin-api.js';
 import { startGateway, type TestGateway } from './support/gateway.js';
-import { waitUntil } from './support/http.js';
+import { startUpstream, waitUntil } from './support/http.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -80,6 +80,43 @@ ${ROUTES}`);
     assert.equal(g.log.lines.some((l) => l.requestId === 'global-log-404'), false);
   } finally {
     await g.stop();
+  }
+});
+
+test('routes without the request-id plugin: the core answers with X-Request-Id, the one it forwarded', async () => {
+  const up = await startUpstream();
+  const g = await startGateway(`
+upstreams:
+  up: { targets: [ { url: "${up.url}" } ] }
+routes:
+  - name: fixed
+    path: /fixed
+    respond: { status: 200, body: ok }
+  - name: proxied
+    path: /proxied
+    upstream: up
+  - name: quiet
+    path: /quiet
+    plugins: [ { request-id: { responseHeader: false } } ]
+    respond: { status: 200 }
+`);
+  try {
+    const fixed = await g.request({ path: '/fixed' });
+    assert.match(String(fixed.headers['x-request-id']), UUID);
+    const reused = await g.request({ path: '/fixed', headers: { 'x-request-id': 'mine-1' } });
+    assert.equal(reused.headers['x-request-id'], 'mine-1');
+    const p = await g.request({ path: '/proxied' });
+    assert.equal(p.status, 200);
+    assert.match(String(p.headers['x-request-id']), UUID);
+    assert.equal(p.headers['x-request-id'], up.requests.at(-1)!.headers['x-request-id']);
+    const p2 = await g.request({ path: '/proxied', headers: { 'x-request-id': 'mine-2' } });
+    assert.equal(p2.headers['x-request-id'], 'mine-2');
+    assert.equal(up.requests.at(-1)!.headers['x-request-id'], 'mine-2');
+    // The request-id plugin, where present, decides.
+    assert.equal((await g.request({ path: '/quiet' })).headers['x-request-id'], undefined);
+  } finally {
+    await g.stop();
+    await up.close();
   }
 });
 
