@@ -136,7 +136,8 @@ export async function sendIngress(snap: Snapshot, upstream: string, msg: StoredM
   // A deadline for the whole attempt, response body included.
   const signal = AbortSignal.timeout(timeoutMs);
   try {
-    const res = await target.pool.request({ path: target.basePath + (msg.path ?? '/'), method: (msg.method ?? 'POST') as 'POST', headers, body: Buffer.from(msg.body, 'base64'), signal });
+    // The pool's own timers follow the attempt's timeout, so the signal's deadline is the one that binds.
+    const res = await target.pool.request({ path: target.basePath + (msg.path ?? '/'), method: (msg.method ?? 'POST') as 'POST', headers, body: Buffer.from(msg.body, 'base64'), signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     const head = new BodyHead();
     for await (const c of res.body as AsyncIterable<Buffer>) head.add(c);
     up.reportSuccess(target);

@@ -175,4 +175,34 @@ describe('egress attempt deadline', () => {
     for (let i = 0; i < 4; i++) assert.equal(st[`slow${i}`], 'failed', 'one attempt in the schedule: the timeout fails the delivery');
     for (const s of slow) assert.equal(s.hits(), 1);
   });
+
+  test('tricklers holding every worker delay a healthy endpoint by about one deadline, not by the trickle', async () => {
+    const store = new MemoryStore();
+    const repo = new MemoryRepository();
+    // Four workers and one attempt in flight per endpoint: four tricklers hold all of them.
+    const queue = new MemoryQueue(4);
+    const snapshot = await compileConfig({ egress: { allowCidrs: ['127.0.0.1/32'], attemptTimeoutMs: DEADLINE_MS, maxInFlightPerEndpoint: 1, retry: { schedule: [0] } } }, store);
+    const e = new DeliveryEngine({ store, repo, queue, logger: silent, snapshot });
+    onClose(() => e.stop(1000).then(() => snapshot.dispose()).then(() => store.close()));
+    const t = Date.now();
+    const put = (id: string, url: string, events: string[]) => repo.putEndpoint({ id, url, events, secrets: [{ secret: SECRET }], disabled: false, source: 'api', createdAt: t, updatedAt: t });
+    for (let i = 0; i < 4; i++) await put(`slow${i}`, `${(await bodyTrickler()).url}/hook`, ['s.*']);
+    const healthy = createHttpServer((req, res) => {
+      req.resume();
+      res.end('ok');
+    });
+    await put('healthy', `${await listen(healthy)}/hook`, ['h.*']);
+    await e.start();
+    const slowMsgs = [];
+    for (let i = 0; i < 2; i++) slowMsgs.push((await e.publish({ type: 's.x', data: { i } })).id);
+    const started = Date.now();
+    const { id } = await e.publish({ type: 'h.x', data: {} });
+    // Before the deadline was absolute, the healthy delivery waited for a whole trickle (15 s).
+    await waitUntil(async () => (await repo.getStatuses(id)).healthy === 'delivered', LATEST_MS, 'the healthy delivery');
+    assert.ok(Date.now() - started < LATEST_MS);
+    for (const m of slowMsgs) {
+      await waitUntil(async () => Object.values(await repo.getStatuses(m)).every((s) => s === 'failed'), 4 * LATEST_MS, 'the trickler deliveries');
+      for (const a of await repo.getAttempts(m)) assert.match(a.error ?? '', /timed out/);
+    }
+  });
 });
