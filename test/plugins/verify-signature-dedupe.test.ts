@@ -4,6 +4,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { sign as octokitSign } from '@octokit/webhooks-methods';
+import Stripe from 'stripe';
 import twilio from 'twilio';
 
 import type { PluginInstance, PluginResponse } from '../../gateway/plugin.js';
@@ -102,6 +103,14 @@ describe('dedupe', () => {
     await expectPass(p, makeCtx({ headers: headersAt('msg_retry', new Date()), body: JSON_BODY }));
     assert.equal(await store.get('vs:hooks:standard-webhooks:msg_retry'), 'inflight');
     await expectCode(p, makeCtx({ headers: headersAt('msg_retry', new Date(Date.now() - 5000)), body: JSON_BODY }), 'HG_DUPLICATE_IN_FLIGHT');
+
+    // Stripe: the event id in the signed body is the key, whatever the timestamp.
+    const st = await makePlugin({ preset: 'stripe', secrets: ['whsec_dedupe'] }, { store });
+    const payload = '{"id":"evt_retry","type":"invoice.paid"}';
+    const stripeAt = (t: number) => makeCtx({ headers: { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_dedupe', timestamp: t }) }, body: payload });
+    await expectPass(st, stripeAt(nowSec()));
+    assert.equal(await store.get('vs:hooks:stripe:evt_retry'), 'inflight');
+    await expectCode(st, stripeAt(nowSec() - 60), 'HG_DUPLICATE_IN_FLIGHT');
 
     // hmac with {id} in the template signs the id: the id is the key, a forged id fails the signature.
     const hm = await makePlugin({ preset: 'hmac', secrets: ['k'], header: 'x-sig', template: '{id}.{body}', idHeader: 'x-id' }, { store });
