@@ -252,7 +252,7 @@ export class Pipeline implements ForwardHooks {
       this.decorate(ex, headers);
       res.writeHead(r.status, headers);
     } catch (err) {
-      return this.unwritable(ex, r.status, err);
+      return this.unwritable(ex, r.status, err, r.headers?.connection === 'close');
     }
     ctx.bytesOut = body.length;
     if (headers.connection === 'close' && ex.req.socket) this.closing.mark(ex.req.socket);
@@ -264,7 +264,7 @@ export class Pipeline implements ForwardHooks {
    * not allow): nothing has been sent, so the client gets a plain 500 instead of a cut connection,
    * and the log records the 500 that left, not the status that could not.
    */
-  private unwritable(ex: Exchange, status: number, err: unknown): void {
+  private unwritable(ex: Exchange, status: number, err: unknown, close: boolean): void {
     const { res, ctx, route } = ex;
     this.logger.error({ err: (err as Error)?.message ?? String(err), route: route.name, requestId: idOf(ctx), status, code: 'HG_INTERNAL' }, 'the response could not be written; answered 500 instead');
     const ge = Errors.INTERNAL();
@@ -273,11 +273,13 @@ export class Pipeline implements ForwardHooks {
     ctx.errorCode = ge.code;
     ctx.bytesOut = 0;
     try {
-      res.writeHead(500, { 'content-type': 'application/json', 'content-length': buf.length });
+      // Still closing when the refused answer meant to (its body unread).
+      res.writeHead(500, close ? { 'content-type': 'application/json', 'content-length': buf.length, connection: 'close' } : { 'content-type': 'application/json', 'content-length': buf.length });
     } catch {
       return void res.destroy();
     }
     ctx.bytesOut = buf.length;
+    if (close && ex.req.socket) this.closing.mark(ex.req.socket);
     res.end(buf);
   }
 

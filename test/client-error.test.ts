@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientErrorOf } from '../gateway/client-error.js';
 import { startGateway } from './support/gateway.js';
-import { parseResponse, rawExchange } from './support/raw-socket.js';
+import { startUpstream, waitUntil } from './support/http.js';
+import { parseResponse, rawConnect, rawExchange, within } from './support/raw-socket.js';
 
 const yaml = `
 routes:
@@ -47,4 +48,37 @@ test('clientErrorOf maps Node parser and timeout codes to the catalogue', () => 
   assert.match(of('HPE_INVALID_METHOD').message, /HPE_INVALID_METHOD/);
   assert.equal(of('HPE_CHUNK_EXTENSIONS_OVERFLOW').status, 400);
   assert.equal(of('SOMETHING_ELSE').code, 'HG_BAD_REQUEST');
+});
+
+test('a parser error while a response is already on the wire writes nothing into it; the connection is closed', async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const up = await startUpstream(async (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('first part;');
+    await released;
+    res.end('second part');
+  });
+  const g = await startGateway(`
+upstreams:
+  up: { targets: [ { url: "${up.url}" } ] }
+routes:
+  - name: slow
+    path: /slow
+    upstream: up
+`);
+  try {
+    const c = await rawConnect(g.port);
+    c.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitUntil(() => c.received().includes('first part;'), 5000, 'the response to start');
+    c.write('NOT HTTP AT ALL\r\n\r\n');
+    await within(c.closed, 5000, 'the connection to be closed');
+    const raw = c.received();
+    assert.equal(raw.match(/HTTP\/1\.1 /g)?.length, 1, 'only the response that had started');
+    assert.doesNotMatch(raw, /HG_BAD_REQUEST/);
+  } finally {
+    release();
+    await g.stop();
+    await up.close();
+  }
 });
