@@ -79,7 +79,11 @@ async function start(file: string, allowExampleSecrets: boolean): Promise<void> 
     gw = await Gateway.start({ configFile: resolve(file), services: createDeliveryService, allowExampleSecrets });
   } catch (err) {
     process.stderr.write(`hookgate: ${describe(err)}\n`);
-    process.exit(1);
+    // Not process.exit() at once: a log file still opening when the start failed must finish
+    // closing first (pino flushes it at exit, and throws with a stack if it never opened).
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 2000).unref();
+    return;
   }
   const a = gw.address();
   const admin = gw.adminAddress();

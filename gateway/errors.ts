@@ -53,7 +53,7 @@ const CATALOGUE = {
 /** Codes that only appear in log lines, never in a response. */
 export const LOG_CODES = {
   HG_FATAL: 'An uncaught exception or unhandled rejection: logged with its stack, then the gateway drains and exits 1.',
-  HG_STOP_FORCED: 'A second SIGTERM/SIGINT during the drain: the process exits 1 at once.',
+  HG_STOP_FORCED: 'A second SIGTERM/SIGINT during the drain (or a drain still running 5 s past its deadline): the process exits 1 at once.',
   HG_QUEUE_NOT_DURABLE: 'deliver/publish routes on the memory store: accepted messages are lost on restart.',
   HG_STORE_UNAVAILABLE: 'Redis connection lost; retrying.',
   HG_QUEUE_STOP_FORCED: 'Delivery workers did not stop within the drain deadline; their jobs run again after the lock expires.',
