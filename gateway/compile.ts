@@ -10,6 +10,7 @@ import { SsrfGuard } from './delivery/ssrf.js';
 import { ConfigError } from './errors.js';
 import { assertPluginDefinition, assertPluginInstance, type PluginDefinition, type PluginInstance } from './plugin.js';
 import { Router } from './router.js';
+import { checkListenerTls } from './tls.js';
 import type { Store } from './store/types.js';
 import { UpstreamPool } from './upstream.js';
 
@@ -242,6 +243,9 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
   const upstreams = new Map<string, UpstreamPool>();
   let ssrf: SsrfGuard | undefined;
   try {
+    // Certificate files are read again by the listener at start; this makes validate and a
+    // reload refuse unusable ones with a located error.
+    checkListenerTls(loaded);
     const { defs, files } = await loadCustomPlugins(loaded, opts.builtins);
     for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg));
     const egress = compileEgress(loaded);

@@ -5,7 +5,7 @@ import type { CompiledRoute, Snapshot } from './compile.js';
 import { Context } from './context.js';
 import { Errors, errorBodyOf, GatewayError } from './errors.js';
 import { Exchange } from './exchange.js';
-import { collectBody, sendJson } from './http.js';
+import { collectBody, dropHttp1OnlyHeaders, sendJson } from './http.js';
 import type { Metrics } from './metrics.js';
 import type { PluginResponse } from './plugin.js';
 import { forward, type ForwardHooks } from './proxy.js';
@@ -183,6 +183,7 @@ export class Pipeline implements ForwardHooks {
         this.logger.error({ err: (err as Error).message, route: route.name }, 'onResponse failed');
       }
     }
+    if (ex.req.httpVersionMajor === 2) dropHttp1OnlyHeaders(headers);
   }
 
   /** Writes a plugin or action response through the response phase. */
@@ -226,8 +227,9 @@ export class Pipeline implements ForwardHooks {
     const { res, ctx } = ex;
     if (res.headersSent || res.destroyed) return void res.destroy();
     const headers: OutgoingHttpHeaders = { ...(ge.headers ?? {}) };
-    // An unread body would otherwise be parsed as the next request; close instead.
-    if (ge.status === 413) headers.connection = 'close';
+    // An unread body would otherwise be parsed as the next request; close instead. (HTTP/2
+    // frames each request on its own stream: nothing to close.)
+    if (ge.status === 413 && ex.req.httpVersionMajor < 2) headers.connection = 'close';
     ctx.errorCode = ge.code;
     this.respond(ex, { status: ge.status, headers, body: errorBodyOf(ge) });
   }

@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -9,6 +8,7 @@ import { closeSnapshot, compile, type Snapshot } from './compile.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
 import type { GatewayConfig, LoadedConfig } from './config/types.js';
 import { Errors } from './errors.js';
+import { createListeners, type Listeners } from './listener.js';
 import { Metrics } from './metrics.js';
 import { Pipeline, type DeliveryActions } from './pipeline.js';
 import type { PluginDefinition } from './plugin.js';
@@ -76,7 +76,7 @@ export class Gateway {
   readonly pipeline: Pipeline;
   admin: AdminServer | undefined;
   service: GatewayService | undefined;
-  private server: Server | undefined;
+  private listeners: Listeners | undefined;
   private snapshotSeq = 0;
   private reloading: Promise<unknown> = Promise.resolve();
   private watcher: ConfigWatcher | undefined;
@@ -122,18 +122,13 @@ export class Gateway {
       }
       gw.service = await opts.services?.({ snapshot: snap, store, logger, metrics: gw.metrics, admin: gw.admin });
       gw.pipeline.delivery = gw.service?.actions;
-      gw.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: config.limits.headersTimeoutMs, requestTimeout: 0 }, gw.pipeline.handle);
-      gw.server.on('upgrade', gw.pipeline.upgrade);
-      await new Promise<void>((res, rej) => {
-        gw.server!.once('error', rej);
-        gw.server!.listen(config.listen.port, config.listen.host, () => res());
-      });
+      gw.listeners = await createListeners(config.listen, config.limits, { request: gw.pipeline.handle, upgrade: gw.pipeline.upgrade }, logger, loaded.dir);
       if (gw.admin && config.admin) await gw.admin.listen(config.admin.host, config.admin.port);
       if (opts.configFile && opts.watch !== false) {
         gw.watcher = new ConfigWatcher(() => void gw.reload('file change').catch(() => {}), logger);
         gw.watcher.watch([snap.loaded.file, ...snap.pluginFiles]);
       }
-      logger.info({ listen: gw.address(), admin: gw.admin?.address(), routes: snap.routes.length, store: store.driver }, 'hookgate started');
+      logger.info({ listen: gw.address(), http: gw.listeners.httpAddress(), tls: Boolean(config.listen.tls), http2: config.listen.http2, admin: gw.admin?.address(), routes: snap.routes.length, store: store.driver }, 'hookgate started');
       return gw;
     } catch (err) {
       await gw.stop(0).catch(() => {});
@@ -141,8 +136,19 @@ export class Gateway {
     }
   }
 
+  /** The main listener's address (HTTPS when `listen.tls` is set). */
   address(): AddressInfo {
-    return this.server!.address() as AddressInfo;
+    return this.listeners!.address();
+  }
+
+  /** The plain-HTTP listener beside the HTTPS one (`listen.http`), if configured. */
+  httpAddress(): AddressInfo | undefined {
+    return this.listeners?.httpAddress();
+  }
+
+  /** Reloads the listener's certificate files at once (they are also watched); false if they are unusable. */
+  reloadCertificates(): boolean {
+    return this.listeners?.certificates?.reload() ?? false;
   }
 
   adminAddress(): AddressInfo | undefined {
@@ -207,12 +213,13 @@ export class Gateway {
     if (this.stopping) return;
     this.stopping = true;
     this.watcher?.close();
-    const server = this.server;
-    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
-    server?.closeIdleConnections();
+    const listeners = this.listeners;
+    listeners?.certificates?.close();
+    const closed = listeners ? listeners.close() : Promise.resolve();
+    listeners?.closeIdle();
     const snap = this.snapshot;
     if (snap) await waitFor(() => snap.inflight === 0, deadlineMs);
-    server?.closeAllConnections();
+    listeners?.closeAll();
     await closed;
     await this.service?.stop(deadlineMs).catch((err: Error) => this.logger.error({ err: err.message }, 'delivery stop failed'));
     await this.admin?.close();

@@ -55,8 +55,37 @@ export interface EgressConfig {
   operationalWebhook?: { url: string; secret: string };
 }
 
+/** One SNI entry of `listen.tls`: the certificate served to clients asking for `servername`. */
+export interface TlsSniConfig {
+  servername: string;
+  cert: string;
+  key: string;
+}
+
+/** `listen.tls`: file paths are relative to the config file. */
+export interface ListenTlsConfig {
+  cert: string;
+  key: string;
+  /** CA bundle that client certificates must chain to (needed by `clientAuth`). */
+  ca?: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  ciphers?: string;
+  sni: TlsSniConfig[];
+  clientAuth: 'none' | 'optional' | 'require';
+}
+
+/** The main listener: plain HTTP, or HTTPS (with `tls`), HTTP/2 with `http2`, and an optional plain-HTTP listener beside it. */
+export interface ListenConfig {
+  host: string;
+  port: number;
+  http2: boolean;
+  tls?: ListenTlsConfig;
+  /** A plain-HTTP listener serving the same routes beside the HTTPS one. */
+  http?: { host: string; port: number };
+}
+
 export interface GatewayConfig {
-  listen: { host: string; port: number };
+  listen: ListenConfig;
   admin?: { host: string; port: number; token: string };
   store: { driver: 'memory' | 'redis'; url?: string; prefix: string };
   limits: { bodyBytes: number; drainTimeoutMs: number; headersTimeoutMs: number };
