@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2Session } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -104,12 +104,14 @@ export async function createListeners(listen: ListenConfig, limits: GatewayConfi
       address: () => main.address() as AddressInfo,
       httpAddress: () => plain?.address() as AddressInfo | undefined,
       close: () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => {}),
+      // An HTTP/2 server tracks its HTTP/1.1 connections as node:http does (and has no
+      // closeAllConnections of its own); its HTTP/2 sessions are tracked here.
       closeIdle: () => {
-        for (const s of servers) (s as HttpServer).closeIdleConnections();
+        for (const s of servers) HttpServer.prototype.closeIdleConnections.call(s);
         for (const s of sessions) s.close();
       },
       closeAll: () => {
-        for (const s of servers) (s as HttpServer).closeAllConnections();
+        for (const s of servers) HttpServer.prototype.closeAllConnections.call(s);
         for (const s of sessions) s.destroy();
       },
     };
