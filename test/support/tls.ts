@@ -160,6 +160,8 @@ export function h2Request(o: HttpOptions & TlsClientOptions): Promise<HttpResult
     stream.on('end', () => {
       clearTimeout(timer);
       session.close();
+      // A session torn down by a TLS alert ends its streams without a response.
+      if (!status) return reject(new Error('HTTP/2 stream ended without a response'));
       const body = Buffer.concat(chunks);
       const text = body.toString('utf8');
       resolve({ status, headers: resHeaders, body, text, json: () => JSON.parse(text) });
