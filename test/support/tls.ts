@@ -107,6 +107,8 @@ export const PROTOCOLS: readonly Protocol[] = ['http1', 'h2'];
 
 /** TLS client options: trust, optional client certificate, server name. */
 export interface TlsClientOptions {
+  /** Source address of the connection (any 127/8 address is local on Linux). */
+  localAddress?: string;
   ca?: string;
   cert?: string;
   key?: string;
@@ -131,7 +133,7 @@ function plainHeaders(h: H2Headers): IncomingHttpHeaders {
 export function h2Request(o: HttpOptions & TlsClientOptions): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const authority = `localhost:${o.port}`;
-    const opts: ClientSessionOptions & TlsClientOptions = { ca: o.ca, cert: o.cert, key: o.key, servername: o.servername ?? 'localhost' };
+    const opts: ClientSessionOptions & TlsClientOptions = { ca: o.ca, cert: o.cert, key: o.key, servername: o.servername ?? 'localhost', ...(o.localAddress ? { localAddress: o.localAddress } : {}) };
     const session = connect(`https://${o.host ?? '127.0.0.1'}:${o.port}`, opts);
     session.on('error', reject);
     const headers: OutgoingHttpHeaders = { [constants.HTTP2_HEADER_METHOD]: o.method ?? 'GET', [constants.HTTP2_HEADER_PATH]: o.path ?? '/', [constants.HTTP2_HEADER_AUTHORITY]: authority };
