@@ -128,7 +128,7 @@ export class Gateway {
         gw.watcher = new ConfigWatcher(() => void gw.reload('file change').catch(() => {}), logger);
         gw.watcher.watch([snap.loaded.file, ...snap.pluginFiles]);
       }
-      logger.info({ listen: gw.address(), http: gw.listeners.httpAddress(), tls: Boolean(config.listen.tls), http2: config.listen.http2, admin: gw.admin?.address(), routes: snap.routes.length, store: store.driver }, 'hookgate started');
+      logger.info({ listen: gw.address(), http: gw.listeners.httpAddress(), tls: Boolean(config.listen.tls), http2: config.listen.http2 === true, admin: gw.admin?.address(), routes: snap.routes.length, store: store.driver }, 'hookgate started');
       return gw;
     } catch (err) {
       await gw.stop(0).catch(() => {});

@@ -186,7 +186,7 @@ test('validate and compile refuse unusable TLS settings with a located error', a
     // And a good one compiles.
     const snap = await build('  tls: { cert: tls/server.pem, key: tls/server-key.pem, ca: tls/ca.pem, clientAuth: optional }');
     assert.equal(snap.config.listen.tls?.minVersion, 'TLSv1.2');
-    assert.equal(snap.config.listen.http2, false);
+    assert.equal(snap.config.listen.http2, undefined);
   } finally {
     await store.close();
   }

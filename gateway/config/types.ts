@@ -78,7 +78,8 @@ export interface ListenTlsConfig {
 export interface ListenConfig {
   host: string;
   port: number;
-  http2: boolean;
+  /** Absent or false: HTTP/1.1 only. */
+  http2?: boolean;
   tls?: ListenTlsConfig;
   /** A plain-HTTP listener serving the same routes beside the HTTPS one. */
   http?: { host: string; port: number };
