@@ -8,6 +8,8 @@ import { connect, type ConnectionOptions, type PeerCertificate, type TLSSocket }
 import { compile } from '../gateway/compile.js';
 import { loadConfigFile } from '../gateway/config/load.js';
 import { ConfigError } from '../gateway/errors.js';
+import { sniContext } from '../gateway/tls.js';
+import { createSecureContext } from 'node:tls';
 import { pluginSet } from '../gateway/runtime.js';
 import { MemoryStore } from '../gateway/store/memory.js';
 import { pino } from 'pino';
@@ -190,4 +192,15 @@ test('validate and compile refuse unusable TLS settings with a located error', a
   } finally {
     await store.close();
   }
+});
+
+test('sniContext: an exact name first, then a wildcard one label up, case-insensitively', async () => {
+  const pki = await testPki();
+  const exact = createSecureContext({ cert: pki.server.cert, key: pki.server.key });
+  const wild = createSecureContext({ cert: pki.other.cert, key: pki.other.key });
+  const map = new Map([['api.example.com', exact], ['*.example.com', wild]]);
+  assert.equal(sniContext(map, 'API.example.com'), exact);
+  assert.equal(sniContext(map, 'hooks.example.com'), wild);
+  assert.equal(sniContext(map, 'a.b.example.com'), undefined, 'a wildcard covers one label only');
+  assert.equal(sniContext(map, 'example.com'), undefined);
 });
