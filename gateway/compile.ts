@@ -14,6 +14,7 @@ import { SsrfGuard } from './delivery/ssrf.js';
 import { ConfigError } from './errors.js';
 import { assertPluginDefinition, assertPluginInstance, credentialsOf, type PluginDefinition, type PluginInstance } from './plugin.js';
 import { Router } from './router.js';
+import { checkListenerTls } from './tls.js';
 import { unmatchedRoute } from './unmatched-route.js';
 import type { Store } from './store/types.js';
 import { UpstreamPool } from './upstream.js';
@@ -280,6 +281,9 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
   const upstreams = new Map<string, UpstreamPool>();
   let ssrf: SsrfGuard | undefined;
   try {
+    // Certificate files are read again by the listener at start; this makes validate and a
+    // reload refuse unusable ones with a located error.
+    checkListenerTls(loaded);
     const { defs, files } = await loadCustomPlugins(loaded, opts.builtins);
     for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg, Date.now, compileUpstreamTls(loaded, name, opts.logger)));
     const egress = compileEgress(loaded);

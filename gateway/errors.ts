@@ -31,6 +31,8 @@ const CATALOGUE = {
   RATE_LIMITED: { status: 429, message: (points: number, durationSec: number) => `rate limit of ${points} per ${durationSec}s exceeded`, doc: 'Over the limit (`Retry-After`, `RateLimit-*`).' },
   STORE_UNAVAILABLE: { status: 503, message: (what: string) => `${what} store is unavailable`, doc: 'Redis unreachable and `onStoreError: deny`.' },
   IP_FORBIDDEN: { status: 403, message: () => 'client address is not allowed', doc: 'ip-filter refused the client address.' },
+  CLIENT_CERT_REQUIRED: { status: 401, message: detail, doc: 'mtls-auth: no client certificate, or one no trusted CA signed (`listen.tls.clientAuth: optional`).' },
+  CLIENT_CERT_FORBIDDEN: { status: 403, message: () => 'the client certificate is not allowed on this route', doc: 'mtls-auth: a trusted client certificate that no `allow` entry matches.' },
   EVENT_INVALID: { status: 400, message: detail, doc: 'A published event is not `{"type","data"}`, or a bad `Idempotency-Key`.' },
   QUEUE_UNAVAILABLE: { status: 503, message: () => 'the delivery queue is unavailable; nothing was accepted, retry later', doc: 'The delivery store is unreachable; nothing was accepted.' },
   DELIVERY_UNAVAILABLE: { status: 503, message: () => 'the delivery engine is not running', doc: 'The delivery engine is not running (e.g. stopping).' },

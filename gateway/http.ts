@@ -8,6 +8,25 @@ import { Errors, type GatewayError } from './errors.js';
 // answered by Node's server itself (100-continue), so it is not passed on either.
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
 
+// Connection-specific headers that HTTP/2 forbids in a response (RFC 9113 §8.2.2): node:http2
+// throws on them, so they are dropped from responses to HTTP/2 clients.
+const HTTP1_ONLY_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings', 'te']);
+
+/** Drops the headers an HTTP/2 response may not carry (a plugin's `connection: close`, say). */
+export function dropHttp1OnlyHeaders(headers: Record<string, unknown>): void {
+  for (const k in headers) if (HTTP1_ONLY_RESPONSE.has(k)) delete headers[k];
+}
+
+/**
+ * True when a body follows with no declared length: chunked on HTTP/1.1, DATA frames without a
+ * `content-length` on HTTP/2 (where there is no transfer-encoding).
+ */
+export function hasUnsizedBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  if (req.httpVersionMajor !== 2 || req.headers['content-length'] !== undefined) return false;
+  return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
+}
+
 /**
  * The header names a `Connection` header lists (besides close/keep-alive): hop-by-hop too.
  * Added to `into`; undefined when there are none (the usual `keep-alive`), so callers skip work.

@@ -6,7 +6,7 @@ import { Context, requestIdFor } from './context.js';
 import { Errors, errorBodyOf, GatewayError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { ClosingConnections } from './closing-connections.js';
-import { collectBody, hasDuplicateHost, sendJson } from './http.js';
+import { collectBody, dropHttp1OnlyHeaders, hasDuplicateHost, sendJson } from './http.js';
 import type { Metrics } from './metrics.js';
 import type { PluginResponse } from './plugin.js';
 import { forward, type ForwardHooks } from './proxy.js';
@@ -227,6 +227,7 @@ export class Pipeline implements ForwardHooks {
       }
     }
     if (route.echoRequestId && headers['x-request-id'] === undefined) headers['x-request-id'] = idOf(ctx);
+    if (ex.req.httpVersionMajor === 2) dropHttp1OnlyHeaders(headers);
   }
 
   /** Writes a plugin or action response through the response phase. */

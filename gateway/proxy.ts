@@ -4,7 +4,7 @@ import { util, type Dispatcher } from 'undici';
 import { requestIdFor } from './context.js';
 import { Errors, GatewayError } from './errors.js';
 import type { Exchange, UpstreamCall } from './exchange.js';
-import { appendForwardedFor, BodyLimit, collectBody, connectionTokens, HOP_BY_HOP } from './http.js';
+import { appendForwardedFor, BodyLimit, collectBody, connectionTokens, hasUnsizedBody, HOP_BY_HOP } from './http.js';
 import { encodePath } from './router.js';
 import type { Target, UpstreamPool } from './upstream.js';
 
@@ -35,8 +35,8 @@ export function forward(ex: Exchange, upstream: UpstreamPool, hooks: ForwardHook
     headers['content-length'] = String(ctx.body.length);
     return handler.dispatch(path, headers, ctx.body);
   }
-  if (req.headers['transfer-encoding'] !== undefined) {
-    // Chunked upload: enforce the cap while streaming; the limiter's error fails the request.
+  if (hasUnsizedBody(req)) {
+    // Chunked upload (or HTTP/2 DATA without content-length): enforce the cap while streaming; the limiter's error fails the request.
     const limiter = new BodyLimit(route.bodyLimit);
     limiter.on('error', () => req.unpipe(limiter));
     req.pipe(limiter);

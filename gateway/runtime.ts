@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -6,15 +5,14 @@ import type { Logger } from 'pino';
 import { builtinPlugins } from '../plugins/index.js';
 import { registerGatewayAdmin } from './admin/routes.js';
 import { AdminServer } from './admin/server.js';
-import { answerClientErrors } from './client-error.js';
 import { closeSnapshot, compile, type Snapshot } from './compile.js';
 import { loadConfigFile, loadConfigText } from './config/load.js';
 import type { GatewayConfig, LoadedConfig } from './config/types.js';
-import { guardConnections } from './connection-limits.js';
 import { Errors, GatewayError } from './errors.js';
 import { exampleSecretsError } from './example-secrets.js';
 import { createOperationalLogger, unmatchedAccessLog } from './logger.js';
 import { MetricsListener } from './metrics-listener.js';
+import { createListeners, type Listeners } from './listener.js';
 import { Metrics } from './metrics.js';
 import { Pipeline, type DeliveryActions } from './pipeline.js';
 import type { PluginDefinition, PluginInstance } from './plugin.js';
@@ -96,7 +94,7 @@ export class Gateway {
   admin: AdminServer | undefined;
   private metricsListener: MetricsListener | undefined;
   service: GatewayService | undefined;
-  private server: Server | undefined;
+  private listeners: Listeners | undefined;
   private snapshotSeq = 0;
   private reloading: Promise<unknown> = Promise.resolve();
   private watcher: ConfigWatcher | undefined;
@@ -150,21 +148,14 @@ export class Gateway {
       }
       gw.service = await opts.services?.({ snapshot: snap, store, logger, metrics: gw.metrics, admin: gw.admin });
       gw.pipeline.delivery = gw.service?.actions;
-      gw.server = createServer({ keepAliveTimeout: 65_000 }, gw.pipeline.handle);
-      guardConnections(gw.server, config.limits, logger, gw.metrics);
-      answerClientErrors(gw.server, logger);
-      gw.server.on('upgrade', gw.pipeline.upgrade);
-      await new Promise<void>((res, rej) => {
-        gw.server!.once('error', rej);
-        gw.server!.listen(config.listen.port, config.listen.host, () => res());
-      });
+      gw.listeners = await createListeners(config.listen, config.limits, { request: gw.pipeline.handle, upgrade: gw.pipeline.upgrade }, logger, loaded.dir, gw.metrics);
       if (gw.admin && config.admin) await gw.admin.listen(config.admin.host, config.admin.port);
       if (config.metrics) gw.metricsListener = await MetricsListener.start(gw.metrics, config.metrics.host, config.metrics.port, logger);
       if (opts.configFile && opts.watch !== false) {
         gw.watcher = new ConfigWatcher(() => void gw.reload('file change').catch(() => {}), logger, typeof opts.watch === 'object' ? opts.watch : {});
         gw.watcher.watch([snap.loaded.file, ...snap.pluginFiles]);
       }
-      logger.info({ listen: gw.address(), admin: gw.admin?.address(), routes: snap.routes.length, store: store.driver }, 'hookgate started');
+      logger.info({ listen: gw.address(), http: gw.listeners.httpAddress(), tls: Boolean(config.listen.tls), http2: config.listen.http2 === true, admin: gw.admin?.address(), routes: snap.routes.length, store: store.driver }, 'hookgate started');
       return gw;
     } catch (err) {
       await gw.stop(0).catch(() => {});
@@ -172,8 +163,19 @@ export class Gateway {
     }
   }
 
+  /** The main listener's address (HTTPS when `listen.tls` is set). */
   address(): AddressInfo {
-    return this.server!.address() as AddressInfo;
+    return this.listeners!.address();
+  }
+
+  /** The plain-HTTP listener beside the HTTPS one (`listen.http`), if configured. */
+  httpAddress(): AddressInfo | undefined {
+    return this.listeners?.httpAddress();
+  }
+
+  /** Reloads the listener's certificate files at once (they are also watched); false if they are unusable. */
+  reloadCertificates(): boolean {
+    return this.listeners?.certificates?.reload() ?? false;
   }
 
   adminAddress(): AddressInfo | undefined {
@@ -251,14 +253,15 @@ export class Gateway {
     this.stopping = true;
     const end = Date.now() + deadlineMs;
     this.watcher?.close();
-    const server = this.server;
-    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
-    server?.closeIdleConnections();
+    const listeners = this.listeners;
+    listeners?.certificates?.close();
+    const closed = listeners ? listeners.close() : Promise.resolve();
+    listeners?.closeIdle();
     const snap = this.snapshot;
     // Everything that can still accept a message: the main listener's requests, then the admin API.
     const intake = (async () => {
       if (snap) await waitFor(() => snap.inflight === 0, Math.max(0, end - Date.now()));
-      server?.closeAllConnections();
+      listeners?.closeAll();
       await closed;
       await this.admin?.close();
     })();

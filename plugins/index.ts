@@ -4,6 +4,7 @@ import { ipFilterPlugin } from './ip-filter/index.js';
 import { jwtAuthPlugin } from './jwt-auth/index.js';
 import { keyAuthPlugin } from './key-auth/index.js';
 import { logPlugin } from './log/index.js';
+import { mtlsAuthPlugin } from './mtls-auth/index.js';
 import { rateLimitPlugin } from './rate-limit/index.js';
 import { requestIdPlugin } from './request-id/index.js';
 import { sizeLimitPlugin } from './size-limit/index.js';
@@ -18,6 +19,7 @@ export const builtinPlugins: PluginDefinition[] = [
   verifySignaturePlugin,
   jwtAuthPlugin,
   keyAuthPlugin,
+  mtlsAuthPlugin,
   ipFilterPlugin,
   rateLimitPlugin,
 ];

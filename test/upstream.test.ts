@@ -6,6 +6,7 @@ import { closedPort, startUpstream, waitUntil } from './support/http.js';
 import { definePlugin } from '../gateway/plugin-api.js';
 import { startGateway } from './support/gateway.js';
 import { proxyYaml, withGateway } from './support/proxy.js';
+import type { Listeners } from '../gateway/listener.js';
 
 /** Upstream health: target choice, ejection and return, timeouts, and upstreams or clients that fail mid-exchange. */
 
@@ -178,8 +179,7 @@ test('a client that gives up mid-proxy releases the upstream request and the in-
       await waitUntil(() => held.length === 1, 5000, 'the request to reach the upstream');
       assert.equal(g.gw.snapshot!.inflight, 1);
       // Cut the client side: destroy every connection the gateway holds from clients.
-      const server = (g.gw as unknown as { server: Server }).server;
-      server.closeAllConnections();
+      (g.gw as unknown as { listeners: Listeners }).listeners.closeAll();
       await assert.rejects(aborted);
       await waitUntil(() => g.gw.snapshot!.inflight === 0, 5000, 'the in-flight count to drop');
       await waitUntil(() => upstreamClosed, 5000, 'the upstream request to be aborted');

@@ -81,8 +81,40 @@ export interface LimitsConfig {
   maxConnectionsPerIp: number;
 }
 
+/** One SNI entry of `listen.tls`: the certificate served to clients asking for `servername`. */
+export interface TlsSniConfig {
+  servername: string;
+  cert: string;
+  key: string;
+}
+
+/** `listen.tls`: file paths are relative to the config file. */
+export interface ListenTlsConfig {
+  cert: string;
+  key: string;
+  /** CA bundle that client certificates must chain to (needed by `clientAuth`). */
+  ca?: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  ciphers?: string;
+  sni: TlsSniConfig[];
+  clientAuth: 'none' | 'optional' | 'require';
+}
+
+/** The main listener: plain HTTP, or HTTPS (with `tls`), HTTP/2 with `http2`, and an optional plain-HTTP listener beside it. */
+export interface ListenConfig {
+  host: string;
+  port: number;
+  /** Absent or false: HTTP/1.1 only. */
+  http2?: boolean;
+  tls?: ListenTlsConfig;
+  /** A plain-HTTP listener serving the same routes beside the HTTPS one. */
+  http?: { host: string; port: number };
+  trustedProxies: string[];
+  forwardedHeader: 'x-forwarded-for' | 'forwarded';
+}
+
 export interface GatewayConfig {
-  listen: { host: string; port: number; trustedProxies: string[]; forwardedHeader: 'x-forwarded-for' | 'forwarded' };
+  listen: ListenConfig;
   admin?: { host: string; port: number; token: string };
   /** A listener serving only `GET /metrics`, without a token. */
   metrics?: { host: string; port: number };

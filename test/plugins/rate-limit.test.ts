@@ -6,9 +6,12 @@ import { waitUntil, type HttpResult } from '../support/http.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { deleteKeys, REDIS_URL, testPrefix } from '../support/redis.js';
 import { startRedisServer } from '../support/redis-server.js';
+import { h2Request, PROTOCOLS, testPki } from '../support/tls.js';
 
-/** A request from a chosen loopback source address (the whole 127/8 is local on Linux). */
-function from(port: number, localAddress: string, path: string, headers: Record<string, string> = {}): Promise<HttpResult> {
+/** A request from a chosen loopback source address (the whole 127/8 is local on Linux), in the gateway's protocol. */
+async function from(g: TestGateway, localAddress: string, path: string, headers: Record<string, string> = {}): Promise<HttpResult> {
+  if (g.protocol === 'h2') return h2Request({ port: g.port, path, headers, localAddress, ca: (await testPki()).ca.cert });
+  const port = g.port;
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, localAddress, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -44,38 +47,128 @@ after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
 
-test('memory store, by ip: points per duration with RateLimit-* headers, then 429 with Retry-After', async () => {
-  const g = await startGateway(`
+// The memory-store cases run over HTTP/1.1 and over HTTP/2 (TLS, ALPN).
+for (const proto of PROTOCOLS) {
+  test(`[${proto}] memory store, by ip: points per duration with RateLimit-* headers, then 429 with Retry-After`, async () => {
+    const g = await startGateway(`
 routes:
   - name: r
     path: /r
     plugins:
       - rate-limit: { by: ip, points: 3, durationSec: 60 }
     respond: { status: 200, body: { ok: true } }
-`);
-  try {
-    for (let i = 0; i < 3; i++) {
-      const r = await from(g.port, '127.0.0.1', '/r');
-      assert.equal(r.status, 200);
-      assert.equal(r.headers['ratelimit-limit'], '3');
-      assert.equal(r.headers['ratelimit-remaining'], String(2 - i));
-      const reset = Number(r.headers['ratelimit-reset']);
-      assert.ok(reset >= 1 && reset <= 60, `RateLimit-Reset ${reset}`);
+`, { protocol: proto });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await from(g, '127.0.0.1', '/r');
+        assert.equal(r.status, 200);
+        assert.equal(r.headers['ratelimit-limit'], '3');
+        assert.equal(r.headers['ratelimit-remaining'], String(2 - i));
+        const reset = Number(r.headers['ratelimit-reset']);
+        assert.ok(reset >= 1 && reset <= 60, `RateLimit-Reset ${reset}`);
+      }
+      assertLimited(await from(g, '127.0.0.1', '/r'), 3, 60);
+      assertLimited(await from(g, '127.0.0.1', '/r'), 3, 60);
+      // Another client address has its own bucket.
+      const other = await from(g, '127.0.0.2', '/r');
+      assert.equal(other.status, 200);
+      assert.equal(other.headers['ratelimit-remaining'], '2');
+      // A reload does not hand out a fresh allowance: the count lives beside the store.
+      assert.equal((await g.admin('POST', '/admin/reload')).status, 200);
+      assertLimited(await from(g, '127.0.0.1', '/r'), 3, 60);
+      assert.equal((await from(g, '127.0.0.2', '/r')).headers['ratelimit-remaining'], '1');
+    } finally {
+      await g.stop();
     }
-    assertLimited(await from(g.port, '127.0.0.1', '/r'), 3, 60);
-    assertLimited(await from(g.port, '127.0.0.1', '/r'), 3, 60);
-    // Another client address has its own bucket.
-    const other = await from(g.port, '127.0.0.2', '/r');
-    assert.equal(other.status, 200);
-    assert.equal(other.headers['ratelimit-remaining'], '2');
-    // A reload does not hand out a fresh allowance: the count lives beside the store.
-    assert.equal((await g.admin('POST', '/admin/reload')).status, 200);
-    assertLimited(await from(g.port, '127.0.0.1', '/r'), 3, 60);
-    assert.equal((await from(g.port, '127.0.0.2', '/r')).headers['ratelimit-remaining'], '1');
-  } finally {
-    await g.stop();
-  }
-});
+  });
+
+  test(`[${proto}] memory store: the window resets after durationSec`, async () => {
+    const g = await startGateway(`
+routes:
+  - name: r
+    path: /r
+    plugins:
+      - rate-limit: { by: route, points: 2, durationSec: 1 }
+    respond: { status: 200 }
+`, { protocol: proto });
+    try {
+      assert.deepEqual(await statuses(g, 3, '/r'), [200, 200, 429]);
+      // Poll (no sleep): the next window lets requests through again.
+      await waitUntil(async () => (await g.request({ path: '/r' })).status === 200, 5000, 'the window to reset');
+    } finally {
+      await g.stop();
+    }
+  });
+
+  test(`[${proto}] memory store, by consumer after key-auth: each consumer has its own bucket`, async () => {
+    const g = await startGateway(`
+routes:
+  - name: r
+    path: /r
+    plugins:
+      - key-auth: { keys: [ { key: key-alice, consumer: alice }, { key: key-bob, consumer: bob }, { key: key-alice-2, consumer: alice } ] }
+      - rate-limit: { by: consumer, points: 2, durationSec: 60 }
+    respond: { status: 200 }
+`, { protocol: proto });
+    try {
+      assert.deepEqual(await statuses(g, 2, '/r', { apikey: 'key-alice' }), [200, 200]);
+      // Alice's second key is the same consumer: same bucket.
+      assertLimited(await g.request({ path: '/r', headers: { apikey: 'key-alice-2' } }), 2, 60);
+      assert.deepEqual(await statuses(g, 3, '/r', { apikey: 'key-bob' }), [200, 200, 429]);
+      // Rejected callers never reach the limiter.
+      assert.equal((await g.request({ path: '/r' })).status, 401);
+    } finally {
+      await g.stop();
+    }
+  });
+
+  test(`[${proto}] memory store, by header and by route (with a shared scope)`, async () => {
+    const g = await startGateway(`
+routes:
+  - name: h
+    path: /h
+    plugins:
+      - rate-limit: { by: header, header: X-Tenant, points: 1, durationSec: 60 }
+    respond: { status: 200 }
+  - name: r1
+    path: /r1
+    plugins:
+      - rate-limit: { by: route, points: 2, durationSec: 60 }
+    respond: { status: 200 }
+  - name: r2
+    path: /r2
+    plugins:
+      - rate-limit: { by: route, points: 2, durationSec: 60 }
+    respond: { status: 200 }
+  - name: s1
+    path: /s1
+    plugins:
+      - rate-limit: { by: route, points: 3, durationSec: 60, scope: shared }
+    respond: { status: 200 }
+  - name: s2
+    path: /s2
+    plugins:
+      - rate-limit: { by: route, points: 3, durationSec: 60, scope: shared }
+    respond: { status: 200 }
+`, { protocol: proto });
+    try {
+      assert.deepEqual(await statuses(g, 2, '/h', { 'x-tenant': 'acme' }), [200, 429]);
+      assert.deepEqual(await statuses(g, 2, '/h', { 'x-tenant': 'globex' }), [200, 429]);
+      assert.deepEqual(await statuses(g, 2, '/h'), [200, 429], 'no header: one shared bucket');
+
+      // by: route counts every caller together, per route.
+      assert.equal((await from(g, '127.0.0.1', '/r1')).status, 200);
+      assert.equal((await from(g, '127.0.0.3', '/r1')).status, 200);
+      assert.equal((await from(g, '127.0.0.4', '/r1')).status, 429);
+      assert.deepEqual(await statuses(g, 3, '/r2'), [200, 200, 429], 'another route has its own limit');
+
+      // The same scope on two routes is one limit.
+      assert.deepEqual([...(await statuses(g, 2, '/s1')), ...(await statuses(g, 2, '/s2'))], [200, 200, 200, 429]);
+    } finally {
+      await g.stop();
+    }
+  });
+}
 
 test('by ip behind trusted proxies, without ip-filter: the forwarded client is keyed, IPv6 by its /64 (ipv6Prefix)', async () => {
   const g = await startGateway(`
@@ -109,93 +202,6 @@ routes:
     assert.equal((await via('2001:db8:9::1', '/exact')).status, 200);
     assert.equal((await via('2001:db8:9::2', '/exact')).status, 200);
     assertLimited(await via('2001:db8:9::1', '/exact'), 1, 60);
-  } finally {
-    await g.stop();
-  }
-});
-
-test('memory store: the window resets after durationSec', async () => {
-  const g = await startGateway(`
-routes:
-  - name: r
-    path: /r
-    plugins:
-      - rate-limit: { by: route, points: 2, durationSec: 1 }
-    respond: { status: 200 }
-`);
-  try {
-    assert.deepEqual(await statuses(g, 3, '/r'), [200, 200, 429]);
-    // Poll (no sleep): the next window lets requests through again.
-    await waitUntil(async () => (await g.request({ path: '/r' })).status === 200, 5000, 'the window to reset');
-  } finally {
-    await g.stop();
-  }
-});
-
-test('memory store, by consumer after key-auth: each consumer has its own bucket', async () => {
-  const g = await startGateway(`
-routes:
-  - name: r
-    path: /r
-    plugins:
-      - key-auth: { keys: [ { key: key-alice, consumer: alice }, { key: key-bob, consumer: bob }, { key: key-alice-2, consumer: alice } ] }
-      - rate-limit: { by: consumer, points: 2, durationSec: 60 }
-    respond: { status: 200 }
-`);
-  try {
-    assert.deepEqual(await statuses(g, 2, '/r', { apikey: 'key-alice' }), [200, 200]);
-    // Alice's second key is the same consumer: same bucket.
-    assertLimited(await g.request({ path: '/r', headers: { apikey: 'key-alice-2' } }), 2, 60);
-    assert.deepEqual(await statuses(g, 3, '/r', { apikey: 'key-bob' }), [200, 200, 429]);
-    // Rejected callers never reach the limiter.
-    assert.equal((await g.request({ path: '/r' })).status, 401);
-  } finally {
-    await g.stop();
-  }
-});
-
-test('memory store, by header and by route (with a shared scope)', async () => {
-  const g = await startGateway(`
-routes:
-  - name: h
-    path: /h
-    plugins:
-      - rate-limit: { by: header, header: X-Tenant, points: 1, durationSec: 60 }
-    respond: { status: 200 }
-  - name: r1
-    path: /r1
-    plugins:
-      - rate-limit: { by: route, points: 2, durationSec: 60 }
-    respond: { status: 200 }
-  - name: r2
-    path: /r2
-    plugins:
-      - rate-limit: { by: route, points: 2, durationSec: 60 }
-    respond: { status: 200 }
-  - name: s1
-    path: /s1
-    plugins:
-      - rate-limit: { by: route, points: 3, durationSec: 60, scope: shared }
-    respond: { status: 200 }
-  - name: s2
-    path: /s2
-    plugins:
-      - rate-limit: { by: route, points: 3, durationSec: 60, scope: shared }
-    respond: { status: 200 }
-`);
-  try {
-    assert.deepEqual(await statuses(g, 2, '/h', { 'x-tenant': 'acme' }), [200, 429]);
-    assert.deepEqual(await statuses(g, 2, '/h', { 'x-tenant': 'globex' }), [200, 429]);
-    assert.deepEqual(await statuses(g, 2, '/h'), [200, 429], 'no header: one shared bucket');
-
-    // by: route counts every caller together, per route.
-    assert.equal((await from(g.port, '127.0.0.1', '/r1')).status, 200);
-    assert.equal((await from(g.port, '127.0.0.3', '/r1')).status, 200);
-    assert.equal((await from(g.port, '127.0.0.4', '/r1')).status, 429);
-    assert.deepEqual(await statuses(g, 3, '/r2'), [200, 200, 429], 'another route has its own limit');
-
-    // The same scope on two routes is one limit.
-    assert.deepEqual([...(await statuses(g, 2, '/s1')), ...(await statuses(g, 2, '/s2'))], [200, 200, 200, 429]);
   } finally {
     await g.stop();
   }

@@ -7,6 +7,7 @@ import { logFormat } from '../../gateway/logger.js';
 import { Gateway, type ServiceFactory } from '../../gateway/runtime.js';
 import type { PluginDefinition } from '../../gateway/plugin.js';
 import { httpRequest, type HttpOptions, type HttpResult } from './http.js';
+import { h2Request, pkiFiles, testPki, type Protocol } from './tls.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123';
 
@@ -34,6 +35,8 @@ export interface TestGateway {
   port: number;
   adminPort: number;
   log: MemoryLogger;
+  /** The protocol `request` speaks (and the listener serves). */
+  protocol: Protocol;
   request(o: Omit<HttpOptions, 'port'>): Promise<HttpResult>;
   admin(method: string, path: string, body?: unknown, token?: string): Promise<HttpResult>;
   /** Rewrites gateway.yaml (for reload tests). */
@@ -41,21 +44,35 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  files?: Record<string, string>;
+  watch?: boolean;
+  plugins?: PluginDefinition[];
+  services?: ServiceFactory;
+  env?: NodeJS.ProcessEnv;
+  /** `h2`: the listener serves TLS + HTTP/2 with the test PKI's localhost certificate, and `request` speaks HTTP/2. Default `http1` (plain HTTP). */
+  protocol?: Protocol;
+}
+
 /**
  * Starts a gateway from YAML in a temp dir. `listen` and `admin` are added on ephemeral loopback
  * ports unless the YAML sets them; `files` are written beside gateway.yaml.
  */
-export async function startGateway(
-  yaml: string,
-  opts: { files?: Record<string, string>; watch?: boolean; plugins?: PluginDefinition[]; services?: ServiceFactory; env?: NodeJS.ProcessEnv } = {},
-): Promise<TestGateway> {
+export async function startGateway(yaml: string, opts: StartOptions = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'hookgate-test-'));
-  for (const [name, text] of Object.entries(opts.files ?? {})) {
+  const protocol = opts.protocol ?? 'http1';
+  const pki = protocol === 'h2' ? await testPki() : undefined;
+  const files = { ...(pki ? pkiFiles(pki) : {}), ...(opts.files ?? {}) };
+  for (const [name, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), text);
   }
   const head = [
-    /^listen:/m.test(yaml) ? '' : 'listen: { host: 127.0.0.1, port: 0 }',
+    /^listen:/m.test(yaml)
+      ? ''
+      : pki
+        ? 'listen: { host: 127.0.0.1, port: 0, http2: true, tls: { cert: tls/server.pem, key: tls/server-key.pem } }'
+        : 'listen: { host: 127.0.0.1, port: 0 }',
     /^admin:/m.test(yaml) ? '' : `admin: { host: 127.0.0.1, port: 0, token: "${ADMIN_TOKEN}" }`,
   ]
     .filter(Boolean)
@@ -74,7 +91,8 @@ export async function startGateway(
     port,
     adminPort,
     log,
-    request: (o) => httpRequest({ ...o, port }),
+    protocol,
+    request: (o) => (pki ? h2Request({ ...o, port, ca: pki.ca.cert }) : httpRequest({ ...o, port })),
     admin: (method, path, body, token = ADMIN_TOKEN) =>
       httpRequest({
         port: adminPort,

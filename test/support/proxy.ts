@@ -1,4 +1,5 @@
 import { startGateway, type TestGateway } from './gateway.js';
+import type { Protocol } from './tls.js';
 
 /** One upstream `main` proxied under /api/*, with optional extra upstream settings. */
 export function proxyYaml(targets: { url: string; weight?: number }[], extra = '', limits = ''): string {
@@ -16,8 +17,8 @@ routes:
 `;
 }
 
-export async function withGateway(yaml: string, fn: (g: TestGateway) => Promise<void>): Promise<void> {
-  const g = await startGateway(yaml);
+export async function withGateway(yaml: string, fn: (g: TestGateway) => Promise<void>, protocol: Protocol = 'http1'): Promise<void> {
+  const g = await startGateway(yaml, { protocol });
   try {
     await fn(g);
   } finally {
