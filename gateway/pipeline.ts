@@ -34,7 +34,8 @@ export class Pipeline implements ForwardHooks {
   delivery: DeliveryActions | undefined;
   private readonly websockets: WebSocketProxy;
   /** Connections answered with `Connection: close`: nothing pipelined behind that answer runs. */
-  private readonly closing = new ClosingConnections();
+  private readonly closing = new ClosingConnections<Exchange>();
+  private readonly runExchange = (ex: Exchange): void => this.run(ex);
   /** `limits.requestTimeoutMs` and `limits.bodyIdleTimeoutMs` of the exchanges not answered yet. */
   private readonly deadlines = new RequestDeadlines({
     deadline: (ex, receiving) => this.timedOut(ex, receiving),
@@ -74,7 +75,9 @@ export class Pipeline implements ForwardHooks {
     }
     this.begin(ex);
     this.deadlines.track(ex);
-    this.run(ex);
+    // HTTP/1 answers leave in order: a pipelined request starts once the one before it is over.
+    if (req.httpVersionMajor < 2) this.closing.admit(req.socket, ex, this.runExchange);
+    else this.run(ex);
   };
 
   /** Counts the exchange in flight until its response closes, then runs the log phase. */
@@ -324,6 +327,7 @@ export class Pipeline implements ForwardHooks {
     ex.snap.inflight--;
     this.metrics.inflightNow--;
     this.deadlines.untrack(ex);
+    if (ex.req.httpVersionMajor < 2) this.closing.release(ex.req.socket, this.runExchange);
     const { res, ctx, route } = ex;
     if (ex.upstream && !res.writableFinished) ex.upstream.cancel();
     if (!res.writableFinished && ctx.status === 0) ctx.status = 499;
