@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Logger } from 'pino';
+import { compileCatalogue, type Catalogue } from './catalogue/catalogue.js';
 import { ajv, describeAjvError, formatPath, pickError, toPointer, validateWithEnvTypes } from './config/load.js';
 import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
 import { SsrfGuard } from './delivery/ssrf.js';
@@ -54,6 +55,8 @@ export interface Snapshot {
   readonly egress: EgressConfig;
   /** Guards every egress connection (endpoint URLs and their DNS answers). */
   readonly ssrf: SsrfGuard;
+  /** The event types gateway.yaml declares, their schemas compiled (API-created ones live in the store). */
+  readonly catalogue: Catalogue;
   readonly instances: { name: string; instance: PluginInstance }[];
   /** Custom plugin files (absolute) to watch. */
   readonly pluginFiles: string[];
@@ -242,6 +245,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
   const upstreams = new Map<string, UpstreamPool>();
   let ssrf: SsrfGuard | undefined;
   try {
+    const catalogue = compileCatalogue(loaded);
     const { defs, files } = await loadCustomPlugins(loaded, opts.builtins);
     for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg));
     const egress = compileEgress(loaded);
@@ -281,7 +285,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
       });
     }
     const router = new Router(routes.map((r) => ({ path: r.config.path, methods: r.config.methods, host: r.config.host, headers: r.config.headers, route: r })));
-    return { id: opts.id, loaded, config, router, routes, upstreams, egress: egress.egress, ssrf, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
+    return { id: opts.id, loaded, config, router, routes, upstreams, egress: egress.egress, ssrf, catalogue, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
   } catch (err) {
     await closeInstances(created, opts.logger);
     await Promise.all([...upstreams.values()].map((u) => u.close()));
