@@ -7,6 +7,7 @@ import { logPlugin } from './log/index.js';
 import { rateLimitPlugin } from './rate-limit/index.js';
 import { requestIdPlugin } from './request-id/index.js';
 import { sizeLimitPlugin } from './size-limit/index.js';
+import { validateBodyPlugin } from './validate-body/index.js';
 import { verifySignaturePlugin } from './verify-signature/index.js';
 
 /** The built-in plugins, handed explicitly to the compiler (no global registry). */
@@ -20,4 +21,5 @@ export const builtinPlugins: PluginDefinition[] = [
   keyAuthPlugin,
   ipFilterPlugin,
   rateLimitPlugin,
+  validateBodyPlugin,
 ];
