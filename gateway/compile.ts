@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ClientIpResolver } from './client-ip.js';
 import { compileEndpointTls, compileUpstreamTls, type ClientTls } from './client-tls.js';
 import type { CredentialLocations } from './context.js';
+import { compileCatalogue, type Catalogue } from './catalogue/catalogue.js';
 import { ajv, describeAjvError, formatPath, pickError, toPointer, validateWithEnvTypes } from './config/load.js';
 import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
 import { endpointHeadersProblem } from './delivery/endpoint-headers.js';
@@ -73,6 +74,8 @@ export interface Snapshot {
   readonly ssrf: SsrfGuard;
   /** TLS settings of the endpoints gateway.yaml declares (PEM read from their files), by id. */
   readonly endpointTls: ReadonlyMap<string, ClientTls>;
+  /** The event types gateway.yaml declares, their schemas compiled (API-created ones live in the store). */
+  readonly catalogue: Catalogue;
   readonly instances: { name: string; instance: PluginInstance }[];
   /** Custom plugin files (absolute) to watch. */
   readonly pluginFiles: string[];
@@ -284,6 +287,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
     // Certificate files are read again by the listener at start; this makes validate and a
     // reload refuse unusable ones with a located error.
     checkListenerTls(loaded);
+    const catalogue = compileCatalogue(loaded);
     const { defs, files } = await loadCustomPlugins(loaded, opts.builtins);
     for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg, Date.now, compileUpstreamTls(loaded, name, opts.logger)));
     const egress = compileEgress(loaded);
@@ -327,7 +331,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
     const router = new Router(routes.map((r) => ({ path: r.config.path, methods: r.config.methods, host: r.config.host, headers: r.config.headers, route: r })));
     const clientIp = compileClientIp(loaded);
     const unmatched = unmatchedRoute(globals, opts.unmatchedLog);
-    return { id: opts.id, loaded, config, router, routes, unmatched, clientIp, upstreams, egress: egress.egress, ssrf, endpointTls: egress.endpointTls, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
+    return { id: opts.id, loaded, config, router, routes, unmatched, clientIp, upstreams, egress: egress.egress, ssrf, endpointTls: egress.endpointTls, catalogue, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
   } catch (err) {
     await closeInstances(created, opts.logger);
     await Promise.all([...upstreams.values()].map((u) => u.close()));

@@ -33,7 +33,12 @@ const CATALOGUE = {
   IP_FORBIDDEN: { status: 403, message: () => 'client address is not allowed', doc: 'ip-filter refused the client address.' },
   CLIENT_CERT_REQUIRED: { status: 401, message: detail, doc: 'mtls-auth: no client certificate, or one no trusted CA signed (`listen.tls.clientAuth: optional`).' },
   CLIENT_CERT_FORBIDDEN: { status: 403, message: () => 'the client certificate is not allowed on this route', doc: 'mtls-auth: a trusted client certificate that no `allow` entry matches.' },
+  BODY_INVALID_JSON: { status: 400, message: (offset: number, why: string) => `the body is not valid JSON at byte ${offset}: ${why}`, doc: 'validate-body: the body is not JSON; the message and `details` give the byte offset.' },
+  BODY_SCHEMA_MISMATCH: { status: 422, message: detail, doc: 'validate-body: the body breaks its schema; `details` lists every failure with its JSON pointer (status: the plugin\'s `onFail`).' },
+  BODY_UNSUPPORTED_TYPE: { status: 415, message: (type: string, allowed: string) => `content type ${type} is not accepted here (expected ${allowed})`, doc: 'validate-body: a body whose `Content-Type` is not in `contentTypes`.' },
   EVENT_INVALID: { status: 400, message: detail, doc: 'A published event is not `{"type","data"}`, or a bad `Idempotency-Key`.' },
+  EVENT_SCHEMA_MISMATCH: { status: 422, message: detail, doc: 'A published event\'s `data` breaks its type\'s schema (`egress.validation: enforce`); `details` lists every failure with its JSON pointer. Nothing was queued.' },
+  EVENT_TYPE_UNKNOWN: { status: 422, message: detail, doc: 'The event type (or the asked-for version) is not in the catalogue, with `egress.strictTypes: true` or a `version` given.' },
   QUEUE_UNAVAILABLE: { status: 503, message: () => 'the delivery queue is unavailable; nothing was accepted, retry later', doc: 'The delivery store is unreachable; nothing was accepted.' },
   DELIVERY_UNAVAILABLE: { status: 503, message: () => 'the delivery engine is not running', doc: 'The delivery engine is not running (e.g. stopping).' },
   NOT_READY: { status: 503, message: detail, doc: '`/readyz`: no config, or the store does not answer.' },
@@ -50,6 +55,9 @@ const CATALOGUE = {
   ENDPOINT_URL_BLOCKED: { status: 400, message: detail, doc: 'The endpoint URL is a blocked address (SSRF guard); the message names `egress.allowCidrs`. Also the `error` of an attempt refused at connect time.' },
   ENDPOINT_URL_INVALID: { status: 400, message: detail, doc: 'The endpoint URL is not an absolute http(s) URL.' },
   MESSAGE_NOT_FOUND: { status: 404, message: (id: string) => `no message "${id}" (unknown or past retention)`, doc: 'Unknown message id, or past retention.' },
+  EVENT_TYPE_NOT_FOUND: { status: 404, message: detail, doc: 'Unknown event type or version (admin API).' },
+  EVENT_TYPE_EXISTS: { status: 409, message: (name: string, version: number) => `event type ${name} version ${version} already exists`, doc: 'That event type version already exists (in gateway.yaml or the store).' },
+  EVENT_TYPE_READONLY: { status: 409, message: detail, doc: 'The event type is declared in gateway.yaml.' },
 } as const;
 
 /** Codes that only appear in log lines, never in a response. */
@@ -67,12 +75,21 @@ type Key = keyof Catalogue;
 /** Every code a response can carry. */
 export type ErrorCode = `HG_${Key}`;
 
+/** One itemised reason of an error: where (a JSON pointer, or a byte offset) and what. */
+export interface ErrorDetail {
+  pointer?: string;
+  offset?: number;
+  message: string;
+}
+
 /** An error a client or operator sees: a stable code, an HTTP status and a message. */
 export class GatewayError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   /** Extra response headers (e.g. Retry-After, WWW-Authenticate). */
   headers: Record<string, string> | undefined;
+  /** Itemised reasons (e.g. schema failures with their JSON pointers), sent as `error.details`. */
+  details: ErrorDetail[] | undefined;
   constructor(code: ErrorCode, status: number, message: string, headers?: Record<string, string>) {
     super(message);
     this.name = 'GatewayError';
@@ -84,6 +101,12 @@ export class GatewayError extends Error {
   /** Adds response headers; returns this, so `throw Errors.RATE_LIMITED(…).with({…})` reads in one line. */
   with(headers: Record<string, string>): this {
     this.headers = { ...this.headers, ...headers };
+    return this;
+  }
+
+  /** Adds itemised reasons to the answer (`error.details`); returns this. */
+  withDetails(details: ErrorDetail[]): this {
+    this.details = details;
     return this;
   }
 }
@@ -118,7 +141,7 @@ export class ConfigError extends GatewayError {
 }
 
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: string; message: string; details?: ErrorDetail[] };
 }
 
 export function errorBody(code: string, message: string): ErrorBody {
@@ -127,5 +150,7 @@ export function errorBody(code: string, message: string): ErrorBody {
 
 /** The JSON body of a GatewayError. */
 export function errorBodyOf(err: GatewayError): ErrorBody {
-  return errorBody(err.code, err.message);
+  const body = errorBody(err.code, err.message);
+  if (err.details) body.error.details = err.details;
+  return body;
 }

@@ -15,3 +15,5 @@ export { parseStripeSignatureHeader, parseVersionedSignatures } from './security
 export { decodeStandardWebhooksSecret, STANDARD_WEBHOOKS_SECRET_PREFIX } from './security/standard-webhooks-secret.js';
 export { canonicalIp, CidrList, formatCidr, formatIp, formatIpv4, mappedIpv4, maskIp, normalizeIpText, parseCidr, parseIp, unmapIpv4, type Cidr, type IpAddress } from './security/cidr.js';
 export { decodeParamName, withoutQueryParam } from './query-string.js';
+export type { ErrorDetail } from './errors.js';
+export { compilePayloadSchema, formatFailures, payloadAjv, payloadValidator, type PayloadFailure, type PayloadValidator } from './catalogue/payload-schema.js';

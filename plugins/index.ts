@@ -8,6 +8,7 @@ import { mtlsAuthPlugin } from './mtls-auth/index.js';
 import { rateLimitPlugin } from './rate-limit/index.js';
 import { requestIdPlugin } from './request-id/index.js';
 import { sizeLimitPlugin } from './size-limit/index.js';
+import { validateBodyPlugin } from './validate-body/index.js';
 import { verifySignaturePlugin } from './verify-signature/index.js';
 
 /** The built-in plugins, handed explicitly to the compiler (no global registry). */
@@ -22,4 +23,5 @@ export const builtinPlugins: PluginDefinition[] = [
   mtlsAuthPlugin,
   ipFilterPlugin,
   rateLimitPlugin,
+  validateBodyPlugin,
 ];

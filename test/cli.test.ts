@@ -45,7 +45,9 @@ describe('hookgate CLI: help, version, validate', () => {
   test('validate --config config/gateway.yaml exits 0', async () => {
     const r = await run(['validate', '--config', 'config/gateway.yaml']);
     assert.equal(r.code, 0, r.stderr);
-    const routes = (readFileSync(join(ROOT, 'config/gateway.yaml'), 'utf8').match(/^  - name: /gm) ?? []).length;
+    // Entries of the top-level `routes:` block only (eventTypes entries are `  - name:` too).
+    const block = /^routes:\n([\s\S]*?)(?=^\S)/m.exec(readFileSync(join(ROOT, 'config/gateway.yaml'), 'utf8'))?.[1] ?? '';
+    const routes = (block.match(/^  - name: /gm) ?? []).length;
     assert.ok(routes >= 8);
     assert.match(r.stdout, new RegExp(`config/gateway\\.yaml: valid \\(${routes} routes\\)`));
   });

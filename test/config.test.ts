@@ -318,7 +318,8 @@ describe('defaults', () => {
     assert.equal(config.limits.bodyBytes, 1048576);
     assert.deepEqual(config.routes, []);
     // Nested defaults come from the schema too (parents default to {}): egress without an egress block.
-    assert.deepEqual(config.egress, { endpoints: [], allowCidrs: [], attemptTimeoutMs: 15000, retentionDays: 7, disableAfterHours: 120, concurrency: 128, maxInFlightPerEndpoint: 32, lockDurationMs: 30000 });
+    assert.deepEqual(config.egress, { endpoints: [], allowCidrs: [], attemptTimeoutMs: 15000, retentionDays: 7, disableAfterHours: 120, concurrency: 128, maxInFlightPerEndpoint: 32, lockDurationMs: 30000, validation: 'enforce', strictTypes: false });
+    assert.deepEqual(config.eventTypes, []);
     assert.deepEqual(config.upstreams, {});
   });
 

@@ -55,7 +55,23 @@ export interface EndpointConfig {
   description?: string;
   disabled: boolean;
   retry?: RetryPolicyConfig;
+  /** Version pins: event type name → the one version this endpoint receives. */
+  eventVersions?: Record<string, number>;
 }
+
+/** One version of an event type in the catalogue (`eventTypes[]`). */
+export interface EventTypeConfig {
+  name: string;
+  version: number;
+  description?: string;
+  schema?: Record<string, unknown> | boolean;
+  schemaFile?: string;
+  deprecated?: { sunset: string };
+  examples: unknown[];
+}
+
+/** How published data is checked against its type's schema. */
+export type EgressValidation = 'off' | 'warn' | 'enforce';
 
 export interface EgressConfig {
   endpoints: EndpointConfig[];
@@ -67,6 +83,8 @@ export interface EgressConfig {
   concurrency: number;
   maxInFlightPerEndpoint: number;
   lockDurationMs: number;
+  validation: EgressValidation;
+  strictTypes: boolean;
   operationalWebhook?: { url: string; secret: string };
 }
 
@@ -125,6 +143,7 @@ export interface GatewayConfig {
   plugins?: PluginEntry[];
   routes: RouteConfig[];
   egress: EgressConfig;
+  eventTypes: EventTypeConfig[];
 }
 
 /** A loaded config plus where it came from, for located errors later in the build. */

@@ -4,6 +4,7 @@ import { checkClientTls, ClientTlsError, type ClientTlsPem } from '../client-tls
 import { gatewaySchema } from '../config/load.js';
 import { Errors, GatewayError } from '../errors.js';
 import { endpointHeadersProblem } from './endpoint-headers.js';
+import { checkEventVersions } from './admin-event-types.js';
 import { liveSecrets, newEndpointId, type EndpointDirectory, type EndpointFields } from './endpoints.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
@@ -35,6 +36,7 @@ export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTl
     headers: ep.headers ?? {},
     tls: tlsView(tls),
     rateLimitPerSec: ep.rateLimitPerSec ?? null,
+    eventVersions: ep.eventVersions ?? {},
     description: ep.description ?? null,
     state: ep.disabled ? 'disabled' : 'enabled',
     disabledReason: ep.disabled ? ep.disabledReason ?? null : null,
@@ -112,6 +114,7 @@ function checkFields(endpoints: EndpointDirectory, b: Record<string, unknown>, p
     if (typeof b.disabled !== 'boolean') throw bad('"disabled" must be a boolean');
     out.disabled = b.disabled;
   }
+  if (b.eventVersions !== undefined) out.eventVersions = checkEventVersions(b.eventVersions);
   return out;
 }
 
@@ -159,7 +162,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
 
   admin.route('POST', '/admin/endpoints', async (req: AdminRequest): Promise<AdminReply> => {
     const b = obj(req.body);
-    only(b, ['id', 'url', 'events', 'secret', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled']);
+    only(b, ['id', 'url', 'events', 'secret', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions']);
     const id = b.id === undefined ? newEndpointId() : b.id;
     if (typeof id !== 'string' || !ID.test(id)) throw bad('"id" must be 1-64 letters, digits, dots, dashes or underscores');
     const chosen = checkSecret(b.secret);
@@ -178,7 +181,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   admin.route('PATCH', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
     const b = obj(req.body);
-    only(b, ['url', 'events', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled']);
+    only(b, ['url', 'events', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions']);
     if (ep.source === 'config' && Object.keys(b).some((k) => k !== 'disabled')) {
       throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" is declared in gateway.yaml; change it there (only "disabled" can be set here)`);
     }

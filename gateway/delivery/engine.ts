@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { EventTypeDirectory } from '../catalogue/event-types.js';
+import { eventTypeStoreFor } from '../catalogue/store.js';
 import type { Snapshot } from '../compile.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
@@ -38,6 +40,8 @@ export class DeliveryEngine {
   readonly repo: DeliveryRepository;
   /** The endpoints: lookups for attempts, and every change to them (the admin API's too). */
   readonly endpoints: EndpointDirectory;
+  /** The event catalogue as publishing sees it (config and API-created types), and every change to API types. */
+  readonly eventTypes: EventTypeDirectory;
   readonly queue: DeliveryQueue;
   private snap: Snapshot;
   private readonly slots = new EndpointSlots();
@@ -59,7 +63,8 @@ export class DeliveryEngine {
     this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.events = this.ops.emitter;
     this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops });
-    this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, logger: this.logger, now: this.now, snapshot: () => this.snap });
+    this.eventTypes = new EventTypeDirectory({ store: eventTypeStoreFor(opts.store), snapshot: () => this.snap, logger: this.logger, now: this.now });
+    this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, eventTypes: this.eventTypes, logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });
   }
 

@@ -4,6 +4,7 @@
  * its 202; the idempotency claim, requeues from the admin API, and the cache of recent messages.
  */
 import type { Logger } from 'pino';
+import type { EventTypeDirectory } from '../catalogue/event-types.js';
 import type { Snapshot } from '../compile.js';
 import type { RetryPolicyConfig } from '../config/types.js';
 import { Errors, GatewayError } from '../errors.js';
@@ -32,6 +33,8 @@ export interface IngressRequest {
 /** An event to fan out: `{"type": "a.b", "data": {...}}`. */
 export interface PublishedEvent {
   type: string;
+  /** The catalogue version; the latest when omitted. */
+  version?: number;
   data: unknown;
 }
 
@@ -40,6 +43,8 @@ export interface PublishOptions {
   idempotencyKey?: string;
   /** The route's retry policy; endpoints may override it. */
   retry?: RetryPolicyConfig;
+  /** Send to this one endpoint only, whatever its subscriptions (admin send-example). */
+  onlyEndpoint?: string;
 }
 
 /** The answer to a publish: the message id, how many endpoints it goes to, and whether it is an idempotent replay. */
@@ -58,6 +63,8 @@ export interface DeliveryIntakeOptions {
   repo: DeliveryRepository;
   queue: DeliveryQueue;
   endpoints: EndpointDirectory;
+  /** The event catalogue: admits a published event (version, schema, unknown types). */
+  eventTypes: EventTypeDirectory;
   logger: Logger;
   now: () => number;
   /** The current snapshot: its upstreams and retention. */
@@ -98,7 +105,10 @@ export class DeliveryIntake {
    * with Redis), so a 202 is never a promise the gateway cannot keep.
    */
   async publish(event: PublishedEvent, opts: PublishOptions = {}): Promise<PublishAnswer> {
-    const endpoints = (await this.durableWrite('endpoint lookup', () => this.opts.endpoints.all())).filter((e) => !e.disabled && eventMatches(e.events, event.type));
+    // The catalogue's verdict comes first: a refused event is never queued.
+    const admitted = await this.durableWrite('event type lookup', () => this.opts.eventTypes.admit(event));
+    const endpoints = (await this.durableWrite('endpoint lookup', () => this.opts.endpoints.all())).filter((e) =>
+      opts.onlyEndpoint !== undefined ? e.id === opts.onlyEndpoint : !e.disabled && eventMatches(e.events, event.type) && admitted.receives(e));
     const id = newMessageId();
     const answer = { id, endpoints: endpoints.length };
     if (opts.idempotencyKey) {

@@ -7,6 +7,7 @@ import type { PluginResponse } from '../plugin.js';
 import { encodePath } from '../router.js';
 import type { GatewayService, ServiceFactory } from '../runtime.js';
 import { registerDeliveryAdmin } from './admin.js';
+import { registerEventTypeAdmin } from './admin-event-types.js';
 import { DeliveryEngine } from './engine.js';
 import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './queue.js';
 import { MemoryRepository, RedisRepository } from './repository.js';
@@ -22,7 +23,7 @@ function usesDelivery(snap: Snapshot): boolean {
 }
 
 /** Parses and checks a published event: `{"type": "a.b", "data": {...}}`. */
-export function parseEvent(body: Buffer | undefined): { type: string; data: unknown } {
+export function parseEvent(body: Buffer | undefined): { type: string; version?: number; data: unknown } {
   const bytes = body ?? Buffer.alloc(0);
   // Decoding would turn invalid bytes into U+FFFD and sign an event the publisher never sent.
   if (!isUtf8(bytes)) throw Errors.EVENT_INVALID('the body is not valid UTF-8');
@@ -36,8 +37,9 @@ export function parseEvent(body: Buffer | undefined): { type: string; data: unkn
   const o = v as Record<string, unknown>;
   if (typeof o.type !== 'string' || !EVENT_TYPE.test(o.type)) throw Errors.EVENT_INVALID('"type" must be a dot-separated event type such as "invoice.paid" (letters, digits, . _ : -)');
   if (!('data' in o) || o.data === undefined) throw Errors.EVENT_INVALID('"data" is required');
-  for (const k of Object.keys(o)) if (k !== 'type' && k !== 'data') throw Errors.EVENT_INVALID(`unknown field "${k}" (an event has "type" and "data")`);
-  return { type: o.type, data: o.data };
+  for (const k of Object.keys(o)) if (k !== 'type' && k !== 'data' && k !== 'version') throw Errors.EVENT_INVALID(`unknown field "${k}" (an event has "type", "data" and an optional "version")`);
+  if (o.version !== undefined && (!Number.isInteger(o.version) || (o.version as number) < 1)) throw Errors.EVENT_INVALID('"version" must be an integer of at least 1 (a catalogue version)');
+  return o.version === undefined ? { type: o.type, data: o.data } : { type: o.type, version: o.version as number, data: o.data };
 }
 
 /**
@@ -60,7 +62,10 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
   }
   const engine = new DeliveryEngine({ store, repo, queue, logger, metrics, snapshot });
   await engine.start();
-  if (admin) registerDeliveryAdmin(admin, engine);
+  if (admin) {
+    registerDeliveryAdmin(admin, engine);
+    registerEventTypeAdmin(admin, engine);
+  }
 
   const service: GatewayService & { engine: DeliveryEngine } = {
     engine,

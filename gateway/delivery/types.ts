@@ -74,6 +74,8 @@ export interface EndpointRecord {
   /** `config` endpoints come from gateway.yaml and are read-only through the API. */
   source: 'config' | 'api';
   retry?: unknown;
+  /** Version pins: event type → the one version this endpoint receives (else the latest). */
+  eventVersions?: Record<string, number>;
   createdAt: number;
   updatedAt: number;
 }

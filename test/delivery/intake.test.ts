@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { EventTypeDirectory } from '../../gateway/catalogue/event-types.js';
+import { MemoryEventTypeStore } from '../../gateway/catalogue/store.js';
 import { EndpointDirectory } from '../../gateway/delivery/endpoints.js';
 import { DeliveryIntake } from '../../gateway/delivery/intake.js';
 import { OperationalEvents } from '../../gateway/delivery/operational.js';
@@ -50,7 +52,8 @@ async function intake() {
   const now = Date.now;
   const endpoints = new EndpointDirectory({ repo, logger: silent, now, snapshot: () => snapshot, events: new OperationalEvents({ logger: silent, now, snapshot: () => snapshot }) });
   await endpoints.sync();
-  return { repo, queue, intake: new DeliveryIntake({ repo, queue, endpoints, logger: silent, now, snapshot: () => snapshot }) };
+  const eventTypes = new EventTypeDirectory({ store: new MemoryEventTypeStore(), logger: silent, now, snapshot: () => snapshot });
+  return { repo, queue, intake: new DeliveryIntake({ repo, queue, endpoints, eventTypes, logger: silent, now, snapshot: () => snapshot }) };
 }
 
 describe('DeliveryIntake', () => {

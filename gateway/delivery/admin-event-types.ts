@@ -1,0 +1,147 @@
+/**
+ * Admin routes of the event catalogue: list, read, create, change and delete event types, and
+ * send a type's example to one endpoint. The routes check input (with the rules gateway.yaml's
+ * schema gives `eventTypes`) and map HTTP; the event type directory owns the changes.
+ */
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import type { AdminServer, AdminRequest } from '../admin/server.js';
+import type { CatalogueEntry, EventTypeDefinition } from '../catalogue/catalogue.js';
+import type { EventTypeChanges } from '../catalogue/event-types.js';
+import { ajv, describeAjvError, formatPath, gatewaySchema, pickError } from '../config/load.js';
+import { Errors } from '../errors.js';
+import type { DeliveryEngine } from './engine.js';
+
+const bad = Errors.ADMIN_BAD_INPUT;
+const DEFS = gatewaySchema().$defs as Record<string, Record<string, any>>;
+const TYPE_PROPS = DEFS.eventType!.properties as Record<string, unknown>;
+const { schemaFile: _serverPathsOnlyInConfig, ...API_TYPE_PROPS } = TYPE_PROPS;
+
+/** The body of `POST /admin/event-types`: an `eventTypes[]` entry of gateway.yaml, without `schemaFile`. */
+export const EVENT_TYPE_CREATE_SCHEMA = { type: 'object', additionalProperties: false, required: ['name'], properties: API_TYPE_PROPS, $defs: DEFS };
+/** The body of `PATCH /admin/event-types/{name}`: the changeable fields; null removes an optional one. */
+export const EVENT_TYPE_PATCH_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    description: { anyOf: [TYPE_PROPS.description, { type: 'null' }] },
+    schema: { type: ['object', 'boolean', 'null'] },
+    deprecated: { anyOf: [TYPE_PROPS.deprecated, { type: 'null' }] },
+    // No default here: a PATCH without examples keeps them.
+    examples: { type: 'array' },
+  },
+};
+/** The body of `POST /admin/endpoints/{id}/send-example`. */
+export const SEND_EXAMPLE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['eventType'],
+  properties: { eventType: { $ref: '#/$defs/eventTypeName' }, version: { type: 'integer', minimum: 1 } },
+  $defs: DEFS,
+};
+const EVENT_VERSIONS_SCHEMA = { $ref: '#/$defs/eventVersions', $defs: DEFS };
+
+const validateCreate: ValidateFunction = ajv.compile(EVENT_TYPE_CREATE_SCHEMA);
+const validatePatch = ajv.compile(EVENT_TYPE_PATCH_SCHEMA);
+const validateSendExample = ajv.compile(SEND_EXAMPLE_SCHEMA);
+const validateEventVersions = ajv.compile(EVENT_VERSIONS_SCHEMA);
+
+function checked<T>(validate: ValidateFunction, body: unknown, what = ''): T {
+  const value = body === undefined ? {} : body;
+  if (!validate(value)) {
+    const e = describeAjvError(pickError(validate.errors ?? []));
+    throw bad(`${what}${e.path.length ? `${formatPath(e.path)}: ` : ''}${e.message}`);
+  }
+  return value as T;
+}
+
+/** Checks an endpoint's `eventVersions` (admin input) with the schema gateway.yaml uses. */
+export function checkEventVersions(v: unknown): Record<string, number> {
+  return checked<Record<string, number>>(validateEventVersions, v, 'eventVersions');
+}
+
+/** An event type as the API shows it. */
+export function eventTypeView(e: CatalogueEntry): Record<string, unknown> {
+  return {
+    name: e.name,
+    version: e.version,
+    description: e.description ?? null,
+    schema: e.schema ?? null,
+    schemaFile: e.schemaFile ?? null,
+    deprecated: e.deprecated ?? null,
+    examples: e.examples,
+    source: e.source,
+    createdAt: e.createdAt === undefined ? null : new Date(e.createdAt).toISOString(),
+    updatedAt: e.updatedAt === undefined ? null : new Date(e.updatedAt).toISOString(),
+  };
+}
+
+function versionParam(req: AdminRequest): number | undefined {
+  const q = req.url.searchParams;
+  for (const k of q.keys()) if (k !== 'version') throw bad(`unknown query parameter "${k}"`);
+  const raw = q.get('version');
+  if (raw === null) return undefined;
+  const v = Number(raw);
+  if (!/^[1-9][0-9]{0,8}$/.test(raw)) throw bad('"version" must be an integer of at least 1');
+  return v;
+}
+
+function checkSunset(d: { sunset: string } | null | undefined): void {
+  if (d && Number.isNaN(Date.parse(d.sunset))) throw bad(`"deprecated.sunset": invalid date "${d.sunset}"`);
+}
+
+/** Registers `/admin/event-types` and `POST /admin/endpoints/{id}/send-example`. */
+export function registerEventTypeAdmin(admin: AdminServer, engine: DeliveryEngine): void {
+  const types = engine.eventTypes;
+  /**
+   * One version: the one `?version=` names, else the latest for reading. A change or a delete of
+   * a type with several versions must say which.
+   */
+  const mustType = async (req: AdminRequest, forChange: boolean): Promise<CatalogueEntry> => {
+    const name = req.params.name!;
+    const version = versionParam(req);
+    const catalogue = await types.fresh();
+    const versions = catalogue.versions(name);
+    if (versions.length === 0) throw Errors.EVENT_TYPE_NOT_FOUND(`no event type ${name}`);
+    if (version === undefined && forChange && versions.length > 1) throw bad(`event type ${name} has versions ${versions.join(', ')}: name one with ?version=`);
+    const entry = catalogue.get(name, version);
+    if (!entry) throw Errors.EVENT_TYPE_NOT_FOUND(`event type ${name} has no version ${version} (versions: ${versions.join(', ')})`);
+    return entry;
+  };
+
+  admin.route('GET', '/admin/event-types', async () => ({ status: 200, body: { eventTypes: (await types.fresh()).list().map(eventTypeView) } }));
+
+  admin.route('POST', '/admin/event-types', async (req) => {
+    const def = checked<EventTypeDefinition>(validateCreate, structuredClone(req.body));
+    checkSunset(def.deprecated);
+    return { status: 201, body: eventTypeView(await types.create(def)) };
+  });
+
+  admin.route('GET', '/admin/event-types/:name', async (req) => ({ status: 200, body: eventTypeView(await mustType(req, false)) }));
+
+  admin.route('PATCH', '/admin/event-types/:name', async (req) => {
+    const entry = await mustType(req, true);
+    const changes = checked<EventTypeChanges>(validatePatch, req.body);
+    checkSunset(changes.deprecated);
+    return { status: 200, body: eventTypeView(await types.update(entry, changes)) };
+  });
+
+  admin.route('DELETE', '/admin/event-types/:name', async (req) => {
+    const entry = await mustType(req, true);
+    await types.remove(entry);
+    return { status: 200, body: { deleted: entry.name, version: entry.version } };
+  });
+
+  admin.route('POST', '/admin/endpoints/:id/send-example', async (req) => {
+    const ep = await engine.endpoints.find(req.params.id!);
+    if (!ep) throw Errors.ENDPOINT_NOT_FOUND(req.params.id!);
+    const b = checked<{ eventType: string; version?: number }>(validateSendExample, req.body);
+    const catalogue = await types.fresh();
+    // The endpoint's pin decides the version when the caller names none: it gets what it would get.
+    const version = b.version ?? ep.eventVersions?.[b.eventType];
+    const entry = catalogue.get(b.eventType, version);
+    if (!entry) throw Errors.EVENT_TYPE_NOT_FOUND(version === undefined ? `no event type ${b.eventType}` : `event type ${b.eventType} has no version ${version}`);
+    if (entry.examples.length === 0) throw bad(`event type ${entry.name} v${entry.version} has no examples`);
+    const r = await engine.publish({ type: entry.name, version: entry.version, data: entry.examples[0] }, { onlyEndpoint: ep.id });
+    return { status: 202, body: { id: r.id, endpoint: ep.id, eventType: entry.name, version: entry.version } };
+  });
+}
