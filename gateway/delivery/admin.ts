@@ -1,4 +1,5 @@
 import type { AdminReply, AdminRequest, AdminServer } from '../admin/server.js';
+import { adminSpecs } from '../apidocs/admin-schemas.js';
 import { gatewaySchema } from '../config/load.js';
 import { Errors, GatewayError } from '../errors.js';
 import { liveSecrets, newEndpointId, type EndpointDirectory, type EndpointFields } from './endpoints.js';
@@ -113,7 +114,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     const list = await endpoints.list();
     list.sort((a, b) => a.id.localeCompare(b.id));
     return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now())) } };
-  });
+  }, adminSpecs.listEndpoints);
 
   admin.route('POST', '/admin/endpoints', async (req: AdminRequest): Promise<AdminReply> => {
     const b = obj(req.body);
@@ -125,9 +126,9 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     const { endpoint, secret } = await endpoints.create(id, { ...fields, url: fields.url! }, chosen);
     // The secret is shown once, here.
     return { status: 201, body: { ...endpointView(endpoint, endpoint.createdAt), secret } };
-  });
+  }, adminSpecs.createEndpoint);
 
-  admin.route('GET', '/admin/endpoints/:id', async (req) => ({ status: 200, body: endpointView(await mustEndpoint(req.params.id!), now()) }));
+  admin.route('GET', '/admin/endpoints/:id', async (req) => ({ status: 200, body: endpointView(await mustEndpoint(req.params.id!), now()) }), adminSpecs.getEndpoint);
 
   admin.route('PATCH', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
@@ -138,14 +139,14 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     }
     const next = await endpoints.update(ep, checkFields(endpoints, b, true));
     return { status: 200, body: endpointView(next, now()) };
-  });
+  }, adminSpecs.updateEndpoint);
 
   admin.route('DELETE', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
     if (ep.source === 'config') throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" is declared in gateway.yaml; remove it there`);
     await endpoints.remove(ep);
     return { status: 200, body: { deleted: ep.id } };
-  });
+  }, adminSpecs.deleteEndpoint);
 
   admin.route('POST', '/admin/endpoints/:id/rotate-secret', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
@@ -155,7 +156,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0 || grace > 7 * 86400) throw bad('"graceSec" must be a number of seconds between 0 and 604800 (7 days)');
     const { secret, previousExpireAt } = await endpoints.rotateSecret(ep, grace * 1000, checkSecret(b.secret));
     return { status: 200, body: { id: ep.id, secret, previousSecretsExpireAt: previousExpireAt === null ? null : new Date(previousExpireAt).toISOString() } };
-  });
+  }, adminSpecs.rotateSecret);
 
   admin.route('POST', '/admin/endpoints/:id/recover', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
@@ -165,7 +166,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     const ids = await repo.failedSince(ep.id, since);
     for (const id of ids) await engine.requeue(id, [ep.id]);
     return { status: 202, body: { endpoint: ep.id, since: new Date(since).toISOString(), queued: ids.length } };
-  });
+  }, adminSpecs.recoverEndpoint);
 
   admin.route('GET', '/admin/messages', async (req) => {
     const q = req.url.searchParams;
@@ -184,7 +185,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
       messages.push({ id, kind: m.kind, eventType: m.eventType ?? null, createdAt: new Date(m.createdAt).toISOString(), status: overallStatus(deliveries), deliveries });
     }
     return { status: 200, body: { messages, nextCursor } };
-  });
+  }, adminSpecs.listMessages);
 
   admin.route('GET', '/admin/messages/:id', async (req) => {
     const m = await mustMessage(req.params.id!);
@@ -205,7 +206,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
         deliveries: byTarget,
       },
     };
-  });
+  }, adminSpecs.getMessage);
 
   admin.route('POST', '/admin/messages/:id/retry', async (req) => {
     const m = await mustMessage(req.params.id!);
@@ -222,7 +223,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     }
     await engine.requeue(m.id, targets);
     return { status: 202, body: { id: m.id, queued: targets } };
-  });
+  }, adminSpecs.retryMessage);
 }
 
 function safeJson(s: string): unknown {
