@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { closeSnapshot, compile } from './compile.js';
 import { loadConfigFile } from './config/load.js';
 import { createDeliveryService } from './delivery/service.js';
+import { API_DOC_COMMANDS, API_DOCS_HELP, runApiDocsCommand } from './apidocs/cli.js';
 import { packageRoot } from './paths.js';
 import { Gateway, pluginSet } from './runtime.js';
 import { MemoryStore } from './store/memory.js';
@@ -15,7 +16,7 @@ const HELP = `hookgate — webhook gateway
 Usage:
   hookgate start    --config <gateway.yaml>   serve the config (reloads on change, SIGHUP, POST /admin/reload)
   hookgate validate --config <gateway.yaml>   check a config: exit 0 when valid, 1 with a located error
-  hookgate --help | --version
+${API_DOCS_HELP}  hookgate --help | --version
 
 Environment:
   HOOKGATE_LOG_LEVEL   pino level for operational logs (default info)
@@ -77,6 +78,8 @@ async function start(file: string): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // openapi / asyncapi parse their own options (gateway/apidocs/cli.ts).
+  if ((API_DOC_COMMANDS as readonly string[]).includes(argv[0] ?? '')) process.exit(await runApiDocsCommand(argv));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } });
