@@ -30,11 +30,11 @@ export function apiDocuments(snapshot: Snapshot, adminRoutes: RegisteredAdminRou
  * added later (the delivery engine's) shows at once.
  */
 export function registerApiDocs(admin: AdminServer, snapshot: () => Snapshot | undefined): void {
-  const current = (): Snapshot => {
+  const input = () => {
     const snap = snapshot();
     if (!snap) throw Errors.NOT_READY('no config is loaded');
-    return snap;
+    return { snapshot: snap, eventTypes: documentedEventTypes(snap), version: packageVersion() };
   };
-  admin.route('GET', '/admin/openapi.json', () => ({ status: 200, body: buildOpenApi({ snapshot: current(), adminRoutes: admin.registeredRoutes(), eventTypes: documentedEventTypes(current()), version: packageVersion() }) }), adminSpecs.openapi);
-  admin.route('GET', '/admin/asyncapi.json', () => ({ status: 200, body: buildAsyncApi({ snapshot: current(), eventTypes: documentedEventTypes(current()), version: packageVersion() }) }), adminSpecs.asyncapi);
+  admin.route('GET', '/admin/openapi.json', () => ({ status: 200, body: buildOpenApi({ ...input(), adminRoutes: admin.registeredRoutes() }) }), adminSpecs.openapi);
+  admin.route('GET', '/admin/asyncapi.json', () => ({ status: 200, body: buildAsyncApi(input()) }), adminSpecs.asyncapi);
 }
