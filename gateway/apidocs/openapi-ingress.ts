@@ -164,6 +164,7 @@ function merge(variants: Variant[], method: string): Json {
   for (const v of variants) for (const [s, r] of Object.entries(v.op.responses as Json)) responses[s] ??= r;
   const security = variants.every((v) => v.op.security) ? variants.flatMap((v) => v.op.security as Json[]) : undefined;
   const allDeprecated = variants.every((v) => v.op.deprecated);
+  const deprecatedRoutes = variants.filter((v) => v.route.config.deprecated).map((v) => ({ route: v.route.name, sunset: v.route.config.deprecated!.sunset ?? null }));
   return {
     operationId: `${names.join('.')}.${method}`,
     summary: `Routes ${names.join(', ')}`,
@@ -174,6 +175,7 @@ function merge(variants: Variant[], method: string): Json {
     responses,
     ...(security ? { security } : {}),
     ...(allDeprecated ? { deprecated: true } : {}),
+    ...(deprecatedRoutes.length ? { 'x-deprecated-routes': deprecatedRoutes } : {}),
     'x-hookgate-route': names,
   };
 }

@@ -110,6 +110,7 @@ describe('OpenAPI document of a config with every feature', () => {
     assert.match(h.schema.anyOf[0].description, /sunset 2027-06-30/);
     assert.deepEqual(op['x-hookgate-route'], ['orders-v1', 'orders-v2']);
     assert.equal(op.deprecated, undefined, 'v2 is not deprecated');
+    assert.deepEqual(op['x-deprecated-routes'], [{ route: 'orders-v1', sunset: '2027-06-30' }]);
     const legacy = doc.paths['/legacy'].post;
     assert.equal(legacy.deprecated, true);
     assert.equal(legacy['x-sunset'], '2027-01-31');
@@ -178,6 +179,22 @@ describe('OpenAPI document of a config with every feature', () => {
     assert.deepEqual(Object.keys(op.responses).sort(), ['200', '400', '401', '404', '500']);
     assert.match(op.responses['404'].description, /HG_MESSAGE_NOT_FOUND/);
     assert.equal(doc.paths['/admin/undeclared'].post.summary, 'POST /admin/undeclared');
+  });
+});
+
+describe('validate-body in the OpenAPI document', () => {
+  it('a route with validate-body shows its schema as the request body, references rebased', async () => {
+    const snap = await compileText('upstreams: { app: { targets: [ { url: "http://127.0.0.1:9" } ] } }\nroutes:\n  - { name: orders, path: /orders, methods: [POST], upstream: app }\n');
+    // validate-body is another module's plugin: its entry is put on the compiled route as compile would keep it.
+    const schema = { type: 'object', required: ['order'], properties: { order: { $ref: '#/$defs/order' } }, $defs: { order: { type: 'integer' } } };
+    const route = { ...snap.routes[0]!, config: { ...snap.routes[0]!.config, plugins: [{ 'validate-body': { schema, contentTypes: ['application/json', 'application/merge-patch+json'] } }] } };
+    const doc = buildOpenApi({ snapshot: { ...snap, routes: [route] } as Snapshot, adminRoutes: [], eventTypes: [], version: '0' }) as Json;
+    assert.deepEqual(await openApiErrors(doc), []);
+    assert.deepEqual(danglingRefs(doc), []);
+    const body = doc.paths['/orders'].post.requestBody;
+    assert.deepEqual(Object.keys(body.content), ['application/json', 'application/merge-patch+json']);
+    assert.deepEqual(body.content['application/json'].schema, { $ref: '#/components/schemas/body.orders' });
+    assert.deepEqual(doc.components.schemas['body.orders'].properties.order, { $ref: '#/components/schemas/body.orders/$defs/order' });
   });
 });
 
