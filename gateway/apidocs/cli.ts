@@ -56,7 +56,9 @@ export async function runApiDocsCommand(argv: string[], out: NodeJS.WritableStre
     const snap = await compile(loadConfigFile(file), { builtins: pluginSet(), store, logger, id: 0 });
     try {
       const doc = apiDocuments(snap, adminRouteTable().registeredRoutes())[cmd];
-      out.write(values.yaml ? toYaml(doc, { aliasDuplicateObjects: false }) : `${JSON.stringify(doc, null, 2)}\n`);
+      const text = values.yaml ? toYaml(doc, { aliasDuplicateObjects: false }) : `${JSON.stringify(doc, null, 2)}\n`;
+      // The caller exits right after: wait until a pipe has taken the whole document.
+      await new Promise<void>((done, fail) => out.write(text, (e) => (e ? fail(e) : done())));
     } finally {
       await closeSnapshot(snap, logger);
     }
