@@ -30,7 +30,7 @@ interface EventTypeEntry {
  * compiled catalogue (`snapshot.catalogue`) exists, when this reads its `list()` instead.
  */
 export function documentedEventTypes(snapshot: Snapshot): DocumentedEventType[] {
-  const entries = ((snapshot.config as { eventTypes?: EventTypeEntry[] }).eventTypes ?? []);
+  const entries = (snapshot.config as unknown as { eventTypes?: EventTypeEntry[] }).eventTypes ?? [];
   return entries
     .map((e) => ({
       name: e.name,

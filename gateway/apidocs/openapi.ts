@@ -44,7 +44,8 @@ function adminOperation(r: RegisteredAdminRoute): Json {
     ...(spec?.description ? { description: spec.description } : {}),
     tags: ['admin'],
     ...(params.length ? { parameters: params } : {}),
-    ...(spec?.body ? { requestBody: { required: false, content: jsonContent(spec.body) } } : {}),
+    // An absent body is checked as {}: it is required exactly when {} would be refused.
+    ...(spec?.body ? { requestBody: { required: ((spec.body.required as string[] | undefined)?.length ?? 0) > 0, content: jsonContent(spec.body) } } : {}),
     responses,
     security: [{ adminToken: [] }],
   };

@@ -55,6 +55,8 @@ describe('OpenAPI document of the example config (hookgate openapi)', () => {
     assert.ok(create.requestBody.content['application/json'].schema.properties.url, 'request schema');
     assert.ok(create.responses['201'].content['application/json'].schema, 'response schema');
     assert.deepEqual(Object.keys(create.responses).sort(), ['201', '400', '401', '409', '500']);
+    assert.equal(create.requestBody.required, true, 'url is required, so is the body');
+    assert.equal(doc.paths['/admin/endpoints/{id}'].patch.requestBody.required, false);
     assert.deepEqual(doc.paths['/admin/endpoints'].servers, [{ url: 'http://127.0.0.1:8081', description: 'Admin listener' }]);
     assert.deepEqual(doc.components.schemas.ErrorCode.enum, errorCatalogue().map((r) => r.code));
   });
@@ -90,6 +92,13 @@ describe('OpenAPI document of a config with every feature', () => {
     const broken = structuredClone(doc);
     delete broken.paths['/events'].post.responses['202'].description;
     assert.notDeepEqual(await openApiErrors(broken), []);
+  });
+
+  it('holds no secret of the config: signing secrets, JWT secrets, API keys, the admin token', () => {
+    const text = JSON.stringify(doc);
+    for (const secret of ['MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'whsec_test_stripe_secret', 'github-secret', 'shopify-secret', 'slack-secret', 'twilio-token', 'partner-secret', 'jwt-secret-0123456789', 'k-123', 'publisher-key', 'full-config-admin-token']) {
+      assert.ok(!text.includes(secret), `the document does not contain ${secret}`);
+    }
   });
 
   it('prefix routes take a {path} parameter; methods are the route\'s, all of them when it names none', () => {
