@@ -8,6 +8,7 @@ import { loadConfigFile } from './config/load.js';
 import { createDeliveryService } from './delivery/service.js';
 import { ConfigError, GatewayError } from './errors.js';
 import { exampleSecretsError } from './example-secrets.js';
+import { API_DOC_COMMANDS, API_DOCS_HELP, runApiDocsCommand } from './apidocs/cli.js';
 import { packageRoot } from './paths.js';
 import { Gateway, pluginSet } from './runtime.js';
 import { MemoryStore } from './store/memory.js';
@@ -20,7 +21,7 @@ Usage:
   hookgate validate [--config] <gateway.yaml> [--allow-example-secrets]
                     check a config as start would, with no side effects:
                     exit 0 when valid, 1 with a located error
-  hookgate --help | --version
+${API_DOCS_HELP}  hookgate --help | --version
 
 Options:
   -c, --config <file>        the config file (or give it as the argument; default gateway.yaml)
@@ -142,6 +143,8 @@ function configFile(option: string | undefined, args: string[]): string {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // openapi / asyncapi parse their own options (gateway/apidocs/cli.ts).
+  if ((API_DOC_COMMANDS as readonly string[]).includes(argv[0] ?? '')) process.exit(await runApiDocsCommand(argv));
   let cmd: string | undefined;
   let file: string;
   let allowExampleSecrets: boolean;

@@ -1,5 +1,7 @@
 import type { Snapshot } from '../compile.js';
 import type { Metrics } from '../metrics.js';
+import { adminSpecs } from '../apidocs/admin-schemas.js';
+import { registerApiDocs } from '../apidocs/serve.js';
 import type { AdminServer } from './server.js';
 
 /** What the gateway's own admin routes read and do; the runtime provides it. */
@@ -36,7 +38,7 @@ export function registerGatewayAdmin(admin: AdminServer, gw: GatewayAdminSource)
     // A rejected config throws a ConfigError: a GatewayError with HG_CONFIG_INVALID and 400.
     const r = await gw.reload('admin');
     return { status: 200, body: { reloaded: true, ...r } };
-  });
+  }, adminSpecs.reload);
   admin.route('GET', '/admin/routes', () => {
     const snap = gw.snapshot();
     return {
@@ -57,9 +59,10 @@ export function registerGatewayAdmin(admin: AdminServer, gw: GatewayAdminSource)
         })),
       },
     };
-  });
-  admin.route('GET', '/admin/config', () => ({ status: 200, body: redactSecrets(gw.snapshot()?.config) }));
+  }, adminSpecs.routes);
+  admin.route('GET', '/admin/config', () => ({ status: 200, body: redactSecrets(gw.snapshot()?.config) }), adminSpecs.config);
   const metrics = async () => ({ status: 200, text: await gw.metrics.registry.metrics(), contentType: gw.metrics.registry.contentType });
-  admin.route('GET', '/metrics', metrics);
-  admin.route('GET', '/admin/metrics', metrics);
+  admin.route('GET', '/metrics', metrics, adminSpecs.metrics);
+  admin.route('GET', '/admin/metrics', metrics, adminSpecs.metrics);
+  registerApiDocs(admin, () => gw.snapshot());
 }

@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Errors, GatewayError, errorBodyOf } from '../errors.js';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { Errors, GatewayError, errorBodyOf, type ErrorCode } from '../errors.js';
 import { readBody, sendJson } from '../http.js';
 import { safeEqual } from '../security/compare.js';
+import { checkInput, compileBody, compileQuery, queryObject, type InputSchema } from './input.js';
 
 /** What an admin handler gets; `body` is parsed JSON (undefined when there was none). */
 export interface AdminRequest {
@@ -24,10 +26,48 @@ export interface AdminReply {
 
 export type AdminHandler = (req: AdminRequest) => AdminReply | Promise<AdminReply>;
 
+/** One documented answer of an admin route. */
+export interface AdminResponseSpec {
+  description: string;
+  /** JSON Schema of the JSON body; omitted for a body that is not JSON (see `contentType`). */
+  schema?: InputSchema;
+  /** Content type when the body is not JSON (e.g. Prometheus text). */
+  contentType?: string;
+}
+
+/**
+ * What an admin route takes and answers, declared where it is registered. The server checks
+ * `body` and `query` against these schemas before the handler runs (400 HG_ADMIN_BAD_INPUT), and
+ * the OpenAPI document is generated from the same declarations, so the two cannot drift apart.
+ */
+export interface AdminRouteSpec {
+  summary: string;
+  description?: string;
+  /** JSON Schema (2020-12) of the JSON body; an absent body is checked as `{}`. */
+  body?: InputSchema;
+  /** JSON Schema of the query string as an object of strings (coerced to the declared types). */
+  query?: InputSchema;
+  /** Successful answers by status. */
+  responses: Record<number, AdminResponseSpec>;
+  /** Error codes the route itself can answer; the bearer check, bad input and internal errors are implied. */
+  errors?: ErrorCode[];
+}
+
 interface AdminRoute {
   method: string;
   segments: string[];
   handler: AdminHandler;
+  spec: AdminRouteSpec | undefined;
+  checkBody: ValidateFunction | undefined;
+  checkQuery: ValidateFunction | undefined;
+}
+
+/** A registered admin route as the API documents see it. */
+export interface RegisteredAdminRoute {
+  method: string;
+  /** `/admin/endpoints/:id` */
+  pattern: string;
+  spec: AdminRouteSpec | undefined;
 }
 
 /**
@@ -46,13 +86,28 @@ export class AdminServer {
     this.token = token;
   }
 
-  /** Registers `METHOD /admin/things/:id`. Later registrations of the same pattern replace earlier ones. */
-  route(method: string, pattern: string, handler: AdminHandler): void {
+  /**
+   * Registers `METHOD /admin/things/:id`. Later registrations of the same pattern replace earlier
+   * ones. `spec` declares the input (checked here, compiled once) and the answers (documented).
+   */
+  route(method: string, pattern: string, handler: AdminHandler, spec?: AdminRouteSpec): void {
     const segments = pattern.split('/').filter(Boolean);
     const i = this.routes.findIndex((r) => r.method === method && r.segments.join('/') === segments.join('/'));
-    const entry = { method, segments, handler };
+    const entry = {
+      method,
+      segments,
+      handler,
+      spec,
+      checkBody: spec?.body ? compileBody(spec.body) : undefined,
+      checkQuery: spec?.query ? compileQuery(spec.query) : undefined,
+    };
     if (i >= 0) this.routes[i] = entry;
     else this.routes.push(entry);
+  }
+
+  /** Every registered route, in registration order (for the API documents and their contract tests). */
+  registeredRoutes(): RegisteredAdminRoute[] {
+    return this.routes.map((r) => ({ method: r.method, pattern: `/${r.segments.join('/')}`, spec: r.spec }));
   }
 
   unroute(prefix: string): void {
@@ -134,6 +189,8 @@ export class AdminServer {
             throw Errors.ADMIN_BAD_INPUT('request body is not valid JSON');
           }
         }
+        if (r.checkQuery) checkInput(r.checkQuery, queryObject(url.searchParams), 'query');
+        if (r.checkBody) checkInput(r.checkBody, body === undefined ? {} : body, 'body');
         return send(await r.handler({ method: req.method, url, params, body, headers: req.headers }));
       }
       if (pathMatched) throw Errors.METHOD_NOT_ALLOWED(req.method ?? '', url.pathname);

@@ -1,6 +1,7 @@
 import type { AdminReply, AdminRequest, AdminServer } from '../admin/server.js';
 import { X509Certificate } from 'node:crypto';
 import { checkClientTls, ClientTlsError, type ClientTlsPem } from '../client-tls.js';
+import { adminSpecs } from '../apidocs/admin-schemas.js';
 import { gatewaySchema } from '../config/load.js';
 import { Errors, GatewayError } from '../errors.js';
 import { endpointHeadersProblem } from './endpoint-headers.js';
@@ -158,7 +159,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     const list = await endpoints.list();
     list.sort((a, b) => a.id.localeCompare(b.id));
     return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now(), endpoints.tlsOf(e))) } };
-  });
+  }, adminSpecs.listEndpoints);
 
   admin.route('POST', '/admin/endpoints', async (req: AdminRequest): Promise<AdminReply> => {
     const b = obj(req.body);
@@ -171,12 +172,12 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     const { endpoint, secret } = await endpoints.create(id, { ...fields, url: fields.url! }, chosen);
     // The secret is shown once, here.
     return { status: 201, body: { ...endpointView(endpoint, endpoint.createdAt), secret } };
-  });
+  }, adminSpecs.createEndpoint);
 
   admin.route('GET', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
     return { status: 200, body: endpointView(ep, now(), endpoints.tlsOf(ep)) };
-  });
+  }, adminSpecs.getEndpoint);
 
   admin.route('PATCH', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
@@ -189,14 +190,14 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     checkTlsScheme(fields.url ?? ep.url, 'tls' in fields ? fields.tls : ep.tls);
     const next = await endpoints.update(ep, fields);
     return { status: 200, body: endpointView(next, now(), endpoints.tlsOf(next)) };
-  });
+  }, adminSpecs.updateEndpoint);
 
   admin.route('DELETE', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
     if (ep.source === 'config') throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" is declared in gateway.yaml; remove it there`);
     await endpoints.remove(ep);
     return { status: 200, body: { deleted: ep.id } };
-  });
+  }, adminSpecs.deleteEndpoint);
 
   admin.route('POST', '/admin/endpoints/:id/rotate-secret', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
@@ -206,7 +207,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0 || grace > 7 * 86400) throw bad('"graceSec" must be a number of seconds between 0 and 604800 (7 days)');
     const { secret, previousExpireAt } = await endpoints.rotateSecret(ep, grace * 1000, checkSecret(b.secret));
     return { status: 200, body: { id: ep.id, secret, previousSecretsExpireAt: previousExpireAt === null ? null : new Date(previousExpireAt).toISOString() } };
-  });
+  }, adminSpecs.rotateSecret);
 
   admin.route('POST', '/admin/endpoints/:id/recover', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
@@ -216,7 +217,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     const ids = await repo.failedSince(ep.id, since);
     for (const id of ids) await engine.requeue(id, [ep.id]);
     return { status: 202, body: { endpoint: ep.id, since: new Date(since).toISOString(), queued: ids.length } };
-  });
+  }, adminSpecs.recoverEndpoint);
 
   admin.route('GET', '/admin/messages', async (req) => {
     const q = req.url.searchParams;
@@ -235,7 +236,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
       messages.push({ id, kind: m.kind, eventType: m.eventType ?? null, createdAt: new Date(m.createdAt).toISOString(), status: overallStatus(deliveries), deliveries });
     }
     return { status: 200, body: { messages, nextCursor } };
-  });
+  }, adminSpecs.listMessages);
 
   admin.route('GET', '/admin/messages/:id', async (req) => {
     const m = await mustMessage(req.params.id!);
@@ -256,7 +257,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
         deliveries: byTarget,
       },
     };
-  });
+  }, adminSpecs.getMessage);
 
   admin.route('POST', '/admin/messages/:id/retry', async (req) => {
     const m = await mustMessage(req.params.id!);
@@ -273,7 +274,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     }
     await engine.requeue(m.id, targets);
     return { status: 202, body: { id: m.id, queued: targets } };
-  });
+  }, adminSpecs.retryMessage);
 }
 
 function safeJson(s: string): unknown {

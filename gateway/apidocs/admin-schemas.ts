@@ -1,0 +1,226 @@
+import type { AdminRouteSpec } from '../admin/server.js';
+import { gatewaySchema } from '../config/load.js';
+
+/**
+ * The admin API's request and response schemas, declared once: the admin listener checks input
+ * against them and the OpenAPI document shows them. Endpoint fields reuse the rules of endpoints
+ * declared in gateway.yaml (config/gateway.schema.json), without its defaults: the API never fills
+ * in fields the caller did not send.
+ */
+
+type Schema = Record<string, unknown>;
+
+function withoutDefaults(schema: Schema): Schema {
+  const out: Schema = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'default') continue;
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) ? withoutDefaults(v as Schema) : v;
+  }
+  return out;
+}
+
+const CONFIG_ENDPOINT = gatewaySchema().$defs.endpoint.properties as Record<string, Schema>;
+const field = (name: string, extra: Schema = {}): Schema => ({ ...withoutDefaults(CONFIG_ENDPOINT[name]!), ...extra });
+
+const ENDPOINT_FIELDS = {
+  url: field('url', { description: 'Absolute http(s) URL the deliveries are POSTed to.' }),
+  events: field('events', { minItems: 1, items: { type: 'string', minLength: 1, maxLength: 256 }, description: 'Event type patterns: `invoice.paid`, `invoice.*`, `*`.' }),
+  headers: field('headers', { description: 'Extra headers sent with every delivery.' }),
+  rateLimitPerSec: { type: ['integer', 'null'], minimum: 1, description: 'Deliveries per second at most, across instances (null: no limit).' },
+  description: field('description', { maxLength: 1000 }),
+  disabled: field('disabled', { description: 'Disable (true) or re-enable (false) the endpoint.' }),
+  tls: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: { ca: { type: 'string', minLength: 1 }, cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1, writeOnly: true }, servername: { type: 'string', minLength: 1 } },
+    description: 'PEM text: a CA to verify the endpoint with, a client certificate and key to present, a TLS server name; null clears it (PATCH). The key is never shown again.',
+  },
+  eventVersions: field('eventVersions', { description: 'Catalogue version pinned per event type, e.g. {"invoice.paid": 2}.' }),
+};
+
+const SECRET = field('secret', { description: 'A `whsec_` secret of your own; generated when omitted.' });
+const ISO_TIME = { type: 'string', format: 'date-time' };
+const NULLABLE_TIME = { type: ['string', 'null'], format: 'date-time' };
+
+/** Body of POST /admin/endpoints. */
+export const createEndpointBody: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: { id: field('id', { description: 'Endpoint id; generated when omitted.' }), ...ENDPOINT_FIELDS, secret: SECRET },
+};
+
+/** Body of PATCH /admin/endpoints/{id}. */
+export const updateEndpointBody: Schema = { type: 'object', additionalProperties: false, properties: ENDPOINT_FIELDS };
+
+/** Body of POST /admin/endpoints/{id}/rotate-secret. */
+export const rotateSecretBody: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    graceSec: { type: 'number', minimum: 0, maximum: 604800, description: 'How long the previous secrets keep signing (default 86400).' },
+    secret: SECRET,
+  },
+};
+
+/** Body of POST /admin/endpoints/{id}/recover. */
+export const recoverBody: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['since'],
+  properties: { since: { type: 'string', description: 'ISO 8601 time: queue again the failed messages since then.' } },
+};
+
+/** Body of POST /admin/messages/{id}/retry. */
+export const retryBody: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { endpoint: { type: 'string', description: 'Retry (or resend) for this target only.' } },
+};
+
+/** Query of GET /admin/messages. */
+export const listMessagesQuery: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { enum: ['pending', 'delivered', 'failed'] },
+    endpoint: { type: 'string', description: 'Only messages with this target.' },
+    limit: { type: 'integer', minimum: 1, maximum: 500, description: 'Page size (default 50).' },
+    cursor: { type: 'string', description: 'The `nextCursor` of the previous page.' },
+  },
+};
+
+/** An endpoint as the API shows it (secrets never listed). */
+export const endpointView: Schema = {
+  type: 'object',
+  required: ['id', 'url', 'events', 'headers', 'state', 'source', 'secrets', 'createdAt', 'updatedAt'],
+  properties: {
+    id: { type: 'string' },
+    url: { type: 'string' },
+    events: { type: 'array', items: { type: 'string' } },
+    headers: { type: 'object', additionalProperties: { type: 'string' } },
+    rateLimitPerSec: { type: ['integer', 'null'] },
+    description: { type: ['string', 'null'] },
+    tls: { type: ['object', 'null'], description: 'Whether a CA is set, the TLS server name, and the client certificate\'s subject, fingerprint and expiry (never the key).' },
+    eventVersions: { type: 'object', additionalProperties: { type: 'integer' } },
+    state: { enum: ['enabled', 'disabled'] },
+    disabledReason: { type: ['string', 'null'] },
+    source: { enum: ['config', 'api'] },
+    secrets: { type: 'array', items: { type: 'object', required: ['expiresAt'], properties: { expiresAt: NULLABLE_TIME } } },
+    createdAt: ISO_TIME,
+    updatedAt: ISO_TIME,
+  },
+};
+
+const DELIVERY_STATUS = { enum: ['pending', 'delivered', 'failed'] };
+const attempt: Schema = {
+  type: 'object',
+  required: ['target', 'attempt', 'at', 'status'],
+  properties: {
+    target: { type: 'string' },
+    attempt: { type: 'integer', minimum: 1 },
+    at: ISO_TIME,
+    status: { type: 'integer', description: 'HTTP status; 0 for a network error or timeout.' },
+    durationMs: { type: 'number' },
+    error: { type: 'string' },
+    response: { type: 'string', description: 'First 4 KB of the answer.' },
+  },
+};
+
+/** Responses, by route. */
+export const responses = {
+  endpointList: { type: 'object', required: ['endpoints'], properties: { endpoints: { type: 'array', items: endpointView } } },
+  endpoint: endpointView,
+  endpointWithSecret: { allOf: [endpointView], required: ['secret'], properties: { secret: { type: 'string', description: 'Shown once, here.' } } },
+  deleted: { type: 'object', required: ['deleted'], properties: { deleted: { type: 'string' } } },
+  rotated: { type: 'object', required: ['id', 'secret', 'previousSecretsExpireAt'], properties: { id: { type: 'string' }, secret: { type: 'string' }, previousSecretsExpireAt: NULLABLE_TIME } },
+  recovered: { type: 'object', required: ['endpoint', 'since', 'queued'], properties: { endpoint: { type: 'string' }, since: ISO_TIME, queued: { type: 'integer', minimum: 0 } } },
+  messageList: {
+    type: 'object',
+    required: ['messages', 'nextCursor'],
+    properties: {
+      messages: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['id', 'kind', 'eventType', 'createdAt', 'status', 'deliveries'],
+          properties: { id: { type: 'string' }, kind: { enum: ['event', 'ingress'] }, eventType: { type: ['string', 'null'] }, createdAt: ISO_TIME, status: DELIVERY_STATUS, deliveries: { type: 'object', additionalProperties: DELIVERY_STATUS } },
+        },
+      },
+      nextCursor: { type: ['string', 'null'] },
+    },
+  },
+  message: {
+    type: 'object',
+    required: ['id', 'kind', 'eventType', 'createdAt', 'status', 'deliveries'],
+    properties: {
+      id: { type: 'string' },
+      kind: { enum: ['event', 'ingress'] },
+      eventType: { type: ['string', 'null'] },
+      createdAt: ISO_TIME,
+      status: DELIVERY_STATUS,
+      payload: { description: 'The event as published (events), or the request body when it is text.' },
+      request: { type: 'object', properties: { method: { type: 'string' }, path: { type: 'string' }, bodyBytes: { type: 'integer' } } },
+      deliveries: { type: 'object', additionalProperties: { type: 'object', required: ['status', 'attempts'], properties: { status: DELIVERY_STATUS, attempts: { type: 'array', items: attempt } } } },
+    },
+  },
+  retried: { type: 'object', required: ['id', 'queued'], properties: { id: { type: 'string' }, queued: { type: 'array', items: { type: 'string' } } } },
+  reloaded: {
+    type: 'object',
+    required: ['reloaded', 'generation', 'routes', 'restartRequired'],
+    properties: { reloaded: { const: true }, generation: { type: 'integer' }, routes: { type: 'integer' }, restartRequired: { type: 'array', items: { type: 'string' } } },
+  },
+  routes: {
+    type: 'object',
+    required: ['routes'],
+    properties: {
+      generation: { type: 'integer' },
+      routes: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['name', 'path', 'action', 'plugins'],
+          properties: {
+            name: { type: 'string' },
+            path: { type: 'string' },
+            methods: { type: ['array', 'null'], items: { type: 'string' } },
+            host: { type: ['string', 'null'] },
+            headers: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
+            action: { enum: ['proxy', 'respond', 'deliver', 'publish'] },
+            upstream: { type: ['string', 'null'] },
+            websocket: { type: 'boolean' },
+            plugins: { type: 'array', items: { type: 'string' } },
+            deprecated: { type: ['object', 'null'], properties: { sunset: { type: 'string' }, link: { type: 'string' } } },
+          },
+        },
+      },
+    },
+  },
+  config: { type: 'object', description: 'The running gateway.yaml with defaults applied and secrets, keys, tokens and URL passwords replaced by "[redacted]".' },
+  document: { type: 'object', description: 'The generated document.' },
+} satisfies Record<string, Schema>;
+
+const json = (description: string, schema: Schema) => ({ description, schema });
+
+/**
+ * Every admin route's declaration, by name: what it takes, what it answers and which error codes
+ * it can give. Passed to `admin.route(...)` where each route is registered.
+ */
+export const adminSpecs = {
+  reload: { summary: 'Reload the config', description: 'Compiles gateway.yaml beside the running config and swaps it in; an invalid config is refused whole and the old one keeps serving.', responses: { 200: json('Reloaded', responses.reloaded) }, errors: ['HG_CONFIG_INVALID', 'HG_STOPPING'] },
+  routes: { summary: 'The compiled routes', responses: { 200: json('The routes of the running config', responses.routes) } },
+  config: { summary: 'The running config, secrets redacted', responses: { 200: json('The running config', responses.config) } },
+  metrics: { summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text exposition', contentType: 'text/plain' } } },
+  listEndpoints: { summary: 'List endpoints', description: 'Secrets are never listed.', responses: { 200: json('All endpoints, by id', responses.endpointList) } },
+  createEndpoint: { summary: 'Create an endpoint', body: createEndpointBody, responses: { 201: json('Created; the secret is shown once, here', responses.endpointWithSecret) }, errors: ['HG_ENDPOINT_EXISTS', 'HG_ENDPOINT_URL_BLOCKED'] },
+  getEndpoint: { summary: 'One endpoint', responses: { 200: json('The endpoint: state and live secrets\' expiry', responses.endpoint) }, errors: ['HG_ENDPOINT_NOT_FOUND'] },
+  updateEndpoint: { summary: 'Change an endpoint', description: 'Endpoints declared in gateway.yaml: only `disabled`.', body: updateEndpointBody, responses: { 200: json('The endpoint as changed', responses.endpoint) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY', 'HG_ENDPOINT_URL_BLOCKED'] },
+  deleteEndpoint: { summary: 'Delete an API-created endpoint', responses: { 200: json('Deleted', responses.deleted) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY'] },
+  rotateSecret: { summary: "Rotate an endpoint's secret", description: 'During the grace period every live secret signs, all in the one header.', body: rotateSecretBody, responses: { 200: json('The new secret, shown once', responses.rotated) }, errors: ['HG_ENDPOINT_NOT_FOUND'] },
+  recoverEndpoint: { summary: "Queue again an endpoint's failed messages since a time", body: recoverBody, responses: { 202: json('Queued', responses.recovered) }, errors: ['HG_ENDPOINT_NOT_FOUND'] },
+  listMessages: { summary: 'List messages, newest first', query: listMessagesQuery, responses: { 200: json('One page of messages', responses.messageList) } },
+  getMessage: { summary: 'One message with its attempts per target', responses: { 200: json('The message', responses.message) }, errors: ['HG_MESSAGE_NOT_FOUND'] },
+  retryMessage: { summary: 'Queue a message again', description: 'All its failed deliveries, or `{"endpoint": id}` for one (even if delivered: a resend).', body: retryBody, responses: { 202: json('Queued', responses.retried) }, errors: ['HG_MESSAGE_NOT_FOUND'] },
+  openapi: { summary: 'This OpenAPI 3.1 document', description: 'Generated from the running config: the admin API, every ingress route and the catalogue event types as webhooks.', responses: { 200: { description: 'OpenAPI 3.1 document', schema: responses.document } } },
+  asyncapi: { summary: 'The AsyncAPI 3.0 document of the event catalogue', description: 'One channel per event type and version; hookgate sends them to subscribed endpoints.', responses: { 200: { description: 'AsyncAPI 3.0 document', schema: responses.document } } },
+} satisfies Record<string, AdminRouteSpec>;
