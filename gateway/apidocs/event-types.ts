@@ -14,29 +14,18 @@ export interface DocumentedEventType {
   examples?: unknown[];
 }
 
-interface EventTypeEntry {
-  name: string;
-  version?: number;
-  description?: string;
-  schema?: Record<string, unknown>;
-  schemaFile?: string;
-  deprecated?: { sunset?: string };
-  examples?: unknown[];
-}
-
 /**
- * The catalogue's event types, for the documents. The one place that knows where they come from:
- * `eventTypes` of the running config (schemaFile read relative to the config file) until the
- * compiled catalogue (`snapshot.catalogue`) exists, when this reads its `list()` instead.
+ * The catalogue's event types, for the documents: the snapshot's compiled catalogue (the types
+ * gateway.yaml declares, schema files already read). A boolean schema (`true`) documents as "any".
  */
 export function documentedEventTypes(snapshot: Snapshot): DocumentedEventType[] {
-  const entries = (snapshot.config as unknown as { eventTypes?: EventTypeEntry[] }).eventTypes ?? [];
-  return entries
+  return snapshot.catalogue
+    .list()
     .map((e) => ({
       name: e.name,
-      version: e.version ?? 1,
+      version: e.version,
       description: e.description,
-      schema: e.schema ?? (e.schemaFile ? readSchemaFile(snapshot.loaded.dir, e.schemaFile) : undefined),
+      schema: typeof e.schema === 'object' ? e.schema : undefined,
       deprecated: e.deprecated,
       examples: e.examples,
     }))
