@@ -49,6 +49,8 @@ function findIn(node: unknown, path: (string | number)[], out: string[]): void {
 export interface ListenerHosts {
   listen: string;
   admin: string | undefined;
+  /** The plain-HTTP listener beside an HTTPS one (`listen.http`), when there is one. */
+  http?: string;
 }
 
 /**
@@ -56,10 +58,11 @@ export interface ListenerHosts {
  * the admin listener is not on loopback; any other key (plugin params, egress) when the main
  * listener is not. Only paths are returned, never a value.
  */
-export function exposedExampleSecrets(config: GatewayConfig, hosts: ListenerHosts = { listen: config.listen.host, admin: config.admin?.host }): string[] {
+export function exposedExampleSecrets(config: GatewayConfig, hosts: ListenerHosts = { listen: config.listen.host, admin: config.admin?.host, http: config.listen.http?.host }): string[] {
   const found: string[] = [];
   if (config.admin && hosts.admin !== undefined && !isLoopbackHost(hosts.admin)) findIn(config.admin.token, ['admin', 'token'], found);
-  if (!isLoopbackHost(hosts.listen)) {
+  // The plain-HTTP listener serves the same routes as the main one.
+  if (!isLoopbackHost(hosts.listen) || (hosts.http !== undefined && !isLoopbackHost(hosts.http))) {
     const { admin: _admin, ...rest } = config;
     findIn(rest, [], found);
   }

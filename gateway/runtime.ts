@@ -122,7 +122,7 @@ export class Gateway {
     // Before compile, so a refused config opens nothing. On a reload the listeners keep the hosts
     // they were started on, so those decide what is exposed.
     const running = this.snapshot?.config;
-    const hosts = running && { listen: running.listen.host, admin: this.admin && running.admin?.host };
+    const hosts = running && { listen: running.listen.host, admin: this.admin && running.admin?.host, http: running.listen.http?.host };
     const exposed = this.opts.allowExampleSecrets ? undefined : exampleSecretsError(loaded.config, hosts);
     if (exposed) return Promise.reject(exposed);
     return compile(loaded, { builtins: this.plugins, store: this.store, logger: this.logger, id: ++this.snapshotSeq, unmatchedLog: this.unmatchedLog });

@@ -29,6 +29,10 @@ test('admin.token counts behind the admin listener, every other key behind the m
     'admin.token',
     'routes[0].plugins[0].verify-signature.secrets[1]',
   ]);
+  // A plain-HTTP listener beside the HTTPS one serves the same routes.
+  assert.deepEqual(exposedExampleSecrets(cfg('127.0.0.1', '127.0.0.1', 'change-me-github', 'change-me'), { listen: '127.0.0.1', admin: '127.0.0.1', http: '0.0.0.0' }), [
+    'routes[0].plugins[0].verify-signature.secrets[1]',
+  ]);
   // Exact values only: a secret that merely contains an example value is the operator's own.
   assert.deepEqual(exposedExampleSecrets(cfg('0.0.0.0', '0.0.0.0', 'change-me-github-2', 'xchange-me')), []);
 });

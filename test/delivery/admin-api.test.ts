@@ -74,8 +74,8 @@ for (const mode of ['memory', 'redis'] as const) {
         const bad = (method: string, path: string, body: unknown, what: string) => expectError(env.gw.admin(method, path, body), 400, 'HG_ADMIN_BAD_INPUT', what);
         await bad('POST', '/admin/endpoints', { id: 'a', url, bogus: 1 }, 'unknown field');
         await bad('POST', '/admin/endpoints', { id: 'a' }, 'missing url');
-        await bad('POST', '/admin/endpoints', { id: 'a', url: 'not a url' }, 'unparsable url');
-        await bad('POST', '/admin/endpoints', { id: 'a', url: 'ftp://127.0.0.1/x' }, 'non-http url');
+        await expectError(env.gw.admin('POST', '/admin/endpoints', { id: 'a', url: 'not a url' }), 400, 'HG_ENDPOINT_URL_INVALID', 'unparsable url');
+        await expectError(env.gw.admin('POST', '/admin/endpoints', { id: 'a', url: 'ftp://127.0.0.1/x' }), 400, 'HG_ENDPOINT_URL_INVALID', 'non-http url');
         await bad('POST', '/admin/endpoints', { id: 'a', url: 42 }, 'url not a string');
         await bad('POST', '/admin/endpoints', { id: 'a', url, events: [] }, 'empty events');
         await bad('POST', '/admin/endpoints', { id: 'a', url, events: 'order.*' }, 'events not an array');
