@@ -35,7 +35,12 @@ const ENDPOINT_FIELDS = {
     properties: { ca: { type: 'string', minLength: 1 }, cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1, writeOnly: true }, servername: { type: 'string', minLength: 1 } },
     description: 'PEM text: a CA to verify the endpoint with, a client certificate and key to present, a TLS server name; null clears it (PATCH). The key is never shown again.',
   },
-  eventVersions: field('eventVersions', { description: 'Catalogue version pinned per event type, e.g. {"invoice.paid": 2}.' }),
+  eventVersions: {
+    type: 'object',
+    propertyNames: withoutDefaults(gatewaySchema().$defs.eventTypeName as Schema),
+    additionalProperties: { type: 'integer', minimum: 1 },
+    description: 'Catalogue version pinned per event type, e.g. {"invoice.paid": 2}: the endpoint receives only that version.',
+  },
 };
 
 const SECRET = field('secret', { description: 'A `whsec_` secret of your own; generated when omitted.' });
