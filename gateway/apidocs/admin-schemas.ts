@@ -23,7 +23,8 @@ const CONFIG_ENDPOINT = gatewaySchema().$defs.endpoint.properties as Record<stri
 const field = (name: string, extra: Schema = {}): Schema => ({ ...withoutDefaults(CONFIG_ENDPOINT[name]!), ...extra });
 
 const ENDPOINT_FIELDS = {
-  url: field('url', { description: 'Absolute http(s) URL the deliveries are POSTed to.' }),
+  // No pattern here: the handler's own check answers HG_ENDPOINT_URL_INVALID / _BLOCKED.
+  url: { type: 'string', minLength: 1, description: 'Absolute http(s) URL the deliveries are POSTed to (else 400 HG_ENDPOINT_URL_INVALID; a blocked address is HG_ENDPOINT_URL_BLOCKED).' },
   events: field('events', { minItems: 1, items: { type: 'string', minLength: 1, maxLength: 256 }, description: 'Event type patterns: `invoice.paid`, `invoice.*`, `*`.' }),
   headers: field('headers', { description: 'Extra headers sent with every delivery.' }),
   rateLimitPerSec: { type: ['integer', 'null'], minimum: 1, description: 'Deliveries per second at most, across instances (null: no limit).' },

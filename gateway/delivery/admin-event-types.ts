@@ -3,6 +3,7 @@
  * send a type's example to one endpoint. The routes check input (with the rules gateway.yaml's
  * schema gives `eventTypes`) and map HTTP; the event type directory owns the changes.
  */
+import { eventTypeSpecs } from '../apidocs/event-type-specs.js';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { AdminServer, AdminRequest } from '../admin/server.js';
 import type { CatalogueEntry, EventTypeDefinition } from '../catalogue/catalogue.js';
@@ -108,28 +109,28 @@ export function registerEventTypeAdmin(admin: AdminServer, engine: DeliveryEngin
     return entry;
   };
 
-  admin.route('GET', '/admin/event-types', async () => ({ status: 200, body: { eventTypes: (await types.fresh()).list().map(eventTypeView) } }));
+  admin.route('GET', '/admin/event-types', async () => ({ status: 200, body: { eventTypes: (await types.fresh()).list().map(eventTypeView) } }), eventTypeSpecs.list);
 
   admin.route('POST', '/admin/event-types', async (req) => {
     const def = checked<EventTypeDefinition>(validateCreate, structuredClone(req.body));
     checkSunset(def.deprecated);
     return { status: 201, body: eventTypeView(await types.create(def)) };
-  });
+  }, eventTypeSpecs.create);
 
-  admin.route('GET', '/admin/event-types/:name', async (req) => ({ status: 200, body: eventTypeView(await mustType(req, false)) }));
+  admin.route('GET', '/admin/event-types/:name', async (req) => ({ status: 200, body: eventTypeView(await mustType(req, false)) }), eventTypeSpecs.get);
 
   admin.route('PATCH', '/admin/event-types/:name', async (req) => {
     const entry = await mustType(req, true);
     const changes = checked<EventTypeChanges>(validatePatch, req.body);
     checkSunset(changes.deprecated);
     return { status: 200, body: eventTypeView(await types.update(entry, changes)) };
-  });
+  }, eventTypeSpecs.update);
 
   admin.route('DELETE', '/admin/event-types/:name', async (req) => {
     const entry = await mustType(req, true);
     await types.remove(entry);
     return { status: 200, body: { deleted: entry.name, version: entry.version } };
-  });
+  }, eventTypeSpecs.remove);
 
   admin.route('POST', '/admin/endpoints/:id/send-example', async (req) => {
     const ep = await engine.endpoints.find(req.params.id!);
@@ -143,5 +144,5 @@ export function registerEventTypeAdmin(admin: AdminServer, engine: DeliveryEngin
     if (entry.examples.length === 0) throw bad(`event type ${entry.name} v${entry.version} has no examples`);
     const r = await engine.publish({ type: entry.name, version: entry.version, data: entry.examples[0] }, { onlyEndpoint: ep.id });
     return { status: 202, body: { id: r.id, endpoint: ep.id, eventType: entry.name, version: entry.version } };
-  });
+  }, eventTypeSpecs.sendExample);
 }

@@ -208,15 +208,18 @@ describe('validate-body in the OpenAPI document', () => {
 });
 
 describe('documentedEventTypes (the catalogue adapter)', () => {
-  it('reads eventTypes of the config, version 1 by default, schemaFile relative to the config, sorted by name and version', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hookgate-apidocs-'));
-    writeFileSync(join(dir, 'paid.yaml'), 'type: object\nrequired: [id]\nproperties: { id: { type: string } }\n');
-    const snap = await compileText('routes: []');
-    const withTypes = { ...snap, loaded: { ...snap.loaded, dir }, config: { ...snap.config, eventTypes: [{ name: 'invoice.paid', version: 2, schemaFile: 'paid.yaml' }, { name: 'customer.created' }, { name: 'invoice.paid', schema: { type: 'object' } }] } } as unknown as Snapshot;
-    const types = documentedEventTypes(withTypes);
+  it('reads the compiled catalogue: version 1 by default, sorted by name and version, schemas as compiled', async () => {
+    const snap = await compileText(`
+routes: []
+eventTypes:
+  - { name: invoice.paid, version: 2, schema: { type: object, required: [id], properties: { id: { type: string } } } }
+  - { name: customer.created }
+  - { name: invoice.paid, schema: { type: object } }
+`);
+    const types = documentedEventTypes(snap);
     assert.deepEqual(types.map((t) => [t.name, t.version]), [['customer.created', 1], ['invoice.paid', 1], ['invoice.paid', 2]]);
     assert.deepEqual(types[2]!.schema, { type: 'object', required: ['id'], properties: { id: { type: 'string' } } });
     assert.equal(types[0]!.schema, undefined);
-    assert.deepEqual(documentedEventTypes(snap), [], 'no eventTypes: an empty catalogue');
+    assert.deepEqual(documentedEventTypes(await compileText('routes: []')), [], 'no eventTypes: an empty catalogue');
   });
 });
