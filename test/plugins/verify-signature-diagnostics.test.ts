@@ -256,4 +256,11 @@ routes:
     const written = [...answers, readFileSync(logFile, 'utf8'), JSON.stringify(g.log.lines), m.text].join('\n');
     for (const f of forbidden) assert.ok(!written.includes(f), 'a secret or expected signature leaked');
   });
+
+  it('the OpenAPI document mentions the header on the routes that send it', async () => {
+    const doc = (await g.admin('GET', '/admin/openapi.json')).json() as { paths: Record<string, Record<string, { description?: string }>> };
+    const text = (path: string) => JSON.stringify(doc.paths[path]);
+    assert.match(text('/diag'), /Hookgate-Signature-Diagnosis/);
+    assert.doesNotMatch(text('/quiet'), /Hookgate-Signature-Diagnosis/);
+  });
 });
