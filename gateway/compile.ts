@@ -13,7 +13,7 @@ import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolic
 import { endpointHeadersProblem } from './delivery/endpoint-headers.js';
 import { SsrfGuard } from './delivery/ssrf.js';
 import { ConfigError } from './errors.js';
-import { assertPluginDefinition, assertPluginInstance, credentialsOf, type PluginDefinition, type PluginInstance } from './plugin.js';
+import { assertPluginDefinition, assertPluginInstance, credentialsOf, NO_METRICS, type PluginDefinition, type PluginEnv, type PluginInstance, type PluginMetrics } from './plugin.js';
 import { Router } from './router.js';
 import { checkListenerTls } from './tls.js';
 import { unmatchedRoute } from './unmatched-route.js';
@@ -95,6 +95,8 @@ export interface CompileOptions {
   unmatchedLog?: PluginInstance;
   /** Only check the config (`hookgate validate`): plugins see `env.dryRun` and open nothing. */
   dryRun?: boolean;
+  /** The running gateway's metrics, which plugins may add counters to (default: counting nothing). */
+  metrics?: PluginMetrics;
 }
 
 const schemaCache = new WeakMap<object, ValidateFunction>();
@@ -149,7 +151,7 @@ async function instantiate(
   basePath: (string | number)[],
   defs: Map<string, PluginDefinition>,
   loaded: LoadedConfig,
-  env: { store: Store; logger: Logger; dryRun: boolean; routeName: string | undefined; publicUrl: string | undefined },
+  env: Omit<PluginEnv, 'configDir'> & { dryRun: boolean },
   created: { name: string; instance: PluginInstance }[],
 ): Promise<{ name: string; instance: PluginInstance }[]> {
   const out: { name: string; instance: PluginInstance }[] = [];
@@ -292,7 +294,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
     for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg, Date.now, compileUpstreamTls(loaded, name, opts.logger)));
     const egress = compileEgress(loaded);
     ssrf = egress.ssrf;
-    const baseEnv = { store: opts.store, logger: opts.logger, dryRun: opts.dryRun === true };
+    const baseEnv = { store: opts.store, logger: opts.logger, metrics: opts.metrics ?? NO_METRICS, dryRun: opts.dryRun === true };
     const globals = await instantiate(config.plugins, ['plugins'], defs, loaded, { ...baseEnv, routeName: undefined, publicUrl: undefined }, created);
     const names = new Map<string, number>();
     const routes: CompiledRoute[] = [];

@@ -42,6 +42,8 @@ export class Context {
   status = 0;
   /** Stable error code when the gateway answered with an error. */
   errorCode: string | undefined = undefined;
+  /** The error's one-word reason (`GatewayError.reason`), for the access line; never sent to the client. */
+  errorReason: string | undefined = undefined;
   /** The upstream target URL the request went to, if any. */
   upstreamTarget: string | undefined = undefined;
   /** Response bytes written (body). */

@@ -68,6 +68,7 @@ export const LOG_CODES = {
   HG_STORE_UNAVAILABLE: 'Redis connection lost; retrying.',
   HG_QUEUE_STOP_FORCED: 'Delivery workers did not stop within the drain deadline; their jobs run again after the lock expires.',
   HG_TLS_VERIFY_OFF: 'An upstream has `tls.insecureSkipVerify: true`: its certificate is not verified.',
+  HG_SIGNATURE_SECRET_FORMAT: 'A `verify-signature` secret looks meant for another kind of preset (`whsec_` on github/shopify/slack/twilio/hmac, or no `whsec_` on standard-webhooks/svix); logged at start and reload with its position, never its value (see [Diagnostics](#signature-diagnostics)).',
 } as const;
 
 type Catalogue = typeof CATALOGUE;
@@ -90,6 +91,11 @@ export class GatewayError extends Error {
   headers: Record<string, string> | undefined;
   /** Itemised reasons (e.g. schema failures with their JSON pointers), sent as `error.details`. */
   details: ErrorDetail[] | undefined;
+  /**
+   * One stable word saying why, for operators (e.g. verify-signature's `timestamp-too-old`): the
+   * error mapper puts it in the access line's `reason`, never in the response body.
+   */
+  reason: string | undefined;
   constructor(code: ErrorCode, status: number, message: string, headers?: Record<string, string>) {
     super(message);
     this.name = 'GatewayError';
@@ -101,6 +107,12 @@ export class GatewayError extends Error {
   /** Adds response headers; returns this, so `throw Errors.RATE_LIMITED(…).with({…})` reads in one line. */
   with(headers: Record<string, string>): this {
     this.headers = { ...this.headers, ...headers };
+    return this;
+  }
+
+  /** Sets the word the access line logs as `reason`; returns this. */
+  because(reason: string): this {
+    this.reason = reason;
     return this;
   }
 

@@ -66,6 +66,7 @@ export function accessLine(ctx: Context): Record<string, unknown> {
   };
   if (ctx.consumer) line.consumer = ctx.consumer;
   if (ctx.errorCode) line.error = ctx.errorCode;
+  if (ctx.errorReason) line.reason = ctx.errorReason;
   if (ctx.messageId) line.messageId = ctx.messageId;
   return line;
 }

@@ -1,8 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import type { PluginCounter, PluginMetrics } from './plugin.js';
 import { RequestMetrics } from './request-metrics.js';
 
 /** Prometheus metrics, one registry per gateway so several gateways in one process don't collide. */
-export class Metrics {
+export class Metrics implements PluginMetrics {
   readonly registry = new Registry();
   readonly reloads: Counter<'result'>;
   readonly inflight: Gauge;
@@ -13,6 +14,22 @@ export class Metrics {
 
   /** Per-route counts and latency: plain increments per request, series built at scrape time. */
   private readonly requestStats = new RequestMetrics();
+  /** The counters plugins asked for, by name: each reload's instances get the same one. */
+  private readonly pluginCounters = new Map<string, { labels: string; counter: Counter<string> }>();
+
+  /** A counter for plugins (PluginMetrics): created on first use, the same one ever after. */
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[]): PluginCounter<L> {
+    const labels = [...labelNames].sort().join(',');
+    const known = this.pluginCounters.get(name);
+    if (known) {
+      if (known.labels !== labels) throw new Error(`metric ${name} already exists with labels {${known.labels}}`);
+      return known.counter;
+    }
+    // prom-client refuses a name already registered (a core metric): the plugin's create() fails.
+    const counter = new Counter({ name, help, labelNames: [...labelNames], registers: [this.registry] });
+    this.pluginCounters.set(name, { labels, counter });
+    return counter;
+  }
 
   /** Counts one request and its latency (hot path: no label hashing). */
   observe(route: string, status: number, seconds: number): void {

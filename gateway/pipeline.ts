@@ -275,6 +275,7 @@ export class Pipeline implements ForwardHooks {
     const buf = Buffer.from(JSON.stringify(errorBodyOf(ge)));
     ctx.status = 500;
     ctx.errorCode = ge.code;
+    ctx.errorReason = undefined;
     ctx.bytesOut = 0;
     try {
       // Still closing when the refused answer meant to (its body unread).
@@ -317,6 +318,7 @@ export class Pipeline implements ForwardHooks {
     // HTTP/2 has no Connection header, each stream ends on its own).
     if ((ge.status === 413 || ge.status === 408) && ex.req.httpVersionMajor === 1) headers.connection = 'close';
     ctx.errorCode = ge.code;
+    ctx.errorReason = ge.reason;
     this.respond(ex, { status: ge.status, headers, body: errorBodyOf(ge) });
   }
 

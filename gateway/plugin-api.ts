@@ -4,7 +4,7 @@
  * they do. It imports nothing of the runtime, so a plugin never pulls the gateway into a cycle.
  */
 export { definePlugin } from './plugin.js';
-export type { JsonSchema, PluginDefinition, PluginEnv, PluginInstance, PluginResponse } from './plugin.js';
+export type { JsonSchema, PluginCounter, PluginDefinition, PluginEnv, PluginInstance, PluginMetrics, PluginResponse } from './plugin.js';
 export { Context, type CredentialLocations } from './context.js';
 export { accessLevel, accessLine, logFormat } from './logger.js';
 export { Errors, GatewayError, type ErrorCode } from './errors.js';

@@ -32,10 +32,30 @@ export interface PluginInstance {
   close?(): void | Promise<void>;
 }
 
+/** A Prometheus counter a plugin increments; `labels` names every label it was declared with. */
+export interface PluginCounter<L extends string = string> {
+  inc(labels: Record<L, string>, value?: number): void;
+}
+
+/** The gateway's metrics registry, as plugins reach it (scraped at the admin `GET /metrics`). */
+export interface PluginMetrics {
+  /**
+   * The counter `name` (Prometheus naming, e.g. `hookgate_signature_failures_total`). Asking again
+   * with the same name and labels, as every reload does, returns the same counter, so counts
+   * survive reloads. @throws Error if the name is taken by another metric or other labels.
+   */
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[]): PluginCounter<L>;
+}
+
+/** Metrics that count nothing: for `hookgate validate`, and compiles outside a running gateway. */
+export const NO_METRICS: PluginMetrics = { counter: () => ({ inc() {} }) };
+
 /** What the core hands a plugin when it creates an instance. */
 export interface PluginEnv {
   store: Store;
   logger: Logger;
+  /** The gateway's metrics registry. */
+  metrics: PluginMetrics;
   /** Directory of the config file, to resolve relative paths in params. */
   configDir: string;
   /** The route this instance serves, or undefined for a global plugin. */

@@ -125,7 +125,7 @@ export class Gateway {
     const hosts = running && { listen: running.listen.host, admin: this.admin && running.admin?.host, http: running.listen.http?.host };
     const exposed = this.opts.allowExampleSecrets ? undefined : exampleSecretsError(loaded.config, hosts);
     if (exposed) return Promise.reject(exposed);
-    return compile(loaded, { builtins: this.plugins, store: this.store, logger: this.logger, id: ++this.snapshotSeq, unmatchedLog: this.unmatchedLog });
+    return compile(loaded, { builtins: this.plugins, store: this.store, logger: this.logger, id: ++this.snapshotSeq, unmatchedLog: this.unmatchedLog, metrics: this.metrics });
   }
 
   /** Loads, compiles and serves a config. Throws ConfigError on an invalid config. */

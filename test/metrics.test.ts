@@ -28,3 +28,16 @@ test('per-route request counts and latency histogram in Prometheus text: cumulat
   assert.ok(Math.abs(sample(t, 'hookgate_request_duration_seconds_sum{route="a"}')! - 20.008) < 1e-9);
   assert.equal(sample(t, 'hookgate_request_duration_seconds_bucket{le="0.001",route="b"}'), 1);
 });
+
+test('plugin counters: the same name and labels give the same counter (counts survive a reload); a taken name or other labels throw', async () => {
+  const m = new Metrics();
+  const first = m.counter('hookgate_test_things_total', 'Things', ['route', 'reason']);
+  first.inc({ route: 'r', reason: 'x' });
+  // A reload's new instance asks again, labels in another order.
+  const again = m.counter('hookgate_test_things_total', 'Things', ['reason', 'route']);
+  again.inc({ route: 'r', reason: 'x' });
+  const t = await m.registry.metrics();
+  assert.equal(sample(t, 'hookgate_test_things_total{route="r",reason="x"}'), 2);
+  assert.throws(() => m.counter('hookgate_test_things_total', 'Things', ['route']), /already exists with labels/);
+  assert.throws(() => m.counter('hookgate_reloads_total', 'A core metric', ['result']), /already been registered/);
+});

@@ -105,7 +105,10 @@ function verifySignature(p: Json, reg: SchemeRegistry): PluginContract {
     security: [[name]],
     parameters: others.map(headerParam),
     errors: ['HG_SIGNATURE_MISSING', 'HG_SIGNATURE_INVALID', ...(timestamp ? ['HG_TIMESTAMP_OUT_OF_RANGE'] : []), 'HG_DUPLICATE_IN_FLIGHT'],
-    notes: ['A replayed message id is answered `200` with `Hookgate-Duplicate: true` and not forwarded.'],
+    notes: [
+      'A replayed message id is answered `200` with `Hookgate-Duplicate: true` and not forwarded.',
+      ...(p.diagnostics === true ? ['A refusal carries `Hookgate-Signature-Diagnosis: <word>`, why it was refused (README "Signature diagnostics").'] : []),
+    ],
   };
 }
 

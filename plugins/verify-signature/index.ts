@@ -16,9 +16,14 @@
  *  - onLog: on a 2xx outcome mark the key `done` for the dedupe window; otherwise delete it, so
  *    the provider's retry after a failed forward is forwarded.
  * Store failures fail open: the request goes through and a warning is logged.
+ *
+ * A refusal says why in one word (diagnostics.ts): in the access line's `reason`, in
+ * `hookgate_signature_failures_total{route,reason}` and, with `diagnostics: true`, in the
+ * `Hookgate-Signature-Diagnosis` response header.
  */
 import { createHash } from 'node:crypto';
-import { definePlugin, Errors, type Context, type PluginInstance, type PluginResponse } from '../../gateway/plugin-api.js';
+import { definePlugin, Errors, GatewayError, type Context, type PluginInstance, type PluginResponse } from '../../gateway/plugin-api.js';
+import { createDiagnosis, secretFormatWarnings } from './diagnostics.js';
 import { verifySignatureSchema } from './schema.js';
 import { createVerifier, DEFAULT_TOLERANCE_SEC, type SignedRequest, type Verified, type Verifier, type VerifySignatureParams } from './schemes/index.js';
 
@@ -29,6 +34,10 @@ const NAME = 'verify-signature';
 export const INFLIGHT_TTL_MS = 60_000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const EMPTY = Buffer.alloc(0);
+/** The response header that carries the refusal's reason when the route sets `diagnostics: true`. */
+export const DIAGNOSIS_HEADER = 'hookgate-signature-diagnosis';
+/** The counter of refusals, labelled by route and reason. */
+export const FAILURES_METRIC = 'hookgate_signature_failures_total';
 
 /**
  * The store key (below `vs:<route>:<preset>:`) that identifies a verified message: its id when the
@@ -68,6 +77,21 @@ export const verifySignaturePlugin = definePlugin<VerifySignatureParams>({
         ? Math.max(toleranceSec * 1000 * 2, INFLIGHT_TTL_MS)
         : DAY_MS;
     const { store, logger } = env;
+    const diagnose = createDiagnosis(params, env.publicUrl, verifier);
+    const failures = env.metrics.counter(FAILURES_METRIC, 'Requests verify-signature refused, by route and reason', ['route', 'reason']);
+    for (const w of secretFormatWarnings(params.preset, params.secrets ?? [])) {
+      logger.warn({ code: 'HG_SIGNATURE_SECRET_FORMAT', plugin: NAME, route: env.routeName }, `verify-signature: ${w}`);
+    }
+
+    /** Tags a verifier's refusal with its reason, counts it, and adds the diagnosis header if asked to. */
+    function refusal(ctx: Context, req: SignedRequest, nowMs: number, err: unknown): unknown {
+      if (!(err instanceof GatewayError)) return err;
+      const reason = diagnose(req, nowMs, err);
+      err.because(reason);
+      failures.inc({ route: ctx.routeName, reason });
+      if (params.diagnostics) err.with({ [DIAGNOSIS_HEADER]: reason });
+      return err;
+    }
 
     const warn = (err: unknown, key: string, what: string) =>
       logger.warn({ err: err instanceof Error ? err.message : String(err), code: 'HG_STORE_UNAVAILABLE', plugin: NAME, key },
@@ -100,7 +124,13 @@ export const verifySignaturePlugin = definePlugin<VerifySignatureParams>({
 
       async onRequest(ctx: Context) {
         const req: SignedRequest = { header: (n) => ctx.header(n), body: ctx.body ?? EMPTY, search: ctx.search };
-        const verified = verifier.verify(req, Date.now());
+        const nowMs = Date.now();
+        let verified: Verified;
+        try {
+          verified = verifier.verify(req, nowMs);
+        } catch (err) {
+          throw refusal(ctx, req, nowMs, err);
+        }
         const state: VerifySignatureState = { id: verified.id };
         ctx.state[NAME] = state;
         if (!dedupe) return;

@@ -41,6 +41,13 @@ export const verifySignatureSchema: JsonSchema = {
       minimum: 1,
       description: 'How long a delivered message is remembered. Default: 2 x toleranceSec with a signed timestamp, else 24 h.',
     },
+    diagnostics: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Also tell the sender why a request was refused, in a Hookgate-Signature-Diagnosis response header (one word; the access log and ' +
+        'hookgate_signature_failures_total always have it). For setting an integration up: it tells a prober which check failed.',
+    },
     publicUrl: {
       type: 'string',
       pattern: '^https?://',

@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { pino } from 'pino';
 import { ClientIpResolver, type ForwardedHeader } from '../../gateway/client-ip.js';
+import { NO_METRICS } from '../../gateway/plugin.js';
 import { Context, GatewayError, type CredentialLocations, type PluginDefinition, type PluginEnv, type PluginInstance, type Store } from '../../gateway/plugin-api.js';
 
 // Strict, unlike the core: a plugin's own schema should also pass ajv's strict mode.
@@ -27,7 +28,7 @@ export interface PluginHarness<P> {
  * store that fails loudly if the plugin uses it.
  */
 export function pluginEnv(env: Partial<PluginEnv> = {}): PluginEnv {
-  return { store: {} as Store, logger: pino({ level: 'silent' }), configDir: '.', routeName: 'r', publicUrl: undefined, ...env };
+  return { store: {} as Store, logger: pino({ level: 'silent' }), metrics: NO_METRICS, configDir: '.', routeName: 'r', publicUrl: undefined, ...env };
 }
 
 /** A harness for one plugin definition; `env` fills in what differs from `pluginEnv()`. */

@@ -4,22 +4,23 @@
  */
 import { createHmac } from 'node:crypto';
 import { checkTimestamp, Errors, GatewayError } from '../../../gateway/plugin-api.js';
-import type { HmacAlgorithm } from './verifier.js';
+import type { FailureReason, HmacAlgorithm, Secret } from './verifier.js';
 
 // Errors: one wording per failure kind. The message never names a secret or says which one was close.
 
-export function missing(header: string): GatewayError {
-  return Errors.SIGNATURE_MISSING(header);
+/** The signature header is absent (`no-signature-header`), or it or a header signed with it is unreadable. */
+export function missing(header: string, reason: 'no-signature-header' | 'malformed-header' = 'malformed-header'): GatewayError {
+  return Errors.SIGNATURE_MISSING(header).because(reason);
 }
-export function invalid(detail = 'signature does not match'): GatewayError {
-  return Errors.SIGNATURE_INVALID(detail);
+export function invalid(detail = 'signature does not match', reason: FailureReason = 'no-secret-matched'): GatewayError {
+  return Errors.SIGNATURE_INVALID(detail).because(reason);
 }
 export function checkTs(ts: number, toleranceSec: number, nowMs: number): void {
   const r = checkTimestamp(ts, toleranceSec, nowMs);
   if (r !== 'ok') {
     throw Errors.TIMESTAMP_OUT_OF_RANGE(
       `signature timestamp is ${r === 'stale' ? 'too old' : 'in the future'} (tolerance ${toleranceSec}s)`,
-    );
+    ).because(r === 'stale' ? 'timestamp-too-old' : 'timestamp-in-future');
   }
 }
 
@@ -39,8 +40,8 @@ export function hmac(algorithm: HmacAlgorithm, key: Buffer | string, ...parts: A
   return h.digest();
 }
 
-export function requireSecrets(secrets: string[] | undefined, allowEmpty = false): string[] {
-  const list = (secrets ?? []).filter((s) => typeof s === 'string');
+export function requireSecrets(secrets: readonly Secret[] | undefined, allowEmpty = false): Secret[] {
+  const list = (secrets ?? []).filter((s) => typeof s === 'string' || Buffer.isBuffer(s));
   if (!allowEmpty && list.length === 0) throw new Error('verify-signature: secrets must not be empty');
   if (list.some((s) => s.length === 0)) throw new Error('verify-signature: secrets must not contain an empty string');
   return list;

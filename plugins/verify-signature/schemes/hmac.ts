@@ -4,12 +4,13 @@
 import { createHash } from 'node:crypto';
 import { signatureEqual } from '../../../gateway/plugin-api.js';
 import { BASE64, checkTs, HEX, hmac, invalid, missing, parseSeconds, requireSecrets } from './checks.js';
-import { DEFAULT_TOLERANCE_SEC, type HMAC_ONLY, type Verified, type Verifier, type VerifySignatureParams } from './verifier.js';
+import { DEFAULT_TOLERANCE_SEC, type HMAC_ONLY, type Secret, type Verified, type Verifier, type VerifySignatureParams } from './verifier.js';
 
 /** The presets that are configurations of the generic HMAC verifier. */
 export type HmacPreset = 'hmac' | 'github' | 'shopify' | 'slack';
 
-export interface HmacOptions extends Pick<VerifySignatureParams, 'secrets' | 'toleranceSec' | 'publicUrl' | (typeof HMAC_ONLY)[number]> {
+export interface HmacOptions extends Pick<VerifySignatureParams, 'toleranceSec' | 'publicUrl' | (typeof HMAC_ONLY)[number]> {
+  secrets?: readonly Secret[];
   /** The preset this configuration is (default `hmac`); it names the verifier in dedupe keys. */
   preset?: HmacPreset;
   /**
@@ -72,7 +73,8 @@ export function hmacVerifier(opts: HmacOptions): Verifier {
     hasTimestamp: tsHeader !== undefined,
     verify(req, nowMs) {
       const raw = req.header(header)?.trim();
-      if (!raw || !raw.startsWith(prefix)) throw missing(opts.header!);
+      if (!raw) throw missing(opts.header!, 'no-signature-header');
+      if (!raw.startsWith(prefix)) throw missing(opts.header!);
       const text = raw.slice(prefix.length);
       const ok = encoding === 'hex' ? HEX.test(text) && text.length === digestBytes * 2 : BASE64.test(text);
       if (!ok) throw missing(opts.header!);

@@ -8,13 +8,16 @@ import { hmacPresetVerifier, hmacVerifier } from './hmac.js';
 import { standardWebhooksVerifier, svixVerifier } from './standard-webhooks.js';
 import { stripeVerifier } from './stripe.js';
 import { twilioVerifier } from './twilio.js';
-import { HMAC_ONLY, type Verifier, type VerifySignatureParams } from './verifier.js';
+import { HMAC_ONLY, type Secret, type Verifier, type VerifySignatureParams } from './verifier.js';
 
 export {
   DEFAULT_TOLERANCE_SEC,
+  FAILURE_REASONS,
   PRESETS,
+  type FailureReason,
   type HmacAlgorithm,
   type Preset,
+  type Secret,
   type SignatureEncoding,
   type SignedRequest,
   type Verified,
@@ -38,9 +41,10 @@ export {
 /**
  * Builds the verifier for `params.preset`. Throws an Error for semantic config problems
  * (empty secret list, bad secret format, missing publicUrl...). `publicUrl` is the route's;
- * a `publicUrl` param overrides it.
+ * a `publicUrl` param overrides it. `secrets` replaces `params.secrets` (the diagnostics'
+ * re-interpretations of them).
  */
-export function createVerifier(params: VerifySignatureParams, publicUrl?: string): Verifier {
+export function createVerifier(params: VerifySignatureParams, publicUrl?: string, secrets: readonly Secret[] | undefined = params.secrets): Verifier {
   const url = params.publicUrl ?? publicUrl;
   // Params that belong to another preset are almost always a copy-paste slip: say so rather than ignore them.
   if (params.publicKeys?.length && params.preset !== 'standard-webhooks' && params.preset !== 'svix') {
@@ -50,7 +54,7 @@ export function createVerifier(params: VerifySignatureParams, publicUrl?: string
     const stray = HMAC_ONLY.filter((k) => params[k] !== undefined);
     if (stray.length) throw new Error(`verify-signature: ${stray.join(', ')} only apply to preset hmac, not ${params.preset}`);
   }
-  const base = { secrets: params.secrets, toleranceSec: params.toleranceSec };
+  const base = { secrets, toleranceSec: params.toleranceSec };
   switch (params.preset) {
     case 'standard-webhooks':
       return standardWebhooksVerifier({ ...base, publicKeys: params.publicKeys });
@@ -63,7 +67,7 @@ export function createVerifier(params: VerifySignatureParams, publicUrl?: string
     case 'slack':
       return hmacPresetVerifier(params.preset, base);
     case 'twilio':
-      return twilioVerifier({ secrets: params.secrets, publicUrl: url ?? '' });
+      return twilioVerifier({ secrets, publicUrl: url ?? '' });
     case 'hmac':
       return hmacVerifier({
         ...base,

@@ -2,7 +2,7 @@
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { decodeStandardWebhooksSecret, parseVersionedSignatures, signatureEqual } from '../../../gateway/plugin-api.js';
 import { BASE64, checkTs, hmac, invalid, missing, parseSeconds, requireSecrets } from './checks.js';
-import { DEFAULT_TOLERANCE_SEC, type Verifier } from './verifier.js';
+import { DEFAULT_TOLERANCE_SEC, type Secret, type Verifier } from './verifier.js';
 
 /** The HMAC key of a standard-webhooks secret, with the plugin's name in the config error. */
 function standardWebhooksKey(secret: string): Buffer {
@@ -30,7 +30,7 @@ export function decodeStandardWebhooksPublicKey(publicKey: string): KeyObject {
 export const MAX_ED25519_SIGNATURES = 4;
 
 export interface StandardWebhooksOptions {
-  secrets?: string[];
+  secrets?: readonly Secret[];
   publicKeys?: string[];
   toleranceSec?: number;
   /** Header name sets tried in order; the first set whose signature header is present is used. */
@@ -46,7 +46,7 @@ const SVIX_HEADERS = { id: 'svix-id', timestamp: 'svix-timestamp', signature: 's
  * header a space-separated list of `<version>,<base64>`; any valid entry wins.
  */
 export function standardWebhooksVerifier(opts: StandardWebhooksOptions): Verifier {
-  const keys = requireSecrets(opts.secrets, true).map(standardWebhooksKey);
+  const keys = requireSecrets(opts.secrets, true).map((s) => (typeof s === 'string' ? standardWebhooksKey(s) : s));
   const pubKeys = (opts.publicKeys ?? []).map(decodeStandardWebhooksPublicKey);
   if (keys.length === 0 && pubKeys.length === 0) throw new Error('verify-signature: secrets must not be empty');
   const tol = opts.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
@@ -60,6 +60,7 @@ export function standardWebhooksVerifier(opts: StandardWebhooksOptions): Verifie
     verify(req, nowMs) {
       // Use one header set as a whole, so ids/timestamps are never mixed across the two namings.
       const names = sets.find((s) => req.header(s.signature) !== undefined) ?? sets[0]!;
+      if (!req.header(names.signature)) throw missing(names.signature, 'no-signature-header');
       const id = req.header(names.id);
       if (!id) throw missing(names.id);
       const tsText = req.header(names.timestamp);
@@ -81,7 +82,7 @@ export function standardWebhooksVerifier(opts: StandardWebhooksOptions): Verifie
       const v1a = entries.filter((e) => e.version === 'v1a');
       // Each v1a entry costs an ed25519 verification per public key: refuse a header that lists
       // more than a sender with several keys would, whether or not a v1 entry already matched.
-      if (v1a.length > MAX_ED25519_SIGNATURES) throw invalid(`more than ${MAX_ED25519_SIGNATURES} v1a signatures`);
+      if (v1a.length > MAX_ED25519_SIGNATURES) throw invalid(`more than ${MAX_ED25519_SIGNATURES} v1a signatures`, 'malformed-header');
       if (!matched && v1a.length > 0 && pubKeys.length > 0) {
         const signed = Buffer.concat([prefix, req.body]);
         for (const e of v1a) {

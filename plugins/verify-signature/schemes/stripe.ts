@@ -1,10 +1,10 @@
 /** stripe: `Stripe-Signature: t=<ts>,v1=<hex>`, HMAC-SHA256 over `{t}.{body}`. */
 import { parseStripeSignatureHeader, signatureEqual } from '../../../gateway/plugin-api.js';
 import { checkTs, hmac, invalid, missing, requireSecrets } from './checks.js';
-import { DEFAULT_TOLERANCE_SEC, type Verifier } from './verifier.js';
+import { DEFAULT_TOLERANCE_SEC, type Secret, type Verifier } from './verifier.js';
 
 export interface StripeOptions {
-  secrets?: string[];
+  secrets?: readonly Secret[];
   toleranceSec?: number;
 }
 
@@ -37,7 +37,7 @@ export function stripeVerifier(opts: StripeOptions): Verifier {
     hasTimestamp: true,
     verify(req, nowMs) {
       const parsed = parseStripeSignatureHeader(req.header('stripe-signature'));
-      if (!parsed) throw missing('Stripe-Signature');
+      if (!parsed) throw missing('Stripe-Signature', req.header('stripe-signature') ? 'malformed-header' : 'no-signature-header');
       let matched: Buffer | undefined;
       for (const secret of secrets) {
         const expected = hmac('sha256', secret, `${parsed.timestamp}.`, req.body);

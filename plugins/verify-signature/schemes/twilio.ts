@@ -2,10 +2,10 @@
 import { createHash } from 'node:crypto';
 import { signatureEqual } from '../../../gateway/plugin-api.js';
 import { BASE64, hmac, invalid, missing, requireSecrets } from './checks.js';
-import type { Verifier } from './verifier.js';
+import type { Secret, Verifier } from './verifier.js';
 
 export interface TwilioOptions {
-  secrets?: string[];
+  secrets?: readonly Secret[];
   /** The public URL Twilio calls, without the query string (that comes from the request). */
   publicUrl: string;
 }
@@ -59,19 +59,15 @@ export function twilioVerifier(opts: TwilioOptions): Verifier {
     hasTimestamp: false,
     verify(req) {
       const given = req.header('x-twilio-signature')?.trim();
-      if (!given || !BASE64.test(given)) throw missing('X-Twilio-Signature');
+      if (!given) throw missing('X-Twilio-Signature', 'no-signature-header');
+      if (!BASE64.test(given)) throw missing('X-Twilio-Signature');
       const url = publicUrl + req.search;
       const bodyHash = new URLSearchParams(req.search).get('bodySHA256');
       const contentType = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       let params = '';
-      if (bodyHash !== null) {
-        if (!signatureEqual(createHash('sha256').update(req.body).digest('hex'), bodyHash.toLowerCase())) {
-          throw invalid('body does not match the signed bodySHA256');
-        }
-      } else if (contentType === 'application/x-www-form-urlencoded') {
-        params = twilioParamString(req.body);
-      } else if (req.body.length > 0) {
-        throw invalid('body is not covered by the signature (no bodySHA256 in the URL)');
+      if (bodyHash === null) {
+        if (contentType === 'application/x-www-form-urlencoded') params = twilioParamString(req.body);
+        else if (req.body.length > 0) throw invalid('body is not covered by the signature (no bodySHA256 in the URL)', 'malformed-header');
       }
       let matched: Buffer | undefined;
       for (const secret of secrets) {
@@ -81,6 +77,11 @@ export function twilioVerifier(opts: TwilioOptions): Verifier {
         }
       }
       if (!matched) throw invalid();
+      // Checked after the signature over the URL (which carries bodySHA256): a mismatch then means
+      // the body is not the one the sender signed.
+      if (bodyHash !== null && !signatureEqual(createHash('sha256').update(req.body).digest('hex'), bodyHash.toLowerCase())) {
+        throw invalid('body does not match the signed bodySHA256', 'body-changed-after-signing');
+      }
       const id = req.header('i-twilio-idempotency-token') || undefined;
       return id === undefined ? { signature: matched } : { id, signature: matched };
     },

@@ -5,6 +5,29 @@
 export const PRESETS = ['standard-webhooks', 'svix', 'stripe', 'github', 'shopify', 'slack', 'twilio', 'hmac'] as const;
 export type Preset = (typeof PRESETS)[number];
 
+/**
+ * Why a request was refused, in one stable word: the access line's `reason`, the
+ * `hookgate_signature_failures_total{reason}` label and, with `diagnostics: true`, the
+ * `Hookgate-Signature-Diagnosis` response header. None of them says anything about the secrets.
+ */
+export const FAILURE_REASONS = [
+  'no-signature-header',
+  'malformed-header',
+  'timestamp-too-old',
+  'timestamp-in-future',
+  'no-secret-matched',
+  'body-changed-after-signing',
+  'secret-format',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/**
+ * A signing secret as a verifier takes it: a string is read the preset's way (standard-webhooks
+ * decodes `whsec_` base64, the others key HMAC with its UTF-8 text); a Buffer is the key bytes as
+ * they are (only the diagnostics' re-interpretations of a secret pass one).
+ */
+export type Secret = string | Buffer;
+
 export type HmacAlgorithm = 'sha1' | 'sha256' | 'sha512';
 export type SignatureEncoding = 'hex' | 'base64';
 
@@ -17,6 +40,8 @@ export interface VerifySignatureParams {
   toleranceSec?: number;
   dedupe?: boolean;
   dedupeWindowSec?: number;
+  /** Also say why a request was refused in a `Hookgate-Signature-Diagnosis` response header. */
+  diagnostics?: boolean;
   /** Overrides the route's publicUrl (twilio, or hmac with `{url}`). */
   publicUrl?: string;
   // Generic `hmac` preset (HMAC_ONLY); `header` is spelled as error messages name it.
@@ -69,7 +94,11 @@ export interface Verifier {
   readonly idSigned: boolean;
   /** The scheme signs a timestamp (replays are bounded by `toleranceSec`). */
   readonly hasTimestamp: boolean;
-  /** Throws a GatewayError (HG_SIGNATURE_MISSING / HG_SIGNATURE_INVALID / HG_TIMESTAMP_OUT_OF_RANGE) or returns. */
+  /**
+   * Throws a GatewayError (HG_SIGNATURE_MISSING / HG_SIGNATURE_INVALID / HG_TIMESTAMP_OUT_OF_RANGE)
+   * whose `reason` is a FailureReason, or returns. The timestamp is checked only once a signature
+   * matched, so a timestamp reason also says the signature was right.
+   */
   verify(req: SignedRequest, nowMs: number): Verified;
 }
 
