@@ -1,3 +1,4 @@
+import type { Catalogue } from '../catalogue/catalogue.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -78,6 +79,12 @@ export class AdminServer {
   private readonly routes: AdminRoute[] = [];
   private server: Server | undefined;
   token: string;
+  /**
+   * The live event catalogue (gateway.yaml's types and those created through the admin API), set
+   * by the delivery engine when it registers its routes; the API documents read it. Without it
+   * they show the snapshot's types.
+   */
+  eventCatalogue: (() => Promise<Catalogue>) | undefined = undefined;
 
   constructor(
     token: string,

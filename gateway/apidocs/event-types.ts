@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { Catalogue } from '../catalogue/catalogue.js';
 import type { Snapshot } from '../compile.js';
 
 /** One catalogue event type at one version, as the API documents need it. */
@@ -19,7 +20,12 @@ export interface DocumentedEventType {
  * gateway.yaml declares, schema files already read). A boolean schema (`true`) documents as "any".
  */
 export function documentedEventTypes(snapshot: Snapshot): DocumentedEventType[] {
-  return snapshot.catalogue
+  return documentedCatalogue(snapshot.catalogue);
+}
+
+/** The same from any catalogue, e.g. the live one with API-created types. */
+export function documentedCatalogue(catalogue: Pick<Catalogue, 'list'>): DocumentedEventType[] {
+  return catalogue
     .list()
     .map((e) => ({
       name: e.name,

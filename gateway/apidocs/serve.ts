@@ -6,7 +6,7 @@ import { Errors } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { adminSpecs } from './admin-schemas.js';
 import { buildAsyncApi } from './asyncapi.js';
-import { documentedEventTypes } from './event-types.js';
+import { documentedCatalogue, documentedEventTypes } from './event-types.js';
 import { buildOpenApi } from './openapi.js';
 
 let versionCache: string | undefined;
@@ -30,11 +30,13 @@ export function apiDocuments(snapshot: Snapshot, adminRoutes: RegisteredAdminRou
  * added later (the delivery engine's) shows at once.
  */
 export function registerApiDocs(admin: AdminServer, snapshot: () => Snapshot | undefined): void {
-  const input = () => {
+  const input = async () => {
     const snap = snapshot();
     if (!snap) throw Errors.NOT_READY('no config is loaded');
-    return { snapshot: snap, eventTypes: documentedEventTypes(snap), version: packageVersion() };
+    // The live catalogue when the delivery engine runs: API-created types are documented too.
+    const eventTypes = admin.eventCatalogue ? documentedCatalogue(await admin.eventCatalogue()) : documentedEventTypes(snap);
+    return { snapshot: snap, eventTypes, version: packageVersion() };
   };
-  admin.route('GET', '/admin/openapi.json', () => ({ status: 200, body: buildOpenApi({ ...input(), adminRoutes: admin.registeredRoutes() }) }), adminSpecs.openapi);
-  admin.route('GET', '/admin/asyncapi.json', () => ({ status: 200, body: buildAsyncApi(input()) }), adminSpecs.asyncapi);
+  admin.route('GET', '/admin/openapi.json', async () => ({ status: 200, body: buildOpenApi({ ...(await input()), adminRoutes: admin.registeredRoutes() }) }), adminSpecs.openapi);
+  admin.route('GET', '/admin/asyncapi.json', async () => ({ status: 200, body: buildAsyncApi(await input()) }), adminSpecs.asyncapi);
 }

@@ -93,6 +93,7 @@ function checkSunset(d: { sunset: string } | null | undefined): void {
 /** Registers `/admin/event-types` and `POST /admin/endpoints/{id}/send-example`. */
 export function registerEventTypeAdmin(admin: AdminServer, engine: DeliveryEngine): void {
   const types = engine.eventTypes;
+  admin.eventCatalogue = () => types.fresh();
   /**
    * One version: the one `?version=` names, else the latest for reading. A change or a delete of
    * a type with several versions must say which.

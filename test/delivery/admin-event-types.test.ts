@@ -104,8 +104,14 @@ describe('admin event types', () => {
     assert.deepEqual(kept.json().examples, [{ total: 'three' }], 'a PATCH without examples keeps them');
     assert.equal((await gw.request({ method: 'POST', path: '/events', body: JSON.stringify({ type: 'order.created', data: { total: 'x' } }) })).status, 202);
 
+    // The API documents show the live catalogue: the API type is a webhook and a channel while it exists.
+    const openapi = (await gw.admin('GET', '/admin/openapi.json')).json();
+    assert.ok(openapi.webhooks['order.created.v1'], Object.keys(openapi.webhooks).join(', '));
+    assert.ok((await gw.admin('GET', '/admin/asyncapi.json')).json().channels['order.created.v1']);
+
     assert.equal((await gw.admin('DELETE', '/admin/event-types/order.created')).status, 200);
     await expectError(gw.admin('GET', '/admin/event-types/order.created'), 404, 'HG_EVENT_TYPE_NOT_FOUND', 'after delete');
+    assert.equal((await gw.admin('GET', '/admin/openapi.json')).json().webhooks?.['order.created.v1'], undefined);
   });
 
   test('bad input: an invalid schema, an example that breaks it, a bad name, unknown fields', async () => {
