@@ -3,7 +3,7 @@
  * send a type's example to one endpoint. The routes check input (with the rules gateway.yaml's
  * schema gives `eventTypes`) and map HTTP; the event type directory owns the changes.
  */
-import { eventTypeSpecs } from '../apidocs/event-type-specs.js';
+import { eventTypeCreateBody, eventTypePatchBody, eventTypeSpecs, sendExampleBody } from '../apidocs/event-type-specs.js';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { AdminServer, AdminRequest } from '../admin/server.js';
 import type { CatalogueEntry, EventTypeDefinition } from '../catalogue/catalogue.js';
@@ -14,36 +14,11 @@ import type { DeliveryEngine } from './engine.js';
 
 const bad = Errors.ADMIN_BAD_INPUT;
 const DEFS = gatewaySchema().$defs as Record<string, Record<string, any>>;
-const TYPE_PROPS = DEFS.eventType!.properties as Record<string, unknown>;
-const { schemaFile: _serverPathsOnlyInConfig, ...API_TYPE_PROPS } = TYPE_PROPS;
-
-/** The body of `POST /admin/event-types`: an `eventTypes[]` entry of gateway.yaml, without `schemaFile`. */
-export const EVENT_TYPE_CREATE_SCHEMA = { type: 'object', additionalProperties: false, required: ['name'], properties: API_TYPE_PROPS, $defs: DEFS };
-/** The body of `PATCH /admin/event-types/{name}`: the changeable fields; null removes an optional one. */
-export const EVENT_TYPE_PATCH_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    description: { anyOf: [TYPE_PROPS.description, { type: 'null' }] },
-    schema: { type: ['object', 'boolean', 'null'] },
-    deprecated: { anyOf: [TYPE_PROPS.deprecated, { type: 'null' }] },
-    // No default here: a PATCH without examples keeps them.
-    examples: { type: 'array' },
-  },
-};
-/** The body of `POST /admin/endpoints/{id}/send-example`. */
-export const SEND_EXAMPLE_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['eventType'],
-  properties: { eventType: { $ref: '#/$defs/eventTypeName' }, version: { type: 'integer', minimum: 1 } },
-  $defs: DEFS,
-};
 const EVENT_VERSIONS_SCHEMA = { $ref: '#/$defs/eventVersions', $defs: DEFS };
 
-const validateCreate: ValidateFunction = ajv.compile(EVENT_TYPE_CREATE_SCHEMA);
-const validatePatch = ajv.compile(EVENT_TYPE_PATCH_SCHEMA);
-const validateSendExample = ajv.compile(SEND_EXAMPLE_SCHEMA);
+const validateCreate: ValidateFunction = ajv.compile(eventTypeCreateBody);
+const validatePatch = ajv.compile(eventTypePatchBody);
+const validateSendExample = ajv.compile(sendExampleBody);
 const validateEventVersions = ajv.compile(EVENT_VERSIONS_SCHEMA);
 
 function checked<T>(validate: ValidateFunction, body: unknown, what = ''): T {
