@@ -29,6 +29,8 @@ export interface EventAdmission {
   version: number | undefined;
   /** True when an endpoint receives this version: its pin for the type, else the latest version. */
   receives(endpoint: { eventVersions?: Record<string, number> }): boolean;
+  /** Set when that version is deprecated: the publisher is told (Deprecation / Sunset headers). */
+  deprecated?: { sunset: string };
 }
 
 const EVERYONE: EventAdmission = { version: undefined, receives: () => true };
@@ -162,7 +164,7 @@ export class EventTypeDirectory {
     }
     const latest = versions[versions.length - 1]!;
     const version = entry.version;
-    return { version, receives: (ep) => (ep.eventVersions?.[event.type] ?? latest) === version };
+    return { version, deprecated: entry.deprecated, receives: (ep) => (ep.eventVersions?.[event.type] ?? latest) === version };
   }
 
   private refuseOrWarn(entry: CatalogueEntry, failures: PayloadFailure[], enforce: boolean): void {

@@ -52,6 +52,8 @@ export interface PublishAnswer {
   id: string;
   endpoints: number;
   replayed: boolean;
+  /** The event's catalogue version is deprecated (it is still delivered). */
+  deprecated?: { sunset: string };
 }
 
 /** The schedule chosen at acceptance from a route's policy (none: decided per attempt). */
@@ -113,7 +115,7 @@ export class DeliveryIntake {
     const answer = { id, endpoints: endpoints.length };
     if (opts.idempotencyKey) {
       const prior = await this.durableWrite('idempotency claim', () => this.opts.repo.claimIdempotency(opts.idempotencyKey!, JSON.stringify(answer), IDEMPOTENCY_TTL_MS));
-      if (prior) return { ...(JSON.parse(prior) as { id: string; endpoints: number }), replayed: true };
+      if (prior) return { ...(JSON.parse(prior) as { id: string; endpoints: number }), replayed: true, ...deprecation(admitted) };
     }
     const createdAt = this.opts.now();
     const body = JSON.stringify({ type: event.type, timestamp: new Date(createdAt).toISOString(), data: event.data });
@@ -133,7 +135,7 @@ export class DeliveryIntake {
       if (opts.idempotencyKey) await this.opts.repo.releaseIdempotency(opts.idempotencyKey).catch(() => {});
       throw err;
     }
-    return { ...answer, replayed: false };
+    return { ...answer, replayed: false, ...deprecation(admitted) };
   }
 
   /** Accepts an inbound request for async delivery to an upstream. */
@@ -181,4 +183,9 @@ export class DeliveryIntake {
     this.messageCache.set(m.id, m);
     if (this.messageCache.size > MESSAGE_CACHE_SIZE) this.messageCache.delete(this.messageCache.keys().next().value!);
   }
+}
+
+/** `{deprecated}` when the admitted version is deprecated, else nothing (no undefined key). */
+function deprecation(admitted: { deprecated?: { sunset: string } }): { deprecated?: { sunset: string } } {
+  return admitted.deprecated ? { deprecated: admitted.deprecated } : {};
 }

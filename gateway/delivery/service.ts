@@ -90,6 +90,12 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
         ctx.messageId = r.id;
         const headers: Record<string, string> = { 'hookgate-message-id': r.id };
         if (r.replayed) headers['idempotent-replayed'] = 'true';
+        // A deprecated catalogue version, as a deprecated route says it (RFC 9745 / RFC 8594).
+        if (r.deprecated) {
+          headers.deprecation = 'true';
+          const sunset = new Date(r.deprecated.sunset);
+          if (!Number.isNaN(sunset.getTime())) headers.sunset = sunset.toUTCString();
+        }
         return { status: 202, headers, body: { id: r.id, endpoints: r.endpoints } };
       },
     },

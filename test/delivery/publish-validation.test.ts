@@ -40,6 +40,7 @@ store: ${store}
 eventTypes:
   - name: invoice.paid
     schema: { type: object, required: [id, amount], properties: { id: { type: string }, amount: { type: integer } } }
+    deprecated: { sunset: "2027-06-30" }
   - name: invoice.paid
     version: 2
     schema: { type: object, required: [id, amount, currency], properties: { id: { type: string }, amount: { type: integer }, currency: { type: string } } }
@@ -166,6 +167,21 @@ describe('publish with egress.validation: warn, off, and strictTypes', () => {
       assert.equal(r.json().error.code, 'HG_EVENT_TYPE_UNKNOWN');
       assert.deepEqual(await env.messages(), []);
       assert.equal((await env.publish({ type: 'note.added', data: {} })).status, 202);
+    } finally {
+      await env.stop();
+    }
+  });
+
+  test('publishing a deprecated version is accepted and answered with Deprecation and Sunset; the latest is not', async () => {
+    const env = await setup();
+    try {
+      const old = await env.publish({ type: 'invoice.paid', version: 1, data: { id: 'in_1', amount: 1 } });
+      assert.equal(old.status, 202, old.text);
+      assert.equal(old.headers.deprecation, 'true');
+      assert.equal(old.headers.sunset, 'Wed, 30 Jun 2027 00:00:00 GMT');
+      const latest = await env.publish({ type: 'invoice.paid', data: { id: 'in_2', amount: 1, currency: 'eur' } });
+      assert.equal(latest.status, 202, latest.text);
+      assert.equal(latest.headers.deprecation, undefined);
     } finally {
       await env.stop();
     }
