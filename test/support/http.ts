@@ -1,4 +1,5 @@
 import { createServer, request, type Agent, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface HttpResult {
@@ -21,6 +22,8 @@ export interface HttpOptions {
   chunks?: (string | Buffer)[];
   agent?: Agent | false;
   timeoutMs?: number;
+  /** With TLS client options the request goes over HTTPS (HTTP/1.1). */
+  tls?: { ca?: string; cert?: string; key?: string; servername?: string };
 }
 
 /** One HTTP request on loopback; resolves with the whole response. */
@@ -28,7 +31,9 @@ export function httpRequest(o: HttpOptions): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | string[] | number> = { ...(o.headers ?? {}) };
     if (o.body !== undefined && headers['content-length'] === undefined) headers['content-length'] = Buffer.byteLength(o.body);
-    const req = request({ host: o.host ?? '127.0.0.1', port: o.port, method: o.method ?? 'GET', path: o.path ?? '/', headers, agent: o.agent ?? false }, (res) => {
+    const options = { host: o.host ?? '127.0.0.1', port: o.port, method: o.method ?? 'GET', path: o.path ?? '/', headers, agent: o.agent ?? false };
+    const send = o.tls ? (cb: (res: IncomingMessage) => void) => httpsRequest({ ...options, ...o.tls }, cb) : (cb: (res: IncomingMessage) => void) => request(options, cb);
+    const req = send((res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { connect, constants, type ClientSessionOptions, type IncomingHttpHeaders as H2Headers, type OutgoingHttpHeaders } from 'node:http2';
-import { request as httpsRequestRaw } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { generate } from 'selfsigned';
-import type { HttpOptions, HttpResult } from './http.js';
+import { httpRequest, type HttpOptions, type HttpResult } from './http.js';
 
 /** A certificate and its private key, PEM. */
 export interface KeyPair {
@@ -179,31 +178,10 @@ export function h2Request(o: HttpOptions & TlsClientOptions): Promise<HttpResult
   });
 }
 
-/** One HTTPS (HTTP/1.1) request: `httpRequest`'s shape, with TLS client options. */
+/** One HTTPS (HTTP/1.1) request: `httpRequest` with TLS client options (server name `localhost` unless given). */
 export function httpsRequest(o: HttpOptions & TlsClientOptions): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | string[] | number> = { ...(o.headers ?? {}) };
-    if (o.body !== undefined && headers['content-length'] === undefined) headers['content-length'] = Buffer.byteLength(o.body);
-    const req = httpsRequestRaw(
-      { host: o.host ?? '127.0.0.1', port: o.port, method: o.method ?? 'GET', path: o.path ?? '/', headers, agent: o.agent ?? false, ca: o.ca, cert: o.cert, key: o.key, servername: o.servername ?? 'localhost' },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          const text = body.toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: () => JSON.parse(text) });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(o.timeoutMs ?? 15000, () => req.destroy(new Error('test request timed out')));
-    req.on('error', reject);
-    if (o.chunks) {
-      for (const c of o.chunks) req.write(c);
-      req.end();
-    } else req.end(o.body);
-  });
+  const { ca, cert, key, servername, ...rest } = o;
+  return httpRequest({ ...rest, tls: { ca, cert, key, servername: servername ?? 'localhost' } });
 }
 
 /** Whether a `curl` with HTTP/2 support is on PATH (tests that use it skip otherwise). */
