@@ -66,6 +66,15 @@ export function locateJsonError(bytes: Buffer): JsonErrorLocation | undefined {
       i++;
     }
   };
+  /** An object member's `"key":`, with the whitespace around the colon. */
+  const memberKey = () => {
+    if (bytes[i] !== 0x22) fail();
+    string();
+    ws();
+    if (bytes[i] !== 0x3a) fail();
+    i++;
+    ws();
+  };
   const number = () => {
     if (bytes[i] === 0x2d) i++;
     if (bytes[i] === 0x30) i++;
@@ -99,14 +108,7 @@ export function locateJsonError(bytes: Buffer): JsonErrorLocation | undefined {
           stack.pop();
           i++;
         } else {
-          if (b === 0x7b) {
-            if (bytes[i] !== 0x22) fail();
-            string();
-            ws();
-            if (bytes[i] !== 0x3a) fail();
-            i++;
-            ws();
-          }
+          if (b === 0x7b) memberKey();
           continue;
         }
       } else if (b === 0x22) string();
@@ -132,14 +134,7 @@ export function locateJsonError(bytes: Buffer): JsonErrorLocation | undefined {
         if (bytes[i] !== 0x2c) fail();
         i++;
         ws();
-        if (top === 0x7b) {
-          if (bytes[i] !== 0x22) fail();
-          string();
-          ws();
-          if (bytes[i] !== 0x3a) fail();
-          i++;
-          ws();
-        }
+        if (top === 0x7b) memberKey();
         break;
       }
     }
