@@ -12,19 +12,8 @@ import type { EventTypeConfig, LoadedConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { compilePayloadSchema, formatFailures, payloadAjv, type PayloadValidator } from './payload-schema.js';
 
-/** One version of an event type as declared (config) or created (admin API). */
-export interface EventTypeDefinition {
-  name: string;
-  version: number;
-  description?: string;
-  /** The JSON Schema of `data` (inline, or read from `schemaFile`). */
-  schema?: Record<string, unknown> | boolean;
-  /** Config only: where the schema came from (relative to the config file). */
-  schemaFile?: string;
-  deprecated?: { sunset: string };
-  /** Example `data` objects; the first is what `send-example` sends. */
-  examples: unknown[];
-}
+/** One version of an event type as declared (config) or created (admin API): the config's shape. */
+export type EventTypeDefinition = EventTypeConfig;
 
 /** A catalogue entry: a definition with its compiled validator. */
 export interface CatalogueEntry extends EventTypeDefinition {

@@ -59,14 +59,17 @@ export interface EndpointConfig {
   eventVersions?: Record<string, number>;
 }
 
-/** One version of an event type in the catalogue (`eventTypes[]`). */
+/** One version of an event type in the catalogue (`eventTypes[]`, or created through the admin API). */
 export interface EventTypeConfig {
   name: string;
   version: number;
   description?: string;
+  /** The JSON Schema of `data` (inline, or read from `schemaFile`). */
   schema?: Record<string, unknown> | boolean;
+  /** Config only: where the schema came from (relative to the config file). */
   schemaFile?: string;
   deprecated?: { sunset: string };
+  /** Example `data` objects; the first is what `send-example` sends. */
   examples: unknown[];
 }
 
