@@ -17,11 +17,15 @@ const NO_CREDENTIALS: CredentialLocations = Object.freeze({ headers: [], query: 
 // Reused ids end up in logs and upstream headers: accept only short, printable tokens.
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 
-/** A well-formed incoming `X-Request-Id`, else a new UUID (the request-id plugin's rule). */
+/** `incoming` when it is a well-formed request id, else a new UUID (the core's and the request-id plugin's rule). */
+export function requestIdFrom(incoming: string | undefined): string {
+  return incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** A well-formed incoming `X-Request-Id`, else a new UUID. */
 export function requestIdFor(headers: IncomingHttpHeaders): string {
   const v = headers['x-request-id'];
-  const incoming = Array.isArray(v) ? v[0] : v;
-  return incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  return requestIdFrom(Array.isArray(v) ? v[0] : v);
 }
 
 /**

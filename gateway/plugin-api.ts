@@ -5,7 +5,7 @@
  */
 export { definePlugin } from './plugin.js';
 export type { JsonSchema, PluginCounter, PluginDefinition, PluginEnv, PluginInstance, PluginMetrics, PluginResponse } from './plugin.js';
-export { Context, type CredentialLocations } from './context.js';
+export { Context, requestIdFrom, type CredentialLocations } from './context.js';
 export { accessLevel, accessLine, logFormat } from './logger.js';
 export { Errors, GatewayError, type ErrorCode } from './errors.js';
 export type { MemoryStoreLike, RedisStoreLike, Store, StoreOperations } from './store/types.js';

@@ -1,14 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { definePlugin, type Context } from '../../gateway/plugin-api.js';
+import { definePlugin, requestIdFrom, type Context } from '../../gateway/plugin-api.js';
 
 export interface RequestIdParams {
   header: string;
   trustIncoming: boolean;
   responseHeader: boolean;
 }
-
-// Reused ids end up in logs and upstream headers: accept only short, printable tokens.
-const SAFE_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 
 /** `X-Request-Id`: reuse a well-formed incoming one, else generate a UUID; echo it on the response. */
 export const requestIdPlugin = definePlugin<RequestIdParams>({
@@ -24,10 +20,7 @@ export const requestIdPlugin = definePlugin<RequestIdParams>({
   },
   create(params) {
     const header = params.header.toLowerCase();
-    const resolveId = (ctx: Context): string => {
-      const incoming = params.trustIncoming ? ctx.header(header) : undefined;
-      return incoming && SAFE_ID.test(incoming) ? incoming : randomUUID();
-    };
+    const resolveId = (ctx: Context): string => requestIdFrom(params.trustIncoming ? ctx.header(header) : undefined);
     return {
       onRequest(ctx) {
         ctx.requestId = resolveId(ctx);
