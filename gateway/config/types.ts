@@ -41,11 +41,34 @@ export interface RouteConfig {
   upstream?: string;
   respond?: { status: number; headers?: Record<string, string>; body?: unknown };
   deliver?: { upstream: string; retry?: RetryPolicyConfig; timeoutMs?: number };
-  publish?: { retry?: RetryPolicyConfig } | null;
+  publish?: { retry?: RetryPolicyConfig; tenantFrom?: 'body' | 'consumer' } | null;
+}
+
+/** One layer of delivery policy (`$defs/deliveryPolicy`); the most specific layer's set field wins. */
+export interface DeliveryPolicyConfig {
+  retry?: RetryPolicyConfig;
+  attemptTimeoutMs?: number;
+  rateLimitPerSec?: number;
+  maxInFlight?: number;
+  maxPayloadBytes?: number;
+}
+
+/** The tenant every endpoint and publish without a tenant belongs to. */
+export const DEFAULT_TENANT = 'default';
+
+/** `tenants[]`: an egress customer with its own endpoints, quotas and policy layer. */
+export interface TenantConfig {
+  id: string;
+  name?: string;
+  metadata?: Record<string, string>;
+  quotas?: { maxEndpoints?: number; publishPerSec?: number; maxPayloadBytes?: number };
+  policy?: DeliveryPolicyConfig;
 }
 
 export interface EndpointConfig {
   id: string;
+  /** The owning tenant (schema default "default"). */
+  tenant: string;
   url: string;
   events: string[];
   secret?: string;
@@ -55,6 +78,7 @@ export interface EndpointConfig {
   description?: string;
   disabled: boolean;
   retry?: RetryPolicyConfig;
+  policy?: DeliveryPolicyConfig;
   /** Version pins: event type name → the one version this endpoint receives. */
   eventVersions?: Record<string, number>;
 }
@@ -71,6 +95,7 @@ export interface EventTypeConfig {
   deprecated?: { sunset: string };
   /** Example `data` objects; the first is what `send-example` sends. */
   examples: unknown[];
+  policy?: DeliveryPolicyConfig;
 }
 
 /** How published data is checked against its type's schema. */
@@ -78,6 +103,13 @@ export type EgressValidation = 'off' | 'warn' | 'enforce';
 
 export interface EgressConfig {
   endpoints: EndpointConfig[];
+  /** The global policy layer (beside the older top-level retry / attemptTimeoutMs / maxInFlightPerEndpoint). */
+  policy?: DeliveryPolicyConfig;
+  /** Master key for deriving config endpoints' generated secrets (HKDF). */
+  secretKey?: string;
+  /** AES-256-GCM key for secrets and headers at rest; old keys stay readable. */
+  encryptionKey?: string;
+  previousEncryptionKeys?: string[];
   allowCidrs: string[];
   retry?: RetryPolicyConfig;
   attemptTimeoutMs: number;
@@ -147,6 +179,7 @@ export interface GatewayConfig {
   routes: RouteConfig[];
   egress: EgressConfig;
   eventTypes: EventTypeConfig[];
+  tenants: TenantConfig[];
 }
 
 /** A loaded config plus where it came from, for located errors later in the build. */
