@@ -9,7 +9,7 @@ import { compileEndpointTls, compileUpstreamTls, type ClientTls } from './client
 import type { CredentialLocations } from './context.js';
 import { compileCatalogue, type Catalogue } from './catalogue/catalogue.js';
 import { ajv, describeAjvError, formatPath, pickError, toPointer, validateWithEnvTypes } from './config/load.js';
-import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
+import { DEFAULT_TENANT, type EgressConfig, type GatewayConfig, type LoadedConfig, type PluginEntry, type RetryPolicyConfig, type RouteConfig } from './config/types.js';
 import { endpointHeadersProblem } from './delivery/endpoint-headers.js';
 import { SsrfGuard } from './delivery/ssrf.js';
 import { ConfigError } from './errors.js';
@@ -24,7 +24,7 @@ export type RouteAction =
   | { kind: 'proxy'; upstream: UpstreamPool; websocket: boolean }
   | { kind: 'respond'; status: number; headers: Record<string, string>; body: Buffer }
   | { kind: 'deliver'; upstream: string; retry: RetryPolicyConfig | undefined; timeoutMs: number | undefined }
-  | { kind: 'publish'; retry: RetryPolicyConfig | undefined };
+  | { kind: 'publish'; retry: RetryPolicyConfig | undefined; tenantFrom: 'body' | 'consumer' };
 
 /** A route compiled once: its plugin phases as plain arrays, its action resolved. */
 export interface CompiledRoute {
@@ -208,13 +208,33 @@ function compileAction(r: RouteConfig, i: number, loaded: LoadedConfig, upstream
     return { kind: 'deliver', upstream: r.deliver.upstream, retry: r.deliver.retry, timeoutMs: r.deliver.timeoutMs };
   }
   if (r.websocket) throw new ConfigError(`route "${r.name}": websocket: true needs an upstream action`, where('websocket'));
-  if (r.publish !== undefined) return { kind: 'publish', retry: r.publish?.retry };
+  if (r.publish !== undefined) return { kind: 'publish', retry: r.publish?.retry, tenantFrom: r.publish?.tenantFrom ?? 'body' };
   const resp = r.respond!;
   const body = resp.body === undefined ? Buffer.alloc(0) : Buffer.from(typeof resp.body === 'string' ? resp.body : JSON.stringify(resp.body));
   const headers: Record<string, string> = {};
   if (resp.body !== undefined) headers['content-type'] = typeof resp.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
   for (const [k, v] of Object.entries(resp.headers ?? {})) headers[k.toLowerCase()] = v;
   return { kind: 'respond', status: resp.status ?? 200, headers, body };
+}
+
+/** Checks `tenants` (unique ids); returns the declared ids with their maxEndpoints quota (the default tenant always exists). */
+function compileTenants(loaded: LoadedConfig): Map<string, { max: number | undefined; count: number; i: number }> {
+  const out = new Map<string, { max: number | undefined; count: number; i: number }>([[DEFAULT_TENANT, { max: undefined, count: 0, i: -1 }]]);
+  (loaded.config.tenants ?? []).forEach((t, i) => {
+    if (out.has(t.id) && out.get(t.id)!.i >= 0) throw new ConfigError(`duplicate tenant id "${t.id}"`, { file: loaded.file, line: loaded.lineOf(['tenants', i, 'id']), path: `tenants[${i}].id` });
+    out.set(t.id, { max: t.quotas?.maxEndpoints, count: 0, i });
+  });
+  return out;
+}
+
+/** A config endpoint's tenant must be declared in `tenants` (or be the default), within its maxEndpoints quota. */
+function checkEndpointTenant(loaded: LoadedConfig, tenants: Map<string, { max: number | undefined; count: number; i: number }>, i: number): void {
+  const id = loaded.config.egress.endpoints[i]!.tenant ?? DEFAULT_TENANT;
+  const where = { file: loaded.file, line: loaded.lineOf(['egress', 'endpoints', i, 'tenant']), path: `egress.endpoints[${i}].tenant` };
+  const t = tenants.get(id);
+  if (!t) throw new ConfigError(`endpoint "${loaded.config.egress.endpoints[i]!.id}" names tenant "${id}", which tenants does not declare`, where);
+  t.count++;
+  if (t.max !== undefined && t.count > t.max) throw new ConfigError(`tenant "${id}" declares maxEndpoints ${t.max}, and this is its endpoint number ${t.count}`, where);
 }
 
 /** Checks egress endpoints (unique ids, URLs the SSRF guard allows, headers, TLS files) and builds the guard. */
@@ -228,11 +248,13 @@ function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: Ssrf
     throw new ConfigError((err as Error).message, { file: loaded.file, line: loaded.lineOf(['egress', 'allowCidrs']), path: 'egress.allowCidrs' });
   }
   try {
+    const tenants = compileTenants(loaded);
     const seen = new Set<string>();
     e.endpoints.forEach((ep, i) => {
       const where = { file: loaded.file, line: loaded.lineOf(['egress', 'endpoints', i]), path: `egress.endpoints[${i}]` };
       if (seen.has(ep.id)) throw new ConfigError(`duplicate endpoint id "${ep.id}"`, where);
       seen.add(ep.id);
+      checkEndpointTenant(loaded, tenants, i);
       try {
         ssrf.checkUrl(ep.url);
       } catch (err) {

@@ -53,7 +53,7 @@ export const createEndpointBody: Schema = {
   type: 'object',
   additionalProperties: false,
   required: ['url'],
-  properties: { id: field('id', { description: 'Endpoint id; generated when omitted.' }), ...ENDPOINT_FIELDS, secret: SECRET },
+  properties: { id: field('id', { description: 'Endpoint id; generated when omitted.' }), tenant: { ...(gatewaySchema().$defs.tenantId as Schema), description: 'The owning tenant (must exist, else 404 HG_TENANT_NOT_FOUND); the default tenant when omitted.' }, ...ENDPOINT_FIELDS, secret: SECRET },
 };
 
 /** Body of PATCH /admin/endpoints/{id}. */
@@ -91,6 +91,7 @@ export const listMessagesQuery: Schema = {
   properties: {
     status: { enum: ['pending', 'delivered', 'failed'] },
     endpoint: { type: 'string', description: 'Only messages with this target.' },
+    tenant: { type: 'string', description: "Only this tenant's messages (walked on the tenant's own index)." },
     limit: { type: 'integer', minimum: 1, maximum: 500, description: 'Page size (default 50).' },
     cursor: { type: 'string', description: 'The `nextCursor` of the previous page.' },
   },
@@ -99,9 +100,10 @@ export const listMessagesQuery: Schema = {
 /** An endpoint as the API shows it (secrets never listed). */
 export const endpointView: Schema = {
   type: 'object',
-  required: ['id', 'url', 'events', 'headers', 'state', 'source', 'secrets', 'createdAt', 'updatedAt'],
+  required: ['id', 'tenant', 'url', 'events', 'headers', 'state', 'source', 'secrets', 'createdAt', 'updatedAt'],
   properties: {
     id: { type: 'string' },
+    tenant: { type: 'string', description: 'The owning tenant.' },
     url: { type: 'string' },
     events: { type: 'array', items: { type: 'string' } },
     headers: { type: 'object', additionalProperties: { type: 'string' } },
@@ -149,8 +151,8 @@ export const responses = {
         type: 'array',
         items: {
           type: 'object',
-          required: ['id', 'kind', 'eventType', 'createdAt', 'status', 'deliveries'],
-          properties: { id: { type: 'string' }, kind: { enum: ['event', 'ingress'] }, eventType: { type: ['string', 'null'] }, createdAt: ISO_TIME, status: DELIVERY_STATUS, deliveries: { type: 'object', additionalProperties: DELIVERY_STATUS } },
+          required: ['id', 'kind', 'tenant', 'eventType', 'createdAt', 'status', 'deliveries'],
+          properties: { id: { type: 'string' }, kind: { enum: ['event', 'ingress'] }, tenant: { type: 'string' }, eventType: { type: ['string', 'null'] }, createdAt: ISO_TIME, status: DELIVERY_STATUS, deliveries: { type: 'object', additionalProperties: DELIVERY_STATUS } },
         },
       },
       nextCursor: { type: ['string', 'null'] },
@@ -158,10 +160,11 @@ export const responses = {
   },
   message: {
     type: 'object',
-    required: ['id', 'kind', 'eventType', 'createdAt', 'status', 'deliveries'],
+    required: ['id', 'kind', 'tenant', 'eventType', 'createdAt', 'status', 'deliveries'],
     properties: {
       id: { type: 'string' },
       kind: { enum: ['event', 'ingress'] },
+      tenant: { type: 'string', description: "The message's tenant (ingress: the default tenant)." },
       eventType: { type: ['string', 'null'] },
       createdAt: ISO_TIME,
       status: DELIVERY_STATUS,
@@ -218,7 +221,7 @@ export const adminSpecs = {
   config: { summary: 'The running config, secrets redacted', responses: { 200: json('The running config', responses.config) } },
   metrics: { summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text exposition', contentType: 'text/plain' } } },
   listEndpoints: { summary: 'List endpoints', description: 'Secrets are never listed.', responses: { 200: json('All endpoints, by id', responses.endpointList) } },
-  createEndpoint: { summary: 'Create an endpoint', body: createEndpointBody, responses: { 201: json('Created; the secret is shown once, here', responses.endpointWithSecret) }, errors: ['HG_ENDPOINT_EXISTS', 'HG_ENDPOINT_URL_BLOCKED'] },
+  createEndpoint: { summary: 'Create an endpoint', body: createEndpointBody, responses: { 201: json('Created; the secret is shown once, here', responses.endpointWithSecret) }, errors: ['HG_ENDPOINT_EXISTS', 'HG_ENDPOINT_URL_BLOCKED', 'HG_TENANT_NOT_FOUND', 'HG_TENANT_QUOTA_EXCEEDED'] },
   getEndpoint: { summary: 'One endpoint', responses: { 200: json('The endpoint: state and live secrets\' expiry', responses.endpoint) }, errors: ['HG_ENDPOINT_NOT_FOUND'] },
   updateEndpoint: { summary: 'Change an endpoint', description: 'Endpoints declared in gateway.yaml: only `disabled`.', body: updateEndpointBody, responses: { 200: json('The endpoint as changed', responses.endpoint) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY', 'HG_ENDPOINT_URL_BLOCKED'] },
   deleteEndpoint: { summary: 'Delete an API-created endpoint', responses: { 200: json('Deleted', responses.deleted) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY'] },

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { checkClientTls, ClientTlsError, type ClientTlsPem } from '../client-tls.js';
 import { adminSpecs } from '../apidocs/admin-schemas.js';
 import { gatewaySchema } from '../config/load.js';
+import { DEFAULT_TENANT } from '../config/types.js';
 import { Errors } from '../errors.js';
 import { endpointHeadersProblem } from './endpoint-headers.js';
 import { checkEventVersions } from './admin-event-types.js';
@@ -16,6 +17,7 @@ const bad = Errors.ADMIN_BAD_INPUT;
 const ENDPOINT = gatewaySchema().$defs.endpoint.properties;
 const ID = new RegExp(ENDPOINT.id.pattern as string);
 const SECRET = new RegExp(ENDPOINT.secret.pattern as string);
+const TENANT = new RegExp(gatewaySchema().$defs.tenantId.pattern as string);
 const STATUSES = new Set(['pending', 'delivered', 'failed']);
 
 function obj(body: unknown): Record<string, unknown> {
@@ -32,6 +34,7 @@ function only(body: Record<string, unknown>, allowed: string[]): void {
 export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTlsPem | undefined = ep.tls): Record<string, unknown> {
   return {
     id: ep.id,
+    tenant: ep.tenant,
     url: ep.url,
     events: ep.events,
     headers: ep.headers ?? {},
@@ -134,6 +137,27 @@ function parseTime(v: unknown, field: string): number {
 }
 
 /**
+ * Creates an API endpoint from a POST body (`/admin/endpoints`, or `/admin/tenants/{id}/endpoints`
+ * with the path's tenant): the tenant must exist and have room under its maxEndpoints quota.
+ */
+export async function createEndpointFrom(engine: DeliveryEngine, body: unknown, pathTenant?: string): Promise<AdminReply> {
+  const endpoints = engine.endpoints;
+  const b = obj(body);
+  only(b, ['id', 'url', 'events', 'secret', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions', ...(pathTenant === undefined ? ['tenant'] : [])]);
+  const id = b.id === undefined ? newEndpointId() : b.id;
+  if (typeof id !== 'string' || !ID.test(id)) throw bad('"id" must be 1-64 letters, digits, dots, dashes or underscores');
+  if (b.tenant !== undefined && (typeof b.tenant !== 'string' || !TENANT.test(b.tenant))) throw bad('"tenant" must be a tenant id (1-64 letters, digits, dots, dashes or underscores)');
+  const chosen = checkSecret(b.secret);
+  const fields = checkFields(endpoints, b, false);
+  checkTlsScheme(fields.url!, fields.tls);
+  const tenant = await engine.tenants.must(pathTenant ?? (b.tenant as string | undefined) ?? DEFAULT_TENANT);
+  await engine.tenants.admitEndpoint(tenant);
+  const { endpoint, secret } = await endpoints.create(id, { ...fields, url: fields.url! }, chosen, tenant.id);
+  // The secret is shown once, here.
+  return { status: 201, body: { ...endpointView(endpoint, endpoint.createdAt), secret } };
+}
+
+/**
  * Registers the endpoint and message routes on the admin listener. The routes check input and
  * map HTTP onto the endpoint directory and the engine, which own the changes and their events.
  */
@@ -157,18 +181,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now(), endpoints.tlsOf(e))) } };
   }, adminSpecs.listEndpoints);
 
-  admin.route('POST', '/admin/endpoints', async (req: AdminRequest): Promise<AdminReply> => {
-    const b = obj(req.body);
-    only(b, ['id', 'url', 'events', 'secret', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions']);
-    const id = b.id === undefined ? newEndpointId() : b.id;
-    if (typeof id !== 'string' || !ID.test(id)) throw bad('"id" must be 1-64 letters, digits, dots, dashes or underscores');
-    const chosen = checkSecret(b.secret);
-    const fields = checkFields(endpoints, b, false);
-    checkTlsScheme(fields.url!, fields.tls);
-    const { endpoint, secret } = await endpoints.create(id, { ...fields, url: fields.url! }, chosen);
-    // The secret is shown once, here.
-    return { status: 201, body: { ...endpointView(endpoint, endpoint.createdAt), secret } };
-  }, adminSpecs.createEndpoint);
+  admin.route('POST', '/admin/endpoints', (req: AdminRequest): Promise<AdminReply> => createEndpointFrom(engine, req.body), adminSpecs.createEndpoint);
 
   admin.route('GET', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
@@ -217,19 +230,22 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
 
   admin.route('GET', '/admin/messages', async (req) => {
     const q = req.url.searchParams;
-    for (const k of q.keys()) if (!['status', 'endpoint', 'limit', 'cursor'].includes(k)) throw bad(`unknown query parameter "${k}"`);
+    for (const k of q.keys()) if (!['status', 'endpoint', 'tenant', 'limit', 'cursor'].includes(k)) throw bad(`unknown query parameter "${k}"`);
     const status = q.get('status') ?? undefined;
     if (status !== undefined && !STATUSES.has(status)) throw bad('"status" must be pending, delivered or failed');
     const limitRaw = q.get('limit');
     const limit = limitRaw === null ? 50 : Number(limitRaw);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw bad('"limit" must be an integer from 1 to 500');
-    const { items, nextCursor } = await repo.listMessages({ status: status as DeliveryStatus | undefined, endpoint: q.get('endpoint') ?? undefined, limit, cursor: q.get('cursor') ?? undefined });
+    const tenant = q.get('tenant') ?? undefined;
+    // Any tenant id, existing or not: a deleted tenant's messages stay listable until their retention ends.
+    if (tenant !== undefined && !TENANT.test(tenant)) throw bad('"tenant" must be a tenant id');
+    const { items, nextCursor } = await repo.listMessages({ status: status as DeliveryStatus | undefined, endpoint: q.get('endpoint') ?? undefined, tenant, limit, cursor: q.get('cursor') ?? undefined });
     const messages = [];
     for (const id of items) {
       const m = await repo.getMessage(id);
       if (!m) continue;
       const deliveries = await repo.getStatuses(id);
-      messages.push({ id, kind: m.kind, eventType: m.eventType ?? null, createdAt: new Date(m.createdAt).toISOString(), status: overallStatus(deliveries), deliveries });
+      messages.push({ id, kind: m.kind, tenant: m.tenant, eventType: m.eventType ?? null, createdAt: new Date(m.createdAt).toISOString(), status: overallStatus(deliveries), deliveries });
     }
     return { status: 200, body: { messages, nextCursor } };
   }, adminSpecs.listMessages);
@@ -245,6 +261,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
       body: {
         id: m.id,
         kind: m.kind,
+        tenant: m.tenant,
         eventType: m.eventType ?? null,
         createdAt: new Date(m.createdAt).toISOString(),
         status: overallStatus(deliveries),

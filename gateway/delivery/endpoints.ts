@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Snapshot } from '../compile.js';
+import { DEFAULT_TENANT } from '../config/types.js';
 import { Errors } from '../errors.js';
 import type { OperationalEvents } from './operational.js';
 import { generateSecret } from './sign.js';
@@ -84,6 +85,7 @@ export class EndpointDirectory {
       if (secrets.length === 0) secrets = [{ secret: generateSecret() }];
       await this.repo.putEndpoint({
         id: c.id,
+        tenant: c.tenant ?? DEFAULT_TENANT,
         url: c.url,
         events: c.events ?? ['*'],
         secrets,
@@ -170,13 +172,13 @@ export class EndpointDirectory {
   }
 
   /**
-   * Creates an API endpoint with `secret`, or a generated one.
+   * Creates an API endpoint of `tenant` (the caller checked it exists) with `secret`, or a generated one.
    * @throws GatewayError HG_ENDPOINT_EXISTS when the id is taken.
    */
-  async create(id: string, fields: EndpointFields & { url: string }, secret: string = generateSecret()): Promise<{ endpoint: EndpointRecord; secret: string }> {
+  async create(id: string, fields: EndpointFields & { url: string }, secret: string = generateSecret(), tenant: string = DEFAULT_TENANT): Promise<{ endpoint: EndpointRecord; secret: string }> {
     if (await this.repo.getEndpoint(id)) throw Errors.ENDPOINT_EXISTS(id);
     const t = this.opts.now();
-    const endpoint: EndpointRecord = { id, url: fields.url, events: fields.events ?? ['*'], secrets: [{ secret }], headers: fields.headers, tls: fields.tls, rateLimitPerSec: fields.rateLimitPerSec, description: fields.description, disabled: fields.disabled ?? false, eventVersions: fields.eventVersions, source: 'api', createdAt: t, updatedAt: t };
+    const endpoint: EndpointRecord = { id, tenant, url: fields.url, events: fields.events ?? ['*'], secrets: [{ secret }], headers: fields.headers, tls: fields.tls, rateLimitPerSec: fields.rateLimitPerSec, description: fields.description, disabled: fields.disabled ?? false, eventVersions: fields.eventVersions, source: 'api', createdAt: t, updatedAt: t };
     await this.repo.putEndpoint(endpoint);
     this.changed(id);
     this.opts.events.raise('endpoint.created', { endpointId: id });

@@ -11,6 +11,7 @@ import { AttemptPolicy } from './policy.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
 import { retentionMs } from './repository.js';
 import { EndpointSlots } from './slots.js';
+import { TenantDirectory } from './tenants.js';
 import { sendIngress, sendSigned, type AttemptResult } from './transport.js';
 import { upstreamOf, type AttemptRecord, type DeliveryRepository, type DeliveryStatus, type EndpointRecord, type StoredMessage } from './types.js';
 
@@ -42,6 +43,8 @@ export class DeliveryEngine {
   readonly endpoints: EndpointDirectory;
   /** The event catalogue as publishing sees it (config and API-created types), and every change to API types. */
   readonly eventTypes: EventTypeDirectory;
+  /** The tenants (config, the implicit default, API-created), their changes and quotas. */
+  readonly tenants: TenantDirectory;
   readonly queue: DeliveryQueue;
   private snap: Snapshot;
   private readonly slots = new EndpointSlots();
@@ -64,7 +67,8 @@ export class DeliveryEngine {
     this.events = this.ops.emitter;
     this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops });
     this.eventTypes = new EventTypeDirectory({ store: eventTypeStoreFor(opts.store), snapshot: () => this.snap, logger: this.logger, now: this.now });
-    this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, eventTypes: this.eventTypes, logger: this.logger, now: this.now, snapshot: () => this.snap });
+    this.tenants = new TenantDirectory({ repo: opts.repo, store: opts.store, endpoints: this.endpoints, now: this.now, snapshot: () => this.snap });
+    this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, tenants: this.tenants, eventTypes: this.eventTypes, logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });
   }
 

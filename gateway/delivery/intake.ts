@@ -6,12 +6,13 @@
 import type { Logger } from 'pino';
 import type { EventTypeDirectory } from '../catalogue/event-types.js';
 import type { Snapshot } from '../compile.js';
-import type { RetryPolicyConfig } from '../config/types.js';
+import { DEFAULT_TENANT, type RetryPolicyConfig } from '../config/types.js';
 import { Errors, GatewayError } from '../errors.js';
 import { eventMatches, type EndpointDirectory } from './endpoints.js';
 import type { DeliveryQueue } from './queue.js';
 import { retentionMs } from './repository.js';
 import { scheduleOf, type RetryPolicy } from './retry.js';
+import type { TenantDirectory } from './tenants.js';
 import { ingressTarget, newMessageId, type DeliveryRepository, type StoredMessage } from './types.js';
 
 /** How long an Idempotency-Key answers with the first message. */
@@ -36,6 +37,10 @@ export interface PublishedEvent {
   /** The catalogue version; the latest when omitted. */
   version?: number;
   data: unknown;
+  /** The tenant whose endpoints receive it; the default tenant when omitted. */
+  tenant?: string;
+  /** Narrows the fan-out to these of the tenant's matching endpoints. */
+  endpoints?: string[];
 }
 
 export interface PublishOptions {
@@ -43,8 +48,10 @@ export interface PublishOptions {
   idempotencyKey?: string;
   /** The route's retry policy; endpoints may override it. */
   retry?: RetryPolicyConfig;
-  /** Send to this one endpoint only, whatever its subscriptions (admin send-example). */
+  /** Send to this one endpoint only, whatever its subscriptions (admin send-example; the message is its tenant's). */
   onlyEndpoint?: string;
+  /** The published body's size, checked against the tenant's `quotas.maxPayloadBytes`. */
+  bodyBytes?: number;
 }
 
 /** The answer to a publish: the message id, how many endpoints it goes to, and whether it is an idempotent replay. */
@@ -65,6 +72,7 @@ export interface DeliveryIntakeOptions {
   repo: DeliveryRepository;
   queue: DeliveryQueue;
   endpoints: EndpointDirectory;
+  tenants: TenantDirectory;
   /** The event catalogue: admits a published event (version, schema, unknown types). */
   eventTypes: EventTypeDirectory;
   logger: Logger;
@@ -98,7 +106,7 @@ export class DeliveryIntake {
     return this.durableWrite(what, async () => {
       await this.opts.repo.saveMessage(msg, this.retention);
       this.remember(msg);
-      if (msg.targets.length) await this.opts.queue.add(msg.targets.map((target) => ({ msgId: msg.id, target })));
+      if (msg.targets.length) await this.opts.queue.add(msg.targets.map((target) => ({ msgId: msg.id, target, tenant: msg.tenant })));
     });
   }
 
@@ -107,10 +115,22 @@ export class DeliveryIntake {
    * with Redis), so a 202 is never a promise the gateway cannot keep.
    */
   async publish(event: PublishedEvent, opts: PublishOptions = {}): Promise<PublishAnswer> {
+    const fanOut = await this.durableWrite('endpoint lookup', () => this.opts.endpoints.all());
+    const only = opts.onlyEndpoint !== undefined ? fanOut.find((e) => e.id === opts.onlyEndpoint) : undefined;
+    const tenant = await this.durableWrite('tenant lookup', () => this.opts.tenants.must(only?.tenant ?? event.tenant ?? DEFAULT_TENANT, true));
+    // Every refusal comes before the idempotency claim and the queue: a refused publish leaves no trace.
+    if (opts.bodyBytes !== undefined) this.opts.tenants.admitPayload(tenant, opts.bodyBytes);
+    const own = fanOut.filter((e) => e.tenant === tenant.id);
+    if (event.endpoints) {
+      const ids = new Set(own.map((e) => e.id));
+      const stray = event.endpoints.find((id) => !ids.has(id));
+      if (stray !== undefined) throw Errors.EVENT_INVALID(`"endpoints": "${stray}" is not an endpoint of tenant "${tenant.id}"`);
+    }
     // The catalogue's verdict comes first: a refused event is never queued.
     const admitted = await this.durableWrite('event type lookup', () => this.opts.eventTypes.admit(event));
-    const endpoints = (await this.durableWrite('endpoint lookup', () => this.opts.endpoints.all())).filter((e) =>
-      opts.onlyEndpoint !== undefined ? e.id === opts.onlyEndpoint : !e.disabled && eventMatches(e.events, event.type) && admitted.receives(e));
+    await this.durableWrite('tenant rate quota', () => this.opts.tenants.admitPublish(tenant));
+    const narrow = event.endpoints ? new Set(event.endpoints) : undefined;
+    const endpoints = opts.onlyEndpoint !== undefined ? (only ? [only] : []) : own.filter((e) => !e.disabled && eventMatches(e.events, event.type) && admitted.receives(e) && (!narrow || narrow.has(e.id)));
     const id = newMessageId();
     const answer = { id, endpoints: endpoints.length };
     if (opts.idempotencyKey) {
@@ -122,6 +142,7 @@ export class DeliveryIntake {
     const msg: StoredMessage = {
       id,
       kind: 'event',
+      tenant: tenant.id,
       createdAt,
       eventType: event.type,
       body,
@@ -146,6 +167,7 @@ export class DeliveryIntake {
     const msg: StoredMessage = {
       id,
       kind: 'ingress',
+      tenant: DEFAULT_TENANT,
       createdAt: this.opts.now(),
       body: req.body.toString('base64'),
       bodyEncoding: 'base64',
@@ -162,8 +184,9 @@ export class DeliveryIntake {
 
   /** Queues deliveries again (admin retry/recover). Marks them pending first. */
   async requeue(msgId: string, targets: string[]): Promise<void> {
+    const tenant = (await this.message(msgId))?.tenant ?? DEFAULT_TENANT;
     for (const t of targets) await this.opts.repo.setStatus(msgId, t, 'pending', this.retention);
-    await this.opts.queue.add(targets.map((t) => ({ msgId, target: t })));
+    await this.opts.queue.add(targets.map((t) => ({ msgId, target: t, tenant })));
   }
 
   /** A message for an attempt: from memory when this instance accepted it or read it lately. */

@@ -18,7 +18,8 @@ export type Processor = (job: QueueJob) => Promise<JobOutcome>;
 /** The queue interface with two drivers: in-process (memory) and BullMQ on Redis. */
 export interface DeliveryQueue {
   readonly durable: boolean;
-  add(jobs: { msgId: string; target: string }[]): Promise<void>;
+  /** `tenant` is for fair scheduling (default 'default'); `attempts` = attempts already made. */
+  add(jobs: { msgId: string; target: string; tenant?: string; attempts?: number }[]): Promise<void>;
   start(processor: Processor): void;
   /**
    * Stops taking work; waits for running jobs up to the deadline; unfinished work stays queued.

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { EgressConfig } from '../config/types.js';
-import type { AttemptRecord, DeliveryRepository, DeliveryStatus, EndpointRecord, ListQuery, StoredMessage } from './types.js';
+import { DEFAULT_TENANT, type EgressConfig } from '../config/types.js';
+import type { AttemptRecord, DeliveryRepository, DeliveryStatus, EndpointRecord, ListQuery, StoredMessage, TenantRecord } from './types.js';
 
 function overall(statuses: Record<string, DeliveryStatus>): DeliveryStatus {
   const v = Object.values(statuses);
@@ -10,6 +10,12 @@ function overall(statuses: Record<string, DeliveryStatus>): DeliveryStatus {
 }
 
 export { overall as overallStatus };
+
+/** A stored record from before tenants has none: it is the default tenant's. */
+function tenanted<T extends { tenant?: string }>(r: T): T & { tenant: string } {
+  if (typeof r.tenant !== 'string') r.tenant = DEFAULT_TENANT;
+  return r as T & { tenant: string };
+}
 
 /** How long a message, its statuses and its attempts are kept (`egress.retentionDays`). */
 export function retentionMs(egress: EgressConfig): number {
@@ -25,6 +31,7 @@ export class MemoryRepository implements DeliveryRepository {
   private readonly endpoints = new Map<string, EndpointRecord>();
   private readonly idem = new Map<string, { value: string; expiresAt: number }>();
   private readonly failing = new Map<string, number>();
+  private readonly tenants = new Map<string, TenantRecord>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -77,6 +84,7 @@ export class MemoryRepository implements DeliveryRepository {
     const items: string[] = [];
     let i = start;
     for (; i < ids.length && items.length < q.limit; i++) {
+      if (q.tenant !== undefined && tenanted(this.messages.get(ids[i]!)!.msg).tenant !== q.tenant) continue;
       const s = this.statuses.get(ids[i]!) ?? {};
       if (q.endpoint && !(q.endpoint in s)) continue;
       if (q.status && (q.endpoint ? s[q.endpoint] : overall(s)) !== q.status) continue;
@@ -99,6 +107,30 @@ export class MemoryRepository implements DeliveryRepository {
   }
   async deleteEndpoint(id: string): Promise<boolean> {
     return this.endpoints.delete(id);
+  }
+  async createTenant(t: TenantRecord): Promise<boolean> {
+    if (this.tenants.has(t.id)) return false;
+    this.tenants.set(t.id, structuredClone(t));
+    return true;
+  }
+  async putTenant(t: TenantRecord): Promise<void> {
+    this.tenants.set(t.id, structuredClone(t));
+  }
+  async getTenant(id: string): Promise<TenantRecord | null> {
+    const t = this.tenants.get(id);
+    return t ? structuredClone(t) : null;
+  }
+  async listTenants(): Promise<TenantRecord[]> {
+    return [...this.tenants.values()].map((t) => structuredClone(t));
+  }
+  async deleteTenant(id: string): Promise<boolean> {
+    return this.tenants.delete(id);
+  }
+  async countTenantMessages(tenant: string): Promise<number> {
+    this.sweep();
+    let n = 0;
+    for (const { msg } of this.messages.values()) if (tenanted(msg).tenant === tenant) n++;
+    return n;
   }
   async claimIdempotency(key: string, value: string, ttlMs: number): Promise<string | null> {
     const e = this.idem.get(key);
@@ -124,12 +156,14 @@ export class MemoryRepository implements DeliveryRepository {
 /**
  * Redis repository. Keys under `<prefix>dlv:`: `m:<id>` (one hash per message: the message JSON,
  * each target's status and each attempt), `idx` (zset of ids by creation), `failed:<target>` (zset of
- * ids by failure time), `ep:<id>` + `eps` (endpoints), `idem:<key>`, `failing:<endpoint>`.
+ * ids by failure time), `ep:<id>` + `eps` (endpoints), `idem:<key>`, `failing:<endpoint>`,
+ * `tn:<id>` + `tns` (API tenants), `tidx:<tenant>` (zset of a tenant's message ids by creation).
  * Everything about a message expires with the retention period.
  */
 export class RedisRepository implements DeliveryRepository {
   private readonly k: string;
   private lastTrim = 0;
+  private readonly lastTenantTrim = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
@@ -145,6 +179,11 @@ export class RedisRepository implements DeliveryRepository {
     }
   }
 
+  /** A tenant's message index. */
+  private tidx(tenant: string): string {
+    return `${this.k}tidx:${tenant}`;
+  }
+
   /** One hash per message: `msg` (JSON), `s:<target>` (status), `a:<time>:<target>:<n>` (attempts). */
   private mk(id: string): string {
     return `${this.k}m:${id}`;
@@ -156,18 +195,25 @@ export class RedisRepository implements DeliveryRepository {
     m.hset(this.mk(msg.id), 'msg', JSON.stringify(msg), ...msg.targets.flatMap((t) => [`s:${t}`, 'pending']));
     m.pexpire(this.mk(msg.id), ttl);
     m.zadd(`${this.k}idx`, msg.createdAt, msg.id);
+    m.zadd(this.tidx(msg.tenant), msg.createdAt, msg.id);
     const t = this.now();
     // Trim the index of expired messages now and then, not on every write.
     if (t - this.lastTrim > 10_000) {
       this.lastTrim = t;
       m.zremrangebyscore(`${this.k}idx`, '-inf', t - ttl);
     }
+    // A tenant's index: trimmed on its own publishes, rate-limited by the same clock per tenant.
+    if (t - (this.lastTenantTrim.get(msg.tenant) ?? 0) > 10_000) {
+      this.lastTenantTrim.set(msg.tenant, t);
+      if (this.lastTenantTrim.size > 10_000) this.lastTenantTrim.clear();
+      m.zremrangebyscore(this.tidx(msg.tenant), '-inf', t - ttl);
+    }
     const res = await m.exec();
     for (const [err] of res ?? []) if (err) throw err;
   }
   async getMessage(id: string): Promise<StoredMessage | null> {
     const s = await this.redis.hget(this.mk(id), 'msg');
-    return s ? (JSON.parse(s) as StoredMessage) : null;
+    return s ? tenanted(JSON.parse(s) as StoredMessage) : null;
   }
   async getStatuses(id: string): Promise<Record<string, DeliveryStatus>> {
     const h = await this.redis.hgetall(this.mk(id));
@@ -211,8 +257,10 @@ export class RedisRepository implements DeliveryRepository {
     const items: string[] = [];
     let last: { id: string; score: string } | undefined;
     let scanned = 0;
+    // A tenant's messages are walked on its own index: no scan of everyone else's.
+    const index = q.tenant !== undefined ? this.tidx(q.tenant) : `${this.k}idx`;
     for (;;) {
-      const page = await this.redis.zrevrangebyscore(`${this.k}idx`, max, '-inf', 'WITHSCORES', 'LIMIT', 0, 200);
+      const page = await this.redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, 200);
       if (page.length === 0) break;
       let progressed = false;
       for (let i = 0; i < page.length; i += 2) {
@@ -247,17 +295,45 @@ export class RedisRepository implements DeliveryRepository {
   }
   async getEndpoint(id: string): Promise<EndpointRecord | null> {
     const s = await this.redis.get(`${this.k}ep:${id}`);
-    return s ? (JSON.parse(s) as EndpointRecord) : null;
+    return s ? tenanted(JSON.parse(s) as EndpointRecord) : null;
   }
   async listEndpoints(): Promise<EndpointRecord[]> {
     const ids = await this.redis.smembers(`${this.k}eps`);
     if (ids.length === 0) return [];
     const vals = await this.redis.mget(...ids.map((id) => `${this.k}ep:${id}`));
-    return vals.filter((v): v is string => !!v).map((v) => JSON.parse(v) as EndpointRecord);
+    return vals.filter((v): v is string => !!v).map((v) => tenanted(JSON.parse(v) as EndpointRecord));
   }
   async deleteEndpoint(id: string): Promise<boolean> {
     const res = await this.redis.multi().del(`${this.k}ep:${id}`).srem(`${this.k}eps`, id).exec();
     return Number(res?.[0]?.[1] ?? 0) > 0;
+  }
+  async createTenant(t: TenantRecord): Promise<boolean> {
+    // NX: two instances creating the same tenant at once cannot both win.
+    const ok = await this.redis.set(`${this.k}tn:${t.id}`, JSON.stringify(t), 'NX');
+    if (ok !== 'OK') return false;
+    await this.redis.sadd(`${this.k}tns`, t.id);
+    return true;
+  }
+  async putTenant(t: TenantRecord): Promise<void> {
+    await this.redis.multi().set(`${this.k}tn:${t.id}`, JSON.stringify(t)).sadd(`${this.k}tns`, t.id).exec();
+  }
+  async getTenant(id: string): Promise<TenantRecord | null> {
+    const s = await this.redis.get(`${this.k}tn:${id}`);
+    return s ? (JSON.parse(s) as TenantRecord) : null;
+  }
+  async listTenants(): Promise<TenantRecord[]> {
+    const ids = await this.redis.smembers(`${this.k}tns`);
+    if (ids.length === 0) return [];
+    const vals = await this.redis.mget(...ids.map((id) => `${this.k}tn:${id}`));
+    return vals.filter((v): v is string => !!v).map((v) => JSON.parse(v) as TenantRecord);
+  }
+  async deleteTenant(id: string): Promise<boolean> {
+    const res = await this.redis.multi().del(`${this.k}tn:${id}`).srem(`${this.k}tns`, id).exec();
+    return Number(res?.[0]?.[1] ?? 0) > 0;
+  }
+  async countTenantMessages(tenant: string, retentionMs: number): Promise<number> {
+    // Expired ids leave the index on the tenant's next trim; count only the live window.
+    return this.redis.zcount(this.tidx(tenant), this.now() - retentionMs, '+inf');
   }
   async claimIdempotency(key: string, value: string, ttlMs: number): Promise<string | null> {
     const k = `${this.k}idem:${key}`;

@@ -1,5 +1,6 @@
 import type { CompiledRoute, Snapshot } from '../compile.js';
 import { isUtf8 } from 'node:buffer';
+import { DEFAULT_TENANT } from '../config/types.js';
 import type { Context } from '../context.js';
 import { Errors } from '../errors.js';
 import { appendForwardedFor } from '../http.js';
@@ -8,6 +9,7 @@ import { encodePath } from '../router.js';
 import type { GatewayService, ServiceFactory } from '../runtime.js';
 import { registerDeliveryAdmin } from './admin.js';
 import { registerEventTypeAdmin } from './admin-event-types.js';
+import { registerTenantAdmin } from './admin-tenants.js';
 import { DeliveryEngine } from './engine.js';
 import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './queue.js';
 import { MemoryRepository, RedisRepository } from './repository.js';
@@ -17,13 +19,15 @@ import type { DeliveryRepository } from './types.js';
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'content-length', 'host'];
 const EVENT_TYPE = /^[A-Za-z0-9_.:-]{1,256}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const TENANT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const EVENT_FIELDS = ['type', 'data', 'version', 'tenant', 'endpoints'];
 
 function usesDelivery(snap: Snapshot): boolean {
   return snap.routes.some((r) => r.action.kind === 'deliver' || r.action.kind === 'publish');
 }
 
-/** Parses and checks a published event: `{"type": "a.b", "data": {...}}`. */
-export function parseEvent(body: Buffer | undefined): { type: string; version?: number; data: unknown } {
+/** Parses and checks a published event: `{"type": "a.b", "data": {...}, "version"?, "tenant"?, "endpoints"?}`. */
+export function parseEvent(body: Buffer | undefined): { type: string; version?: number; data: unknown; tenant?: string; endpoints?: string[] } {
   const bytes = body ?? Buffer.alloc(0);
   // Decoding would turn invalid bytes into U+FFFD and sign an event the publisher never sent.
   if (!isUtf8(bytes)) throw Errors.EVENT_INVALID('the body is not valid UTF-8');
@@ -37,9 +41,26 @@ export function parseEvent(body: Buffer | undefined): { type: string; version?: 
   const o = v as Record<string, unknown>;
   if (typeof o.type !== 'string' || !EVENT_TYPE.test(o.type)) throw Errors.EVENT_INVALID('"type" must be a dot-separated event type such as "invoice.paid" (letters, digits, . _ : -)');
   if (!('data' in o) || o.data === undefined) throw Errors.EVENT_INVALID('"data" is required');
-  for (const k of Object.keys(o)) if (k !== 'type' && k !== 'data' && k !== 'version') throw Errors.EVENT_INVALID(`unknown field "${k}" (an event has "type", "data" and an optional "version")`);
+  for (const k of Object.keys(o)) if (!EVENT_FIELDS.includes(k)) throw Errors.EVENT_INVALID(`unknown field "${k}" (an event has "type", "data" and optional "version", "tenant", "endpoints")`);
   if (o.version !== undefined && (!Number.isInteger(o.version) || (o.version as number) < 1)) throw Errors.EVENT_INVALID('"version" must be an integer of at least 1 (a catalogue version)');
-  return o.version === undefined ? { type: o.type, data: o.data } : { type: o.type, version: o.version as number, data: o.data };
+  if (o.tenant !== undefined && (typeof o.tenant !== 'string' || !TENANT_ID.test(o.tenant))) throw Errors.EVENT_INVALID('"tenant" must be a tenant id (1-64 letters, digits, dots, dashes or underscores)');
+  if (o.endpoints !== undefined && (!Array.isArray(o.endpoints) || o.endpoints.length === 0 || o.endpoints.length > 1000 || !o.endpoints.every((e) => typeof e === 'string' && e.length > 0 && e.length <= 64))) throw Errors.EVENT_INVALID('"endpoints" must be a non-empty array of endpoint ids');
+  const out: { type: string; version?: number; data: unknown; tenant?: string; endpoints?: string[] } = { type: o.type, data: o.data };
+  if (o.version !== undefined) out.version = o.version as number;
+  if (o.tenant !== undefined) out.tenant = o.tenant as string;
+  if (o.endpoints !== undefined) out.endpoints = [...new Set(o.endpoints as string[])];
+  return out;
+}
+
+/**
+ * The tenant of a publish: the body's `tenant` (default tenant when absent), or with
+ * `publish.tenantFrom: consumer` the authenticated consumer, which a body naming another may not override.
+ */
+export function publishTenant(tenantFrom: 'body' | 'consumer', bodyTenant: string | undefined, consumer: string | undefined): string {
+  if (tenantFrom === 'body') return bodyTenant ?? DEFAULT_TENANT;
+  if (consumer === undefined) throw Errors.TENANT_FORBIDDEN('this route takes the tenant from the authenticated consumer, and the request has none (the route needs key-auth or jwt-auth)');
+  if (bodyTenant !== undefined && bodyTenant !== consumer) throw Errors.TENANT_FORBIDDEN(`"tenant": the authenticated consumer may publish only into its own tenant "${consumer}"`);
+  return consumer;
 }
 
 /**
@@ -65,6 +86,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
   if (admin) {
     registerDeliveryAdmin(admin, engine);
     registerEventTypeAdmin(admin, engine);
+    registerTenantAdmin(admin, engine);
   }
 
   const service: GatewayService & { engine: DeliveryEngine } = {
@@ -85,8 +107,11 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
         const event = parseEvent(ctx.body);
         const key = ctx.header('idempotency-key');
         if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw Errors.EVENT_INVALID('Idempotency-Key must be 1-255 printable ASCII characters');
-        const retry = route.action.kind === 'publish' ? route.action.retry : undefined;
-        const r = await engine.publish(event, { idempotencyKey: key ? `${route.name}:${key}` : undefined, retry });
+        const action = route.action.kind === 'publish' ? route.action : undefined;
+        const tenant = publishTenant(action?.tenantFrom ?? 'body', event.tenant, ctx.consumer);
+        // Keys are per tenant: one tenant's key never answers for another's ('@' is in no route name).
+        const scope = tenant === DEFAULT_TENANT ? route.name : `${route.name}@${tenant}`;
+        const r = await engine.publish({ ...event, tenant }, { idempotencyKey: key ? `${scope}:${key}` : undefined, retry: action?.retry, bodyBytes: ctx.body?.length ?? 0 });
         ctx.messageId = r.id;
         const headers: Record<string, string> = { 'hookgate-message-id': r.id };
         if (r.replayed) headers['idempotent-replayed'] = 'true';

@@ -13,6 +13,8 @@ export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 export interface StoredMessage {
   id: string;
   kind: 'event' | 'ingress';
+  /** The message's tenant (`DEFAULT_TENANT` for ingress and publishes that name none; records written before tenants read as it). */
+  tenant: string;
   createdAt: number;
   /** Egress: the event type. */
   eventType?: string;
@@ -61,6 +63,8 @@ export interface EndpointSecret {
 
 export interface EndpointRecord {
   id: string;
+  /** The owning tenant; records written before tenants read as `DEFAULT_TENANT`. */
+  tenant: string;
   url: string;
   events: string[];
   secrets: EndpointSecret[];
@@ -91,9 +95,28 @@ export interface MessageSummary {
 
 export interface ListQuery {
   status?: DeliveryStatus;
+  /** Only this tenant's messages, walked on the tenant's own index. */
+  tenant?: string;
   endpoint?: string;
   limit: number;
   cursor?: string;
+}
+
+/** Per-tenant limits (`tenants[].quotas`). */
+export interface TenantQuotas {
+  maxEndpoints?: number;
+  publishPerSec?: number;
+  maxPayloadBytes?: number;
+}
+
+/** A tenant created through the admin API (config tenants are never stored: gateway.yaml declares them). */
+export interface TenantRecord {
+  id: string;
+  name?: string;
+  metadata?: Record<string, string>;
+  quotas?: TenantQuotas;
+  createdAt: number;
+  updatedAt: number;
 }
 
 /** Where messages, attempts and endpoints live: memory (embedded) or Redis (shared, durable). */
@@ -113,6 +136,14 @@ export interface DeliveryRepository {
   getEndpoint(id: string): Promise<EndpointRecord | null>;
   listEndpoints(): Promise<EndpointRecord[]>;
   deleteEndpoint(id: string): Promise<boolean>;
+  /** Writes a new API tenant; false when the id is taken in the store. */
+  createTenant(t: TenantRecord): Promise<boolean>;
+  putTenant(t: TenantRecord): Promise<void>;
+  getTenant(id: string): Promise<TenantRecord | null>;
+  listTenants(): Promise<TenantRecord[]>;
+  deleteTenant(id: string): Promise<boolean>;
+  /** Messages in a tenant's index (within retention, approximately: expired ones leave it now and then). */
+  countTenantMessages(tenant: string, retentionMs: number): Promise<number>;
   /** Claims an idempotency key with a value; returns the existing value if already claimed. */
   claimIdempotency(key: string, value: string, ttlMs: number): Promise<string | null>;
   releaseIdempotency(key: string): Promise<void>;

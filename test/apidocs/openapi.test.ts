@@ -54,7 +54,7 @@ describe('OpenAPI document of the example config (hookgate openapi)', () => {
     assert.deepEqual(create.security, [{ adminToken: [] }]);
     assert.ok(create.requestBody.content['application/json'].schema.properties.url, 'request schema');
     assert.ok(create.responses['201'].content['application/json'].schema, 'response schema');
-    assert.deepEqual(Object.keys(create.responses).sort(), ['201', '400', '401', '409', '500']);
+    assert.deepEqual(Object.keys(create.responses).sort(), ['201', '400', '401', '404', '409', '500']);
     assert.equal(create.requestBody.required, true, 'url is required, so is the body');
     assert.equal(doc.paths['/admin/endpoints/{id}'].patch.requestBody.required, false);
     assert.deepEqual(doc.paths['/admin/endpoints'].servers, [{ url: 'http://127.0.0.1:8081', description: 'Admin listener' }]);

@@ -106,7 +106,7 @@ describe('egress attempt deadline', () => {
     const slow = await bodyTrickler();
     const snap = await compileConfig({ upstreams: { slow: { targets: [{ url: slow.url }], timeoutMs: 30000 } } });
     onClose(() => snap.dispose());
-    const msg = { id: 'msg_2', kind: 'ingress' as const, createdAt: Date.now(), body: '', bodyEncoding: 'base64' as const, method: 'POST', path: '/in', headers: {}, timeoutMs: DEADLINE_MS, targets: ['up_slow'] };
+    const msg = { id: 'msg_2', kind: 'ingress' as const, tenant: 'default', createdAt: Date.now(), body: '', bodyEncoding: 'base64' as const, method: 'POST', path: '/in', headers: {}, timeoutMs: DEADLINE_MS, targets: ['up_slow'] };
     const r = await sendIngress(snap, 'slow', msg, 1);
     assert.equal(r.timedOut, true);
     assert.equal(r.status, 0);
@@ -140,7 +140,7 @@ describe('egress attempt deadline', () => {
     const e = new DeliveryEngine({ store, repo, queue, logger: silent, snapshot });
     onClose(() => e.stop(1000).then(() => snapshot.dispose()).then(() => store.close()));
     const t = Date.now();
-    const put = (id: string, url: string) => repo.putEndpoint({ id, url, events: ['*'], secrets: [{ secret: SECRET }], disabled: false, source: 'api', createdAt: t, updatedAt: t });
+    const put = (id: string, url: string) => repo.putEndpoint({ id, tenant: 'default', url, events: ['*'], secrets: [{ secret: SECRET }], disabled: false, source: 'api', createdAt: t, updatedAt: t });
     const slow = [];
     for (let i = 0; i < 4; i++) {
       const s = await bodyTrickler();
@@ -185,7 +185,7 @@ describe('egress attempt deadline', () => {
     const e = new DeliveryEngine({ store, repo, queue, logger: silent, snapshot });
     onClose(() => e.stop(1000).then(() => snapshot.dispose()).then(() => store.close()));
     const t = Date.now();
-    const put = (id: string, url: string, events: string[]) => repo.putEndpoint({ id, url, events, secrets: [{ secret: SECRET }], disabled: false, source: 'api', createdAt: t, updatedAt: t });
+    const put = (id: string, url: string, events: string[]) => repo.putEndpoint({ id, tenant: 'default', url, events, secrets: [{ secret: SECRET }], disabled: false, source: 'api', createdAt: t, updatedAt: t });
     for (let i = 0; i < 4; i++) await put(`slow${i}`, `${(await bodyTrickler()).url}/hook`, ['s.*']);
     const healthy = createHttpServer((req, res) => {
       req.resume();

@@ -85,7 +85,7 @@ describe('a send that throws', () => {
     onClose(() => e.stop(1000).then(() => snapshot.dispose()).then(() => store.close()));
     const t = Date.now();
     // Written straight to the store, as a record from before the create-time rules could be.
-    await repo.putEndpoint({ id: 'bad', url: `${rx.url}/hook`, events: ['*'], secrets: [{ secret: SECRET }], headers: { 'x-a': 'a\r\nb' }, disabled: false, source: 'api', createdAt: t, updatedAt: t });
+    await repo.putEndpoint({ id: 'bad', tenant: 'default', url: `${rx.url}/hook`, events: ['*'], secrets: [{ secret: SECRET }], headers: { 'x-a': 'a\r\nb' }, disabled: false, source: 'api', createdAt: t, updatedAt: t });
     await e.start();
     const { id } = await e.publish({ type: 'a.b', data: {} });
     await waitUntil(async () => (await repo.getStatuses(id)).bad === 'failed', 10000, 'the dead letter');

@@ -28,7 +28,7 @@ async function directory(egress: Record<string, unknown> = {}) {
   return { dir, repo, raised, tick: (ms: number) => (clock += ms), now };
 }
 
-const ep = (id: string, extra: Partial<EndpointRecord> = {}): EndpointRecord => ({ id, url: 'http://127.0.0.1:9/hook', events: ['*'], secrets: [{ secret: SECRET }], disabled: false, source: 'api', createdAt: 0, updatedAt: 0, ...extra });
+const ep = (id: string, extra: Partial<EndpointRecord> = {}): EndpointRecord => ({ id, tenant: 'default', url: 'http://127.0.0.1:9/hook', events: ['*'], secrets: [{ secret: SECRET }], disabled: false, source: 'api', createdAt: 0, updatedAt: 0, ...extra });
 
 describe('EndpointDirectory', () => {
   test('lookups are cached for a second; its own changes invalidate at once', async () => {

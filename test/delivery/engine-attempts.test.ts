@@ -31,7 +31,7 @@ describe('engine behaviour with injected time and pure parts', () => {
 
   async function addEndpoint(e: DeliveryEngine, id: string, url: string, extra: Record<string, unknown> = {}) {
     const t = Date.now();
-    await e.repo.putEndpoint({ id, url, events: ['*'], secrets: [{ secret: SECRET }], disabled: false, source: 'api', createdAt: t, updatedAt: t, ...extra });
+    await e.repo.putEndpoint({ id, tenant: 'default', url, events: ['*'], secrets: [{ secret: SECRET }], disabled: false, source: 'api', createdAt: t, updatedAt: t, ...extra });
   }
 
   test('an endpoint failing for disableAfterHours is disabled with endpoint.disabled', async () => {

@@ -7,6 +7,8 @@ import { MemoryEventTypeStore } from '../../gateway/catalogue/store.js';
 import { EndpointDirectory } from '../../gateway/delivery/endpoints.js';
 import { DeliveryIntake } from '../../gateway/delivery/intake.js';
 import { OperationalEvents } from '../../gateway/delivery/operational.js';
+import { TenantDirectory } from '../../gateway/delivery/tenants.js';
+import { MemoryStore } from '../../gateway/store/memory.js';
 import type { DeliveryQueue } from '../../gateway/delivery/queue.js';
 import { MemoryRepository } from '../../gateway/delivery/repository.js';
 import { GatewayError } from '../../gateway/errors.js';
@@ -53,7 +55,8 @@ async function intake() {
   const endpoints = new EndpointDirectory({ repo, logger: silent, now, snapshot: () => snapshot, events: new OperationalEvents({ logger: silent, now, snapshot: () => snapshot }) });
   await endpoints.sync();
   const eventTypes = new EventTypeDirectory({ store: new MemoryEventTypeStore(), logger: silent, now, snapshot: () => snapshot });
-  return { repo, queue, intake: new DeliveryIntake({ repo, queue, endpoints, eventTypes, logger: silent, now, snapshot: () => snapshot }) };
+  const tenants = new TenantDirectory({ repo, store: new MemoryStore(), endpoints, now, snapshot: () => snapshot });
+  return { repo, queue, intake: new DeliveryIntake({ repo, queue, endpoints, tenants, eventTypes, logger: silent, now, snapshot: () => snapshot }) };
 }
 
 describe('DeliveryIntake', () => {
@@ -63,7 +66,7 @@ describe('DeliveryIntake', () => {
     assert.deepEqual({ endpoints: a.endpoints, replayed: a.replayed }, { endpoints: 2, replayed: false });
     const b = await i.publish({ type: 'customer.created', data: {} });
     assert.equal(b.endpoints, 1);
-    assert.deepEqual(queue.added, [{ msgId: a.id, target: 'inv' }, { msgId: a.id, target: 'all' }, { msgId: b.id, target: 'all' }]);
+    assert.deepEqual(queue.added, [{ msgId: a.id, target: 'inv', tenant: 'default' }, { msgId: a.id, target: 'all', tenant: 'default' }, { msgId: b.id, target: 'all', tenant: 'default' }]);
     const stored = await repo.getMessage(a.id);
     assert.deepEqual(JSON.parse(stored!.body).data, { n: 1 });
     assert.deepEqual(await repo.getStatuses(a.id), { inv: 'pending', all: 'pending' });
@@ -96,7 +99,7 @@ describe('DeliveryIntake', () => {
     const { repo, queue, intake: i } = await intake();
     const body = Buffer.from([0, 1, 2, 255]);
     const id = await i.enqueueIngress({ method: 'PUT', path: '/o?x=1', headers: { 'content-type': 'application/octet-stream' }, body, upstream: 'orders', timeoutMs: 500 });
-    assert.deepEqual(queue.added, [{ msgId: id, target: 'up_orders' }]);
+    assert.deepEqual(queue.added, [{ msgId: id, target: 'up_orders', tenant: 'default' }]);
     const m = (await repo.getMessage(id))!;
     assert.deepEqual(Buffer.from(m.body, 'base64'), body);
     assert.deepEqual([m.method, m.path, m.timeoutMs], ['PUT', '/o?x=1', 500]);
@@ -109,7 +112,7 @@ describe('DeliveryIntake', () => {
     await repo.setStatus(id, 'inv', 'failed');
     await i.requeue(id, ['inv']);
     assert.equal((await repo.getStatuses(id)).inv, 'pending');
-    assert.deepEqual(queue.added.at(-1), { msgId: id, target: 'inv' });
+    assert.deepEqual(queue.added.at(-1), { msgId: id, target: 'inv', tenant: 'default' });
     repo.getMessage = async () => assert.fail('read from the store');
     assert.equal((await i.message(id))?.id, id);
   });

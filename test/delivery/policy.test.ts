@@ -8,8 +8,8 @@ import type { EndpointRecord, StoredMessage } from '../../gateway/delivery/types
 
 const H = 3600_000;
 const egress = { disableAfterHours: 120 } as EgressConfig;
-const msg: StoredMessage = { id: 'msg_1', kind: 'event', createdAt: 0, body: '{}', bodyEncoding: 'utf8', targets: ['ep'], schedule: [0, 10, 20, 30, 40, 50] };
-const ep: EndpointRecord = { id: 'ep', url: 'http://x.test/', events: ['*'], secrets: [], disabled: false, source: 'api', createdAt: 0, updatedAt: 0 };
+const msg: StoredMessage = { id: 'msg_1', kind: 'event', tenant: 'default', createdAt: 0, body: '{}', bodyEncoding: 'utf8', targets: ['ep'], schedule: [0, 10, 20, 30, 40, 50] };
+const ep: EndpointRecord = { id: 'ep', tenant: 'default', url: 'http://x.test/', events: ['*'], secrets: [], disabled: false, source: 'api', createdAt: 0, updatedAt: 0 };
 const result = (status: number, extra: Partial<AttemptResult> = {}): AttemptResult => ({ status, durationMs: 1, timedOut: false, ...extra });
 
 function policy(opts: { now?: () => number; overloadMinDelayMs?: number } = {}) {
