@@ -57,7 +57,7 @@ const CATALOGUE = {
   TENANT_NOT_FOUND: { status: 404, message: (id: string) => `no tenant "${id}"`, doc: 'Unknown tenant id (publish, admin API).' },
   TENANT_EXISTS: { status: 409, message: (id: string) => `tenant "${id}" already exists`, doc: 'Tenant id already taken (in gateway.yaml or the store).' },
   TENANT_READONLY: { status: 409, message: detail, doc: 'The tenant is declared in gateway.yaml, or still has endpoints.' },
-  TENANT_FORBIDDEN: { status: 403, message: detail, doc: 'A publish names a tenant other than the authenticated consumer\'s (`publish.tenantFrom: consumer`).' },
+  TENANT_FORBIDDEN: { status: 403, message: detail, doc: 'With `publish.tenantFrom: consumer`: the publish names a tenant other than the authenticated consumer\'s, or the request has no consumer (the route needs key-auth or jwt-auth).' },
   TENANT_RATE_LIMITED: { status: 429, message: (id: string, perSec: number) => `tenant "${id}" is over its quota of ${perSec} publishes per second`, doc: 'Over the tenant\'s `quotas.publishPerSec` (`Retry-After`). Nothing was queued.' },
   TENANT_PAYLOAD_TOO_LARGE: { status: 413, message: (limit: number) => `the event body exceeds this tenant's limit of ${limit} bytes`, doc: 'A published event over the tenant\'s `quotas.maxPayloadBytes` or the policy\'s `maxPayloadBytes`. Nothing was queued.' },
   TENANT_QUOTA_EXCEEDED: { status: 409, message: detail, doc: 'Creating the endpoint would exceed the tenant\'s `quotas.maxEndpoints`.' },

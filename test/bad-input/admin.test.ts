@@ -54,6 +54,17 @@ const CASES: Array<{ name: string; method: string; path: string; body?: string; 
   { name: 'an unknown message', method: 'GET', path: '/admin/messages/msg_nope', status: 404, code: 'HG_MESSAGE_NOT_FOUND' },
   { name: 'a message list limit out of range', method: 'GET', path: '/admin/messages?limit=100000', status: 400, code: 'HG_ADMIN_BAD_INPUT' },
   { name: 'a message list with an unknown status', method: 'GET', path: '/admin/messages?status=everything', status: 400, code: 'HG_ADMIN_BAD_INPUT' },
+  { name: 'a tenant without an id', method: 'POST', path: '/admin/tenants', body: json({ name: 'x' }), status: 400, code: 'HG_ADMIN_BAD_INPUT' },
+  { name: 'a tenant id with a slash', method: 'POST', path: '/admin/tenants', body: json({ id: 'a/b' }), status: 400, code: 'HG_ADMIN_BAD_INPUT' },
+  { name: 'a tenant with an unknown quota', method: 'POST', path: '/admin/tenants', body: json({ id: 'acme', quotas: { everything: 1 } }), status: 400, code: 'HG_ADMIN_BAD_INPUT' },
+  { name: 'a tenant with a negative endpoint quota', method: 'POST', path: '/admin/tenants', body: json({ id: 'acme', quotas: { maxEndpoints: -1 } }), status: 400, code: 'HG_ADMIN_BAD_INPUT' },
+  { name: 'creating the default tenant', method: 'POST', path: '/admin/tenants', body: json({ id: 'default' }), status: 409, code: 'HG_TENANT_EXISTS' },
+  { name: 'an unknown tenant', method: 'GET', path: '/admin/tenants/nope', status: 404, code: 'HG_TENANT_NOT_FOUND' },
+  { name: 'deleting the default tenant', method: 'DELETE', path: '/admin/tenants/default', status: 409, code: 'HG_TENANT_READONLY' },
+  { name: 'an endpoint in an unknown tenant', method: 'POST', path: '/admin/endpoints', body: json({ url: 'https://hooks.example.com/x', tenant: 'nope' }), status: 404, code: 'HG_TENANT_NOT_FOUND' },
+  { name: "an endpoint in an unknown tenant's path", method: 'POST', path: '/admin/tenants/nope/endpoints', body: json({ url: 'https://hooks.example.com/x' }), status: 404, code: 'HG_TENANT_NOT_FOUND' },
+  { name: 'a tenant endpoint naming another tenant in its body', method: 'POST', path: '/admin/tenants/default/endpoints', body: json({ url: 'https://hooks.example.com/x', tenant: 'acme' }), status: 400, code: 'HG_ADMIN_BAD_INPUT' },
+  { name: 'a message list with a malformed tenant', method: 'GET', path: '/admin/messages?tenant=a%2Fb', status: 400, code: 'HG_ADMIN_BAD_INPUT' },
   { name: 'recover on an unknown endpoint with a bad date', method: 'POST', path: '/admin/endpoints/nope/recover', body: json({ since: 'yesterday' }), status: 404, code: 'HG_ENDPOINT_NOT_FOUND' },
 ];
 
@@ -64,5 +75,7 @@ for (const c of CASES) {
     assert.equal(r.json().error.code, c.code);
     assert.ok(!r.text.includes(ADMIN_TOKEN), 'the token is never echoed');
     assert.deepEqual(await endpointIds(), [], 'no endpoint was created');
+    const tenants = await admin('GET', '/admin/tenants');
+    assert.deepEqual(tenants.json().tenants.map((t: { id: string }) => t.id), ['default'], 'no tenant was created');
   });
 }

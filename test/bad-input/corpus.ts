@@ -126,6 +126,9 @@ export function httpCorpus(): BadRequest[] {
     { name: 'event not JSON', method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: '{"type":', status: 400, code: 'HG_EVENT_INVALID' },
     { name: 'event without a type', method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: '{"data":{}}', status: 400, code: 'HG_EVENT_INVALID' },
     { name: 'event with invalid UTF-8', method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: Buffer.concat([Buffer.from('{"type":"a.b","data":{"x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]), status: 400, code: 'HG_EVENT_INVALID' },
+    { name: 'event into an unknown tenant', method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: '{"type":"a.b","data":{},"tenant":"nope"}', status: 404, code: 'HG_TENANT_NOT_FOUND' },
+    { name: 'event with a malformed tenant', method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: '{"type":"a.b","data":{},"tenant":"../x"}', status: 400, code: 'HG_EVENT_INVALID' },
+    { name: 'event narrowed to an unknown endpoint', method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: '{"type":"a.b","data":{},"endpoints":["nope"]}', status: 400, code: 'HG_EVENT_INVALID' },
     { name: 'event with a bad Idempotency-Key', method: 'POST', path: '/events', headers: { 'content-type': 'application/json', 'idempotency-key': 'x'.repeat(1000) }, body: '{"type":"a.b","data":{}}', status: 400, code: 'HG_EVENT_INVALID' },
     { name: 'upgrade on a route without websocket', path: '/app/ws', headers: { connection: 'upgrade', upgrade: 'websocket' }, status: 400, code: 'HG_UPGRADE_REFUSED' },
   ];
