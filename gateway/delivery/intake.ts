@@ -117,18 +117,20 @@ export class DeliveryIntake {
   async publish(event: PublishedEvent, opts: PublishOptions = {}): Promise<PublishAnswer> {
     const fanOut = await this.durableWrite('endpoint lookup', () => this.opts.endpoints.all());
     const only = opts.onlyEndpoint !== undefined ? fanOut.find((e) => e.id === opts.onlyEndpoint) : undefined;
-    const tenant = await this.durableWrite('tenant lookup', () => this.opts.tenants.must(only?.tenant ?? event.tenant ?? DEFAULT_TENANT, true));
+    // An admin send to one endpoint is its tenant's message, outside the tenant's publish quotas.
+    const tenant = opts.onlyEndpoint !== undefined ? undefined : await this.durableWrite('tenant lookup', () => this.opts.tenants.must(event.tenant ?? DEFAULT_TENANT, true));
+    const tenantId = tenant?.id ?? only?.tenant ?? DEFAULT_TENANT;
     // Every refusal comes before the idempotency claim and the queue: a refused publish leaves no trace.
-    if (opts.bodyBytes !== undefined) this.opts.tenants.admitPayload(tenant, opts.bodyBytes);
-    const own = fanOut.filter((e) => e.tenant === tenant.id);
+    if (tenant && opts.bodyBytes !== undefined) this.opts.tenants.admitPayload(tenant, opts.bodyBytes);
+    const own = fanOut.filter((e) => e.tenant === tenantId);
     if (event.endpoints) {
       const ids = new Set(own.map((e) => e.id));
       const stray = event.endpoints.find((id) => !ids.has(id));
-      if (stray !== undefined) throw Errors.EVENT_INVALID(`"endpoints": "${stray}" is not an endpoint of tenant "${tenant.id}"`);
+      if (stray !== undefined) throw Errors.EVENT_INVALID(`"endpoints": "${stray}" is not an endpoint of tenant "${tenantId}"`);
     }
-    // The catalogue's verdict comes first: a refused event is never queued.
+    // The catalogue's verdict, then the rate quota: an event refused for its content spends none of it.
     const admitted = await this.durableWrite('event type lookup', () => this.opts.eventTypes.admit(event));
-    await this.durableWrite('tenant rate quota', () => this.opts.tenants.admitPublish(tenant));
+    if (tenant) await this.durableWrite('tenant rate quota', () => this.opts.tenants.admitPublish(tenant));
     const narrow = event.endpoints ? new Set(event.endpoints) : undefined;
     const endpoints = opts.onlyEndpoint !== undefined ? (only ? [only] : []) : own.filter((e) => !e.disabled && eventMatches(e.events, event.type) && admitted.receives(e) && (!narrow || narrow.has(e.id)));
     const id = newMessageId();
@@ -142,7 +144,7 @@ export class DeliveryIntake {
     const msg: StoredMessage = {
       id,
       kind: 'event',
-      tenant: tenant.id,
+      tenant: tenantId,
       createdAt,
       eventType: event.type,
       body,

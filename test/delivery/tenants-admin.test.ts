@@ -161,6 +161,18 @@ function suite(mode: Mode): void {
       const again = await waitUntilAccepted(env, { type: 'invoice.paid', tenant: 'tiny', data: { again: true } }, `burst-${limited[0]}`);
       assert.equal(again.headers['idempotent-replayed'], undefined);
     });
+
+    test("send-example is the endpoint's tenant's message, outside that tenant's publish quotas", async () => {
+      // 8 at once: more than tiny's 3 a second could let through in two windows.
+      await waitForRateWindow();
+      const sent = await Promise.all(Array.from({ length: 8 }, (_, i) => ok(env.gw.admin('POST', '/admin/endpoints/tiny-all/send-example', { eventType: 'sample.ping' }), 202, `send-example ${i}`)));
+      const ids = sent.map((r) => r.id as string);
+      for (const id of ids) {
+        const m = await ok(env.gw.admin('GET', `/admin/messages/${id}`), 200, 'message');
+        assert.equal(m.tenant, 'tiny');
+        assert.deepEqual(Object.keys(m.deliveries), ['tiny-all']);
+      }
+    });
   });
 }
 

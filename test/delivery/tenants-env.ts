@@ -35,6 +35,8 @@ export function tenantConfig(mode: Mode, rxUrl: string, prefix?: string): string
   const store = mode === 'redis' ? `{ driver: redis, url: "${REDIS_URL}", prefix: "${prefix}" }` : '{ driver: memory }';
   return `
 store: ${store}
+eventTypes:
+  - { name: sample.ping, examples: [ { n: 1 } ] }
 tenants:
   - { id: acme, name: Acme Corp, metadata: { plan: gold } }
   - { id: globex, name: Globex }
