@@ -196,6 +196,8 @@ export class RedisRepository implements DeliveryRepository {
     m.pexpire(this.mk(msg.id), ttl);
     m.zadd(`${this.k}idx`, msg.createdAt, msg.id);
     m.zadd(this.tidx(msg.tenant), msg.createdAt, msg.id);
+    // A tenant that stops publishing: its index goes when its newest message would.
+    m.pexpire(this.tidx(msg.tenant), ttl);
     const t = this.now();
     // Trim the index of expired messages now and then, not on every write.
     if (t - this.lastTrim > 10_000) {
