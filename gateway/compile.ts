@@ -208,6 +208,7 @@ function compileAction(r: RouteConfig, i: number, loaded: LoadedConfig, upstream
     return { kind: 'deliver', upstream: r.deliver.upstream, retry: r.deliver.retry, timeoutMs: r.deliver.timeoutMs };
   }
   if (r.websocket) throw new ConfigError(`route "${r.name}": websocket: true needs an upstream action`, where('websocket'));
+  // `publish: null` gets no schema defaults, so its tenantFrom is the schema's default spelled here.
   if (r.publish !== undefined) return { kind: 'publish', retry: r.publish?.retry, tenantFrom: r.publish?.tenantFrom ?? 'body' };
   const resp = r.respond!;
   const body = resp.body === undefined ? Buffer.alloc(0) : Buffer.from(typeof resp.body === 'string' ? resp.body : JSON.stringify(resp.body));
@@ -229,7 +230,7 @@ function compileTenants(loaded: LoadedConfig): Map<string, { max: number | undef
 
 /** A config endpoint's tenant must be declared in `tenants` (or be the default), within its maxEndpoints quota. */
 function checkEndpointTenant(loaded: LoadedConfig, tenants: Map<string, { max: number | undefined; count: number; i: number }>, i: number): void {
-  const id = loaded.config.egress.endpoints[i]!.tenant ?? DEFAULT_TENANT;
+  const id = loaded.config.egress.endpoints[i]!.tenant;
   const where = { file: loaded.file, line: loaded.lineOf(['egress', 'endpoints', i, 'tenant']), path: `egress.endpoints[${i}].tenant` };
   const t = tenants.get(id);
   if (!t) throw new ConfigError(`endpoint "${loaded.config.egress.endpoints[i]!.id}" names tenant "${id}", which tenants does not declare`, where);

@@ -85,7 +85,7 @@ export class EndpointDirectory {
       if (secrets.length === 0) secrets = [{ secret: generateSecret() }];
       await this.repo.putEndpoint({
         id: c.id,
-        tenant: c.tenant ?? DEFAULT_TENANT,
+        tenant: c.tenant,
         url: c.url,
         events: c.events ?? ['*'],
         secrets,

@@ -1,5 +1,6 @@
 import type { CompiledRoute, Snapshot } from '../compile.js';
 import { isUtf8 } from 'node:buffer';
+import { gatewaySchema } from '../config/load.js';
 import { DEFAULT_TENANT } from '../config/types.js';
 import type { Context } from '../context.js';
 import { Errors } from '../errors.js';
@@ -19,7 +20,8 @@ import type { DeliveryRepository } from './types.js';
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'content-length', 'host'];
 const EVENT_TYPE = /^[A-Za-z0-9_.:-]{1,256}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-const TENANT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+// The rule gateway.yaml's tenant ids follow.
+const TENANT_ID = new RegExp(gatewaySchema().$defs.tenantId.pattern as string);
 const EVENT_FIELDS = ['type', 'data', 'version', 'tenant', 'endpoints'];
 
 function usesDelivery(snap: Snapshot): boolean {

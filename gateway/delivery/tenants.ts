@@ -193,8 +193,8 @@ export class TenantDirectory {
     if (max === undefined) return;
     const sec = Math.floor(this.opts.now() / 1000);
     const n = await this.opts.store.incr(`dlv:tq:${tenant.id}:${sec}`, 2000);
-    // The window ends within a second: Retry-After is 1 (its smallest unit).
-    if (n > max) throw Errors.TENANT_RATE_LIMITED(tenant.id, max).with({ 'retry-after': '1' });
+    // The window ends within a second: Retry-After is 1 (its smallest unit). The RateLimit-* headers as the rate-limit plugin sends them.
+    if (n > max) throw Errors.TENANT_RATE_LIMITED(tenant.id, max).with({ 'retry-after': '1', 'ratelimit-limit': String(max), 'ratelimit-remaining': '0', 'ratelimit-reset': '1' });
   }
 }
 

@@ -152,6 +152,8 @@ function suite(mode: Mode): void {
       for (const i of limited) {
         assert.equal(burst[i]!.json().error.code, 'HG_TENANT_RATE_LIMITED');
         assert.equal(burst[i]!.headers['retry-after'], '1');
+        assert.equal(burst[i]!.headers['ratelimit-limit'], '3');
+        assert.equal(burst[i]!.headers['ratelimit-remaining'], '0');
       }
       const after = (await ok(env.gw.admin('GET', '/admin/tenants/tiny'), 200, 'counts')).counts.messages;
       assert.equal(after - before, okIdx.length, 'only accepted publishes were stored');
