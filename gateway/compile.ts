@@ -9,9 +9,10 @@ import { compileEndpointTls, compileUpstreamTls, type ClientTls } from './client
 import type { CredentialLocations } from './context.js';
 import { compileCatalogue, type Catalogue } from './catalogue/catalogue.js';
 import { ajv, describeAjvError, formatPath, pickError, toPointer, validateWithEnvTypes } from './config/load.js';
-import { DEFAULT_TENANT, type EgressConfig, type GatewayConfig, type LoadedConfig, type PluginEntry, type RetryPolicyConfig, type RouteConfig } from './config/types.js';
+import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
 import { endpointHeadersProblem } from './delivery/endpoint-headers.js';
 import { SsrfGuard } from './delivery/ssrf.js';
+import { checkTenants } from './delivery/tenant-config.js';
 import { ConfigError } from './errors.js';
 import { assertPluginDefinition, assertPluginInstance, credentialsOf, NO_METRICS, type PluginDefinition, type PluginEnv, type PluginInstance, type PluginMetrics } from './plugin.js';
 import { Router } from './router.js';
@@ -218,27 +219,7 @@ function compileAction(r: RouteConfig, i: number, loaded: LoadedConfig, upstream
   return { kind: 'respond', status: resp.status ?? 200, headers, body };
 }
 
-/** Checks `tenants` (unique ids); returns the declared ids with their maxEndpoints quota (the default tenant always exists). */
-function compileTenants(loaded: LoadedConfig): Map<string, { max: number | undefined; count: number; i: number }> {
-  const out = new Map<string, { max: number | undefined; count: number; i: number }>([[DEFAULT_TENANT, { max: undefined, count: 0, i: -1 }]]);
-  (loaded.config.tenants ?? []).forEach((t, i) => {
-    if (out.has(t.id) && out.get(t.id)!.i >= 0) throw new ConfigError(`duplicate tenant id "${t.id}"`, { file: loaded.file, line: loaded.lineOf(['tenants', i, 'id']), path: `tenants[${i}].id` });
-    out.set(t.id, { max: t.quotas?.maxEndpoints, count: 0, i });
-  });
-  return out;
-}
-
-/** A config endpoint's tenant must be declared in `tenants` (or be the default), within its maxEndpoints quota. */
-function checkEndpointTenant(loaded: LoadedConfig, tenants: Map<string, { max: number | undefined; count: number; i: number }>, i: number): void {
-  const id = loaded.config.egress.endpoints[i]!.tenant;
-  const where = { file: loaded.file, line: loaded.lineOf(['egress', 'endpoints', i, 'tenant']), path: `egress.endpoints[${i}].tenant` };
-  const t = tenants.get(id);
-  if (!t) throw new ConfigError(`endpoint "${loaded.config.egress.endpoints[i]!.id}" names tenant "${id}", which tenants does not declare`, where);
-  t.count++;
-  if (t.max !== undefined && t.count > t.max) throw new ConfigError(`tenant "${id}" declares maxEndpoints ${t.max}, and this is its endpoint number ${t.count}`, where);
-}
-
-/** Checks egress endpoints (unique ids, URLs the SSRF guard allows, headers, TLS files) and builds the guard. */
+/** Checks egress endpoints (unique ids, URLs the SSRF guard allows, headers, TLS files, tenants) and builds the guard. */
 function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: SsrfGuard; endpointTls: Map<string, ClientTls> } {
   const endpointTls = new Map<string, ClientTls>();
   const e = loaded.config.egress;
@@ -249,13 +230,11 @@ function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: Ssrf
     throw new ConfigError((err as Error).message, { file: loaded.file, line: loaded.lineOf(['egress', 'allowCidrs']), path: 'egress.allowCidrs' });
   }
   try {
-    const tenants = compileTenants(loaded);
     const seen = new Set<string>();
     e.endpoints.forEach((ep, i) => {
       const where = { file: loaded.file, line: loaded.lineOf(['egress', 'endpoints', i]), path: `egress.endpoints[${i}]` };
       if (seen.has(ep.id)) throw new ConfigError(`duplicate endpoint id "${ep.id}"`, where);
       seen.add(ep.id);
-      checkEndpointTenant(loaded, tenants, i);
       try {
         ssrf.checkUrl(ep.url);
       } catch (err) {
@@ -266,6 +245,7 @@ function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: Ssrf
       const tls = compileEndpointTls(loaded, i);
       if (tls) endpointTls.set(ep.id, tls);
     });
+    checkTenants(loaded);
   } catch (err) {
     ssrf.destroy();
     throw err;
