@@ -8,11 +8,12 @@ import type { EventTypeDirectory } from '../catalogue/event-types.js';
 import type { Snapshot } from '../compile.js';
 import type { RetryPolicyConfig } from '../config/types.js';
 import { Errors, GatewayError } from '../errors.js';
+import type { DeliveryPolicies } from './effective-policy.js';
 import { eventMatches, type EndpointDirectory } from './endpoints.js';
 import type { DeliveryQueue } from './queue.js';
 import { retentionMs } from './repository.js';
 import { scheduleOf, type RetryPolicy } from './retry.js';
-import { ingressTarget, newMessageId, type DeliveryRepository, type StoredMessage } from './types.js';
+import { ingressTarget, newMessageId, type DeliveryRepository, type EndpointRecord, type StoredMessage } from './types.js';
 
 /** How long an Idempotency-Key answers with the first message. */
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
@@ -67,6 +68,8 @@ export interface DeliveryIntakeOptions {
   endpoints: EndpointDirectory;
   /** The event catalogue: admits a published event (version, schema, unknown types). */
   eventTypes: EventTypeDirectory;
+  /** The effective policies: a publish over a target's `maxPayloadBytes` is refused. */
+  policies: DeliveryPolicies;
   logger: Logger;
   now: () => number;
   /** The current snapshot: its upstreams and retention. */
@@ -111,14 +114,15 @@ export class DeliveryIntake {
     const admitted = await this.durableWrite('event type lookup', () => this.opts.eventTypes.admit(event));
     const endpoints = (await this.durableWrite('endpoint lookup', () => this.opts.endpoints.all())).filter((e) =>
       opts.onlyEndpoint !== undefined ? e.id === opts.onlyEndpoint : !e.disabled && eventMatches(e.events, event.type) && admitted.receives(e));
+    const createdAt = this.opts.now();
+    const body = JSON.stringify({ type: event.type, timestamp: new Date(createdAt).toISOString(), data: event.data });
+    await this.checkPayload(body, event.type, endpoints);
     const id = newMessageId();
     const answer = { id, endpoints: endpoints.length };
     if (opts.idempotencyKey) {
       const prior = await this.durableWrite('idempotency claim', () => this.opts.repo.claimIdempotency(opts.idempotencyKey!, JSON.stringify(answer), IDEMPOTENCY_TTL_MS));
       if (prior) return { ...(JSON.parse(prior) as { id: string; endpoints: number }), replayed: true, ...deprecation(admitted) };
     }
-    const createdAt = this.opts.now();
-    const body = JSON.stringify({ type: event.type, timestamp: new Date(createdAt).toISOString(), data: event.data });
     const msg: StoredMessage = {
       id,
       kind: 'event',
@@ -136,6 +140,20 @@ export class DeliveryIntake {
       throw err;
     }
     return { ...answer, replayed: false, ...deprecation(admitted) };
+  }
+
+  /**
+   * Refuses an event body (as it would be delivered) over the smallest effective `maxPayloadBytes`
+   * of its targets, or of the layers above the endpoint when it has none: nothing is queued.
+   * @throws GatewayError HG_TENANT_PAYLOAD_TOO_LARGE (413)
+   */
+  private async checkPayload(body: string, type: string, targets: readonly EndpointRecord[]): Promise<void> {
+    const bytes = Buffer.byteLength(body, 'utf8');
+    const subjects = targets.length ? targets : [null];
+    for (const ep of subjects) {
+      const limit = (await this.opts.policies.of(ep, type)).maxPayloadBytes;
+      if (limit !== null && bytes > limit) throw Errors.TENANT_PAYLOAD_TOO_LARGE(limit);
+    }
   }
 
   /** Accepts an inbound request for async delivery to an upstream. */

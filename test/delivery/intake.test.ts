@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { EventTypeDirectory } from '../../gateway/catalogue/event-types.js';
 import { MemoryEventTypeStore } from '../../gateway/catalogue/store.js';
 import { EndpointDirectory } from '../../gateway/delivery/endpoints.js';
+import { DeliveryPolicies } from '../../gateway/delivery/effective-policy.js';
 import { DeliveryIntake } from '../../gateway/delivery/intake.js';
 import { OperationalEvents } from '../../gateway/delivery/operational.js';
 import type { DeliveryQueue } from '../../gateway/delivery/queue.js';
@@ -53,7 +54,8 @@ async function intake() {
   const endpoints = new EndpointDirectory({ repo, logger: silent, now, snapshot: () => snapshot, events: new OperationalEvents({ logger: silent, now, snapshot: () => snapshot }) });
   await endpoints.sync();
   const eventTypes = new EventTypeDirectory({ store: new MemoryEventTypeStore(), logger: silent, now, snapshot: () => snapshot });
-  return { repo, queue, intake: new DeliveryIntake({ repo, queue, endpoints, eventTypes, logger: silent, now, snapshot: () => snapshot }) };
+  const policies = new DeliveryPolicies({ snapshot: () => snapshot, catalogue: () => eventTypes.catalogue() });
+  return { repo, queue, intake: new DeliveryIntake({ repo, queue, endpoints, eventTypes, policies, logger: silent, now, snapshot: () => snapshot }) };
 }
 
 describe('DeliveryIntake', () => {
