@@ -144,16 +144,14 @@ export class DeliveryIntake {
 
   /**
    * Refuses an event body (as it would be delivered) over the smallest effective `maxPayloadBytes`
-   * of its targets, or of the layers above the endpoint when it has none: nothing is queued.
+   * of its targets; with no target, of the layers above an endpoint (event type, default tenant,
+   * global). Nothing is stored or queued.
    * @throws GatewayError HG_TENANT_PAYLOAD_TOO_LARGE (413)
    */
   private async checkPayload(body: string, type: string, targets: readonly EndpointRecord[]): Promise<void> {
-    const bytes = Buffer.byteLength(body, 'utf8');
-    const subjects = targets.length ? targets : [null];
-    for (const ep of subjects) {
-      const limit = (await this.opts.policies.of(ep, type)).maxPayloadBytes;
-      if (limit !== null && bytes > limit) throw Errors.TENANT_PAYLOAD_TOO_LARGE(limit);
-    }
+    let limit = Infinity;
+    for (const ep of targets.length ? targets : [{}]) limit = Math.min(limit, (await this.opts.policies.of(ep, type)).maxPayloadBytes ?? Infinity);
+    if (Buffer.byteLength(body, 'utf8') > limit) throw Errors.TENANT_PAYLOAD_TOO_LARGE(limit);
   }
 
   /** Accepts an inbound request for async delivery to an upstream. */

@@ -118,34 +118,41 @@ egress:
       const b = await receiver();
       const g = await gatewayWith(`${storeYaml()}
 ${routes}
+tenants:
+  - { id: default, policy: { maxPayloadBytes: 1500 } }
 eventTypes:
   - { name: report.ready, version: 1, policy: { maxPayloadBytes: 300 } }
 egress:
   allowCidrs: ["127.0.0.1/32"]
   policy: { maxPayloadBytes: 2000 }
   endpoints:
-    - { id: roomy, url: "${a.url}/hook", secret: "${SECRET}" }
+    - { id: roomy, url: "${a.url}/hook", secret: "${SECRET}", events: ["order.*", "user.*", "report.*"] }
     - { id: tight, url: "${b.url}/hook", secret: "${SECRET}", events: ["order.*"], policy: { maxPayloadBytes: 150 } }
 `);
       const big = (n: number) => ({ blob: 'x'.repeat(n) });
-      // Global limit: 2000 bytes for a type no endpoint narrows.
-      const tooBig = await publish(g, 'user.created', big(2500));
+      // The (default) tenant's 1500 bytes beat the global 2000, for a type no endpoint narrows.
+      const tooBig = await publish(g, 'user.created', big(1700));
       assert.equal(tooBig.status, 413);
       assert.equal(tooBig.json().error.code, 'HG_TENANT_PAYLOAD_TOO_LARGE');
-      assert.match(tooBig.json().error.message, /2000 bytes/);
+      assert.match(tooBig.json().error.message, /1500 bytes/);
+      // No target at all: the layers above an endpoint still apply.
+      const nobody = await publish(g, 'audit.logged', big(1700));
+      assert.equal(nobody.status, 413);
+      assert.match(nobody.json().error.message, /1500 bytes/);
+      assert.equal((await publish(g, 'audit.logged', big(10))).json().endpoints, 0);
       // The event type's limit (300) beats the global one.
       assert.equal((await publish(g, 'report.ready', big(400))).status, 413);
       // One target's limit (tight: 150) refuses the whole publish, for every target.
       const refused = await publish(g, 'order.created', big(200));
       assert.equal(refused.status, 413);
       assert.match(refused.json().error.message, /150 bytes/);
-      assert.equal((await g.admin('GET', '/admin/messages')).json().messages.length, 0, 'nothing was stored');
+      assert.equal((await g.admin('GET', '/admin/messages')).json().messages.length, 1, 'nothing was stored but the small audit event');
       // Under every limit: delivered to both.
       const ok = await publish(g, 'order.created', big(10));
       assert.equal(ok.status, 202);
       assert.equal(ok.json().endpoints, 2);
       await waitUntil(() => a.requests.length === 1 && b.requests.length === 1, 10000, 'the small event');
-      assert.equal((await g.admin('GET', '/admin/messages')).json().messages.length, 1);
+      assert.equal((await g.admin('GET', '/admin/messages')).json().messages.length, 2);
     });
 
     test('a reload changes the schedule of the next retry', async () => {
