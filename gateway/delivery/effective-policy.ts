@@ -67,43 +67,59 @@ function scheduleFor(retry: RetryPolicyConfig | unknown): readonly number[] | un
   return s;
 }
 
+const EMPTY: Layer = Object.freeze({});
+// Layers are derived from immutable policy objects (a snapshot's, a cached record's): once each.
+const layers = new WeakMap<object, Layer>();
+function cached(key: object, build: () => Layer): Layer {
+  let l = layers.get(key);
+  if (!l) layers.set(key, (l = build()));
+  return l;
+}
+
 function layerOf(p: DeliveryPolicyConfig | undefined): Layer {
-  if (!p) return {};
-  return { retry: scheduleFor(p.retry), attemptTimeoutMs: p.attemptTimeoutMs, rateLimitPerSec: p.rateLimitPerSec, maxInFlight: p.maxInFlight, maxPayloadBytes: p.maxPayloadBytes };
+  if (!p) return EMPTY;
+  return cached(p, () => ({ retry: scheduleFor(p.retry), attemptTimeoutMs: p.attemptTimeoutMs, rateLimitPerSec: p.rateLimitPerSec, maxInFlight: p.maxInFlight, maxPayloadBytes: p.maxPayloadBytes }));
 }
 
 /** The endpoint's layer: `policy.X` wins over the older field of the same meaning. */
 function endpointLayer(ep: PolicySubject): Layer {
-  const l = layerOf(ep.policy);
-  return { ...l, retry: l.retry ?? scheduleFor(ep.retry), rateLimitPerSec: l.rateLimitPerSec ?? ep.rateLimitPerSec };
+  return cached(ep, () => {
+    const l = layerOf(ep.policy);
+    return { ...l, retry: l.retry ?? scheduleFor(ep.retry), rateLimitPerSec: l.rateLimitPerSec ?? ep.rateLimitPerSec };
+  });
 }
 
 /** The global layer: `egress.policy.X` wins over the older egress field (whose schema default makes it always set). */
 function globalLayer(egress: EgressConfig): Layer {
-  const l = layerOf(egress.policy);
-  return { ...l, retry: l.retry ?? scheduleFor(egress.retry), attemptTimeoutMs: l.attemptTimeoutMs ?? egress.attemptTimeoutMs, maxInFlight: l.maxInFlight ?? egress.maxInFlightPerEndpoint };
+  return cached(egress, () => {
+    const l = layerOf(egress.policy);
+    return { ...l, retry: l.retry ?? scheduleFor(egress.retry), attemptTimeoutMs: l.attemptTimeoutMs ?? egress.attemptTimeoutMs, maxInFlight: l.maxInFlight ?? egress.maxInFlightPerEndpoint };
+  });
 }
 
-const BUILT_IN: Layer = { retry: DEFAULT_SCHEDULE_MS };
+const BUILT_IN: Layer = Object.freeze({ retry: DEFAULT_SCHEDULE_MS });
+const NAMES: readonly PolicyLayer[] = ['endpoint', 'eventType', 'tenant', 'route', 'global', 'default'];
 
 /** Resolves the layers field by field: the most specific layer that sets a field wins. Pure. */
 export function resolvePolicy(layers: PolicyLayers): EffectivePolicy {
-  const order: [PolicyLayer, Layer][] = [
-    ['endpoint', layers.endpoint ? endpointLayer(layers.endpoint) : {}],
-    ['eventType', layerOf(layers.eventType)],
-    ['tenant', layerOf(layers.tenant)],
-    ['route', { retry: layers.routeSchedule }],
-    ['global', globalLayer(layers.egress)],
-    ['default', BUILT_IN],
+  const order: Layer[] = [
+    layers.endpoint ? endpointLayer(layers.endpoint) : EMPTY,
+    layerOf(layers.eventType),
+    layerOf(layers.tenant),
+    layers.routeSchedule ? { retry: layers.routeSchedule } : EMPTY,
+    globalLayer(layers.egress),
+    BUILT_IN,
   ];
   const value: Record<string, unknown> = {};
   const from = {} as Record<PolicyField, PolicyLayer>;
   for (const f of POLICY_FIELDS) {
-    const hit = order.find(([, l]) => l[f] !== undefined);
-    value[f] = hit ? hit[1][f] : null;
-    from[f] = hit ? hit[0] : 'default';
+    let i = 0;
+    while (i < order.length && order[i]![f] === undefined) i++;
+    value[f] = i < order.length ? order[i]![f] : null;
+    from[f] = NAMES[Math.min(i, NAMES.length - 1)]!;
   }
-  return { ...(value as Omit<EffectivePolicy, 'from'>), from };
+  value.from = from;
+  return value as unknown as EffectivePolicy;
 }
 
 /** The policy of a tenant by id (config tenants, or a tenant directory's); undefined sets nothing. */

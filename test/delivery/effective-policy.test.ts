@@ -154,6 +154,12 @@ describe('DeliveryPolicies', () => {
     }
   });
 
+  test('gateway.yaml refuses a policy the resolver could not use (located, at compile)', async () => {
+    for (const policy of [{ retry: { baseSec: 0, attempts: 2 } }, { retry: { baseSec: 1, maxSec: 0, attempts: 2 } }, { maxInFlight: 0 }, { rateLimitPerSec: 'fast' }, { timeout: 5 }]) {
+      await assert.rejects(compileConfig({ tenants: [{ id: 'acme', policy }] }), /gateway\.yaml:\d+ at tenants\[0\]\.policy/, JSON.stringify(policy));
+    }
+  });
+
   test('API-created event types carry their policy too', async () => {
     const snap = await compileConfig({});
     try {
