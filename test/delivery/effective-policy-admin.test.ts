@@ -80,12 +80,20 @@ egress:
       assert.equal(pinned.retry.from, 'default');
       assert.deepEqual([pinned.eventTypes['invoice.paid'].version, pinned.eventTypes['invoice.paid'].maxPayloadBytes], [1, { value: 1000, from: 'eventType' }]);
 
-      // A reload changes it.
-      g.write(yaml.replace('policy: { attemptTimeoutMs: 5000 }', 'policy: { attemptTimeoutMs: 7000, rateLimitPerSec: 100 }'));
+      // A reload changes it: every layer gateway.yaml declares.
+      g.write(
+        yaml
+          .replace('policy: { attemptTimeoutMs: 5000 }', 'policy: { attemptTimeoutMs: 7000, rateLimitPerSec: 100 }')
+          .replace('policy: { rateLimitPerSec: 5, retry', 'policy: { rateLimitPerSec: 6, retry')
+          .replace('version: 2, policy: { attemptTimeoutMs: 2500 }', 'version: 2, policy: { attemptTimeoutMs: 2600 }')
+          .replace('policy: { maxInFlight: 3 }', 'policy: { maxInFlight: 4 }'),
+      );
       assert.equal((await g.admin('POST', '/admin/reload')).status, 200);
       const after = (await g.admin('GET', '/admin/endpoints/cfg')).json().effectivePolicy;
       assert.deepEqual(after.attemptTimeoutMs, { value: 7000, from: 'global' });
-      assert.deepEqual(after.rateLimitPerSec, { value: 5, from: 'tenant' }, 'the tenant still beats the global layer');
+      assert.deepEqual(after.rateLimitPerSec, { value: 6, from: 'tenant' }, 'the tenant still beats the global layer');
+      assert.deepEqual(after.maxInFlight, { value: 4, from: 'endpoint' });
+      assert.deepEqual(after.eventTypes['invoice.paid'].attemptTimeoutMs, { value: 2600, from: 'eventType' });
       // Config endpoints' policy is changed in gateway.yaml only.
       const ro = await g.admin('PATCH', '/admin/endpoints/cfg', { policy: { maxInFlight: 1 } });
       assert.equal(ro.status, 409);
