@@ -68,22 +68,24 @@ function scheduleFor(retry: RetryPolicyConfig | unknown): readonly number[] | un
 }
 
 const EMPTY: Layer = Object.freeze({});
-// Layers are derived from immutable policy objects (a snapshot's, a cached record's): once each.
-const layers = new WeakMap<object, Layer>();
-function cached(key: object, build: () => Layer): Layer {
-  let l = layers.get(key);
-  if (!l) layers.set(key, (l = build()));
+// Layers are derived from immutable objects (a snapshot's policies, a cached endpoint record): once each.
+const policyLayers = new WeakMap<object, Layer>();
+const endpointLayers = new WeakMap<object, Layer>();
+const globalLayers = new WeakMap<object, Layer>();
+function cached(map: WeakMap<object, Layer>, key: object, build: () => Layer): Layer {
+  let l = map.get(key);
+  if (!l) map.set(key, (l = build()));
   return l;
 }
 
 function layerOf(p: DeliveryPolicyConfig | undefined): Layer {
   if (!p) return EMPTY;
-  return cached(p, () => ({ retry: scheduleFor(p.retry), attemptTimeoutMs: p.attemptTimeoutMs, rateLimitPerSec: p.rateLimitPerSec, maxInFlight: p.maxInFlight, maxPayloadBytes: p.maxPayloadBytes }));
+  return cached(policyLayers, p, () => ({ retry: scheduleFor(p.retry), attemptTimeoutMs: p.attemptTimeoutMs, rateLimitPerSec: p.rateLimitPerSec, maxInFlight: p.maxInFlight, maxPayloadBytes: p.maxPayloadBytes }));
 }
 
 /** The endpoint's layer: `policy.X` wins over the older field of the same meaning. */
 function endpointLayer(ep: PolicySubject): Layer {
-  return cached(ep, () => {
+  return cached(endpointLayers, ep, () => {
     const l = layerOf(ep.policy);
     return { ...l, retry: l.retry ?? scheduleFor(ep.retry), rateLimitPerSec: l.rateLimitPerSec ?? ep.rateLimitPerSec };
   });
@@ -91,7 +93,7 @@ function endpointLayer(ep: PolicySubject): Layer {
 
 /** The global layer: `egress.policy.X` wins over the older egress field (whose schema default makes it always set). */
 function globalLayer(egress: EgressConfig): Layer {
-  return cached(egress, () => {
+  return cached(globalLayers, egress, () => {
     const l = layerOf(egress.policy);
     return { ...l, retry: l.retry ?? scheduleFor(egress.retry), attemptTimeoutMs: l.attemptTimeoutMs ?? egress.attemptTimeoutMs, maxInFlight: l.maxInFlight ?? egress.maxInFlightPerEndpoint };
   });
