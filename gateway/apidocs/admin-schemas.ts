@@ -1,5 +1,6 @@
 import type { AdminRouteSpec } from '../admin/server.js';
 import { gatewaySchema } from '../config/load.js';
+import { effectivePolicyView, endpointPolicyInput } from './policy-schemas.js';
 
 /**
  * The admin API's request and response schemas, declared once: the admin listener checks input
@@ -42,6 +43,7 @@ const ENDPOINT_FIELDS = {
     additionalProperties: { type: 'integer', minimum: 1 },
     description: 'Catalogue version pinned per event type, e.g. {"invoice.paid": 2}: the endpoint receives only that version.',
   },
+  policy: endpointPolicyInput,
 };
 
 const SECRET = field('secret', { description: 'A `whsec_` secret of your own; generated when omitted.' });
@@ -111,6 +113,7 @@ export const endpointView: Schema = {
     description: { type: ['string', 'null'] },
     tls: { type: ['object', 'null'], description: 'Whether a CA is set, the TLS server name, and the client certificate\'s subject, fingerprint and expiry (never the key).' },
     eventVersions: { type: 'object', additionalProperties: { type: 'integer' } },
+    policy: { type: ['object', 'null'], description: "The endpoint's own policy layer (config `policy`, or set here)." },
     state: { enum: ['enabled', 'disabled'] },
     disabledReason: { type: ['string', 'null'] },
     source: { enum: ['config', 'api'] },
@@ -139,6 +142,7 @@ const attempt: Schema = {
 export const responses = {
   endpointList: { type: 'object', required: ['endpoints'], properties: { endpoints: { type: 'array', items: endpointView } } },
   endpoint: endpointView,
+  endpointWithPolicy: { allOf: [endpointView], required: ['effectivePolicy'], properties: { effectivePolicy: effectivePolicyView } },
   endpointWithSecret: { allOf: [endpointView], required: ['secret'], properties: { secret: { type: 'string', description: 'Shown once, here.' } } },
   deleted: { type: 'object', required: ['deleted'], properties: { deleted: { type: 'string' } } },
   rotated: { type: 'object', required: ['id', 'secret', 'previousSecretsExpireAt'], properties: { id: { type: 'string' }, secret: { type: 'string' }, previousSecretsExpireAt: NULLABLE_TIME } },
@@ -222,7 +226,7 @@ export const adminSpecs = {
   metrics: { summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text exposition', contentType: 'text/plain' } } },
   listEndpoints: { summary: 'List endpoints', description: 'Secrets are never listed.', responses: { 200: json('All endpoints, by id', responses.endpointList) } },
   createEndpoint: { summary: 'Create an endpoint', body: createEndpointBody, responses: { 201: json('Created; the secret is shown once, here', responses.endpointWithSecret) }, errors: ['HG_ENDPOINT_EXISTS', 'HG_ENDPOINT_URL_BLOCKED', 'HG_TENANT_NOT_FOUND', 'HG_TENANT_QUOTA_EXCEEDED'] },
-  getEndpoint: { summary: 'One endpoint', responses: { 200: json('The endpoint: state and live secrets\' expiry', responses.endpoint) }, errors: ['HG_ENDPOINT_NOT_FOUND'] },
+  getEndpoint: { summary: 'One endpoint', responses: { 200: json('The endpoint: state, live secrets\' expiry and its effective delivery policy', responses.endpointWithPolicy) }, errors: ['HG_ENDPOINT_NOT_FOUND'] },
   updateEndpoint: { summary: 'Change an endpoint', description: 'Endpoints declared in gateway.yaml: only `disabled`.', body: updateEndpointBody, responses: { 200: json('The endpoint as changed', responses.endpoint) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY', 'HG_ENDPOINT_URL_BLOCKED'] },
   deleteEndpoint: { summary: 'Delete an API-created endpoint', responses: { 200: json('Deleted', responses.deleted) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY'] },
   rotateSecret: { summary: "Rotate an endpoint's secret", description: 'During the grace period every live secret signs, all in the one header.', body: rotateSecretBody, responses: { 200: json('The new secret, shown once', responses.rotated) }, errors: ['HG_ENDPOINT_NOT_FOUND'] },

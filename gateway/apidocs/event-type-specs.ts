@@ -14,7 +14,7 @@ const json = (description: string, schema: Schema) => ({ description, schema });
 const DEFS = gatewaySchema().$defs as Record<string, Schema>;
 
 /** A copy of `schema` with every `#/$defs/X` reference replaced by X itself (the config schema's are not recursive). */
-function inlineDefs(v: unknown): unknown {
+export function inlineDefs(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(inlineDefs);
   if (!v || typeof v !== 'object') return v;
   const o = v as Schema;
@@ -35,6 +35,7 @@ export const eventTypePatchBody: Schema = {
     description: { anyOf: [TYPE.properties.description, { type: 'null' }] },
     schema: { type: ['object', 'boolean', 'null'] },
     deprecated: { anyOf: [TYPE.properties.deprecated, { type: 'null' }] },
+    policy: { anyOf: [TYPE.properties.policy, { type: 'null' }] },
     // No default here: a PATCH without examples keeps them.
     examples: { type: 'array' },
   },
@@ -57,6 +58,7 @@ const eventType: Schema = {
     schema: { description: 'JSON Schema 2020-12 of `data`.' },
     deprecated: { type: ['object', 'null'] },
     examples: { type: 'array' },
+    policy: { type: ['object', 'null'], description: 'The delivery policy layer of this version (README: Delivery policy layers).' },
     source: { enum: ['config', 'api'] },
   },
 };

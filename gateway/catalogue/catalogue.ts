@@ -135,6 +135,7 @@ export function compileCatalogue(loaded: LoadedConfig): Catalogue {
     if (schema !== undefined) def.schema = schema;
     if (t.schemaFile !== undefined) def.schemaFile = t.schemaFile;
     if (t.deprecated) def.deprecated = t.deprecated;
+    if (t.policy) def.policy = t.policy;
     try {
       entries.push(compileEventType(def, 'config', ajv));
     } catch (err) {

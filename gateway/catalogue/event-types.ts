@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Snapshot } from '../compile.js';
+import type { DeliveryPolicyConfig } from '../config/types.js';
 import { Errors } from '../errors.js';
 import { catalogueOf, compileEventType, EventTypeError, type Catalogue, type CatalogueEntry, type EventTypeDefinition } from './catalogue.js';
 import { formatFailures, type PayloadFailure } from './payload-schema.js';
@@ -41,6 +42,8 @@ export interface EventTypeChanges {
   schema?: Record<string, unknown> | boolean | null;
   deprecated?: { sunset: string } | null;
   examples?: unknown[];
+  /** The type's delivery policy layer (see gateway/delivery/effective-policy.ts). */
+  policy?: DeliveryPolicyConfig | null;
 }
 
 export interface EventTypeDirectoryOptions {
@@ -123,7 +126,7 @@ export class EventTypeDirectory {
     const cur = await this.opts.store.get(entry.name, entry.version);
     if (!cur) throw Errors.EVENT_TYPE_NOT_FOUND(`no event type ${entry.name} version ${entry.version}`);
     const next: EventTypeRecord = { ...cur, updatedAt: Math.max(this.opts.now(), cur.updatedAt + 1) };
-    for (const k of ['description', 'schema', 'deprecated'] as const) {
+    for (const k of ['description', 'schema', 'deprecated', 'policy'] as const) {
       const v = changes[k];
       if (v === null) delete next[k];
       else if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
@@ -181,6 +184,7 @@ function definitionOf(d: EventTypeDefinition | EventTypeRecord): EventTypeDefini
   if (d.description !== undefined) out.description = d.description;
   if (d.schema !== undefined) out.schema = d.schema;
   if (d.deprecated !== undefined) out.deprecated = d.deprecated;
+  if (d.policy !== undefined) out.policy = d.policy;
   return out;
 }
 

@@ -45,6 +45,7 @@ export function eventTypeView(e: CatalogueEntry): Record<string, unknown> {
     schemaFile: e.schemaFile ?? null,
     deprecated: e.deprecated ?? null,
     examples: e.examples,
+    policy: e.policy ?? null,
     source: e.source,
     createdAt: e.createdAt === undefined ? null : new Date(e.createdAt).toISOString(),
     updatedAt: e.updatedAt === undefined ? null : new Date(e.updatedAt).toISOString(),

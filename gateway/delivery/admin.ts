@@ -3,11 +3,12 @@ import { X509Certificate } from 'node:crypto';
 import { checkClientTls, ClientTlsError, type ClientTlsPem } from '../client-tls.js';
 import { adminSpecs } from '../apidocs/admin-schemas.js';
 import { gatewaySchema } from '../config/load.js';
-import { DEFAULT_TENANT } from '../config/types.js';
+import { DEFAULT_TENANT, type DeliveryPolicyConfig } from '../config/types.js';
 import { Errors } from '../errors.js';
 import { endpointHeadersProblem } from './endpoint-headers.js';
 import { checkEventVersions } from './admin-event-types.js';
-import { liveSecrets, newEndpointId, type EndpointDirectory, type EndpointFields } from './endpoints.js';
+import { POLICY_FIELDS, type EffectivePolicy, type PolicyField } from './effective-policy.js';
+import { eventMatches, liveSecrets, newEndpointId, type EndpointDirectory, type EndpointFields } from './endpoints.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
 import type { DeliveryStatus, EndpointRecord, StoredMessage } from './types.js';
@@ -41,6 +42,7 @@ export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTl
     tls: tlsView(tls),
     rateLimitPerSec: ep.rateLimitPerSec ?? null,
     eventVersions: ep.eventVersions ?? {},
+    policy: ep.policy ?? null,
     description: ep.description ?? null,
     state: ep.disabled ? 'disabled' : 'enabled',
     disabledReason: ep.disabled ? ep.disabledReason ?? null : null,
@@ -49,6 +51,13 @@ export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTl
     createdAt: new Date(ep.createdAt).toISOString(),
     updatedAt: new Date(ep.updatedAt).toISOString(),
   };
+}
+
+/** A resolved policy as the API shows it: each field's value and the layer it came from. */
+function policyView(p: EffectivePolicy): Record<PolicyField, { value: unknown; from: string }> {
+  const out = {} as Record<PolicyField, { value: unknown; from: string }>;
+  for (const f of POLICY_FIELDS) out[f] = { value: f === 'retry' ? [...p.retry] : p[f], from: p.from[f] };
+  return out;
 }
 
 /** An endpoint's TLS settings as the API shows them: what is set, never the key and never the PEM. */
@@ -115,6 +124,8 @@ function checkFields(endpoints: EndpointDirectory, b: Record<string, unknown>, p
     out.disabled = b.disabled;
   }
   if (b.eventVersions !== undefined) out.eventVersions = checkEventVersions(b.eventVersions);
+  // The admin listener checked it against gateway.yaml's deliveryPolicy rules; null clears it.
+  if (b.policy !== undefined) out.policy = b.policy === null ? undefined : (b.policy as DeliveryPolicyConfig);
   return out;
 }
 
@@ -143,7 +154,7 @@ function parseTime(v: unknown, field: string): number {
 export async function createEndpointFrom(engine: DeliveryEngine, body: unknown, pathTenant?: string): Promise<AdminReply> {
   const endpoints = engine.endpoints;
   const b = obj(body);
-  only(b, ['id', 'url', 'events', 'secret', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions', ...(pathTenant === undefined ? ['tenant'] : [])]);
+  only(b, ['id', 'url', 'events', 'secret', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions', 'policy', ...(pathTenant === undefined ? ['tenant'] : [])]);
   const id = b.id === undefined ? newEndpointId() : b.id;
   if (typeof id !== 'string' || !ID.test(id)) throw bad('"id" must be 1-64 letters, digits, dots, dashes or underscores');
   if (b.tenant !== undefined && (typeof b.tenant !== 'string' || !TENANT.test(b.tenant))) throw bad('"tenant" must be a tenant id (1-64 letters, digits, dots, dashes or underscores)');
@@ -185,13 +196,15 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
 
   admin.route('GET', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
-    return { status: 200, body: endpointView(ep, now(), endpoints.tlsOf(ep)) };
+    const { base, eventTypes } = await engine.policies.ofEndpoint(ep, eventMatches);
+    const effectivePolicy = { ...policyView(base), eventTypes: Object.fromEntries([...eventTypes].map(([name, t]) => [name, { version: t.version, ...policyView(t.policy) }])) };
+    return { status: 200, body: { ...endpointView(ep, now(), endpoints.tlsOf(ep)), effectivePolicy } };
   }, adminSpecs.getEndpoint);
 
   admin.route('PATCH', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
     const b = obj(req.body);
-    only(b, ['url', 'events', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions']);
+    only(b, ['url', 'events', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions', 'policy']);
     if (ep.source === 'config' && Object.keys(b).some((k) => k !== 'disabled')) {
       throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" is declared in gateway.yaml; change it there (only "disabled" can be set here)`);
     }

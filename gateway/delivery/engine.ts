@@ -5,6 +5,7 @@ import type { Snapshot } from '../compile.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { EndpointDirectory } from './endpoints.js';
+import { DeliveryPolicies, type EffectivePolicy } from './effective-policy.js';
 import { DeliveryIntake, type IngressRequest, type PublishAnswer, type PublishedEvent, type PublishOptions } from './intake.js';
 import { OperationalEvents, type OperationalEmitter } from './operational.js';
 import { AttemptPolicy } from './policy.js';
@@ -45,6 +46,8 @@ export class DeliveryEngine {
   readonly eventTypes: EventTypeDirectory;
   /** The tenants (config, the implicit default, API-created), their changes and quotas. */
   readonly tenants: TenantDirectory;
+  /** The effective delivery policy of an endpoint (layers: endpoint, event type, tenant, route, global). */
+  readonly policies: DeliveryPolicies;
   readonly queue: DeliveryQueue;
   private snap: Snapshot;
   private readonly slots = new EndpointSlots();
@@ -68,7 +71,8 @@ export class DeliveryEngine {
     this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops });
     this.eventTypes = new EventTypeDirectory({ store: eventTypeStoreFor(opts.store), snapshot: () => this.snap, logger: this.logger, now: this.now });
     this.tenants = new TenantDirectory({ repo: opts.repo, store: opts.store, endpoints: this.endpoints, now: this.now, snapshot: () => this.snap });
-    this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, tenants: this.tenants, eventTypes: this.eventTypes, logger: this.logger, now: this.now, snapshot: () => this.snap });
+    this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.catalogue() });
+    this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, tenants: this.tenants, eventTypes: this.eventTypes, policies: this.policies, logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });
   }
 
@@ -133,13 +137,15 @@ export class DeliveryEngine {
         await this.repo.recordAttempt(msg.id, skipped, 'failed', retentionMs(snap.egress));
         return { kind: 'done' };
       }
-      if (await this.overRate(ep)) {
-        // Wait for a later second (spread a little), without counting an attempt.
-        return { kind: 'retry', delayMs: 1000 - (this.now() % 1000) + Math.floor(this.rand() * 200), attempted: false };
-      }
+    }
+    // One resolution per attempt, on the attempt's snapshot: a reload changes the next attempt's policy.
+    const policy = await this.policies.of(ep, msg.eventType, msg.schedule, snap);
+    if (ep && (await this.overRate(ep, policy))) {
+      // Wait for a later second (spread a little), without counting an attempt.
+      return { kind: 'retry', delayMs: 1000 - (this.now() % 1000) + Math.floor(this.rand() * 200), attempted: false };
     }
     const key = job.target;
-    if (!(await this.slots.acquire(key, snap.egress.maxInFlightPerEndpoint))) {
+    if (!(await this.slots.acquire(key, policy.maxInFlight))) {
       // The endpoint already has its share of attempts in flight and none finished soon: it is
       // slow or dead. Give the worker back and try later, without counting an attempt.
       return { kind: 'retry', delayMs: 500 + Math.floor(this.rand() * 500), attempted: false };
@@ -149,7 +155,7 @@ export class DeliveryEngine {
       // A slot freed during a SIGTERM drain: start no new attempt, leave the job queued.
       if (this.stopped) return { kind: 'retry', delayMs: 0, attempted: false };
       r = ep
-        ? await sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: { ...ep.headers, 'user-agent': 'hookgate' }, tls: this.endpoints.tlsOf(ep), nowMs: this.now() })
+        ? await sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: { ...ep.headers, 'user-agent': 'hookgate' }, tls: this.endpoints.tlsOf(ep), nowMs: this.now(), timeoutMs: policy.attemptTimeoutMs })
         : await sendIngress(snap, upstream!, msg, attemptNo);
     } catch (err) {
       // Whatever the send threw (a value Node refuses to put on the wire, a bug) is an attempt
@@ -158,20 +164,20 @@ export class DeliveryEngine {
     } finally {
       this.slots.release(key);
     }
-    return this.settle(job.target, attemptNo, msg, ep, r, snap);
+    return this.settle(job.target, attemptNo, msg, ep, r, snap, policy);
   }
 
-  /** Counts an attempt against the endpoint's `rateLimitPerSec` (shared by all instances through the store). */
-  private async overRate(ep: EndpointRecord): Promise<boolean> {
-    if (!ep.rateLimitPerSec) return false;
+  /** Counts an attempt against the endpoint's effective `rateLimitPerSec` (shared by all instances through the store). */
+  private async overRate(ep: EndpointRecord, policy: EffectivePolicy): Promise<boolean> {
+    if (policy.rateLimitPerSec === null) return false;
     const sec = Math.floor(this.now() / 1000);
-    return (await this.opts.store.incr(`dlv:rl:${ep.id}:${sec}`, 2000)) > ep.rateLimitPerSec;
+    return (await this.opts.store.incr(`dlv:rl:${ep.id}:${sec}`, 2000)) > policy.rateLimitPerSec;
   }
 
   /** Records an attempt and carries out the policy's verdict on it. */
-  private async settle(target: string, attemptNo: number, msg: StoredMessage, ep: EndpointRecord | null, r: AttemptResult, snap: Snapshot): Promise<JobOutcome> {
+  private async settle(target: string, attemptNo: number, msg: StoredMessage, ep: EndpointRecord | null, r: AttemptResult, snap: Snapshot, policy: EffectivePolicy): Promise<JobOutcome> {
     const rec: AttemptRecord = { target, attempt: attemptNo, at: this.now(), status: r.status, durationMs: r.durationMs };
-    const v = this.policy.judge(r, attemptNo, msg, ep, snap.egress);
+    const v = this.policy.judge(r, attemptNo, ep, policy.retry);
     const error = v.kind === 'delivered' ? r.error : v.error;
     if (error) rec.error = error;
     if (r.response) rec.response = r.response;

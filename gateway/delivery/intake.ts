@@ -8,12 +8,13 @@ import type { EventTypeDirectory } from '../catalogue/event-types.js';
 import type { Snapshot } from '../compile.js';
 import { DEFAULT_TENANT, type RetryPolicyConfig } from '../config/types.js';
 import { Errors, GatewayError } from '../errors.js';
+import type { DeliveryPolicies } from './effective-policy.js';
 import { eventMatches, type EndpointDirectory } from './endpoints.js';
 import type { DeliveryQueue } from './queue.js';
 import { retentionMs } from './repository.js';
 import { scheduleOf, type RetryPolicy } from './retry.js';
 import type { TenantDirectory } from './tenants.js';
-import { ingressTarget, newMessageId, type DeliveryRepository, type StoredMessage } from './types.js';
+import { ingressTarget, newMessageId, type DeliveryRepository, type EndpointRecord, type StoredMessage } from './types.js';
 
 /** How long an Idempotency-Key answers with the first message. */
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
@@ -75,6 +76,8 @@ export interface DeliveryIntakeOptions {
   tenants: TenantDirectory;
   /** The event catalogue: admits a published event (version, schema, unknown types). */
   eventTypes: EventTypeDirectory;
+  /** The effective policies: a publish over a target's `maxPayloadBytes` is refused. */
+  policies: DeliveryPolicies;
   logger: Logger;
   now: () => number;
   /** The current snapshot: its upstreams and retention. */
@@ -130,17 +133,18 @@ export class DeliveryIntake {
     }
     // The catalogue's verdict, then the rate quota: an event refused for its content spends none of it.
     const admitted = await this.durableWrite('event type lookup', () => this.opts.eventTypes.admit(event));
-    if (tenant) await this.durableWrite('tenant rate quota', () => this.opts.tenants.admitPublish(tenant));
     const narrow = event.endpoints ? new Set(event.endpoints) : undefined;
     const endpoints = opts.onlyEndpoint !== undefined ? (only ? [only] : []) : own.filter((e) => !e.disabled && eventMatches(e.events, event.type) && admitted.receives(e) && (!narrow || narrow.has(e.id)));
+    const createdAt = this.opts.now();
+    const body = JSON.stringify({ type: event.type, timestamp: new Date(createdAt).toISOString(), data: event.data });
+    await this.checkPayload(body, event.type, endpoints, tenantId);
+    if (tenant) await this.durableWrite('tenant rate quota', () => this.opts.tenants.admitPublish(tenant));
     const id = newMessageId();
     const answer = { id, endpoints: endpoints.length };
     if (opts.idempotencyKey) {
       const prior = await this.durableWrite('idempotency claim', () => this.opts.repo.claimIdempotency(opts.idempotencyKey!, JSON.stringify(answer), IDEMPOTENCY_TTL_MS));
       if (prior) return { ...(JSON.parse(prior) as { id: string; endpoints: number }), replayed: true, ...deprecation(admitted) };
     }
-    const createdAt = this.opts.now();
-    const body = JSON.stringify({ type: event.type, timestamp: new Date(createdAt).toISOString(), data: event.data });
     const msg: StoredMessage = {
       id,
       kind: 'event',
@@ -159,6 +163,18 @@ export class DeliveryIntake {
       throw err;
     }
     return { ...answer, replayed: false, ...deprecation(admitted) };
+  }
+
+  /**
+   * Refuses an event body (as it would be delivered) over the smallest effective `maxPayloadBytes`
+   * of its targets; with no target, of the layers above an endpoint (event type, the tenant,
+   * global). Nothing is stored or queued.
+   * @throws GatewayError HG_TENANT_PAYLOAD_TOO_LARGE (413)
+   */
+  private async checkPayload(body: string, type: string, targets: readonly EndpointRecord[], tenant: string): Promise<void> {
+    let limit = Infinity;
+    for (const ep of targets.length ? targets : [{ tenant }]) limit = Math.min(limit, (await this.opts.policies.of(ep, type)).maxPayloadBytes ?? Infinity);
+    if (Buffer.byteLength(body, 'utf8') > limit) throw Errors.TENANT_PAYLOAD_TOO_LARGE(limit);
   }
 
   /** Accepts an inbound request for async delivery to an upstream. */

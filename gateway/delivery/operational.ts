@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Snapshot } from '../compile.js';
 import { newMessageId } from './types.js';
+import { resolvePolicy } from './effective-policy.js';
 import { sendSigned } from './transport.js';
 
 /** Operational events (Svix's names), sent to the log and to the optional operational webhook. */
@@ -40,7 +41,7 @@ export class OperationalEvents {
     const hook = snap.egress.operationalWebhook;
     if (!hook) return;
     // Operator-configured and best effort: signed like any delivery, one try, never blocks delivery.
-    sendSigned(snap, { url: hook.url, msgId: newMessageId(), body: Buffer.from(JSON.stringify(ev)), secrets: [hook.secret], nowMs: now }).then(
+    sendSigned(snap, { url: hook.url, msgId: newMessageId(), body: Buffer.from(JSON.stringify(ev)), secrets: [hook.secret], nowMs: now, timeoutMs: resolvePolicy({ egress: snap.egress }).attemptTimeoutMs }).then(
       (r) => {
         if (r.status < 200 || r.status >= 300) this.opts.logger.warn({ status: r.status, error: r.error }, 'operational webhook failed');
       },

@@ -1,13 +1,13 @@
 /**
- * The attempt policy: what a finished attempt means for its delivery and its endpoint. Which
- * schedule applies, how Retry-After and overload bend the next delay (see `nextDelay`), the
- * 410 and 3xx rules, the attempts that raise failing/recovered, and when a failing streak
+ * The attempt policy: what a finished attempt means for its delivery and its endpoint. How
+ * Retry-After and overload bend the delivery's schedule (chosen by effective-policy.ts) into the
+ * next delay (see `nextDelay`), the 410 and 3xx rules, the attempts that raise failing/recovered, and when a failing streak
  * disables an endpoint. The engine carries the verdicts out.
  */
 import type { EgressConfig } from '../config/types.js';
-import { DEFAULT_SCHEDULE_MS, nextDelay, parseRetryAfter, scheduleOf, type RetryPolicy } from './retry.js';
+import { nextDelay, parseRetryAfter } from './retry.js';
 import type { AttemptResult } from './transport.js';
-import type { DeliveryRepository, EndpointRecord, StoredMessage } from './types.js';
+import type { DeliveryRepository, EndpointRecord } from './types.js';
 
 /** The attempt whose failure raises `message.attempt.failing`; a success after it is a recovery. */
 const FAILING_AT_ATTEMPT = 4;
@@ -33,21 +33,16 @@ export class AttemptPolicy {
 
   constructor(private readonly opts: AttemptPolicyOptions) {}
 
-  /** The retry schedule: the endpoint's, else the one chosen at acceptance (route), else egress.retry, else the default. */
-  schedule(msg: StoredMessage, ep: EndpointRecord | null, egress: EgressConfig): number[] {
-    if (ep?.retry) return scheduleOf(ep.retry as RetryPolicy);
-    if (msg.schedule) return msg.schedule;
-    if (egress.retry) return scheduleOf(egress.retry as RetryPolicy);
-    return [...DEFAULT_SCHEDULE_MS];
-  }
-
-  /** Judges attempt number `attemptNo` of `msg` to `ep` (null for async ingress). */
-  judge(r: AttemptResult, attemptNo: number, msg: StoredMessage, ep: EndpointRecord | null, egress: EgressConfig): Verdict {
+  /**
+   * Judges attempt number `attemptNo` to `ep` (null for async ingress); `schedule` is the
+   * delivery's effective retry schedule (effective-policy.ts), resolved when the attempt began.
+   */
+  judge(r: AttemptResult, attemptNo: number, ep: EndpointRecord | null, schedule: readonly number[]): Verdict {
     if (r.status >= 200 && r.status < 300) return { kind: 'delivered', recovered: ep !== null && attemptNo > FAILING_AT_ATTEMPT };
     const error = r.error || (r.status >= 300 && r.status < 400 ? 'redirects are not followed' : undefined);
     if (ep && r.status === 410) return { kind: 'gone', error };
     const delayMs = nextDelay({
-      schedule: this.schedule(msg, ep, egress),
+      schedule,
       attemptsMade: attemptNo,
       status: r.status,
       retryAfterMs: parseRetryAfter(r.retryAfter, this.opts.now()),

@@ -32,16 +32,18 @@ export interface SignedPost {
   /** TLS for an https URL (the endpoint's CA, client certificate, servername). */
   tls?: ClientTlsPem;
   nowMs: number;
+  /** The deadline for all of the attempt: the effective policy's `attemptTimeoutMs`. */
+  timeoutMs: number;
 }
 
-/** POSTs a signed webhook through the snapshot's SSRF guard; `egress.attemptTimeoutMs` is the deadline for all of it. */
+/** POSTs a signed webhook through the snapshot's SSRF guard; `post.timeoutMs` is the deadline for all of it. */
 export function sendSigned(snap: Snapshot, post: SignedPost): Promise<AttemptResult> {
   const headers: OutgoingHttpHeaders = {
     ...post.headers,
     'content-type': 'application/json',
     ...webhookHeaders(post.msgId, Math.floor(post.nowMs / 1000), post.body, post.secrets),
   };
-  return sendGuarded(snap.ssrf, post.url, 'POST', headers, post.body, snap.egress.attemptTimeoutMs, post.tls);
+  return sendGuarded(snap.ssrf, post.url, 'POST', headers, post.body, post.timeoutMs, post.tls);
 }
 
 /** Keeps the first RESPONSE_LIMIT bytes of a response body, for the attempt log. */

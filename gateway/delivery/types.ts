@@ -1,6 +1,7 @@
 /** Delivery state shared by the engine, its repositories, queues and admin API. */
 import { randomUUID } from 'node:crypto';
 import type { ClientTlsPem } from '../client-tls.js';
+import type { DeliveryPolicyConfig } from '../config/types.js';
 
 /** Message ids: `msg_` + 32 hex chars (a v4 UUID: 122 random bits, from Node's pooled entropy). */
 export function newMessageId(): string {
@@ -78,6 +79,8 @@ export interface EndpointRecord {
   /** `config` endpoints come from gateway.yaml and are read-only through the API. */
   source: 'config' | 'api';
   retry?: unknown;
+  /** The endpoint's delivery policy layer (see effective-policy.ts); `policy.retry` wins over `retry`. */
+  policy?: DeliveryPolicyConfig;
   /** Version pins: event type → the one version this endpoint receives (else the latest). */
   eventVersions?: Record<string, number>;
   createdAt: number;

@@ -94,7 +94,7 @@ describe('egress attempt deadline', () => {
     const snap = await compileConfig({ egress: { allowCidrs: ['127.0.0.1/32'], attemptTimeoutMs: DEADLINE_MS } });
     onClose(() => snap.dispose());
     for (const url of [(await bodyTrickler()).url, await headerTrickler()]) {
-      const r = await sendSigned(snap, { url: `${url}/hook`, msgId: 'msg_1', body: Buffer.from('{}'), secrets: [SECRET], nowMs: Date.now() });
+      const r = await sendSigned(snap, { url: `${url}/hook`, msgId: 'msg_1', body: Buffer.from('{}'), secrets: [SECRET], nowMs: Date.now(), timeoutMs: DEADLINE_MS });
       assert.equal(r.timedOut, true, url);
       assert.equal(r.status, 0, 'a 2xx whose body never finished is not a delivery');
       assert.match(r.error ?? '', new RegExp(`timed out after ${DEADLINE_MS} ms`));

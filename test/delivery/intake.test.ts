@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { EventTypeDirectory } from '../../gateway/catalogue/event-types.js';
 import { MemoryEventTypeStore } from '../../gateway/catalogue/store.js';
 import { EndpointDirectory } from '../../gateway/delivery/endpoints.js';
+import { DeliveryPolicies } from '../../gateway/delivery/effective-policy.js';
 import { DeliveryIntake } from '../../gateway/delivery/intake.js';
 import { OperationalEvents } from '../../gateway/delivery/operational.js';
 import { TenantDirectory } from '../../gateway/delivery/tenants.js';
@@ -56,7 +57,8 @@ async function intake() {
   await endpoints.sync();
   const eventTypes = new EventTypeDirectory({ store: new MemoryEventTypeStore(), logger: silent, now, snapshot: () => snapshot });
   const tenants = new TenantDirectory({ repo, store: new MemoryStore(), endpoints, now, snapshot: () => snapshot });
-  return { repo, queue, intake: new DeliveryIntake({ repo, queue, endpoints, tenants, eventTypes, logger: silent, now, snapshot: () => snapshot }) };
+  const policies = new DeliveryPolicies({ snapshot: () => snapshot, catalogue: () => eventTypes.catalogue() });
+  return { repo, queue, intake: new DeliveryIntake({ repo, queue, endpoints, tenants, eventTypes, policies, logger: silent, now, snapshot: () => snapshot }) };
 }
 
 describe('DeliveryIntake', () => {

@@ -4,11 +4,12 @@ import type { EgressConfig } from '../../gateway/config/types.js';
 import { AttemptPolicy } from '../../gateway/delivery/policy.js';
 import { MemoryRepository } from '../../gateway/delivery/repository.js';
 import type { AttemptResult } from '../../gateway/delivery/transport.js';
-import type { EndpointRecord, StoredMessage } from '../../gateway/delivery/types.js';
+import type { EndpointRecord } from '../../gateway/delivery/types.js';
 
 const H = 3600_000;
 const egress = { disableAfterHours: 120 } as EgressConfig;
-const msg: StoredMessage = { id: 'msg_1', kind: 'event', tenant: 'default', createdAt: 0, body: '{}', bodyEncoding: 'utf8', targets: ['ep'], schedule: [0, 10, 20, 30, 40, 50] };
+/** The delivery's effective schedule (effective-policy.ts picks it; test/delivery/effective-policy.test.ts). */
+const SCHEDULE = [0, 10, 20, 30, 40, 50];
 const ep: EndpointRecord = { id: 'ep', tenant: 'default', url: 'http://x.test/', events: ['*'], secrets: [], disabled: false, source: 'api', createdAt: 0, updatedAt: 0 };
 const result = (status: number, extra: Partial<AttemptResult> = {}): AttemptResult => ({ status, durationMs: 1, timedOut: false, ...extra });
 
@@ -17,56 +18,46 @@ function policy(opts: { now?: () => number; overloadMinDelayMs?: number } = {}) 
   return { repo, p: new AttemptPolicy({ repo, now: opts.now ?? (() => 0), rand: () => 0.5, overloadMinDelayMs: opts.overloadMinDelayMs }) };
 }
 
-describe('AttemptPolicy.schedule', () => {
-  test('the endpoint, then the message (route), then egress.retry, then the default', () => {
-    const { p } = policy();
-    assert.deepEqual(p.schedule(msg, { ...ep, retry: { schedule: [0, '1s'] } }, { ...egress, retry: { schedule: [0, '2s'] } }), [0, 1000]);
-    assert.deepEqual(p.schedule(msg, ep, { ...egress, retry: { schedule: [0, '2s'] } }), msg.schedule);
-    assert.deepEqual(p.schedule({ ...msg, schedule: undefined }, ep, { ...egress, retry: { schedule: [0, '2s'] } }), [0, 2000]);
-    assert.equal(p.schedule({ ...msg, schedule: undefined }, null, egress).length, 10);
-  });
-});
-
 describe('AttemptPolicy.judge', () => {
   test('2xx is delivered; a recovery once the delivery was failing', () => {
     const { p } = policy();
-    assert.deepEqual(p.judge(result(204), 1, msg, ep, egress), { kind: 'delivered', recovered: false });
-    assert.deepEqual(p.judge(result(200), 5, msg, ep, egress), { kind: 'delivered', recovered: true });
-    assert.deepEqual(p.judge(result(200), 5, msg, null, egress), { kind: 'delivered', recovered: false }, 'ingress has no endpoint to recover');
+    assert.deepEqual(p.judge(result(204), 1, ep, SCHEDULE), { kind: 'delivered', recovered: false });
+    assert.deepEqual(p.judge(result(200), 5, ep, SCHEDULE), { kind: 'delivered', recovered: true });
+    assert.deepEqual(p.judge(result(200), 5, null, SCHEDULE), { kind: 'delivered', recovered: false }, 'ingress has no endpoint to recover');
   });
 
   test('failures retry on the schedule; the 4th failure to an endpoint is failing; the last is exhausted', () => {
     const { p } = policy();
-    assert.deepEqual(p.judge(result(500), 1, msg, ep, egress), { kind: 'retry', delayMs: 10, error: undefined, failing: false });
-    assert.deepEqual(p.judge(result(500), 4, msg, ep, egress), { kind: 'retry', delayMs: 40, error: undefined, failing: true });
-    assert.equal((p.judge(result(500), 4, msg, null, egress) as { failing: boolean }).failing, false);
-    assert.deepEqual(p.judge(result(0, { error: 'ECONNREFUSED' }), 6, msg, ep, egress), { kind: 'exhausted', error: 'ECONNREFUSED' });
+    assert.deepEqual(p.judge(result(500), 1, ep, SCHEDULE), { kind: 'retry', delayMs: 10, error: undefined, failing: false });
+    assert.deepEqual(p.judge(result(500), 4, ep, SCHEDULE), { kind: 'retry', delayMs: 40, error: undefined, failing: true });
+    assert.equal((p.judge(result(500), 4, null, SCHEDULE) as { failing: boolean }).failing, false);
+    assert.deepEqual(p.judge(result(0, { error: 'ECONNREFUSED' }), 6, ep, SCHEDULE), { kind: 'exhausted', error: 'ECONNREFUSED' });
   });
 
   test('410 disables an endpoint (no retry) but is an ordinary failure for async ingress', () => {
     const { p } = policy();
-    assert.equal(p.judge(result(410), 1, msg, ep, egress).kind, 'gone');
-    assert.equal(p.judge(result(410), 1, msg, null, egress).kind, 'retry');
+    assert.equal(p.judge(result(410), 1, ep, SCHEDULE).kind, 'gone');
+    assert.equal(p.judge(result(410), 1, null, SCHEDULE).kind, 'retry');
   });
 
   test('3xx is a failure and says redirects are not followed', () => {
     const { p } = policy();
-    const v = p.judge(result(302), 1, msg, ep, egress);
+    const v = p.judge(result(302), 1, ep, SCHEDULE);
     assert.equal(v.kind, 'retry');
     assert.equal((v as { error?: string }).error, 'redirects are not followed');
   });
 
   test('a 429 and a timeout wait the overload floor: 60 s, or overloadMinDelayMs', () => {
-    assert.equal((policy().p.judge(result(429), 1, msg, ep, egress) as { delayMs: number }).delayMs, 60_000);
-    assert.equal((policy().p.judge(result(0, { timedOut: true }), 1, msg, ep, egress) as { delayMs: number }).delayMs, 60_000);
+    assert.equal((policy().p.judge(result(429), 1, ep, SCHEDULE) as { delayMs: number }).delayMs, 60_000);
+    assert.equal((policy().p.judge(result(0, { timedOut: true }), 1, ep, SCHEDULE) as { delayMs: number }).delayMs, 60_000);
     const { p } = policy({ overloadMinDelayMs: 300 });
-    assert.equal((p.judge(result(429), 1, msg, ep, egress) as { delayMs: number }).delayMs, 300);
-    assert.equal((p.judge(result(0, { timedOut: true }), 1, msg, null, egress) as { delayMs: number }).delayMs, 300);
+    assert.equal((p.judge(result(429), 1, ep, SCHEDULE) as { delayMs: number }).delayMs, 300);
+    assert.equal((p.judge(result(0, { timedOut: true }), 1, null, SCHEDULE) as { delayMs: number }).delayMs, 300);
   });
 
   test('Retry-After stretches the delay up to twice the scheduled one', () => {
     const { p } = policy();
-    assert.equal((p.judge(result(503, { retryAfter: '3600' }), 1, msg, ep, egress) as { delayMs: number }).delayMs, 20);
+    assert.equal((p.judge(result(503, { retryAfter: '3600' }), 1, ep, SCHEDULE) as { delayMs: number }).delayMs, 20);
   });
 });
 

@@ -114,7 +114,7 @@ describe('endpoint TLS from gateway.yaml', () => {
     // guarded lookup of the TLS connection stands between the attempt and 127.0.0.1.
     const snap = await compileConfig({});
     onClose(() => snap.dispose());
-    const res = await sendSigned(snap, { url: `https://localhost:${r.port}/g`, msgId: 'msg_1', body: Buffer.from('{}'), secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey }, nowMs: Date.now() });
+    const res = await sendSigned(snap, { url: `https://localhost:${r.port}/g`, msgId: 'msg_1', body: Buffer.from('{}'), secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey }, nowMs: Date.now(), timeoutMs: 15000 });
     assert.equal(res.status, 0);
     assert.match(res.error ?? '', /blocked by the SSRF guard/);
     assert.equal(r.requests.length, 0);
