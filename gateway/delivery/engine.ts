@@ -62,7 +62,7 @@ export class DeliveryEngine {
     this.snap = opts.snapshot;
     this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.events = this.ops.emitter;
-    this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops });
+    this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops, durable: opts.store.driver === 'redis' });
     this.eventTypes = new EventTypeDirectory({ store: eventTypeStoreFor(opts.store), snapshot: () => this.snap, logger: this.logger, now: this.now });
     this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, eventTypes: this.eventTypes, logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });

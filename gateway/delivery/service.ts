@@ -8,6 +8,7 @@ import { encodePath } from '../router.js';
 import type { GatewayService, ServiceFactory } from '../runtime.js';
 import { registerDeliveryAdmin } from './admin.js';
 import { registerEventTypeAdmin } from './admin-event-types.js';
+import { registerSecretAdmin } from './admin-secrets.js';
 import { DeliveryEngine } from './engine.js';
 import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './queue.js';
 import { MemoryRepository, RedisRepository } from './repository.js';
@@ -48,10 +49,12 @@ export function parseEvent(body: Buffer | undefined): { type: string; version?: 
  */
 export const createDeliveryService: ServiceFactory = async ({ snapshot, store, logger, metrics, admin }) => {
   const egress = snapshot.egress;
+  // The running snapshot, for what follows reloads below the engine (the keys of endpoint records).
+  let current = snapshot;
   let repo: DeliveryRepository;
   let queue: DeliveryQueue;
   if (store.driver === 'redis') {
-    repo = new RedisRepository(store.redis, store.prefix);
+    repo = new RedisRepository(store.redis, store.prefix, Date.now, () => current.recordSealer);
     queue = new BullDeliveryQueue({ url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
   } else {
     repo = new MemoryRepository();
@@ -65,6 +68,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
   if (admin) {
     registerDeliveryAdmin(admin, engine);
     registerEventTypeAdmin(admin, engine);
+    registerSecretAdmin(admin, engine);
   }
 
   const service: GatewayService & { engine: DeliveryEngine } = {
@@ -99,7 +103,10 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
         return { status: 202, headers, body: { id: r.id, endpoints: r.endpoints } };
       },
     },
-    apply: (snap: Snapshot) => engine.apply(snap),
+    apply: (snap: Snapshot) => {
+      current = snap;
+      return engine.apply(snap);
+    },
     async stop(deadlineMs: number, intakeClosed?: Promise<void>) {
       await engine.stop(deadlineMs, intakeClosed);
     },
