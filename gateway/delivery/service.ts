@@ -55,6 +55,9 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
   let queue: DeliveryQueue;
   if (store.driver === 'redis') {
     repo = new RedisRepository(store.redis, store.prefix, Date.now, () => current.recordSealer);
+    // Endpoint records this config's keys cannot open fail the start here (HG_ENDPOINT_UNREADABLE),
+    // before the queue opens connections of its own; readable ones under an old key are re-encrypted.
+    await repo.listEndpoints();
     queue = new BullDeliveryQueue({ url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
   } else {
     repo = new MemoryRepository();
@@ -64,7 +67,13 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     }
   }
   const engine = new DeliveryEngine({ store, repo, queue, logger, metrics, snapshot });
-  await engine.start();
+  try {
+    await engine.start();
+  } catch (err) {
+    // A failed start (the store, a record no key opens) leaves none of the queue's connections open.
+    await engine.stop(0).catch(() => {});
+    throw err;
+  }
   if (admin) {
     registerDeliveryAdmin(admin, engine);
     registerEventTypeAdmin(admin, engine);

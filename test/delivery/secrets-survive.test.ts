@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
-import { deriveEndpointSecret } from '../../gateway/delivery/secret-keys.js';
+import { deriveEndpointSecret, parseEncryptionKey } from '../../gateway/delivery/secret-keys.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { waitUntil } from '../support/http.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
@@ -116,5 +116,41 @@ routes:
     assert.equal(rot.status, 409, rot.text);
     assert.equal(rot.json().error.code, 'HG_ENDPOINT_READONLY');
     assert.match(rot.json().error.message, /secretVersion/);
+  });
+
+  test('encryption key rotation through a reload re-encrypts every record; a start with a wrong key fails with HG_ENDPOINT_UNREADABLE', async () => {
+    await client.flushall();
+    const key1 = Buffer.alloc(32, 31).toString('base64');
+    const key2 = Buffer.alloc(32, 32).toString('hex');
+    const yaml = (keys: string) => `
+store: { driver: redis, url: "${redis.url}", prefix: "hgrot:" }
+egress:
+  allowCidrs: ["127.0.0.1/32"]
+${keys}
+routes:
+  - { name: events, path: /events, methods: [POST], publish: {} }
+`;
+    const g = await startGateway(yaml(`  encryptionKey: "${key1}"`), { services: createDeliveryService });
+    gateways.push(g);
+    const made = await g.admin('POST', '/admin/endpoints', { id: 'api', url: `${rx.up.url}/api`, headers: { 'x-token': 'rotating-header-value' } });
+    assert.equal(made.status, 201, made.text);
+    const kid = async () => (await client.get('hgrot:dlv:ep:api'))?.split(':')[2];
+    assert.equal(await kid(), parseEncryptionKey(key1).id);
+    g.write(yaml(`  encryptionKey: "${key2}"\n  previousEncryptionKeys: ["${key1}"]`));
+    const reloaded = await g.admin('POST', '/admin/reload');
+    assert.equal(reloaded.status, 200, reloaded.text);
+    assert.equal(await kid(), parseEncryptionKey(key2).id, 're-encrypted under key2 by the reload');
+    const secret = (await g.admin('GET', '/admin/endpoints/api/secret')).json().key;
+    assert.equal(secret, made.json().secret, 'the secret reads back');
+    await g.stop();
+    gateways.splice(gateways.indexOf(g), 1);
+
+    // key1 alone cannot open what key2 sealed: the start fails with a clear error, not plaintext.
+    await assert.rejects(startGateway(yaml(`  encryptionKey: "${key1}"`), { services: createDeliveryService }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'HG_ENDPOINT_UNREADABLE', err.stack);
+      assert.match(err.message, new RegExp(`endpoint "api" is encrypted with key id ${parseEncryptionKey(key2).id}`));
+      assert.ok(!err.message.includes(secret) && !err.message.includes('rotating-header-value'));
+      return true;
+    });
   });
 });
