@@ -252,9 +252,12 @@ export class RedisRepository implements DeliveryRepository {
   async failedSince(target: string, sinceMs: number): Promise<string[]> {
     return this.redis.zrangebyscore(`${this.k}failed:${target}`, sinceMs, '+inf');
   }
-  /** An endpoint record's value: its JSON, sealed under the current key (its Redis key bound in). */
+  /**
+   * An endpoint record's value: its JSON, sealed under the current key with `ep:<id>` bound in
+   * (not the store prefix, so records still open after a move to another prefix).
+   */
   private sealEndpoint(ep: EndpointRecord): string {
-    return this.sealer().seal(JSON.stringify(ep), `${this.k}ep:${ep.id}`);
+    return this.sealer().seal(JSON.stringify(ep), `ep:${ep.id}`);
   }
   /**
    * Opens a stored endpoint record. One sealed under a previous key (or plaintext while a key is
@@ -263,11 +266,10 @@ export class RedisRepository implements DeliveryRepository {
    * @throws GatewayError HG_ENDPOINT_UNREADABLE when no configured key opens it.
    */
   private async openEndpoint(id: string, stored: string): Promise<EndpointRecord> {
-    const key = `${this.k}ep:${id}`;
     const sealer = this.sealer();
-    const { text, stale } = sealer.open(stored, key, `endpoint "${id}"`);
+    const { text, stale } = sealer.open(stored, `ep:${id}`, `endpoint "${id}"`);
     if (stale) {
-      await (this.redis as Redis & { hgSetIfUnchanged(key: string, was: string, value: string): Promise<unknown> }).hgSetIfUnchanged(key, stored, sealer.seal(text, key));
+      await (this.redis as Redis & { hgSetIfUnchanged(key: string, was: string, value: string): Promise<unknown> }).hgSetIfUnchanged(`${this.k}ep:${id}`, stored, sealer.seal(text, `ep:${id}`));
     }
     return JSON.parse(text) as EndpointRecord;
   }

@@ -43,7 +43,6 @@ export function parseEncryptionKey(text: string): SealingKey {
   if (HEX_KEY.test(text)) key = Buffer.from(text, 'hex');
   else if (BASE64_KEY.test(text)) key = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   else throw new Error(`expected 32 bytes as base64 (44 characters) or as 64 hex characters; got ${text.length} characters (not shown: it is a key)`);
-  if (key.length !== 32) throw new Error(`expected 32 bytes as base64 or 64 hex characters; it decodes to ${key.length} bytes`);
   return { id: createHash('sha256').update('hookgate/key-id\0').update(key).digest('hex').slice(0, 8), key };
 }
 
@@ -71,8 +70,8 @@ export class RecordSealer {
 
   /**
    * `hgenc:1:<key id>:<iv>:<ciphertext and tag>` (base64), with a random 96-bit IV per call;
-   * `context` (e.g. the record's key) is bound as additional data, so a sealed value copied
-   * under another record's key does not open. Without a current key: `text` as is.
+   * `context` (e.g. `ep:<endpoint id>`) is bound as additional data, so a sealed value copied
+   * under another record does not open. Without a current key: `text` as is.
    */
   seal(text: string, context: string): string {
     const k = this.current;

@@ -130,7 +130,7 @@ describe('endpoint records encrypted at rest (redis)', () => {
     const old = (await raw('cas'))!;
     // Another instance (already on key2) changes the record between this one's read and rewrite.
     sealer = new RecordSealer(K2, [K1]);
-    const newer = sealer.seal(JSON.stringify({ ...record('cas'), description: 'changed meanwhile' }), `${prefix}dlv:ep:cas`);
+    const newer = sealer.seal(JSON.stringify({ ...record('cas'), description: 'changed meanwhile' }), 'ep:cas');
     const r = redis as Redis & { hgSetIfUnchanged(k: string, was: string, v: string): Promise<unknown> };
     await redis.set(`${prefix}dlv:ep:cas`, newer);
     assert.equal(await r.hgSetIfUnchanged(`${prefix}dlv:ep:cas`, old, 'clobbered'), 0);
