@@ -17,6 +17,8 @@ export function registerSecretAdmin(admin: AdminServer, engine: DeliveryEngine):
     const live = endpoints.revealSecrets(ep);
     return {
       status: 200,
+      // Secrets: no cache on the way may keep a copy.
+      headers: { 'cache-control': 'no-store' },
       body: { id: ep.id, key: live[0]?.secret ?? null, secrets: live.map((s) => ({ secret: s.secret, expiresAt: s.expiresAt === undefined ? null : new Date(s.expiresAt).toISOString() })) },
     };
   }, secretSpecs.reveal);

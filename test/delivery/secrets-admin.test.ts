@@ -24,6 +24,7 @@ for (const mode of ['memory', 'redis'] as Mode[]) {
         const r0 = await env.gw.admin('GET', '/admin/endpoints/sec/secret');
         assert.equal(r0.status, 200, r0.text);
         assert.deepEqual(r0.json(), { id: 'sec', key: created.secret, secrets: [{ secret: created.secret, expiresAt: null }] });
+        assert.equal(r0.headers['cache-control'], 'no-store');
         const rot = await env.gw.admin('POST', '/admin/endpoints/sec/rotate-secret', { graceSec: 3600 });
         assert.equal(rot.status, 200, rot.text);
         const r1 = (await env.gw.admin('GET', '/admin/endpoints/sec/secret')).json();
