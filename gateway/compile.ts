@@ -11,6 +11,7 @@ import { compileCatalogue, type Catalogue } from './catalogue/catalogue.js';
 import { ajv, describeAjvError, formatPath, pickError, toPointer, validateWithEnvTypes } from './config/load.js';
 import type { EgressConfig, GatewayConfig, LoadedConfig, PluginEntry, RetryPolicyConfig, RouteConfig } from './config/types.js';
 import { endpointHeadersProblem } from './delivery/endpoint-headers.js';
+import { recordSealerOf, type RecordSealer } from './delivery/secret-keys.js';
 import { SsrfGuard } from './delivery/ssrf.js';
 import { checkTenants } from './delivery/tenant-config.js';
 import { ConfigError } from './errors.js';
@@ -75,6 +76,8 @@ export interface Snapshot {
   readonly ssrf: SsrfGuard;
   /** TLS settings of the endpoints gateway.yaml declares (PEM read from their files), by id. */
   readonly endpointTls: ReadonlyMap<string, ClientTls>;
+  /** Seals endpoint records at rest (`egress.encryptionKey`) and opens them (and `previousEncryptionKeys`). */
+  readonly recordSealer: RecordSealer;
   /** The event types gateway.yaml declares, their schemas compiled (API-created ones live in the store). */
   readonly catalogue: Catalogue;
   readonly instances: { name: string; instance: PluginInstance }[];
@@ -220,9 +223,16 @@ function compileAction(r: RouteConfig, i: number, loaded: LoadedConfig, upstream
 }
 
 /** Checks egress endpoints (unique ids, URLs the SSRF guard allows, headers, TLS files, tenants) and builds the guard. */
-function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: SsrfGuard; endpointTls: Map<string, ClientTls> } {
+function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: SsrfGuard; endpointTls: Map<string, ClientTls>; recordSealer: RecordSealer } {
   const endpointTls = new Map<string, ClientTls>();
   const e = loaded.config.egress;
+  let recordSealer: RecordSealer;
+  try {
+    recordSealer = recordSealerOf(e);
+  } catch (err) {
+    const path = ['egress', ...(err as { path: (string | number)[] }).path];
+    throw new ConfigError((err as Error).message, { file: loaded.file, line: loaded.lineOf(path), path: formatPath(path) });
+  }
   let ssrf: SsrfGuard;
   try {
     ssrf = new SsrfGuard({ allowCidrs: e.allowCidrs, agentOptions: { maxSockets: 64 } });
@@ -250,7 +260,7 @@ function compileEgress(loaded: LoadedConfig): { egress: EgressConfig; ssrf: Ssrf
     ssrf.destroy();
     throw err;
   }
-  return { egress: e, ssrf, endpointTls };
+  return { egress: e, ssrf, endpointTls, recordSealer };
 }
 
 function deprecationHeaders(r: RouteConfig, i: number, loaded: LoadedConfig): Record<string, string> | undefined {
@@ -336,7 +346,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
     const router = new Router(routes.map((r) => ({ path: r.config.path, methods: r.config.methods, host: r.config.host, headers: r.config.headers, route: r })));
     const clientIp = compileClientIp(loaded);
     const unmatched = unmatchedRoute(globals, opts.unmatchedLog);
-    return { id: opts.id, loaded, config, router, routes, unmatched, clientIp, upstreams, egress: egress.egress, ssrf, endpointTls: egress.endpointTls, catalogue, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
+    return { id: opts.id, loaded, config, router, routes, unmatched, clientIp, upstreams, egress: egress.egress, ssrf, endpointTls: egress.endpointTls, recordSealer: egress.recordSealer, catalogue, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
   } catch (err) {
     await closeInstances(created, opts.logger);
     await Promise.all([...upstreams.values()].map((u) => u.close()));

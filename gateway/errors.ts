@@ -54,6 +54,7 @@ const CATALOGUE = {
   ENDPOINT_READONLY: { status: 409, message: detail, doc: 'The endpoint is declared in gateway.yaml.' },
   ENDPOINT_URL_BLOCKED: { status: 400, message: detail, doc: 'The endpoint URL is a blocked address (SSRF guard); the message names `egress.allowCidrs`. Also the `error` of an attempt refused at connect time.' },
   ENDPOINT_URL_INVALID: { status: 400, message: detail, doc: 'The endpoint URL is not an absolute http(s) URL.' },
+  ENDPOINT_UNREADABLE: { status: 500, message: detail, doc: 'An endpoint record in the store is encrypted with a key that is neither `egress.encryptionKey` nor in `egress.previousEncryptionKeys`, or fails its integrity check; the message names key ids, never a key (see [Endpoint secrets](#endpoint-secrets)).' },
   TENANT_NOT_FOUND: { status: 404, message: (id: string) => `no tenant "${id}"`, doc: 'Unknown tenant id (publish, admin API).' },
   TENANT_EXISTS: { status: 409, message: (id: string) => `tenant "${id}" already exists`, doc: 'Tenant id already taken (in gateway.yaml or the store).' },
   TENANT_READONLY: { status: 409, message: detail, doc: 'The tenant is declared in gateway.yaml, or still has endpoints.' },
@@ -75,6 +76,7 @@ export const LOG_CODES = {
   HG_STORE_UNAVAILABLE: 'Redis connection lost; retrying.',
   HG_QUEUE_STOP_FORCED: 'Delivery workers did not stop within the drain deadline; their jobs run again after the lock expires.',
   HG_TLS_VERIFY_OFF: 'An upstream has `tls.insecureSkipVerify: true`: its certificate is not verified.',
+  HG_ENDPOINT_SECRET_NOT_DURABLE: 'The redis store, config endpoints without `secret:` and no `egress.secretKey`: their generated secrets live only in Redis and change if it loses its data; logged once (see [Endpoint secrets](#endpoint-secrets)).',
   HG_SIGNATURE_SECRET_FORMAT: 'A `verify-signature` secret looks meant for another kind of preset (`whsec_` on github/shopify/slack/twilio/hmac, or no `whsec_` on standard-webhooks/svix); logged at start and reload with its position, never its value (see [Diagnostics](#signature-diagnostics)).',
 } as const;
 

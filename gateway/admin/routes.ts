@@ -3,33 +3,16 @@ import type { Metrics } from '../metrics.js';
 import { adminSpecs } from '../apidocs/admin-schemas.js';
 import { registerApiDocs } from '../apidocs/serve.js';
 import type { AdminServer } from './server.js';
+import { redactSecrets } from '../security/redact.js';
+
+// Moved to security/redact.ts (endpoint answers and the SSRF guard's messages use it too).
+export { redactSecrets };
 
 /** What the gateway's own admin routes read and do; the runtime provides it. */
 export interface GatewayAdminSource {
   snapshot(): Snapshot | undefined;
   reload(trigger: string): Promise<{ generation: number; routes: number; restartRequired: string[] }>;
   readonly metrics: Metrics;
-}
-
-// Key names whose values are credentials. Substring matches catch header names such as
-// `x-api-key` or `x-auth-token` (e.g. in the headers plugin) as well as plain `secret`/`token`.
-const SECRET_KEY = /^(secrets?|token|password|passphrase|key|authorization|cookie)$|secret|token|password|api[-_]?key|private[-_]?key/i;
-
-/** Deep copy with secrets replaced, for GET /admin/config and logs. URL credentials are masked too. */
-export function redactSecrets(value: unknown, keyName = ''): unknown {
-  if (typeof value === 'string') {
-    if (keyName && SECRET_KEY.test(keyName)) return '[redacted]';
-    return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, '$1[redacted]@');
-  }
-  if (Array.isArray(value)) {
-    return value.map((v) => (typeof v === 'string' && keyName && SECRET_KEY.test(keyName) ? '[redacted]' : redactSecrets(v, '')));
-  }
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = redactSecrets(v, k);
-    return out;
-  }
-  return value;
 }
 
 /** Registers reload, routes, config and metrics on the admin listener. */

@@ -23,6 +23,8 @@ export interface AdminReply {
   /** Raw text (e.g. Prometheus exposition) sent as is. */
   text?: string;
   contentType?: string;
+  /** Extra response headers (e.g. `cache-control: no-store` on an answer that holds secrets). */
+  headers?: Record<string, string>;
 }
 
 export type AdminHandler = (req: AdminRequest) => AdminReply | Promise<AdminReply>;
@@ -198,7 +200,8 @@ export class AdminServer {
         }
         if (r.checkQuery) checkInput(r.checkQuery, queryObject(url.searchParams), 'query');
         if (r.checkBody) checkInput(r.checkBody, body === undefined ? {} : body, 'body');
-        return send(await r.handler({ method: req.method, url, params, body, headers: req.headers }));
+        const reply = await r.handler({ method: req.method, url, params, body, headers: req.headers });
+        return send(reply, reply.headers);
       }
       if (pathMatched) throw Errors.METHOD_NOT_ALLOWED(req.method ?? '', url.pathname);
       throw Errors.ADMIN_NOT_FOUND(req.method ?? '', url.pathname);

@@ -72,6 +72,8 @@ export interface EndpointConfig {
   url: string;
   events: string[];
   secret?: string;
+  /** Rotation counter of a secret derived from `egress.secretKey` (schema default 1). */
+  secretVersion: number;
   headers?: Record<string, string>;
   tls?: EndpointTlsConfig;
   rateLimitPerSec?: number;

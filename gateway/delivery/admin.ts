@@ -1,3 +1,4 @@
+import { redactSecrets } from '../security/redact.js';
 import type { AdminReply, AdminRequest, AdminServer } from '../admin/server.js';
 import { X509Certificate } from 'node:crypto';
 import { checkClientTls, ClientTlsError, type ClientTlsPem } from '../client-tls.js';
@@ -31,12 +32,16 @@ function only(body: Record<string, unknown>, allowed: string[]): void {
   for (const k of Object.keys(body)) if (!allowed.includes(k)) throw bad(`unknown field "${k}" (allowed: ${allowed.join(', ')})`);
 }
 
-/** An endpoint as the API shows it: secrets are never listed (only shown once, on create and rotate). */
+/**
+ * An endpoint as the API shows it: secrets are not listed (create and rotate show the new one,
+ * `GET /admin/endpoints/{id}/secret` the live ones), and a password in the URL is redacted as
+ * `/admin/config` redacts it (the stored URL keeps it: deliveries need it).
+ */
 export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTlsPem | undefined = ep.tls): Record<string, unknown> {
   return {
     id: ep.id,
     tenant: ep.tenant,
-    url: ep.url,
+    url: redactSecrets(ep.url) as string,
     events: ep.events,
     headers: ep.headers ?? {},
     tls: tlsView(tls),

@@ -5,15 +5,18 @@
  */
 import type { Logger } from 'pino';
 import type { Snapshot } from '../compile.js';
-import { DEFAULT_TENANT } from '../config/types.js';
+import { DEFAULT_TENANT, type EndpointConfig } from '../config/types.js';
 import { Errors } from '../errors.js';
 import type { OperationalEvents } from './operational.js';
+import { deriveEndpointSecret } from './secret-keys.js';
 import { generateSecret } from './sign.js';
 import type { ClientTls, ClientTlsPem } from '../client-tls.js';
 import type { DeliveryRepository, EndpointRecord, EndpointSecret } from './types.js';
 
 /** How long a cached lookup stands: changes from other instances apply within a second. */
 const CACHE_MS = 1000;
+/** How long the secrets a derived secret replaces keep signing (as rotate-secret's default grace). */
+export const DERIVED_ROTATION_GRACE_MS = 24 * 3600 * 1000;
 
 /** The secrets that still sign at `now` (rotation leaves old ones until their grace period ends). */
 export function liveSecrets(ep: EndpointRecord, now: number): EndpointSecret[] {
@@ -51,12 +54,18 @@ export interface EndpointDirectoryOptions {
   /** The current snapshot: its config endpoints and its SSRF guard. */
   snapshot: () => Snapshot;
   events: OperationalEvents;
+  /**
+   * The store keeps records across restarts (redis): a generated secret that lives only there is
+   * lost with its data, which is worth a warning (`HG_ENDPOINT_SECRET_NOT_DURABLE`).
+   */
+  durable?: boolean;
 }
 
 export class EndpointDirectory {
   private readonly cache = new Map<string, { ep: EndpointRecord | null; at: number }>();
   private cachedList: { list: EndpointRecord[]; at: number } | undefined;
   private readonly repo: DeliveryRepository;
+  private warnedNotDurable = false;
 
   constructor(private readonly opts: EndpointDirectoryOptions) {
     this.repo = opts.repo;
@@ -71,18 +80,47 @@ export class EndpointDirectory {
     this.opts.snapshot().ssrf.checkUrl(url);
   }
 
+  /**
+   * The secrets a config endpoint signs with, first the current one. `secret:` in gateway.yaml is
+   * the current one. Without it, with `egress.secretKey`, the current one is derived from the key,
+   * the endpoint id and its `secretVersion`, so it survives a loss of the store's data; when it
+   * changes (a raised `secretVersion`, a new key) the secrets it replaces keep signing for
+   * `DERIVED_ROTATION_GRACE_MS`. Without either, it is generated once and kept in the store.
+   */
+  private configSecrets(c: EndpointConfig, cur: EndpointRecord | undefined, t: number): EndpointSecret[] {
+    const stored = cur?.secrets ?? [];
+    if (c.secret) return stored.some((s) => s.secret === c.secret) ? stored : [{ secret: c.secret }];
+    const key = this.opts.snapshot().egress.secretKey;
+    if (key !== undefined) {
+      const secret = deriveEndpointSecret(key, c.id, c.secretVersion);
+      if (stored[0]?.secret === secret) return stored;
+      const until = t + DERIVED_ROTATION_GRACE_MS;
+      const old = cur ? liveSecrets(cur, t).filter((s) => s.secret !== secret).map((s) => ({ secret: s.secret, expiresAt: Math.min(s.expiresAt ?? Infinity, until) })) : [];
+      return [{ secret }, ...old];
+    }
+    // A generated secret must be stable across restarts and instances: it lives in the store.
+    return stored.length ? stored : [{ secret: generateSecret() }];
+  }
+
+  /** Says once that generated secrets of config endpoints do not outlive the store's data. */
+  private warnIfNotDurable(): void {
+    if (this.warnedNotDurable || !this.opts.durable || this.opts.snapshot().egress.secretKey !== undefined) return;
+    const ids = this.configEndpoints().filter((c) => !c.secret).map((c) => c.id);
+    if (ids.length === 0) return;
+    this.warnedNotDurable = true;
+    this.opts.logger.warn({ code: 'HG_ENDPOINT_SECRET_NOT_DURABLE', endpoints: ids }, 'config endpoints without a secret: their generated secrets live only in Redis and change if it loses its data; set egress.secretKey to derive them instead');
+  }
+
   /** Writes the current config's endpoints to the store and removes config endpoints it no longer declares. Idempotent. */
   async sync(): Promise<void> {
+    this.warnIfNotDurable();
     const list = this.configEndpoints();
     const existing = await this.repo.listEndpoints();
     const byId = new Map(existing.map((e) => [e.id, e]));
     const t = this.opts.now();
     for (const c of list) {
       const cur = byId.get(c.id);
-      let secrets = cur?.secrets ?? [];
-      if (c.secret && !secrets.some((s) => s.secret === c.secret)) secrets = [{ secret: c.secret }];
-      // A generated secret must be stable across restarts and instances: it lives in the store.
-      if (secrets.length === 0) secrets = [{ secret: generateSecret() }];
+      const secrets = this.configSecrets(c, cur, t);
       await this.repo.putEndpoint({
         id: c.id,
         tenant: c.tenant,
@@ -144,14 +182,22 @@ export class EndpointDirectory {
     return list;
   }
 
-  /** An endpoint as stored now, uncached (for the admin API). */
-  find(id: string): Promise<EndpointRecord | null> {
+  /** An endpoint as stored now, uncached (for the admin API); a config endpoint the store lost is restored first. */
+  async find(id: string): Promise<EndpointRecord | null> {
+    const ep = await this.repo.getEndpoint(id);
+    if (ep || !this.configEndpoints().some((c) => c.id === id)) return ep;
+    await this.sync();
     return this.repo.getEndpoint(id);
   }
 
   /** All endpoints as stored now, uncached (for the admin API). */
   list(): Promise<EndpointRecord[]> {
     return this.repo.listEndpoints();
+  }
+
+  /** The secrets that sign now, the current one first (for `GET /admin/endpoints/{id}/secret`). */
+  revealSecrets(ep: EndpointRecord): EndpointSecret[] {
+    return liveSecrets(ep, this.opts.now());
   }
 
   /**
@@ -209,9 +255,16 @@ export class EndpointDirectory {
   /**
    * Signs with a new secret (`secret`, or a generated one) from now on. Every live secret keeps
    * signing during the grace period; the old ones expire at its end.
+   * @throws GatewayError HG_ENDPOINT_READONLY for a config endpoint whose secret is derived from
+   *   `egress.secretKey` (it rotates with `secretVersion` in gateway.yaml).
    * @returns the new secret, and when the previous ones expire (null when none stays live).
    */
   async rotateSecret(ep: EndpointRecord, graceMs: number, secret: string = generateSecret()): Promise<{ secret: string; previousExpireAt: number | null }> {
+    const c = ep.source === 'config' ? this.configEndpoints().find((x) => x.id === ep.id) : undefined;
+    if (c && !c.secret && this.opts.snapshot().egress.secretKey !== undefined) {
+      // A secret kept only in the store would be lost with its data, and the derived one come back.
+      throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" signs with a secret derived from egress.secretKey; to rotate it, raise its secretVersion in gateway.yaml (now ${c.secretVersion}) and reload`);
+    }
     const t = this.opts.now();
     const until = t + graceMs;
     const old = liveSecrets(ep, t)

@@ -68,7 +68,7 @@ export class DeliveryEngine {
     this.snap = opts.snapshot;
     this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.events = this.ops.emitter;
-    this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops });
+    this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops, durable: opts.store.driver === 'redis' });
     this.eventTypes = new EventTypeDirectory({ store: eventTypeStoreFor(opts.store), snapshot: () => this.snap, logger: this.logger, now: this.now });
     this.tenants = new TenantDirectory({ repo: opts.repo, store: opts.store, endpoints: this.endpoints, now: this.now, snapshot: () => this.snap });
     this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.catalogue() });

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { DEFAULT_TENANT, type EgressConfig } from '../config/types.js';
+import { PLAINTEXT, type RecordSealer } from './secret-keys.js';
 import type { AttemptRecord, DeliveryRepository, DeliveryStatus, EndpointRecord, ListQuery, StoredMessage, TenantRecord } from './types.js';
 
 function overall(statuses: Record<string, DeliveryStatus>): DeliveryStatus {
@@ -158,7 +159,8 @@ export class MemoryRepository implements DeliveryRepository {
  * each target's status and each attempt), `idx` (zset of ids by creation), `failed:<target>` (zset of
  * ids by failure time), `ep:<id>` + `eps` (endpoints), `idem:<key>`, `failing:<endpoint>`,
  * `tn:<id>` + `tns` (API tenants), `tidx:<tenant>` (zset of a tenant's message ids by creation).
- * Everything about a message expires with the retention period.
+ * Everything about a message expires with the retention period. Endpoint records are sealed with
+ * the current snapshot's `egress.encryptionKey` when it has one (see `RecordSealer`).
  */
 export class RedisRepository implements DeliveryRepository {
   private readonly k: string;
@@ -169,12 +171,20 @@ export class RedisRepository implements DeliveryRepository {
     private readonly redis: Redis,
     prefix: string,
     private readonly now: () => number = Date.now,
+    /** The running config's keys for endpoint records (followed on reload). */
+    private readonly sealer: () => RecordSealer = () => PLAINTEXT,
   ) {
     this.k = `${prefix}dlv:`;
     if (!(redis as unknown as Record<string, unknown>).hgHsetExisting) {
       redis.defineCommand('hgHsetExisting', {
         numberOfKeys: 1,
         lua: "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return 0",
+      });
+    }
+    if (!(redis as unknown as Record<string, unknown>).hgSetIfUnchanged) {
+      redis.defineCommand('hgSetIfUnchanged', {
+        numberOfKeys: 1,
+        lua: "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2]) end return 0",
       });
     }
   }
@@ -292,18 +302,41 @@ export class RedisRepository implements DeliveryRepository {
   async failedSince(target: string, sinceMs: number): Promise<string[]> {
     return this.redis.zrangebyscore(`${this.k}failed:${target}`, sinceMs, '+inf');
   }
+  /**
+   * An endpoint record's value: its JSON, sealed under the current key with `ep:<id>` bound in
+   * (not the store prefix, so records still open after a move to another prefix).
+   */
+  private sealEndpoint(ep: EndpointRecord): string {
+    return this.sealer().seal(JSON.stringify(ep), `ep:${ep.id}`);
+  }
+  /**
+   * Opens a stored endpoint record. One sealed under a previous key (or plaintext while a key is
+   * set, or sealed after the key was removed) is written back under the current one, unless it
+   * changed in the meantime: reading migrates records, and every start and reload reads them all.
+   * @throws GatewayError HG_ENDPOINT_UNREADABLE when no configured key opens it.
+   */
+  private async openEndpoint(id: string, stored: string): Promise<EndpointRecord> {
+    const sealer = this.sealer();
+    const { text, stale } = sealer.open(stored, `ep:${id}`, `endpoint "${id}"`);
+    if (stale) {
+      await (this.redis as Redis & { hgSetIfUnchanged(key: string, was: string, value: string): Promise<unknown> }).hgSetIfUnchanged(`${this.k}ep:${id}`, stored, sealer.seal(text, `ep:${id}`));
+    }
+    return tenanted(JSON.parse(text) as EndpointRecord);
+  }
   async putEndpoint(ep: EndpointRecord): Promise<void> {
-    await this.redis.multi().set(`${this.k}ep:${ep.id}`, JSON.stringify(ep)).sadd(`${this.k}eps`, ep.id).exec();
+    await this.redis.multi().set(`${this.k}ep:${ep.id}`, this.sealEndpoint(ep)).sadd(`${this.k}eps`, ep.id).exec();
   }
   async getEndpoint(id: string): Promise<EndpointRecord | null> {
     const s = await this.redis.get(`${this.k}ep:${id}`);
-    return s ? tenanted(JSON.parse(s) as EndpointRecord) : null;
+    return s ? this.openEndpoint(id, s) : null;
   }
   async listEndpoints(): Promise<EndpointRecord[]> {
     const ids = await this.redis.smembers(`${this.k}eps`);
     if (ids.length === 0) return [];
     const vals = await this.redis.mget(...ids.map((id) => `${this.k}ep:${id}`));
-    return vals.filter((v): v is string => !!v).map((v) => tenanted(JSON.parse(v) as EndpointRecord));
+    const out: EndpointRecord[] = [];
+    for (let i = 0; i < ids.length; i++) if (vals[i]) out.push(await this.openEndpoint(ids[i]!, vals[i]!));
+    return out;
   }
   async deleteEndpoint(id: string): Promise<boolean> {
     const res = await this.redis.multi().del(`${this.k}ep:${id}`).srem(`${this.k}eps`, id).exec();

@@ -11,6 +11,7 @@ import type { GatewayService, ServiceFactory } from '../runtime.js';
 import { registerDeliveryAdmin } from './admin.js';
 import { registerEventTypeAdmin } from './admin-event-types.js';
 import { registerTenantAdmin } from './admin-tenants.js';
+import { registerSecretAdmin } from './admin-secrets.js';
 import { DeliveryEngine } from './engine.js';
 import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './queue.js';
 import { MemoryRepository, RedisRepository } from './repository.js';
@@ -71,10 +72,15 @@ export function publishTenant(tenantFrom: 'body' | 'consumer', bodyTenant: strin
  */
 export const createDeliveryService: ServiceFactory = async ({ snapshot, store, logger, metrics, admin }) => {
   const egress = snapshot.egress;
+  // The running snapshot, for what follows reloads below the engine (the keys of endpoint records).
+  let current = snapshot;
   let repo: DeliveryRepository;
   let queue: DeliveryQueue;
   if (store.driver === 'redis') {
-    repo = new RedisRepository(store.redis, store.prefix);
+    repo = new RedisRepository(store.redis, store.prefix, Date.now, () => current.recordSealer);
+    // Endpoint records this config's keys cannot open fail the start here (HG_ENDPOINT_UNREADABLE),
+    // before the queue opens connections of its own; readable ones under an old key are re-encrypted.
+    await repo.listEndpoints();
     queue = new BullDeliveryQueue({ url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
   } else {
     repo = new MemoryRepository();
@@ -84,11 +90,18 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     }
   }
   const engine = new DeliveryEngine({ store, repo, queue, logger, metrics, snapshot });
-  await engine.start();
+  try {
+    await engine.start();
+  } catch (err) {
+    // A failed start (the store, a record no key opens) leaves none of the queue's connections open.
+    await engine.stop(0).catch(() => {});
+    throw err;
+  }
   if (admin) {
     registerDeliveryAdmin(admin, engine);
     registerEventTypeAdmin(admin, engine);
     registerTenantAdmin(admin, engine);
+    registerSecretAdmin(admin, engine);
   }
 
   const service: GatewayService & { engine: DeliveryEngine } = {
@@ -126,7 +139,10 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
         return { status: 202, headers, body: { id: r.id, endpoints: r.endpoints } };
       },
     },
-    apply: (snap: Snapshot) => engine.apply(snap),
+    apply: (snap: Snapshot) => {
+      current = snap;
+      return engine.apply(snap);
+    },
     async stop(deadlineMs: number, intakeClosed?: Promise<void>) {
       await engine.stop(deadlineMs, intakeClosed);
     },

@@ -18,6 +18,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Errors, GatewayError } from '../errors.js';
 import { CidrList, formatIpv4, mappedIpv4, parseIp, type IpAddress } from '../security/cidr.js';
+import { redactSecrets } from '../security/redact.js';
 
 /** Result of classifying a destination address. `reason` is a short label, 'public' when allowed. */
 export interface AddressClass {
@@ -283,13 +284,13 @@ export class SsrfGuard {
     try {
       u = new URL(url);
     } catch {
-      throw Errors.ENDPOINT_URL_INVALID(`endpoint URL ${JSON.stringify(url)} is not a valid absolute URL`);
+      throw Errors.ENDPOINT_URL_INVALID(`endpoint URL ${JSON.stringify(redactSecrets(url))} is not a valid absolute URL`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') {
       throw Errors.ENDPOINT_URL_INVALID(`endpoint URL scheme "${u.protocol.replace(/:$/, '')}" is not allowed; use http or https`);
     }
     const host = bareHost(u.hostname);
-    if (host === '') throw Errors.ENDPOINT_URL_INVALID(`endpoint URL ${JSON.stringify(url)} has no host`);
+    if (host === '') throw Errors.ENDPOINT_URL_INVALID(`endpoint URL ${JSON.stringify(redactSecrets(url))} has no host`);
     if (isIP(host)) {
       const c = this.check(host);
       if (c.blocked) throw blockedError(host, c.reason);

@@ -89,6 +89,7 @@ describe('admin API contract (OpenAPI document vs the running admin listener)', 
     conforms('GET', '/admin/endpoints/:id', await admin('GET', '/admin/endpoints/contract'));
     conforms('PATCH', '/admin/endpoints/:id', await admin('PATCH', '/admin/endpoints/contract', { rateLimitPerSec: null }));
     conforms('POST', '/admin/endpoints/:id/rotate-secret', await admin('POST', '/admin/endpoints/contract/rotate-secret', { graceSec: 60 }));
+    conforms('GET', '/admin/endpoints/:id/secret', await admin('GET', '/admin/endpoints/contract/secret'));
     conforms('POST', '/admin/endpoints/:id/recover', await admin('POST', '/admin/endpoints/contract/recover', { since: '2026-01-01T00:00:00Z' }));
     const id = await publishOk(env, 'contract.done', { n: 1 });
     await waitUntil(async () => (await deliveryStatus(env, id, 'contract')) === 'delivered', WAIT_MS, 'delivered');
