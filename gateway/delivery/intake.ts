@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { EventTypeDirectory } from '../catalogue/event-types.js';
 import type { Snapshot } from '../compile.js';
-import type { RetryPolicyConfig } from '../config/types.js';
+import { DEFAULT_TENANT, type RetryPolicyConfig } from '../config/types.js';
 import { Errors, GatewayError } from '../errors.js';
 import { eventMatches, type EndpointDirectory } from './endpoints.js';
 import type { DeliveryQueue } from './queue.js';
@@ -160,10 +160,18 @@ export class DeliveryIntake {
     return id;
   }
 
-  /** Queues deliveries again (admin retry/recover). Marks them pending first. */
-  async requeue(msgId: string, targets: string[]): Promise<void> {
-    for (const t of targets) await this.opts.repo.setStatus(msgId, t, 'pending', this.retention);
-    await this.opts.queue.add(targets.map((t) => ({ msgId, target: t })));
+  /**
+   * Queues deliveries again (admin retry, recover). Marks them pending first. Attempt numbers
+   * continue from the attempts recorded for each target; the retry schedule starts afresh (the
+   * repository remembers where, for the attempt policy).
+   */
+  async requeue(msg: StoredMessage, targets: string[]): Promise<void> {
+    if (targets.length === 0) return;
+    const made = new Map<string, number>();
+    for (const a of await this.opts.repo.getAttempts(msg.id)) made.set(a.target, Math.max(made.get(a.target) ?? 0, a.attempt));
+    for (const t of targets) await this.opts.repo.requeue(msg.id, t, made.get(t) ?? 0, this.retention);
+    const tenant = (msg as { tenant?: string }).tenant ?? DEFAULT_TENANT;
+    await this.opts.queue.add(targets.map((t) => ({ msgId: msg.id, target: t, tenant, attempts: made.get(t) ?? 0 })));
   }
 
   /** A message for an attempt: from memory when this instance accepted it or read it lately. */

@@ -7,6 +7,7 @@ import type { PluginResponse } from '../plugin.js';
 import { encodePath } from '../router.js';
 import type { GatewayService, ServiceFactory } from '../runtime.js';
 import { registerDeliveryAdmin } from './admin.js';
+import { registerBulkAdmin } from './admin-bulk.js';
 import { registerEventTypeAdmin } from './admin-event-types.js';
 import { DeliveryEngine } from './engine.js';
 import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './queue.js';
@@ -64,6 +65,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
   await engine.start();
   if (admin) {
     registerDeliveryAdmin(admin, engine);
+    registerBulkAdmin(admin, engine);
     registerEventTypeAdmin(admin, engine);
   }
 

@@ -43,6 +43,17 @@ describe('AttemptPolicy.judge', () => {
     assert.deepEqual(p.judge(result(0, { error: 'ECONNREFUSED' }), 6, msg, ep, egress), { kind: 'exhausted', error: 'ECONNREFUSED' });
   });
 
+  test('after a requeue the schedule, the failing attempt and recoveries count from the requeue point', () => {
+    const { p } = policy();
+    // Exhausted at attempt 6 (a 6-step schedule), then requeued: attempt 7 is the fresh schedule's first.
+    assert.equal(p.judge(result(500), 7, msg, ep, egress).kind, 'exhausted', 'without the requeue point the budget is spent');
+    assert.deepEqual(p.judge(result(500), 7, msg, ep, egress, 6), { kind: 'retry', delayMs: 10, error: undefined, failing: false });
+    assert.deepEqual(p.judge(result(500), 10, msg, ep, egress, 6), { kind: 'retry', delayMs: 40, error: undefined, failing: true });
+    assert.equal(p.judge(result(500), 12, msg, ep, egress, 6).kind, 'exhausted', 'six more attempts, then exhausted again');
+    assert.deepEqual(p.judge(result(200), 7, msg, ep, egress, 6), { kind: 'delivered', recovered: false });
+    assert.deepEqual(p.judge(result(200), 11, msg, ep, egress, 6), { kind: 'delivered', recovered: true });
+  });
+
   test('410 disables an endpoint (no retry) but is an ordinary failure for async ingress', () => {
     const { p } = policy();
     assert.equal(p.judge(result(410), 1, msg, ep, egress).kind, 'gone');
