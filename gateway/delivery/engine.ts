@@ -7,7 +7,7 @@ import type { Store } from '../store/types.js';
 import { EndpointDirectory } from './endpoints.js';
 import { DeliveryIntake, type IngressRequest, type PublishAnswer, type PublishedEvent, type PublishOptions } from './intake.js';
 import { OperationalEvents, type OperationalEmitter } from './operational.js';
-import { AttemptPolicy, delivered } from './policy.js';
+import { AttemptPolicy } from './policy.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
 import { retentionMs } from './repository.js';
 import { EndpointSlots } from './slots.js';
@@ -175,8 +175,8 @@ export class DeliveryEngine {
     const attemptNo = job.attempts + 1;
     const rec: AttemptRecord = { target, attempt: attemptNo, at: this.now(), status: r.status, durationMs: r.durationMs };
     // A requeued delivery numbers on but runs a fresh schedule from its requeue: where that was
-    // is read only when it matters (a failure after earlier attempts), never on the hot path.
-    const from = job.attempts > 0 && !delivered(r) ? await this.repo.requeuedAfter(msg.id, target) : 0;
+    // is read only when the verdict depends on it, never on the hot path.
+    const from = this.policy.needsRequeuePoint(r, attemptNo) ? await this.repo.requeuedAfter(msg.id, target) : 0;
     const v = this.policy.judge(r, attemptNo, msg, ep, snap.egress, from);
     const error = v.kind === 'delivered' ? r.error : v.error;
     if (error) rec.error = error;

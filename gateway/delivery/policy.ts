@@ -70,6 +70,15 @@ export class AttemptPolicy {
     return { kind: 'retry', delayMs, error, failing: ep !== null && n === FAILING_AT_ATTEMPT };
   }
 
+  /**
+   * Whether `judge`'s verdict on attempt `attemptNo` depends on where the delivery was last
+   * requeued: for a failure (the schedule, the failing attempt) or a late success (a recovery).
+   * The engine reads the requeue point only then, never for the common first-attempt success.
+   */
+  needsRequeuePoint(r: AttemptResult, attemptNo: number): boolean {
+    return attemptNo > 1 && (!delivered(r) || attemptNo > FAILING_AT_ATTEMPT);
+  }
+
   /** After a delivery to the endpoint: its failing streak is over. */
   async succeeded(endpointId: string, attemptNo: number): Promise<void> {
     // Clearing the streak on every success would cost a write per delivery; once a second per

@@ -72,6 +72,8 @@ for (const mode of ['memory', 'redis'] as const) {
       const env = await setup(mode);
       try {
         env.rx.status.set('/num', 500);
+        const events: string[] = [];
+        (env.gw.gw.service as unknown as { engine: DeliveryEngine }).engine.events.on('operational', (ev) => events.push(ev.type));
         await createEndpoint(env, { id: 'num', url: `${env.rx.up.url}/num`, events: ['num.*'] });
         const since = Date.now() - 1000;
         const id = await publishOk(env, 'num.one');
@@ -96,6 +98,8 @@ for (const mode of ['memory', 'redis'] as const) {
         assert.equal(rec.json().queued, 1);
         assert.deepEqual(await settled(env, id, 'num', 'delivered', 7), [...[1, 2, 3, 4, 5, 6].map((attempt) => ({ attempt, status: 500 })), { attempt: 7, status: 200 }]);
         assert.equal(env.rx.to('/num').length, 7, 'no attempt was made twice');
+        // Counted from each requeue, no round reached its 4th attempt: never failing, so no recovery.
+        assert.deepEqual(events.filter((t) => t.startsWith('message.')), ['message.attempt.exhausted', 'message.attempt.exhausted']);
 
         // A resend of a delivered message numbers on too.
         const resend = await env.gw.admin('POST', `/admin/messages/${id}/retry`, { endpoint: 'num' });

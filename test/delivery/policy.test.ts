@@ -52,6 +52,12 @@ describe('AttemptPolicy.judge', () => {
     assert.equal(p.judge(result(500), 12, msg, ep, egress, 6).kind, 'exhausted', 'six more attempts, then exhausted again');
     assert.deepEqual(p.judge(result(200), 7, msg, ep, egress, 6), { kind: 'delivered', recovered: false });
     assert.deepEqual(p.judge(result(200), 11, msg, ep, egress, 6), { kind: 'delivered', recovered: true });
+    // The engine reads the requeue point only when the verdict depends on it.
+    assert.equal(p.needsRequeuePoint(result(200), 1), false, 'a first-attempt success');
+    assert.equal(p.needsRequeuePoint(result(500), 1), false, 'a first attempt has no earlier requeue');
+    assert.equal(p.needsRequeuePoint(result(200), 4), false, 'a success too early to be a recovery');
+    assert.equal(p.needsRequeuePoint(result(200), 5), true, 'a possible recovery');
+    assert.equal(p.needsRequeuePoint(result(500), 2), true, 'a failure: where in the schedule');
   });
 
   test('410 disables an endpoint (no retry) but is an ordinary failure for async ingress', () => {
