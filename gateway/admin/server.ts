@@ -6,7 +6,11 @@ import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { Errors, GatewayError, errorBodyOf, type ErrorCode } from '../errors.js';
 import { readBody, sendJson } from '../http.js';
 import { safeEqual } from '../security/compare.js';
+import { isStoreOutage } from '../store/redis-connection.js';
 import { checkInput, compileBody, compileQuery, queryObject, type InputSchema } from './input.js';
+
+/** Retry-After of a 503 HG_STORE_UNAVAILABLE: ioredis reconnects with backoff up to 2 s. */
+const STORE_RETRY_AFTER_SEC = 5;
 
 /** What an admin handler gets; `body` is parsed JSON (undefined when there was none). */
 export interface AdminRequest {
@@ -207,6 +211,12 @@ export class AdminServer {
       throw Errors.ADMIN_NOT_FOUND(req.method ?? '', url.pathname);
     } catch (err) {
       if (err instanceof GatewayError) return send({ status: err.status, body: errorBodyOf(err) }, err.headers ?? {});
+      if (isStoreOutage(err)) {
+        // Redis is away: the caller may retry; nothing to debug, so no stack.
+        this.logger.warn({ err: (err as Error).message, code: 'HG_STORE_UNAVAILABLE', method: req.method, path: req.url?.split('?')[0] }, 'admin call failed: the store is unavailable');
+        const e = Errors.STORE_UNAVAILABLE('the');
+        return send({ status: e.status, body: errorBodyOf(e) }, { 'retry-after': String(STORE_RETRY_AFTER_SEC) });
+      }
       this.logger.error({ err: (err as Error).stack }, 'admin handler failed');
       const e = Errors.INTERNAL();
       send({ status: e.status, body: errorBodyOf(e) });

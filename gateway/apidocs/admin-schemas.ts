@@ -1,6 +1,7 @@
 import type { AdminRouteSpec } from '../admin/server.js';
 import { gatewaySchema } from '../config/load.js';
 import { effectivePolicyView, endpointPolicyInput } from './policy-schemas.js';
+import { bulkSpecs } from './admin-bulk-schemas.js';
 
 /**
  * The admin API's request and response schemas, declared once: the admin listener checks input
@@ -71,14 +72,6 @@ export const rotateSecretBody: Schema = {
   },
 };
 
-/** Body of POST /admin/endpoints/{id}/recover. */
-export const recoverBody: Schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['since'],
-  properties: { since: { type: 'string', description: 'ISO 8601 time: queue again the failed messages since then.' } },
-};
-
 /** Body of POST /admin/messages/{id}/retry. */
 export const retryBody: Schema = {
   type: 'object',
@@ -146,7 +139,6 @@ export const responses = {
   endpointWithSecret: { allOf: [endpointView], required: ['secret'], properties: { secret: { type: 'string', description: 'Shown once, here.' } } },
   deleted: { type: 'object', required: ['deleted'], properties: { deleted: { type: 'string' } } },
   rotated: { type: 'object', required: ['id', 'secret', 'previousSecretsExpireAt'], properties: { id: { type: 'string' }, secret: { type: 'string' }, previousSecretsExpireAt: NULLABLE_TIME } },
-  recovered: { type: 'object', required: ['endpoint', 'since', 'queued'], properties: { endpoint: { type: 'string' }, since: ISO_TIME, queued: { type: 'integer', minimum: 0 } } },
   messageList: {
     type: 'object',
     required: ['messages', 'nextCursor'],
@@ -177,7 +169,11 @@ export const responses = {
       deliveries: { type: 'object', additionalProperties: { type: 'object', required: ['status', 'attempts'], properties: { status: DELIVERY_STATUS, attempts: { type: 'array', items: attempt } } } },
     },
   },
-  retried: { type: 'object', required: ['id', 'queued'], properties: { id: { type: 'string' }, queued: { type: 'array', items: { type: 'string' } } } },
+  retried: {
+    type: 'object',
+    required: ['id', 'queued', 'targets'],
+    properties: { id: { type: 'string' }, queued: { type: 'integer', minimum: 0, description: 'Deliveries queued again.' }, targets: { type: 'array', items: { type: 'string' }, description: 'Their targets.' } },
+  },
   reloaded: {
     type: 'object',
     required: ['reloaded', 'generation', 'routes', 'restartRequired'],
@@ -230,7 +226,7 @@ export const adminSpecs = {
   updateEndpoint: { summary: 'Change an endpoint', description: 'Endpoints declared in gateway.yaml: only `disabled`.', body: updateEndpointBody, responses: { 200: json('The endpoint as changed', responses.endpoint) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY', 'HG_ENDPOINT_URL_BLOCKED'] },
   deleteEndpoint: { summary: 'Delete an API-created endpoint', responses: { 200: json('Deleted', responses.deleted) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY'] },
   rotateSecret: { summary: "Rotate an endpoint's secret", description: 'During the grace period every live secret signs, all in the one header. A config endpoint whose secret is derived from `egress.secretKey` rotates with its `secretVersion` in gateway.yaml instead (409 HG_ENDPOINT_READONLY).', body: rotateSecretBody, responses: { 200: json('The new secret', responses.rotated) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY'] },
-  recoverEndpoint: { summary: "Queue again an endpoint's failed messages since a time", body: recoverBody, responses: { 202: json('Queued', responses.recovered) }, errors: ['HG_ENDPOINT_NOT_FOUND'] },
+  recoverEndpoint: bulkSpecs.recoverEndpoint,
   listMessages: { summary: 'List messages, newest first', query: listMessagesQuery, responses: { 200: json('One page of messages', responses.messageList) } },
   getMessage: { summary: 'One message with its attempts per target', responses: { 200: json('The message', responses.message) }, errors: ['HG_MESSAGE_NOT_FOUND'] },
   retryMessage: { summary: 'Queue a message again', description: 'All its failed deliveries, or `{"endpoint": id}` for one (even if delivered: a resend).', body: retryBody, responses: { 202: json('Queued', responses.retried) }, errors: ['HG_MESSAGE_NOT_FOUND'] },

@@ -15,7 +15,8 @@ export interface ApiDocsInput {
   version: string;
 }
 
-const ADMIN_IMPLIED = ['HG_ADMIN_UNAUTHORIZED', 'HG_INTERNAL'];
+// Any admin call may need the store: while Redis is down it is 503 HG_STORE_UNAVAILABLE.
+const ADMIN_IMPLIED = ['HG_ADMIN_UNAUTHORIZED', 'HG_INTERNAL', 'HG_STORE_UNAVAILABLE'];
 
 /** `/admin/endpoints/:id` → `/admin/endpoints/{id}`. */
 export function adminOpenApiPath(pattern: string): string {

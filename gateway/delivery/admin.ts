@@ -9,6 +9,7 @@ import { Errors } from '../errors.js';
 import { endpointHeadersProblem } from './endpoint-headers.js';
 import { checkEventVersions } from './admin-event-types.js';
 import { POLICY_FIELDS, type EffectivePolicy, type PolicyField } from './effective-policy.js';
+import { bulkReply, parseRange, selectFailed } from './admin-bulk.js';
 import { eventMatches, liveSecrets, newEndpointId, type EndpointDirectory, type EndpointFields } from './endpoints.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
@@ -145,13 +146,6 @@ function checkSecret(v: unknown): string | undefined {
   return v;
 }
 
-function parseTime(v: unknown, field: string): number {
-  if (typeof v !== 'string') throw bad(`"${field}" must be an ISO 8601 time`);
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw bad(`"${field}" is not a valid ISO 8601 time: ${JSON.stringify(v)}`);
-  return t;
-}
-
 /**
  * Creates an API endpoint from a POST body (`/admin/endpoints`, or `/admin/tenants/{id}/endpoints`
  * with the path's tenant): the tenant must exist and have room under its maxEndpoints quota.
@@ -239,11 +233,9 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   admin.route('POST', '/admin/endpoints/:id/recover', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
     const b = obj(req.body);
-    only(b, ['since']);
-    const since = parseTime(b.since, 'since');
-    const ids = await repo.failedSince(ep.id, since);
-    for (const id of ids) await engine.requeue(id, [ep.id]);
-    return { status: 202, body: { endpoint: ep.id, since: new Date(since).toISOString(), queued: ids.length } };
+    only(b, ['since', 'until', 'dryRun']);
+    const range = parseRange(b, now());
+    return bulkReply(engine, await selectFailed(engine, [ep.id], range), range, b.dryRun === true, { endpoint: ep.id });
   }, adminSpecs.recoverEndpoint);
 
   admin.route('GET', '/admin/messages', async (req) => {
@@ -303,8 +295,8 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
       const st = await repo.getStatuses(m.id);
       targets = m.targets.filter((t) => st[t] === 'failed');
     }
-    await engine.requeue(m.id, targets);
-    return { status: 202, body: { id: m.id, queued: targets } };
+    await engine.requeue(m, targets);
+    return { status: 202, body: { id: m.id, queued: targets.length, targets } };
   }, adminSpecs.retryMessage);
 }
 

@@ -101,9 +101,14 @@ export class DeliveryEngine {
     return this.intake.enqueueIngress(req);
   }
 
-  /** Queues deliveries again (admin retry/recover). Marks them pending first. */
-  requeue(msgId: string, targets: string[]): Promise<void> {
-    return this.intake.requeue(msgId, targets);
+  /** The snapshot attempts start on now (the admin API reads its upstreams). */
+  currentSnapshot(): Snapshot {
+    return this.snap;
+  }
+
+  /** Queues deliveries again (admin retry/recover): attempt numbers continue, the schedule starts afresh. */
+  requeue(msg: StoredMessage, targets: string[]): Promise<void> {
+    return this.intake.requeue(msg, targets);
   }
 
   /** Runs one job. Every path ends in done or retry; errors (store outage) retry the job. */
@@ -164,7 +169,7 @@ export class DeliveryEngine {
     } finally {
       this.slots.release(key);
     }
-    return this.settle(job.target, attemptNo, msg, ep, r, snap, policy);
+    return this.settle(job, msg, ep, r, snap, policy);
   }
 
   /** Counts an attempt against the endpoint's effective `rateLimitPerSec` (shared by all instances through the store). */
@@ -175,9 +180,14 @@ export class DeliveryEngine {
   }
 
   /** Records an attempt and carries out the policy's verdict on it. */
-  private async settle(target: string, attemptNo: number, msg: StoredMessage, ep: EndpointRecord | null, r: AttemptResult, snap: Snapshot, policy: EffectivePolicy): Promise<JobOutcome> {
+  private async settle(job: QueueJob, msg: StoredMessage, ep: EndpointRecord | null, r: AttemptResult, snap: Snapshot, policy: EffectivePolicy): Promise<JobOutcome> {
+    const target = job.target;
+    const attemptNo = job.attempts + 1;
     const rec: AttemptRecord = { target, attempt: attemptNo, at: this.now(), status: r.status, durationMs: r.durationMs };
-    const v = this.policy.judge(r, attemptNo, ep, policy.retry);
+    // A requeued delivery numbers on but runs a fresh schedule from its requeue: where that was
+    // is read only when the verdict depends on it, never on the hot path.
+    const from = this.policy.needsRequeuePoint(r, attemptNo) ? await this.repo.requeuedAfter(msg.id, target) : 0;
+    const v = this.policy.judge(r, attemptNo, ep, policy.retry, from);
     const error = v.kind === 'delivered' ? r.error : v.error;
     if (error) rec.error = error;
     if (r.response) rec.response = r.response;

@@ -200,11 +200,18 @@ export class DeliveryIntake {
     return id;
   }
 
-  /** Queues deliveries again (admin retry/recover). Marks them pending first. */
-  async requeue(msgId: string, targets: string[]): Promise<void> {
-    const tenant = (await this.message(msgId))?.tenant ?? DEFAULT_TENANT;
-    for (const t of targets) await this.opts.repo.setStatus(msgId, t, 'pending', this.retention);
-    await this.opts.queue.add(targets.map((t) => ({ msgId, target: t, tenant })));
+  /**
+   * Queues deliveries again (admin retry, recover). Marks them pending first. Attempt numbers
+   * continue from the attempts recorded for each target; the retry schedule starts afresh (the
+   * repository remembers where, for the attempt policy).
+   */
+  async requeue(msg: StoredMessage, targets: string[]): Promise<void> {
+    if (targets.length === 0) return;
+    const made = new Map<string, number>();
+    for (const a of await this.opts.repo.getAttempts(msg.id)) made.set(a.target, Math.max(made.get(a.target) ?? 0, a.attempt));
+    for (const t of targets) await this.opts.repo.requeue(msg.id, t, made.get(t) ?? 0, this.retention);
+    const tenant = msg.tenant ?? DEFAULT_TENANT;
+    await this.opts.queue.add(targets.map((t) => ({ msgId: msg.id, target: t, tenant, attempts: made.get(t) ?? 0 })));
   }
 
   /** A message for an attempt: from memory when this instance accepted it or read it lately. */

@@ -28,6 +28,11 @@ export interface AttemptPolicyOptions {
   overloadMinDelayMs?: number;
 }
 
+/** Only a 2xx is a delivery. */
+export function delivered(r: AttemptResult): boolean {
+  return r.status >= 200 && r.status < 300;
+}
+
 export class AttemptPolicy {
   private readonly lastCleared = new Map<string, number>();
 
@@ -36,14 +41,18 @@ export class AttemptPolicy {
   /**
    * Judges attempt number `attemptNo` to `ep` (null for async ingress); `schedule` is the
    * delivery's effective retry schedule (effective-policy.ts), resolved when the attempt began.
+   * `requeuedAfter` is the attempts made before the delivery was last requeued (admin retry,
+   * recover): the schedule, the failing attempt and recoveries count from there, so a manual
+   * retry gets a fresh schedule while its attempt numbers continue.
    */
-  judge(r: AttemptResult, attemptNo: number, ep: EndpointRecord | null, schedule: readonly number[]): Verdict {
-    if (r.status >= 200 && r.status < 300) return { kind: 'delivered', recovered: ep !== null && attemptNo > FAILING_AT_ATTEMPT };
+  judge(r: AttemptResult, attemptNo: number, ep: EndpointRecord | null, schedule: readonly number[], requeuedAfter = 0): Verdict {
+    const n = Math.max(1, attemptNo - requeuedAfter);
+    if (delivered(r)) return { kind: 'delivered', recovered: ep !== null && n > FAILING_AT_ATTEMPT };
     const error = r.error || (r.status >= 300 && r.status < 400 ? 'redirects are not followed' : undefined);
     if (ep && r.status === 410) return { kind: 'gone', error };
     const delayMs = nextDelay({
       schedule,
-      attemptsMade: attemptNo,
+      attemptsMade: n,
       status: r.status,
       retryAfterMs: parseRetryAfter(r.retryAfter, this.opts.now()),
       timedOut: r.timedOut,
@@ -51,7 +60,16 @@ export class AttemptPolicy {
       rand: this.opts.rand,
     });
     if (delayMs === null) return { kind: 'exhausted', error };
-    return { kind: 'retry', delayMs, error, failing: ep !== null && attemptNo === FAILING_AT_ATTEMPT };
+    return { kind: 'retry', delayMs, error, failing: ep !== null && n === FAILING_AT_ATTEMPT };
+  }
+
+  /**
+   * Whether `judge`'s verdict on attempt `attemptNo` depends on where the delivery was last
+   * requeued: for a failure (the schedule, the failing attempt) or a late success (a recovery).
+   * The engine reads the requeue point only then, never for the common first-attempt success.
+   */
+  needsRequeuePoint(r: AttemptResult, attemptNo: number): boolean {
+    return attemptNo > 1 && (!delivered(r) || attemptNo > FAILING_AT_ATTEMPT);
   }
 
   /** After a delivery to the endpoint: its failing streak is over. */

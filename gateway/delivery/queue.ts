@@ -15,11 +15,22 @@ export type JobOutcome = { kind: 'done' } | { kind: 'retry'; delayMs: number; at
 
 export type Processor = (job: QueueJob) => Promise<JobOutcome>;
 
+/**
+ * A delivery to queue. `attempts` counts attempts already made (0 for a new delivery; a requeue
+ * passes the recorded count, so attempt numbers continue); `tenant` is for fair scheduling.
+ */
+export interface NewJob {
+  msgId: string;
+  target: string;
+  tenant?: string;
+  attempts?: number;
+}
+
 /** The queue interface with two drivers: in-process (memory) and BullMQ on Redis. */
 export interface DeliveryQueue {
   readonly durable: boolean;
   /** `tenant` is for fair scheduling (default 'default'); `attempts` = attempts already made. */
-  add(jobs: { msgId: string; target: string; tenant?: string; attempts?: number }[]): Promise<void>;
+  add(jobs: NewJob[]): Promise<void>;
   start(processor: Processor): void;
   /**
    * Stops taking work; waits for running jobs up to the deadline; unfinished work stays queued.
@@ -41,8 +52,8 @@ export class MemoryQueue implements DeliveryQueue {
 
   constructor(private readonly concurrency: number) {}
 
-  async add(jobs: { msgId: string; target: string }[]): Promise<void> {
-    for (const j of jobs) this.ready.push({ ...j, attempts: 0 });
+  async add(jobs: NewJob[]): Promise<void> {
+    for (const j of jobs) this.ready.push({ msgId: j.msgId, target: j.target, attempts: j.attempts ?? 0 });
     this.pump();
   }
 
@@ -136,11 +147,11 @@ export class BullDeliveryQueue implements DeliveryQueue {
     this.queue.on('error', () => {});
   }
 
-  async add(jobs: { msgId: string; target: string }[]): Promise<void> {
+  async add(jobs: NewJob[]): Promise<void> {
     await this.queue.addBulk(
       jobs.map((j) => ({
         name: 'd',
-        data: { m: j.msgId, t: j.target, a: 0 } satisfies JobData,
+        data: { m: j.msgId, t: j.target, a: j.attempts ?? 0 } satisfies JobData,
         // Deterministic ids: re-queueing a delivery that is still queued is a no-op, not a duplicate.
         opts: { jobId: `${j.msgId}--${j.target}`, removeOnComplete: true, removeOnFail: true },
       })),

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { DEFAULT_TENANT, type EgressConfig } from '../config/types.js';
 import { PLAINTEXT, type RecordSealer } from './secret-keys.js';
-import type { AttemptRecord, DeliveryRepository, DeliveryStatus, EndpointRecord, ListQuery, StoredMessage, TenantRecord } from './types.js';
+import type { AttemptRecord, DeliveryRepository, DeliveryStatus, EndpointRecord, FailedDelivery, ListQuery, StoredMessage, TenantRecord } from './types.js';
 
 function overall(statuses: Record<string, DeliveryStatus>): DeliveryStatus {
   const v = Object.values(statuses);
@@ -29,6 +29,7 @@ export class MemoryRepository implements DeliveryRepository {
   private readonly statuses = new Map<string, Record<string, DeliveryStatus>>();
   private readonly attempts = new Map<string, AttemptRecord[]>();
   private readonly failed = new Map<string, Map<string, number>>();
+  private readonly requeued = new Map<string, Record<string, number>>();
   private readonly endpoints = new Map<string, EndpointRecord>();
   private readonly idem = new Map<string, { value: string; expiresAt: number }>();
   private readonly failing = new Map<string, number>();
@@ -43,6 +44,7 @@ export class MemoryRepository implements DeliveryRepository {
       this.messages.delete(id);
       this.statuses.delete(id);
       this.attempts.delete(id);
+      this.requeued.delete(id);
       for (const f of this.failed.values()) f.delete(id);
     }
   }
@@ -93,8 +95,25 @@ export class MemoryRepository implements DeliveryRepository {
     }
     return { items, nextCursor: i < ids.length && items.length === q.limit ? items[items.length - 1]! : null };
   }
-  async failedSince(target: string, sinceMs: number): Promise<string[]> {
-    return [...(this.failed.get(target) ?? new Map<string, number>())].filter(([id, at]) => at >= sinceMs && this.messages.has(id)).map(([id]) => id);
+  async failedBetween(targets: string[], sinceMs: number, untilMs: number, limit: number): Promise<FailedDelivery[]> {
+    this.sweep();
+    const out: FailedDelivery[] = [];
+    for (const target of targets) {
+      const found = [...(this.failed.get(target) ?? new Map<string, number>())].filter(([id, at]) => at >= sinceMs && at <= untilMs && this.messages.has(id));
+      for (const [id, at] of found.sort((a, b) => a[1] - b[1])) {
+        if (out.length >= limit) return out;
+        out.push({ id, target, at });
+      }
+    }
+    return out;
+  }
+  async requeue(id: string, target: string, attemptsMade: number): Promise<void> {
+    await this.setStatus(id, target, 'pending');
+    if (!this.messages.has(id)) return;
+    this.requeued.set(id, { ...this.requeued.get(id), [target]: attemptsMade });
+  }
+  async requeuedAfter(id: string, target: string): Promise<number> {
+    return this.requeued.get(id)?.[target] ?? 0;
   }
   async putEndpoint(ep: EndpointRecord): Promise<void> {
     this.endpoints.set(ep.id, structuredClone(ep));
@@ -156,7 +175,7 @@ export class MemoryRepository implements DeliveryRepository {
 
 /**
  * Redis repository. Keys under `<prefix>dlv:`: `m:<id>` (one hash per message: the message JSON,
- * each target's status and each attempt), `idx` (zset of ids by creation), `failed:<target>` (zset of
+ * each target's status and each attempt, and where a requeue restarted its schedule), `idx` (zset of ids by creation), `failed:<target>` (zset of
  * ids by failure time), `ep:<id>` + `eps` (endpoints), `idem:<key>`, `failing:<endpoint>`,
  * `tn:<id>` + `tns` (API tenants), `tidx:<tenant>` (zset of a tenant's message ids by creation).
  * Everything about a message expires with the retention period. Endpoint records are sealed with
@@ -194,7 +213,10 @@ export class RedisRepository implements DeliveryRepository {
     return `${this.k}tidx:${tenant}`;
   }
 
-  /** One hash per message: `msg` (JSON), `s:<target>` (status), `a:<time>:<target>:<n>` (attempts). */
+  /**
+   * One hash per message: `msg` (JSON), `s:<target>` (status), `a:<time>:<target>:<n>` (attempts),
+   * `r:<target>` (attempts made before the latest requeue).
+   */
   private mk(id: string): string {
     return `${this.k}m:${id}`;
   }
@@ -299,8 +321,39 @@ export class RedisRepository implements DeliveryRepository {
     }
     return { items, nextCursor: null };
   }
-  async failedSince(target: string, sinceMs: number): Promise<string[]> {
-    return this.redis.zrangebyscore(`${this.k}failed:${target}`, sinceMs, '+inf');
+  async failedBetween(targets: string[], sinceMs: number, untilMs: number, limit: number): Promise<FailedDelivery[]> {
+    for (;;) {
+      const found: FailedDelivery[] = [];
+      // One round trip per 100 targets; each target's range is read from its own failed index.
+      for (let i = 0; i < targets.length && found.length < limit; i += 100) {
+        const chunk = targets.slice(i, i + 100);
+        const p = this.redis.pipeline();
+        for (const t of chunk) p.zrangebyscore(`${this.k}failed:${t}`, sinceMs, untilMs, 'WITHSCORES', 'LIMIT', 0, limit - found.length);
+        const res = (await p.exec()) ?? [];
+        res.forEach(([err, page], j) => {
+          if (err) throw err;
+          const flat = page as string[];
+          for (let x = 0; x < flat.length && found.length < limit; x += 2) found.push({ id: flat[x]!, target: chunk[j]!, at: Number(flat[x + 1]) });
+        });
+      }
+      // The index outlives messages past their retention: drop those entries and read again.
+      const p = this.redis.pipeline();
+      for (const f of found) p.exists(this.mk(f.id));
+      const exists = (await p.exec()) ?? [];
+      for (const [err] of exists) if (err) throw err;
+      const stale = found.filter((_f, i) => exists[i]![1] === 0);
+      if (stale.length === 0) return found;
+      const del = this.redis.pipeline();
+      for (const f of stale) del.zrem(`${this.k}failed:${f.target}`, f.id);
+      for (const [err] of (await del.exec()) ?? []) if (err) throw err;
+    }
+  }
+  async requeue(id: string, target: string, attemptsMade: number): Promise<void> {
+    await this.hsetExisting(id, `s:${target}`, 'pending', `r:${target}`, String(attemptsMade));
+    await this.redis.zrem(`${this.k}failed:${target}`, id);
+  }
+  async requeuedAfter(id: string, target: string): Promise<number> {
+    return Number((await this.redis.hget(this.mk(id), `r:${target}`)) ?? 0);
   }
   /**
    * An endpoint record's value: its JSON, sealed under the current key with `ep:<id>` bound in

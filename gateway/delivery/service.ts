@@ -9,6 +9,7 @@ import type { PluginResponse } from '../plugin.js';
 import { encodePath } from '../router.js';
 import type { GatewayService, ServiceFactory } from '../runtime.js';
 import { registerDeliveryAdmin } from './admin.js';
+import { registerBulkAdmin } from './admin-bulk.js';
 import { registerEventTypeAdmin } from './admin-event-types.js';
 import { registerTenantAdmin } from './admin-tenants.js';
 import { registerSecretAdmin } from './admin-secrets.js';
@@ -99,6 +100,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
   }
   if (admin) {
     registerDeliveryAdmin(admin, engine);
+    registerBulkAdmin(admin, engine);
     registerEventTypeAdmin(admin, engine);
     registerTenantAdmin(admin, engine);
     registerSecretAdmin(admin, engine);

@@ -96,6 +96,13 @@ export interface MessageSummary {
   deliveries: Record<string, DeliveryStatus>;
 }
 
+/** A failed delivery in the failed index: message, target, and when it failed (ms). */
+export interface FailedDelivery {
+  id: string;
+  target: string;
+  at: number;
+}
+
 export interface ListQuery {
   status?: DeliveryStatus;
   /** Only this tenant's messages, walked on the tenant's own index. */
@@ -133,8 +140,18 @@ export interface DeliveryRepository {
   getAttempts(id: string): Promise<AttemptRecord[]>;
   /** Newest first. The cursor is opaque. */
   listMessages(q: ListQuery): Promise<{ items: string[]; nextCursor: string | null }>;
-  /** Message ids whose delivery to `target` failed at or after `sinceMs`. */
-  failedSince(target: string, sinceMs: number): Promise<string[]>;
+  /**
+   * Deliveries to any of `targets` that are failed now and failed between `sinceMs` and `untilMs`
+   * (inclusive), oldest first per target, at most `limit` in all (the bulk retry and recover).
+   */
+  failedBetween(targets: string[], sinceMs: number, untilMs: number, limit: number): Promise<FailedDelivery[]>;
+  /**
+   * Marks a delivery pending again for a requeue (admin retry, recover) and remembers that
+   * `attemptsMade` attempts came before it: numbering continues, the schedule starts afresh.
+   */
+  requeue(id: string, target: string, attemptsMade: number, retentionMs: number): Promise<void>;
+  /** The attempts made before the delivery's latest requeue (0 if it was never requeued). */
+  requeuedAfter(id: string, target: string): Promise<number>;
   putEndpoint(ep: EndpointRecord): Promise<void>;
   getEndpoint(id: string): Promise<EndpointRecord | null>;
   listEndpoints(): Promise<EndpointRecord[]>;

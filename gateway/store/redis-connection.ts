@@ -19,3 +19,23 @@ export function redisConnectionOptions(kind: RedisConnectionKind): RedisOptions 
     ? { maxRetriesPerRequest: null, retryStrategy }
     : { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy };
 }
+
+/** Socket errors of a connection to a Redis that is away. */
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** What ioredis rejects a command with while it has no connection (fail-fast connections). */
+const OUTAGE_MESSAGES = [/^Connection is closed\.?$/, /enableOfflineQueue options is false/, /^Reached the max retries per request limit/, /^connect E[A-Z]+/, /^Command timed out$/, /^Socket timeout/];
+/** Replies of a Redis that is up but cannot serve yet (loading its data, no primary, busy script). */
+const OUTAGE_REPLIES = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/;
+
+/**
+ * True when `err` says Redis is unreachable or not serving (a store outage, answered 503 with
+ * Retry-After), as opposed to a bug or a bad command (500).
+ */
+export function isStoreOutage(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError') return true;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && OUTAGE_CODES.has(code)) return true;
+  if (err.name === 'ReplyError') return OUTAGE_REPLIES.test(err.message);
+  return OUTAGE_MESSAGES.some((re) => re.test(err.message));
+}

@@ -91,6 +91,9 @@ describe('admin API contract (OpenAPI document vs the running admin listener)', 
     conforms('POST', '/admin/endpoints/:id/rotate-secret', await admin('POST', '/admin/endpoints/contract/rotate-secret', { graceSec: 60 }));
     conforms('GET', '/admin/endpoints/:id/secret', await admin('GET', '/admin/endpoints/contract/secret'));
     conforms('POST', '/admin/endpoints/:id/recover', await admin('POST', '/admin/endpoints/contract/recover', { since: '2026-01-01T00:00:00Z' }));
+    conforms('POST', '/admin/endpoints/:id/recover', await admin('POST', '/admin/endpoints/contract/recover', { since: Date.parse('2026-01-01T00:00:00Z'), until: '2027-01-01', dryRun: true }));
+    conforms('POST', '/admin/messages/retry', await admin('POST', '/admin/messages/retry', { status: 'failed', since: '2026-01-01T00:00:00Z', dryRun: true }));
+    conforms('POST', '/admin/messages/retry', await admin('POST', '/admin/messages/retry', { status: 'failed', since: '2026-01-01T00:00:00Z', eventType: 'contract.*', tenant: 'default', endpoint: 'contract' }));
     const id = await publishOk(env, 'contract.done', { n: 1 });
     await waitUntil(async () => (await deliveryStatus(env, id, 'contract')) === 'delivered', WAIT_MS, 'delivered');
     conforms('GET', '/admin/messages', await admin('GET', '/admin/messages?limit=5'));

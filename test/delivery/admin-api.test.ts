@@ -91,7 +91,7 @@ for (const mode of ['memory', 'redis'] as const) {
         await bad('POST', '/admin/endpoints/cfg-ep/rotate-secret', { graceSec: 60, extra: 1 }, 'unknown field on rotate');
         await bad('POST', '/admin/endpoints/cfg-ep/recover', { since: 'yesterday' }, 'bad since');
         await bad('POST', '/admin/endpoints/cfg-ep/recover', {}, 'missing since');
-        await bad('POST', '/admin/endpoints/cfg-ep/recover', { since: 1700000000 }, 'since as a number');
+        await bad('POST', '/admin/endpoints/cfg-ep/recover', { since: 1700000000 }, 'since in seconds, not epoch ms');
         for (const q of ['limit=0', 'limit=501', 'limit=abc', 'limit=1.5', 'status=done', 'status=', 'bogus=1']) {
           await expectError(env.gw.admin('GET', `/admin/messages?${q}`), 400, 'HG_ADMIN_BAD_INPUT', `GET /admin/messages?${q}`);
         }

@@ -78,7 +78,7 @@ for (const mode of ['memory', 'redis'] as const) {
         await expectError(env.gw.admin('POST', `/admin/messages/${ids[0]}/retry`, { bogus: 1 }), 400, 'HG_ADMIN_BAD_INPUT', 'retry unknown field');
         const retry = await env.gw.admin('POST', `/admin/messages/${ids[0]}/retry`, { endpoint: 'flaky' });
         assert.equal(retry.status, 202, retry.text);
-        assert.deepEqual(retry.json().queued, ['flaky']);
+        assert.deepEqual(retry.json(), { id: ids[0], queued: 1, targets: ['flaky'] });
         await waitUntil(async () => (await deliveryStatus(env, ids[0]!, 'flaky')) === 'delivered', WAIT_MS, 'single retry delivered');
         const okAttempt = (await message(env, ids[0]!)).deliveries.flaky.attempts.at(-1);
         assert.equal(okAttempt.status, 200);
@@ -107,7 +107,7 @@ for (const mode of ['memory', 'redis'] as const) {
         assert.equal(moved.status, 200, moved.text);
         const retryAll = await env.gw.admin('POST', `/admin/messages/${deadId}/retry`);
         assert.equal(retryAll.status, 202, retryAll.text);
-        assert.deepEqual(retryAll.json().queued, ['dead']);
+        assert.deepEqual(retryAll.json(), { id: deadId, queued: 1, targets: ['dead'] });
         await waitUntil(async () => (await deliveryStatus(env, deadId, 'dead')) === 'delivered', WAIT_MS, 'dead message delivered after retry');
         assert.equal(env.rx.to('/dead').length, 1);
 

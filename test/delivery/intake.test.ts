@@ -10,7 +10,7 @@ import { DeliveryIntake } from '../../gateway/delivery/intake.js';
 import { OperationalEvents } from '../../gateway/delivery/operational.js';
 import { TenantDirectory } from '../../gateway/delivery/tenants.js';
 import { MemoryStore } from '../../gateway/store/memory.js';
-import type { DeliveryQueue } from '../../gateway/delivery/queue.js';
+import type { DeliveryQueue, NewJob } from '../../gateway/delivery/queue.js';
 import { MemoryRepository } from '../../gateway/delivery/repository.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { compileConfig } from '../support/snapshot.js';
@@ -23,12 +23,12 @@ after(async () => {
 
 /** A queue that records what was added, and can be made to fail like Redis going away. */
 function recordingQueue() {
-  const added: { msgId: string; target: string }[] = [];
+  const added: NewJob[] = [];
   const q = {
     durable: false,
     failing: false,
     added,
-    async add(jobs: { msgId: string; target: string }[]) {
+    async add(jobs: NewJob[]) {
       if (q.failing) throw new Error('Connection is closed.');
       added.push(...jobs);
     },
@@ -108,13 +108,21 @@ describe('DeliveryIntake', () => {
     await assert.rejects(i.enqueueIngress({ method: 'POST', path: '/', headers: {}, body, upstream: 'gone' }), { code: 'HG_UPSTREAM_UNKNOWN' });
   });
 
-  test('requeue marks deliveries pending and queues them; message() serves what it accepted from memory', async () => {
+  test('requeue marks deliveries pending and queues them with the attempts already made; message() serves what it accepted from memory', async () => {
     const { repo, queue, intake: i } = await intake();
     const { id } = await i.publish({ type: 'invoice.paid', data: {} });
-    await repo.setStatus(id, 'inv', 'failed');
-    await i.requeue(id, ['inv']);
+    for (const attempt of [1, 2, 3]) await repo.recordAttempt(id, { target: 'inv', attempt, at: Date.now(), status: 500, durationMs: 1 }, attempt === 3 ? 'failed' : 'pending');
+    await repo.recordAttempt(id, { target: 'all', attempt: 1, at: Date.now(), status: 500, durationMs: 1 }, 'failed');
+    const msg = (await repo.getMessage(id))!;
+    await i.requeue(msg, ['inv']);
     assert.equal((await repo.getStatuses(id)).inv, 'pending');
-    assert.deepEqual(queue.added.at(-1), { msgId: id, target: 'inv', tenant: 'default' });
+    assert.equal((await repo.getStatuses(id)).all, 'failed', 'only the named target');
+    assert.deepEqual(queue.added.at(-1), { msgId: id, target: 'inv', tenant: 'default', attempts: 3 });
+    assert.equal(await repo.requeuedAfter(id, 'inv'), 3, 'the schedule restarts after attempt 3');
+    assert.equal(await repo.requeuedAfter(id, 'all'), 0);
+    assert.deepEqual(await repo.failedBetween(['inv', 'all'], 0, Date.now(), 10).then((f) => f.map((d) => d.target)), ['all'], 'inv left the failed index');
+    await i.requeue(msg, ['all']);
+    assert.deepEqual(queue.added.at(-1), { msgId: id, target: 'all', tenant: 'default', attempts: 1 });
     repo.getMessage = async () => assert.fail('read from the store');
     assert.equal((await i.message(id))?.id, id);
   });

@@ -34,6 +34,23 @@ describe('AttemptPolicy.judge', () => {
     assert.deepEqual(p.judge(result(0, { error: 'ECONNREFUSED' }), 6, ep, SCHEDULE), { kind: 'exhausted', error: 'ECONNREFUSED' });
   });
 
+  test('after a requeue the schedule, the failing attempt and recoveries count from the requeue point', () => {
+    const { p } = policy();
+    // Exhausted at attempt 6 (a 6-step schedule), then requeued: attempt 7 is the fresh schedule's first.
+    assert.equal(p.judge(result(500), 7, ep, SCHEDULE).kind, 'exhausted', 'without the requeue point the budget is spent');
+    assert.deepEqual(p.judge(result(500), 7, ep, SCHEDULE, 6), { kind: 'retry', delayMs: 10, error: undefined, failing: false });
+    assert.deepEqual(p.judge(result(500), 10, ep, SCHEDULE, 6), { kind: 'retry', delayMs: 40, error: undefined, failing: true });
+    assert.equal(p.judge(result(500), 12, ep, SCHEDULE, 6).kind, 'exhausted', 'six more attempts, then exhausted again');
+    assert.deepEqual(p.judge(result(200), 7, ep, SCHEDULE, 6), { kind: 'delivered', recovered: false });
+    assert.deepEqual(p.judge(result(200), 11, ep, SCHEDULE, 6), { kind: 'delivered', recovered: true });
+    // The engine reads the requeue point only when the verdict depends on it.
+    assert.equal(p.needsRequeuePoint(result(200), 1), false, 'a first-attempt success');
+    assert.equal(p.needsRequeuePoint(result(500), 1), false, 'a first attempt has no earlier requeue');
+    assert.equal(p.needsRequeuePoint(result(200), 4), false, 'a success too early to be a recovery');
+    assert.equal(p.needsRequeuePoint(result(200), 5), true, 'a possible recovery');
+    assert.equal(p.needsRequeuePoint(result(500), 2), true, 'a failure: where in the schedule');
+  });
+
   test('410 disables an endpoint (no retry) but is an ordinary failure for async ingress', () => {
     const { p } = policy();
     assert.equal(p.judge(result(410), 1, ep, SCHEDULE).kind, 'gone');
