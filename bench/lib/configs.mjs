@@ -97,6 +97,30 @@ routes:
 `;
 }
 
+/**
+ * Scenario 9: two tenants. `acme` (the noisy one) has one slow endpoint (the receiver answers it
+ * after `slowMs`; in-flight cap 32 by policy), `beta` one fast endpoint. Needs a build whose
+ * schema accepts `tenants:` and whose publish fans out by the body's `tenant`.
+ */
+export function noisyTenants(slowMs) {
+  const ep = (id, tenant, path, extra = '') => `    - { id: ${id}, tenant: ${tenant}, url: "http://127.0.0.1:${PORTS.upstream}${path}", events: ["*"], secret: "${WH_SECRET}"${extra} }`;
+  return `${HEAD('Scenario 9: noisy tenant (acme: burst to a slow endpoint; beta: a few events to a fast one)', 'redis')}
+tenants:
+  - { id: acme, name: "noisy tenant A" }
+  - { id: beta, name: "quiet tenant B" }
+egress:
+  allowCidrs: ["127.0.0.1/32"]
+  endpoints:
+${ep('acme-slow', 'acme', `/hook/slow-${slowMs}/acme`, ', policy: { maxInFlight: 32 }')}
+${ep('beta-fast', 'beta', '/hook/beta')}
+routes:
+  - name: publish
+    path: /events
+    methods: [POST]
+    publish: {}
+`;
+}
+
 /** Scenario 7: async ingress, `deliver` to the local upstream. */
 export function asyncIngress() {
   return `${HEAD('Scenario 7: async ingress (deliver)', 'redis')}
