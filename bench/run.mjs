@@ -8,7 +8,8 @@
 //   BENCH_PROFILE=0|1    profile one scenario-2 run with --cpu-prof: 1 always, 0 never, default when a bar fails
 //   BENCH_BASELINE=rev   scenario 6's baseline engine (default: the newest first-parent ancestor of HEAD
 //                        whose gateway/delivery/queue.ts imports bullmq; 0 = none), built once into
-//                        bench/.out/baseline/<rev> (bench/lib/baseline.mjs)
+//                        bench/.out/baseline/<key> (bench/lib/baseline.mjs)
+//   BENCH_PORT_OFFSET=n  move every port by n (default auto: the first multiple of 100 at which all are free)
 //   BENCH_BUILD=rev      run the hookgate rows on that commit (built the same way) instead of this checkout
 //   BENCH_DELIVERY_COUNT, BENCH_PACED_RATE, BENCH_NOISY_COUNT, BENCH_QUEUE_COUNT, BENCH_ROUNDS,
 //   BENCH_DURATION, BENCH_CONNECTIONS   override sizes (see bench/lib/env.mjs)
@@ -19,9 +20,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
-import { BENCH, CONNECTIONS, DURATION, GW_CORE, LOAD_CORE, OUT, QUICK, RELOAD_RUN, ROOT, ROUNDS, WARMUP, WH_SECRET, PACED_SECONDS, RSS_RUN, QUEUE_COUNT, DELIVERY_COUNT, PACED_RATE, NOISY_A, NOISY_B } from './lib/env.mjs';
+import { BENCH, CONNECTIONS, DURATION, GW_CORE, LOAD_CORE, OUT, QUICK, RELOAD_RUN, ROOT, ROUNDS, WARMUP, WH_SECRET, PACED_SECONDS, RSS_RUN, QUEUE_COUNT, DELIVERY_COUNT, PACED_RATE, NOISY_A, NOISY_B, PORTS } from './lib/env.mjs';
 import { loadTool } from './lib/load.mjs';
-import { installExitHooks, killAll, onInterrupt, tasksetAvailable } from './lib/proc.mjs';
+import { choosePorts, installExitHooks, killAll, onInterrupt, tasksetAvailable } from './lib/proc.mjs';
 import { deleteKeys, redisInfo, REDIS_URL } from './lib/redis.mjs';
 import { fmt, Report, table } from './lib/report.mjs';
 import { scenario1, scenario2, scenario3, scenario4, scenario5 } from './lib/scenarios-ingress.mjs';
@@ -55,7 +56,7 @@ function selected() {
 }
 
 function commandLine() {
-  const env = ['BENCH_QUICK', 'BENCH_ONLY', 'BENCH_ROUNDS', 'BENCH_DURATION', 'BENCH_CONNECTIONS', 'BENCH_LOADGEN', 'BENCH_PROFILE', 'BENCH_QUEUE_COUNT', 'BENCH_BASELINE', 'BENCH_BUILD', 'BENCH_DELIVERY_COUNT', 'BENCH_PACED_RATE', 'BENCH_NOISY_COUNT']
+  const env = ['BENCH_QUICK', 'BENCH_ONLY', 'BENCH_ROUNDS', 'BENCH_DURATION', 'BENCH_CONNECTIONS', 'BENCH_LOADGEN', 'BENCH_PROFILE', 'BENCH_QUEUE_COUNT', 'BENCH_BASELINE', 'BENCH_BUILD', 'BENCH_PORT_OFFSET', 'BENCH_DELIVERY_COUNT', 'BENCH_PACED_RATE', 'BENCH_NOISY_COUNT']
     .filter((k) => process.env[k] !== undefined)
     .map((k) => `${k}=${process.env[k]}`);
   const cmd = process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node bench/run.mjs';
@@ -69,6 +70,8 @@ async function main() {
   if (tasksetAvailable()) spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' });
   if (!existsSync(join(ROOT, 'dist/gateway/cli.js'))) throw new Error('dist/gateway/cli.js is missing: build first (npx tsc -p tsconfig.json)');
   const ids = selected();
+  const portOffset = await choosePorts();
+  if (portOffset) log(`ports moved by ${portOffset} (BENCH_PORT_OFFSET${process.env.BENCH_PORT_OFFSET ? '' : '=auto: the default ports are in use'}): gateway ${PORTS.gateway}, receiver ${PORTS.upstream}`);
   const build = await ensureCurrent(log);
   if (!build.ok) throw new Error(build.note);
   useBuild(build.root);
@@ -110,7 +113,7 @@ async function main() {
     if (!ctx.eg.ok) log(`express-gateway skipped: ${ctx.eg.note}`);
   }
   if (!ctx.nginx && (ids.includes(1) || ids.includes(2))) log('nginx is not on PATH: skipped');
-  if (ids.includes(6)) {
+  if (ids.includes(6) || ids.includes(8)) {
     ctx.baseline = await ensureBaseline(log, build.rev).catch((err) => ({ ok: false, note: `baseline build failed: ${err.message}` }));
     log(ctx.baseline.ok ? `baseline engine ${ctx.baseline.short} (${ctx.baseline.how})${ctx.baseline.sameAsCurrent ? ': same gateway/ code as the current build' : ''}` : `baseline skipped: ${ctx.baseline.note}`);
   }
@@ -190,8 +193,9 @@ async function main() {
         ['nginx', ctx.nginx ?? 'not installed (skipped)'],
         ['express-gateway', ctx.eg.ok ? '1.16.11 (bench/.peers/express-gateway)' : `skipped: ${ctx.eg.note}`],
         ['redis', ctx.redis.ok ? `${ctx.redis.version} at ${REDIS_URL}` : `unreachable: ${ctx.redis.error}`],
+        ['ports', `gateway ${PORTS.gateway}+, receiver/upstream ${PORTS.upstream}${portOffset ? ` (defaults moved by ${portOffset})` : ''}`],
         ['current build', build.rev ? build.label : `${gitDescribe()} (this checkout's dist/)`],
-        ['baseline engine (scenario 6)', ctx.baseline.ok ? `${ctx.baseline.short} — ${ctx.baseline.how}${ctx.baseline.sameAsCurrent ? '; same gateway/ code as the current build' : ''}` : ctx.baseline.note],
+        ['baseline engine (scenarios 6, 8)', ctx.baseline.ok ? `${ctx.baseline.short} — ${ctx.baseline.how}${ctx.baseline.sameAsCurrent ? '; same gateway/ code as the current build' : ''}` : ctx.baseline.note],
         ['request', '1 KB JSON POST, keep-alive; upstream answers 200 `{"ok":true}` (bench/peers/upstream.mjs)'],
         ['scenario wall time', timings.map(([id, s]) => `${id}: ${fmt(s)} s`).join(', ')],
         ['load average (1/5/15 min)', `before ${la(loadBefore)}; after ${la(loadavg())} — other work on the machine shows up here`],

@@ -1,6 +1,8 @@
 // The baseline engine for scenario 6: an earlier commit of this repository, exported with
-// `git archive` into bench/.out/baseline/<rev>, installed with `npm ci` and built with `tsc`
-// there, once (cached by revision: a marker file is written when the build succeeded). The
+// `git archive` into bench/.out/baseline/<key>, installed with `npm ci` and built with `tsc`
+// there, once (cached by the content of what is built — gateway/, plugins/, config/, package
+// files, tsconfig — so commits that change only bench/ or docs share a build; a marker file is
+// written when the build succeeded). The
 // current build is this checkout's dist/; the baseline is started from its own directory, with
 // its own node_modules and config schema, on the same generated configs.
 //
@@ -12,6 +14,7 @@
 //   BENCH_BUILD=<rev>       run the hookgate rows on that commit (built the same way) instead of
 //                           this checkout's dist/; the default baseline is then searched from it
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASELINE, OUT, ROOT } from './env.mjs';
@@ -65,12 +68,25 @@ export function resolveBaseline(spec = BASELINE, currentRev = undefined) {
   return { rev, short: rev.slice(0, 7), how, sameAsCurrent, subject: subject.length > 90 ? `${subject.slice(0, 87)}…` : subject };
 }
 
-/** Exports, installs and builds commit `rev` into bench/.out/baseline/<rev> once. Resolves { ok, root, cached } or { ok: false, note }. */
+/** What a build of `rev` is made of: commits that differ only elsewhere (bench/, docs) share one build. */
+const BUILD_INPUTS = ['gateway', 'plugins', 'config', 'package.json', 'package-lock.json', 'tsconfig.json'];
+
+/** A cache key for the build of `rev`: a hash of the git object ids of BUILD_INPUTS. */
+function buildKey(rev) {
+  const ids = BUILD_INPUTS.map((p) => `${p}=${git(['rev-parse', '--verify', '--quiet', `${rev}:${p}`]) ?? '-'}`).join('\n');
+  return createHash('sha1').update(ids).digest('hex').slice(0, 12);
+}
+
+/**
+ * Exports, installs and builds commit `rev` into bench/.out/baseline/<key> once (key: buildKey).
+ * Resolves { ok, root, cached } or { ok: false, note }.
+ */
 async function buildRevision(rev, short, log) {
-  const root = join(OUT, 'baseline', rev.slice(0, 12));
+  const key = buildKey(rev);
+  const root = join(OUT, 'baseline', key);
   const marker = join(root, '.bench-built');
   const cli = join(root, 'dist/gateway/cli.js');
-  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === rev && existsSync(cli)) return { ok: true, root, cached: true };
+  if (existsSync(marker) && readFileSync(marker, 'utf8').split('\n')[0] === key && existsSync(cli)) return { ok: true, root, cached: true };
   const t0 = Date.now();
   log(`building ${short} into ${root.slice(ROOT.length + 1)} (git archive, npm ci, tsc; once, cached)…`);
   rmSync(root, { recursive: true, force: true });
@@ -83,7 +99,7 @@ async function buildRevision(rev, short, log) {
   // `npm ci` runs the package's prepare script (tsc) in most revisions; build explicitly anyway.
   const tsc = await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, timeoutMs: 600_000 });
   if (tsc.code !== 0 || !existsSync(cli)) return { ok: false, note: `tsc in ${short} failed (exit ${tsc.code}): ${(tsc.stdout || tsc.stderr).trim().split('\n').slice(-3).join(' / ')}` };
-  writeFileSync(marker, `${rev}\n`);
+  writeFileSync(marker, `${key}\n${rev}\n`);
   log(`${short} built in ${Math.round((Date.now() - t0) / 1000)} s`);
   return { ok: true, root, cached: false };
 }

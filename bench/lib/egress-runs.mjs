@@ -78,6 +78,8 @@ export async function sustainedRun(ctx, gw, endpoints, events, tag) {
     badSignature: s.badSignature,
     duplicates: s.duplicates,
     cpuPct: ((gw.cpu() - cpu0) / wall) * 100,
+    // Deliveries per CPU-second of the gateway process: the figure least moved by other work stealing its core.
+    perCpuSec: gw.cpu() - cpu0 > 0 ? s.deliveries / (gw.cpu() - cpu0) : undefined,
     loadCpuPct: ((harnessCpu() + (up.cpu() ?? 0) - load0) / ((now() - t0) / 1000)) * 100,
   };
   ctx.log(`  ${tag} ${gw.label}: ${fmt(r.rate)} deliveries/s (publish ${fmt(r.publishRate)}/s), missing ${r.missing}, bad sig ${r.badSignature}, dup ${r.duplicates}, gateway cpu ${fmt(r.cpuPct)}%, load core ${fmt(r.loadCpuPct)}%`);

@@ -73,6 +73,7 @@ export async function scenario6(ctx) {
       const base100 = runsOf('base', 100);
       const vsBase = roundRatio(new1, base1);
       const vsBase100 = roundRatio(new100, base100);
+      const vsBaseCpu = roundRatio(new1, base1, 'perCpuSec');
       const fan = roundRatio(new100, new1);
       const fanBase = roundRatio(base100, base1);
       const pacedRatio = roundRatio(paced.new, paced.base, 'p99');
@@ -86,14 +87,15 @@ export async function scenario6(ctx) {
           `"load core %" is the harness (publisher) plus the receiver on core ${LOAD_CORE}: near 100 % the figure is capped by them, not by the gateway.`,
         baseLine,
         table(
-          ['row', 'deliveries/s (median)', 'per round', 'publish 202/s', 'end-to-end deliveries/s', 'missing', 'bad signatures', 'duplicates', 'gateway CPU %', 'load core %'],
+          ['row', 'deliveries/s (median)', 'per round', 'publish 202/s', 'end-to-end deliveries/s', 'missing', 'bad signatures', 'duplicates', 'gateway CPU %', 'deliveries per gateway CPU-second', 'load core %'],
           order.map((r) => {
             const rs = runs[r.name];
-            return [r.name, fmt(m(rs, 'rate')), rs.map((x) => fmt(x.rate)).join(' / '), fmt(m(rs, 'publishRate')), fmt(m(rs, 'endToEndRate')), fmt(sum(rs, 'missing')), fmt(sum(rs, 'badSignature')), fmt(sum(rs, 'duplicates')), fmt(m(rs, 'cpuPct')), fmt(m(rs, 'loadCpuPct'))];
+            return [r.name, fmt(m(rs, 'rate')), rs.map((x) => fmt(x.rate)).join(' / '), fmt(m(rs, 'publishRate')), fmt(m(rs, 'endToEndRate')), fmt(sum(rs, 'missing')), fmt(sum(rs, 'badSignature')), fmt(sum(rs, 'duplicates')), fmt(m(rs, 'cpuPct')), fmt(m(rs, 'perCpuSec')), fmt(m(rs, 'loadCpuPct'))];
           }),
         ),
         [
           `- current / baseline, 1 endpoint: ${fmtX(vsBase)}${new1 && base1 ? ` (per round ${new1.map((r, i) => fmtX(base1[i] ? r.rate / base1[i].rate : undefined)).join(' / ')})` : ''}`,
+          `- current / baseline, 1 endpoint, per gateway CPU-second: ${fmtX(vsBaseCpu)} (less moved than the rate when other work steals the gateway's core; the bar uses the rate)`,
           `- current / baseline, 100 endpoints: ${fmtX(vsBase100)}`,
           `- 100-endpoint / 1-endpoint delivery rate: current ${fmtX(fan)}, baseline ${fmtX(fanBase)}`,
         ].join('\n'),
@@ -112,6 +114,7 @@ export async function scenario6(ctx) {
       ctx.report.bar(6, 'lost, unsigned or duplicated deliveries (current build)', lossNew, '==', 0, (n) => fmt(n));
       if (base.ok) {
         ctx.report.info(6, `baseline ${base.short}: sustained deliveries/s, 1 endpoint`, m(base1, 'rate'), (n) => fmt(n));
+        ctx.report.info(6, `1 endpoint, deliveries per gateway CPU-second vs baseline ${base.short}`, vsBaseCpu);
         ctx.report.info(6, `baseline ${base.short}: publish→delivery p99 at ${fmt(PACED_RATE)}/s (ms)`, m(paced.base, 'p99'), fmtMs);
       }
     },

@@ -105,15 +105,51 @@ export async function scenario8(ctx) {
     return;
   }
   const dead = writeConfig('s8-egress-dead', egress(1, { dead: true }));
-  const prefix = ctx.prefix('s8');
+  const base = ctx.baseline;
+  const builds = [{ key: 'new', label: 'current build', root: undefined }];
+  if (base?.ok && !base.sameAsCurrent) builds.push({ key: 'base', label: `baseline ${base.short}`, root: base.root });
   const r = await connect();
+  const res = [];
   try {
-    await withContenders(ctx, 8, [{ name: 'hookgate (dead endpoint)', hookgate: true, start: () => startGateway('hookgate-s8-queue', dead, { env: { HGBENCH_PREFIX: prefix } }) }], async ([gw]) => {
+    for (const b of builds) res.push(await queuedMemory(ctx, r, b, dead));
+  } finally {
+    r.disconnect();
+  }
+  const [cur] = res;
+  const col = (f) => res.map(f);
+  sec.body.push(
+    `### Redis memory per queued message
+
+${fmt(QUEUE_COUNT)} ~1 KB events published (64 in flight) to one endpoint on a closed port (retry schedule 1 h, so every message stays queued)${res.length > 1 ? ', once on each build (the baseline engine of scenario 6 too)' : ''}. Config: \`bench/configs/s8-egress-dead.yaml\`.\n\n` +
+      table(
+        ['measure', ...col((x) => x.label)],
+        [
+          ['published (failed) at events/s', ...col((x) => `${fmt(x.accepted)} (${fmt(x.failed)}) at ${fmt(x.publishRate)}/s`)],
+          ['INFO used_memory delta', ...col((x) => `${fmt(x.delta / 2 ** 20, 1)} MiB`)],
+          ['per message (used_memory delta ÷ count)', ...col((x) => `${fmt(x.perMsg)} B`)],
+          ['keys under the prefix', ...col((x) => fmt(x.keys))],
+          ['per message (Σ MEMORY USAGE of the prefix’s keys ÷ count)', ...col((x) => `${fmt(x.perMsgKeys)} B`)],
+          ['gateway RSS after publishing', ...col((x) => `${fmt((x.rss ?? 0) / 1024, 1)} MiB`)],
+        ],
+      ) +
+      '\n\nThe used_memory delta is taken on the shared Redis; other clients writing at the same time would show up in it, the MEMORY USAGE sum counts only this run’s keys.',
+  );
+  ctx.report.bar(8, 'Redis memory per queued 1 KB message (bytes)', cur?.perMsg, '<', 3072, (n) => fmt(n));
+  if (res[1]) ctx.report.info(8, `baseline ${base.short}: Redis memory per queued 1 KB message (bytes)`, res[1].perMsg, (n) => fmt(n));
+}
+
+/** QUEUE_COUNT events queued to a dead endpoint on `build`; Redis memory before and after. */
+async function queuedMemory(ctx, r, build, configFile) {
+  const prefix = ctx.prefix(`s8-${build.key}`);
+  try {
+    let out;
+    const name = build.key === 'new' ? 'hookgate (dead endpoint)' : `${build.label} (dead endpoint)`;
+    await withContenders(ctx, 8, [{ name, hookgate: true, start: () => startGateway(`${build.key === 'new' ? 'hookgate' : 'baseline'}-s8-queue`, configFile, { root: build.root, env: { HGBENCH_PREFIX: prefix } }) }], async ([gw]) => {
       await sleep(1000);
       const before = await usedMemory(r);
       const keysBefore = await keyStats(r, prefix);
       const pub = await publishCount({ port: gw.port, path: '/events', count: QUEUE_COUNT, concurrency: 64, bodyOf: (i) => eventBody(i), deadlineMs: 300_000 });
-      ctx.log(`  published ${fmt(pub.accepted)} events (${fmt(pub.failed)} failed) in ${fmt(pub.elapsedSec, 1)} s`);
+      ctx.log(`  ${build.label}: published ${fmt(pub.accepted)} events (${fmt(pub.failed)} failed) in ${fmt(pub.elapsedSec, 1)} s`);
       // Let the first (failing) attempts settle: wait until used_memory is stable.
       let after = await usedMemory(r);
       for (let i = 0; i < 30; i++) {
@@ -124,27 +160,21 @@ export async function scenario8(ctx) {
         if (stable) break;
       }
       const keys = await keyStats(r, prefix);
-      const perMsg = (after - before) / pub.accepted;
-      const perMsgKeys = (keys.bytes - keysBefore.bytes) / pub.accepted;
-      const rss = gw.rss();
-      sec.body.push(
-        `### Redis memory per queued message\n\n${fmt(pub.accepted)} ~1 KB events published (64 in flight, ${fmt(pub.accepted / pub.elapsedSec)}/s; ${fmt(pub.failed)} failed) to one endpoint on a closed port (retry schedule 1 h, so every message stays queued). Config: \`bench/configs/s8-egress-dead.yaml\`.\n\n` +
-          table(
-            ['measure', 'value'],
-            [
-              ['INFO used_memory delta', `${fmt((after - before) / 2 ** 20, 1)} MiB`],
-              ['per message (used_memory delta ÷ count)', `${fmt(perMsg)} B`],
-              ['keys under the prefix', fmt(keys.keys)],
-              ['per message (Σ MEMORY USAGE of the prefix’s keys ÷ count)', `${fmt(perMsgKeys)} B`],
-              ['gateway RSS after publishing', `${fmt((rss ?? 0) / 1024, 1)} MiB`],
-            ],
-          ) +
-          '\n\nThe used_memory delta is taken on the shared Redis; other clients writing at the same time would show up in it, the MEMORY USAGE sum counts only this run’s keys.',
-      );
-      ctx.report.bar(8, 'Redis memory per queued 1 KB message (bytes)', perMsg, '<', 3072, (n) => fmt(n));
+      out = {
+        label: build.label,
+        accepted: pub.accepted,
+        failed: pub.failed,
+        publishRate: pub.accepted / pub.elapsedSec,
+        delta: after - before,
+        perMsg: (after - before) / pub.accepted,
+        keys: keys.keys,
+        perMsgKeys: (keys.bytes - keysBefore.bytes) / pub.accepted,
+        rss: gw.rss(),
+      };
+      ctx.log(`  ${build.label}: ${fmt(out.perMsg)} B of Redis per queued message (MEMORY USAGE: ${fmt(out.perMsgKeys)} B)`);
     });
+    return out;
   } finally {
-    r.disconnect();
     await deleteKeys(prefix).catch(() => {});
   }
 }

@@ -66,7 +66,7 @@ export async function startGateway(name, configFile, { port = PORTS.gateway, adm
     core: GW_CORE,
     logFile,
     cwd: root,
-    env: { HGBENCH_PORT: String(port), HGBENCH_ADMIN_PORT: String(adminPort), HGBENCH_OUT: OUT, HGBENCH_NAME: name, ...env },
+    env: { HGBENCH_PORT: String(port), HGBENCH_ADMIN_PORT: String(adminPort), HGBENCH_UPSTREAM_PORT: String(PORTS.upstream), HGBENCH_DEAD_PORT: String(PORTS.dead), HGBENCH_OUT: OUT, HGBENCH_NAME: name, ...env },
   });
   await ready(p, logFile, okStatus(port, '/healthz'), `${name} /healthz`);
   const c = contender(name, port, p);
