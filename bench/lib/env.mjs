@@ -13,7 +13,8 @@ export const GW_CORE = 0;
 /** …and the load generator, the upstream/receiver and this harness here. */
 export const LOAD_CORE = 1;
 
-export const PORTS = {
+/** The ports the generated configs name by default (their `${HGBENCH_*:-…}` fallbacks). */
+export const DEFAULT_PORTS = Object.freeze({
   gateway: 18080,
   admin: 18081,
   bare: 18090,
@@ -23,7 +24,15 @@ export const PORTS = {
   upstream: 19000,
   /** Nothing listens here: the dead endpoint of scenario 8. */
   dead: 19099,
-};
+});
+/**
+ * The ports of this run: DEFAULT_PORTS moved by BENCH_PORT_OFFSET (a number; default `auto`,
+ * the first multiple of 100 up to 900 at which every port is free, see choosePorts in proc.mjs).
+ * Gateways get them through HGBENCH_* variables, so the committed configs never change.
+ */
+export const PORTS = { ...DEFAULT_PORTS };
+/** Ports the gateways of scenarios 6 and 8 use above PORTS.gateway / PORTS.admin (slots 0–6). */
+export const GATEWAY_SLOTS = 8;
 
 export const ADMIN_TOKEN = 'bench-admin-token';
 export const JWT_SECRET = 'bench-jwt-secret-0123456789abcdef';
@@ -44,9 +53,20 @@ export const RELOAD_RUN = quick ? 6 : 20;
 export const RELOADS = 20;
 /** Scenario 6: paced latency run (seconds, events/s). */
 export const PACED_SECONDS = quick ? 5 : 15;
-export const PACED_RATE = 500;
+export const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 1000);
 /** Scenario 6: deliveries per sustained-rate run (1 endpoint: that many events; 100 endpoints: /100). */
-export const DELIVERY_COUNT = quick ? 4_000 : 10_000;
+export const DELIVERY_COUNT = Number(process.env.BENCH_DELIVERY_COUNT ?? (quick ? 4_000 : 20_000));
+/**
+ * Scenario 6: the baseline engine, a git revision built into bench/.out/baseline/<key> (see
+ * baseline.mjs). Unset: the newest first-parent ancestor of HEAD whose gateway/delivery/queue.ts
+ * imports bullmq; `0`/`none`/`off`: no baseline rows.
+ */
+export const BASELINE = process.env.BENCH_BASELINE;
+/** Scenario 9 (noisy tenant): tenant A's burst, tenant B's events (published at B_RATE/s), A's endpoint delay. */
+export const NOISY_A = Number(process.env.BENCH_NOISY_COUNT ?? (quick ? 5_000 : 20_000));
+export const NOISY_B = 50;
+export const NOISY_B_RATE = 50;
+export const NOISY_SLOW_MS = 100;
 /** Scenario 8: queued messages for the memory figure, and the steady RSS run. */
 export const QUEUE_COUNT = Number(process.env.BENCH_QUEUE_COUNT ?? (quick ? 20_000 : 100_000));
 export const RSS_RUN = quick ? 15 : 60;

@@ -3,6 +3,8 @@
 // the harness exits (normally, on error or on a signal) is SIGKILLed by pid.
 import { spawn, spawnSync } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { DEFAULT_PORTS, GATEWAY_SLOTS, PORTS } from './env.mjs';
 
 const live = new Map(); // pid -> { name, child }
 let hasTaskset;
@@ -172,4 +174,38 @@ export async function waitFor(fn, timeoutMs, what, everyMs = 100) {
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${last.message})` : ''}`);
+}
+
+/** Whether nothing listens on 127.0.0.1:`port` (we could bind it). */
+function portFree(port) {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Moves PORTS by BENCH_PORT_OFFSET: a number, or `auto` (default): the first offset of 0, 100, …,
+ * 900 at which every port of the run is free, so a second bench (or another helper's receiver on
+ * 19000) on the same machine does not collide. Resolves the offset; throws when none is free.
+ */
+export async function choosePorts(spec = process.env.BENCH_PORT_OFFSET ?? 'auto') {
+  const base = Object.values(DEFAULT_PORTS);
+  for (let i = 0; i < GATEWAY_SLOTS; i++) base.push(DEFAULT_PORTS.gateway + i);
+  const apply = (off) => {
+    for (const [k, v] of Object.entries(DEFAULT_PORTS)) PORTS[k] = v + off;
+    return off;
+  };
+  if (spec !== 'auto') {
+    const off = Number(spec);
+    if (!Number.isInteger(off) || off < 0 || off > 40_000) throw new Error(`BENCH_PORT_OFFSET=${spec} is not a whole number of 0–40000 (or auto)`);
+    return apply(off);
+  }
+  for (let off = 0; off <= 900; off += 100) {
+    let ok = true;
+    for (const p of new Set(base)) if (!(await portFree(p + off))) ok = false;
+    if (ok) return apply(off);
+  }
+  throw new Error('no free port range at offsets 0–900 from 18080/19000: set BENCH_PORT_OFFSET');
 }

@@ -6,10 +6,10 @@ import { keepAliveAgent, httpReq } from './http.mjs';
 /** Wall-clock ms with sub-ms resolution, comparable with the receiver's clock. */
 export const now = () => performance.timeOrigin + performance.now();
 
-/** A ~`bytes`-byte event `{type, data: {seq, pad}}`. */
-export function eventBody(seq, bytes = 1024, type = 'invoice.paid') {
-  const base = JSON.stringify({ type, data: { seq, customer: 'cus_bench', amount: 4200, pad: '' } });
-  return JSON.stringify({ type, data: { seq, customer: 'cus_bench', amount: 4200, pad: 'x'.repeat(Math.max(0, bytes - base.length)) } });
+/** A ~`bytes`-byte event `{type, data: {seq, pad}, ...top}` (`top`: more top-level fields, e.g. `{ tenant }`). */
+export function eventBody(seq, bytes = 1024, type = 'invoice.paid', top = undefined) {
+  const base = JSON.stringify({ type, ...top, data: { seq, customer: 'cus_bench', amount: 4200, pad: '' } });
+  return JSON.stringify({ type, ...top, data: { seq, customer: 'cus_bench', amount: 4200, pad: 'x'.repeat(Math.max(0, bytes - base.length)) } });
 }
 
 function tally(r, statuses) {

@@ -48,18 +48,25 @@ function contender(name, port, p) {
 
 const okStatus = (port, path = '/', method = 'GET') => async () => (await httpReq({ port, path, method, timeoutMs: 1000 })).status === 200;
 
+let buildRoot = ROOT;
+/** Runs every later hookgate start from `root` (BENCH_BUILD) instead of this checkout. */
+export function useBuild(root) {
+  buildRoot = root;
+}
+
 /**
  * hookgate: `node dist/gateway/cli.js start --config <file>` on GW_CORE. `env` adds HGBENCH_*
- * substitutions; `cpuProf` runs it under --cpu-prof into bench/.out.
+ * substitutions; `cpuProf` runs it under --cpu-prof into bench/.out; `root` is the build to run
+ * (default this checkout or BENCH_BUILD's; the baseline engine of scenario 6 passes its own).
  */
-export async function startGateway(name, configFile, { port = PORTS.gateway, adminPort = PORTS.admin, env = {}, cpuProf = false } = {}) {
+export async function startGateway(name, configFile, { port = PORTS.gateway, adminPort = PORTS.admin, env = {}, cpuProf = false, root = buildRoot } = {}) {
   const logFile = join(OUT, `${name}.log`);
   const nodeArgs = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', OUT] : [];
-  const p = start(name, process.execPath, [...nodeArgs, join(ROOT, 'dist/gateway/cli.js'), 'start', '--config', configFile], {
+  const p = start(name, process.execPath, [...nodeArgs, join(root, 'dist/gateway/cli.js'), 'start', '--config', configFile], {
     core: GW_CORE,
     logFile,
-    cwd: ROOT,
-    env: { HGBENCH_PORT: String(port), HGBENCH_ADMIN_PORT: String(adminPort), HGBENCH_OUT: OUT, HGBENCH_NAME: name, ...env },
+    cwd: root,
+    env: { HGBENCH_PORT: String(port), HGBENCH_ADMIN_PORT: String(adminPort), HGBENCH_UPSTREAM_PORT: String(PORTS.upstream), HGBENCH_DEAD_PORT: String(PORTS.dead), HGBENCH_OUT: OUT, HGBENCH_NAME: name, ...env },
   });
   await ready(p, logFile, okStatus(port, '/healthz'), `${name} /healthz`);
   const c = contender(name, port, p);

@@ -5,8 +5,10 @@
 //
 // Every request is answered 200 {"ok":true} over keep-alive after its body is read. Paths under
 // /hook/ are treated as webhook deliveries: counted, signature-checked, duplicate-checked (by
-// webhook-id + path) and timestamped by `data.seq` for publish→delivery latency. Control
-// endpoints (not counted): GET /__stats[?arrivals=1], POST /__reset.
+// webhook-id + path) and timestamped by `data.seq` for publish→delivery latency; deliveries are
+// also counted per path (`paths`). A path /hook/slow-<ms>/… is a slow endpoint: its answer is
+// sent <ms> milliseconds (at most 10,000) after the body was read (the arrival time is taken when
+// the body was read). Control endpoints (not counted): GET /__stats[?arrivals=1], POST /__reset.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 
@@ -14,6 +16,7 @@ const port = Number(process.argv[2] ?? process.env.PORT ?? 19000);
 const secretText = process.env.RECEIVER_SECRET;
 const secret = secretText ? Buffer.from(secretText.replace(/^whsec_/, ''), 'base64') : undefined;
 const OK = Buffer.from('{"ok":true}');
+const SLOW = /^\/hook\/slow-(\d+)\//;
 
 let s;
 function reset() {
@@ -27,6 +30,7 @@ function reset() {
     firstAt: 0,
     lastAt: 0,
     seen: new Set(),
+    paths: {}, // path -> deliveries
     arrivals: new Map(), // seq -> [absolute ms, ...] (one per endpoint)
   };
 }
@@ -80,8 +84,12 @@ const server = createServer((req, res) => {
     s.bytesIn += size;
     if (!s.firstAt) s.firstAt = t;
     s.lastAt = t;
+    let delayMs = 0;
     if (url.startsWith('/hook')) {
       s.deliveries++;
+      s.paths[url] = (s.paths[url] ?? 0) + 1;
+      const slow = SLOW.exec(url);
+      if (slow) delayMs = Math.min(10_000, Number(slow[1]));
       const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
       const id = req.headers['webhook-id'];
       const key = `${id}|${url}`;
@@ -102,8 +110,12 @@ const server = createServer((req, res) => {
         // Not JSON: counted, no latency sample.
       }
     }
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': OK.length });
-    res.end(OK);
+    const answer = () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': OK.length });
+      res.end(OK);
+    };
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else answer();
   });
 });
 server.keepAliveTimeout = 65_000;
