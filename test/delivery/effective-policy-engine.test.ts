@@ -20,8 +20,8 @@ async function gatewayWith(yaml: string): Promise<TestGateway> {
   return g;
 }
 
-function publish(g: TestGateway, type: string, data: unknown) {
-  return g.request({ method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type, data }) });
+function publish(g: TestGateway, type: string, data: unknown, tenant?: string) {
+  return g.request({ method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: JSON.stringify(tenant === undefined ? { type, data } : { type, data, tenant }) });
 }
 
 async function attemptsOf(g: TestGateway, id: string, target: string): Promise<{ status: number; error?: string }[]> {
@@ -78,7 +78,10 @@ egress:
       const arrivals: number[] = [];
       acme.server.on('request', () => arrivals.push(Date.now()));
       const started = Date.now();
-      for (let i = 0; i < 6; i++) assert.equal((await publish(g, 'order.created', { i })).status, 202);
+      for (let i = 0; i < 6; i++) {
+        assert.equal((await publish(g, 'order.created', { i }, 'acme')).status, 202);
+        assert.equal((await publish(g, 'order.created', { i })).status, 202);
+      }
       await waitUntil(() => other.requests.length === 6, 10000, 'the default tenant\'s deliveries');
       const plainDone = Date.now();
       await waitUntil(() => acme.requests.length === 6, 20000, 'the throttled deliveries');
