@@ -6,53 +6,15 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createDeliveryService } from '../../gateway/delivery/service.js';
 import type { DeliveryEngine } from '../../gateway/delivery/engine.js';
 import { BULK_LIMIT } from '../../gateway/delivery/admin-bulk.js';
-import { startGateway } from '../support/gateway.js';
 import { waitUntil, type HttpResult } from '../support/http.js';
-import { REDIS_URL, deleteKeys, testPrefix } from '../support/redis.js';
-import { WAIT_MS, createEndpoint, expectError, message, publishOk, startReceiver, type Env } from './admin-env.js';
+import { WAIT_MS, createEndpoint, deleteSetupKeys, expectError, message, publishOk, setup as gatewaySetup, type Env, type Mode } from './admin-env.js';
 
-const prefixes: string[] = [];
-after(async () => {
-  for (const p of prefixes) await deleteKeys(p);
-});
+after(deleteSetupKeys);
 
 /** A gateway with a publish route and a 3-attempt schedule (no config endpoints). */
-async function setup(mode: 'memory' | 'redis'): Promise<Env> {
-  const rx = await startReceiver();
-  let store = '{ driver: memory }';
-  if (mode === 'redis') {
-    const p = testPrefix('admin-bulk');
-    prefixes.push(p);
-    store = `{ driver: redis, url: "${REDIS_URL}", prefix: "${p}" }`;
-  }
-  const gw = await startGateway(
-    `
-store: ${store}
-egress:
-  allowCidrs: ["127.0.0.1/32"]
-  retry: { schedule: ["0ms", "30ms", "30ms"] }
-  lockDurationMs: 2000
-routes:
-  - name: events
-    path: /events
-    methods: [POST]
-    publish: {}
-`,
-    { services: createDeliveryService },
-  );
-  return {
-    gw,
-    rx,
-    publish: (type, data = { n: 1 }) => gw.request({ method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type, data }) }),
-    async stop() {
-      await gw.stop();
-      await rx.close();
-    },
-  };
-}
+const setup = (mode: Mode): Promise<Env> => gatewaySetup(mode, { egress: '  retry: { schedule: ["0ms", "30ms", "30ms"] }\n  lockDurationMs: 2000' });
 
 /** The attempt numbers and statuses of a message's delivery to `target`, once it is `status`. */
 async function settled(env: Env, id: string, target: string, status: string, attempts: number): Promise<{ attempt: number; status: number }[]> {

@@ -48,8 +48,17 @@ export async function deleteSetupKeys(): Promise<void> {
   for (const p of prefixes) await deleteKeys(p);
 }
 
-/** A gateway with a publish route, one config endpoint (`cfg-ep`, events cfg.*) and a short 2-attempt schedule. */
-export async function setup(mode: Mode): Promise<Env> {
+/** The egress settings `setup` uses unless given others: one config endpoint and a short 2-attempt schedule. */
+const DEFAULT_EGRESS = (rx: Receiver) => `  retry: { schedule: ["50ms", "100ms"] }
+  lockDurationMs: 2000
+  endpoints:
+    - { id: cfg-ep, url: "${rx.up.url}/cfg", events: ["cfg.*"] }`;
+
+/**
+ * A gateway with a publish route and, by default, one config endpoint (`cfg-ep`, events cfg.*) and
+ * a short 2-attempt schedule; `egress` replaces those lines (under `egress:`, beside allowCidrs).
+ */
+export async function setup(mode: Mode, opts: { egress?: string } = {}): Promise<Env> {
   const rx = await startReceiver();
   let store = '{ driver: memory }';
   if (mode === 'redis') {
@@ -62,10 +71,7 @@ export async function setup(mode: Mode): Promise<Env> {
 store: ${store}
 egress:
   allowCidrs: ["127.0.0.1/32"]
-  retry: { schedule: ["50ms", "100ms"] }
-  lockDurationMs: 2000
-  endpoints:
-    - { id: cfg-ep, url: "${rx.up.url}/cfg", events: ["cfg.*"] }
+${opts.egress ?? DEFAULT_EGRESS(rx)}
 routes:
   - name: events
     path: /events

@@ -8,7 +8,7 @@ import { after, describe, test } from 'node:test';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { waitUntil } from '../support/http.js';
-import { deleteKeys, REDIS_URL, testPrefix } from '../support/redis.js';
+import { testStores } from '../support/redis.js';
 import { openResources } from './resources.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -30,16 +30,10 @@ async function attemptsOf(g: TestGateway, id: string, target: string): Promise<{
 
 for (const driver of ['memory', 'redis'] as const) {
   describe(`layered delivery policy with the ${driver} store`, () => {
-    const prefixes: string[] = [];
-    after(async () => {
-      for (const p of prefixes) await deleteKeys(p);
-    });
-    const storeYaml = () => {
-      if (driver === 'memory') return 'store: { driver: memory }';
-      const prefix = testPrefix(`policy-${driver}`);
-      prefixes.push(prefix);
-      return `store: { driver: redis, url: "${REDIS_URL}", prefix: "${prefix}" }`;
-    };
+    // One prefix per gateway: gateways sharing a prefix would share one queue and take each other's jobs.
+    const stores = testStores(`policy-${driver}`);
+    after(() => stores.cleanUp());
+    const storeYaml = () => stores.yaml(driver);
     const routes = 'routes:\n  - { name: events, path: /events, methods: [POST], publish: {} }';
 
     test("an endpoint's attemptTimeoutMs beats the global one (and the older egress field)", async () => {

@@ -6,7 +6,7 @@ import { createDeliveryService } from '../../gateway/delivery/service.js';
 import type { OperationalEvent } from '../../gateway/delivery/operational.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { waitUntil, type RecordedRequest } from '../support/http.js';
-import { deleteKeys, REDIS_URL, testPrefix } from '../support/redis.js';
+import { testStores } from '../support/redis.js';
 import { openResources } from './resources.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -33,17 +33,10 @@ function publish(g: TestGateway, type: string, data: unknown, headers: Record<st
 
 for (const driver of ['memory', 'redis'] as const) {
   describe(`egress with the ${driver} store`, () => {
-    // One prefix per test: gateways sharing a prefix would share one queue and take each other's jobs.
-    const prefixes: string[] = [];
-    after(async () => {
-      for (const p of prefixes) await deleteKeys(p);
-    });
-    const storeYaml = () => {
-      if (driver === 'memory') return 'store: { driver: memory }';
-      const prefix = testPrefix(`engine-${driver}`);
-      prefixes.push(prefix);
-      return `store: { driver: redis, url: "${REDIS_URL}", prefix: "${prefix}" }`;
-    };
+    // One prefix per gateway: gateways sharing a prefix would share one queue and take each other's jobs.
+    const stores = testStores(`engine-${driver}`);
+    after(() => stores.cleanUp());
+    const storeYaml = () => stores.yaml(driver);
 
     test('fans out to subscribed endpoints; every delivery verifies with standardwebhooks', async () => {
       const a = await receiver();

@@ -25,3 +25,23 @@ export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<numbe
   }
   return n;
 }
+
+/**
+ * The `store:` line of a test gateway's YAML: memory, or the shared Redis under a fresh prefix of
+ * its own per call (gateways sharing a prefix would share one queue and take each other's jobs).
+ * `cleanUp` deletes the keys of every prefix handed out (call it from `after`).
+ */
+export function testStores(name: string): { yaml(driver: 'memory' | 'redis'): string; cleanUp(): Promise<void> } {
+  const prefixes: string[] = [];
+  return {
+    yaml(driver) {
+      if (driver === 'memory') return 'store: { driver: memory }';
+      const prefix = testPrefix(name);
+      prefixes.push(prefix);
+      return `store: { driver: redis, url: "${REDIS_URL}", prefix: "${prefix}" }`;
+    },
+    async cleanUp() {
+      for (const p of prefixes) await deleteKeys(p);
+    },
+  };
+}
