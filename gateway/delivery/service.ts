@@ -14,7 +14,8 @@ import { registerEventTypeAdmin } from './admin-event-types.js';
 import { registerTenantAdmin } from './admin-tenants.js';
 import { registerSecretAdmin } from './admin-secrets.js';
 import { DeliveryEngine } from './engine.js';
-import { BullDeliveryQueue, MemoryQueue, type DeliveryQueue } from './queue.js';
+import { MemoryQueue, type DeliveryQueue } from './queue.js';
+import { StreamDeliveryQueue } from './stream-queue.js';
 import { MemoryRepository, RedisRepository } from './repository.js';
 import type { DeliveryRepository } from './types.js';
 
@@ -68,7 +69,7 @@ export function publishTenant(tenantFrom: 'body' | 'consumer', bodyTenant: strin
 }
 
 /**
- * Creates the delivery engine with the store's driver: BullMQ + Redis repository with the redis
+ * Creates the delivery engine with the store's driver: the Redis Streams queue + Redis repository with the redis
  * store (durable, shared), in-process queue and repository with the memory store.
  */
 export const createDeliveryService: ServiceFactory = async ({ snapshot, store, logger, metrics, admin }) => {
@@ -82,7 +83,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     // Endpoint records this config's keys cannot open fail the start here (HG_ENDPOINT_UNREADABLE),
     // before the queue opens connections of its own; readable ones under an old key are re-encrypted.
     await repo.listEndpoints();
-    queue = new BullDeliveryQueue({ url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
+    queue = new StreamDeliveryQueue({ url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
   } else {
     repo = new MemoryRepository();
     queue = new MemoryQueue(egress.concurrency);

@@ -34,6 +34,9 @@ function recordingQueue() {
     },
     start() {},
     async stop() {},
+    async stats() {
+      return { waiting: added.length, delayed: 0, lagSeconds: {} };
+    },
   };
   return q satisfies DeliveryQueue;
 }

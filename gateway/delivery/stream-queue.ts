@@ -1,0 +1,429 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { redisConnectionOptions } from '../store/redis-connection.js';
+import { FairLanes, laneId, retryCap } from './fair-lanes.js';
+import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats } from './queue.js';
+import { ADD, GROUP, PROMOTE, QueueKeys, SETTLE } from './stream-scripts.js';
+
+export interface StreamQueueOptions {
+  url: string;
+  prefix: string;
+  concurrency: number;
+  /** A held entry not heard of for this long is taken over by another worker (its process died). */
+  lockDurationMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** An entry this worker holds: read, running, or finished and waiting for its settle to be written. */
+interface Held {
+  key: string;
+  id: string;
+  msgId: string;
+  target: string;
+  attempts: number;
+  tenant: string;
+  retry: boolean;
+}
+
+type Settle = (string | number)[];
+type Scripted = Redis & Record<'hgqAdd' | 'hgqSettle' | 'hgqPromote', (...args: (string | number)[]) => Promise<unknown>>;
+
+const MAX_COUNT = 128;
+const MAX_STREAMS_PER_READ = 128;
+const SETTLE_BATCH = 256;
+
+/**
+ * The delivery queue on Redis Streams (keys and scripts: stream-scripts.ts). Workers read lanes
+ * (a stream per tenant, a twin for retries) through one consumer group, a batch per round trip,
+ * and take jobs from them in turn (FairLanes). What a batch of jobs came to is written in one
+ * script call. Guarantees, as BullMQ's were:
+ * - a job is in Redis before the producer's 202 (the add script);
+ * - a job whose worker died (kill -9) stays pending in the group and is taken over with XAUTOCLAIM
+ *   once it has been idle for `lockDurationMs`; running jobs keep their claim fresh (heartbeat);
+ * - a retry waits in a sorted set by due time and survives restarts; promotion is one script;
+ * - while Redis is away nothing is dropped: settles are kept and written when it is back.
+ */
+export class StreamDeliveryQueue implements DeliveryQueue {
+  readonly durable = true;
+  private readonly keys: QueueKeys;
+  private readonly producer: Scripted;
+  private cmd: Scripted | undefined;
+  private bellConn: Redis | undefined;
+  private readonly consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private readonly lanes = new FairLanes<Held>();
+  /** Every entry held (running, buffered or settling), by `key id`, for the heartbeat. */
+  private readonly held = new Map<string, Held>();
+  private readonly settles: { h: Held; op: Settle }[] = [];
+  private flushing: Promise<boolean> | undefined;
+  private readonly tenants = new Set<string>();
+  private tenantsReadAt = 0;
+  private running = 0;
+  private runningRetries = 0;
+  private processor: Processor | undefined;
+  private stopped = false;
+  /** Set by a forced stop: what running jobs come to is not written; they run again elsewhere. */
+  private abandoned = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private wake: (() => void) | undefined;
+  private bellPending: Promise<void> | undefined;
+  private lastBell = '0-0';
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private promoteTimer: { at: number; t: NodeJS.Timeout } | undefined;
+  private lastErrorLog = 0;
+  private readonly now: () => number;
+  private streamOffset = 0;
+
+  constructor(private readonly opts: StreamQueueOptions) {
+    this.keys = new QueueKeys(opts.prefix);
+    this.now = opts.now ?? Date.now;
+    // Fails fast while Redis is down, so the gateway answers 503 instead of a 202 it can't keep.
+    this.producer = scripted(new Redis(opts.url, { ...redisConnectionOptions('fail-fast'), enableAutoPipelining: true }));
+  }
+
+  async add(jobs: NewJob[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += 1000) await this.addChunk(jobs.slice(i, i + 1000));
+  }
+
+  private async addChunk(jobs: NewJob[]): Promise<void> {
+    const lanes: string[] = [];
+    const index = new Map<string, number>();
+    const args: (string | number)[] = [];
+    for (const j of jobs) {
+      const tenant = j.tenant ?? 'default';
+      let li = index.get(tenant);
+      if (li === undefined) {
+        lanes.push(tenant);
+        index.set(tenant, (li = lanes.length));
+      }
+      args.push(li, j.msgId, j.target, j.attempts ?? 0);
+    }
+    const k = this.keys;
+    await this.producer.hgqAdd(3 + lanes.length, k.ids, k.lanes, k.bell, ...lanes.map((t) => k.first(t)), lanes.length, ...lanes, ...args);
+    for (const t of lanes) this.tenants.add(t);
+  }
+
+  start(processor: Processor): void {
+    this.processor = processor;
+    this.cmd = scripted(new Redis(this.opts.url, { ...redisConnectionOptions('blocking'), enableAutoPipelining: true }));
+    this.bellConn = new Redis(this.opts.url, redisConnectionOptions('blocking'));
+    this.bellConn.on('error', () => {});
+    const lock = this.opts.lockDurationMs;
+    this.every(Math.max(200, Math.floor(lock / 3)), () => this.heartbeat());
+    this.every(Math.max(1000, Math.floor(lock / 4)), () => this.reclaim());
+    this.schedulePromote(0);
+    this.loopDone = this.loop();
+  }
+
+  private every(ms: number, f: () => Promise<void>): void {
+    let busy = false;
+    const t = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      f().catch((err) => this.unavailable(err)).finally(() => (busy = false));
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** The worker loop: read while there is room, start jobs in turn, wait for a finish or the bell. */
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const free = this.opts.concurrency - this.running - this.lanes.size;
+        const got = free >= Math.min(16, Math.ceil(this.opts.concurrency / 8)) || this.running === 0 ? await this.read(free) : 0;
+        this.pump();
+        if (got > 0 || this.stopped) continue;
+        await this.waitForWork(free > 0);
+      } catch (err) {
+        this.unavailable(err);
+        if (!this.stopped) await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  /** Waits until a running job finishes, and, when there is room for more, for the bell too. */
+  private waitForWork(listen: boolean): Promise<void> {
+    const finished = new Promise<void>((r) => (this.wake = r));
+    if (!listen) return finished;
+    this.bellPending ??= this.listenBell().finally(() => (this.bellPending = undefined));
+    return Promise.race([finished, this.bellPending]);
+  }
+
+  private async listenBell(): Promise<void> {
+    const res = (await this.bellConn!.call('XREAD', 'COUNT', 64, 'BLOCK', 1000, 'STREAMS', this.keys.bell, this.lastBell)) as [string, [string, string[]][]][] | null;
+    for (const [, entries] of res ?? []) {
+      for (const [id, fields] of entries) {
+        this.lastBell = id;
+        if (fields[1] !== undefined) this.tenants.add(fields[1]);
+      }
+    }
+  }
+
+  /** One XREADGROUP over the lanes (first attempts, and retries while they have room). */
+  private async read(free: number): Promise<number> {
+    if (free <= 0) return 0;
+    await this.refreshTenants();
+    const retryRoom = retryCap(this.opts.concurrency) - this.runningRetries;
+    const all: string[] = [];
+    for (const t of this.tenants) {
+      all.push(this.keys.first(t));
+      if (retryRoom > 0) all.push(this.keys.retry(t));
+    }
+    if (!all.length) return 0;
+    // Past MAX_STREAMS_PER_READ lanes, each read starts further along, so every lane gets its turn.
+    const streams = all.length <= MAX_STREAMS_PER_READ ? all : rotate(all, (this.streamOffset = (this.streamOffset + MAX_STREAMS_PER_READ) % all.length)).slice(0, MAX_STREAMS_PER_READ);
+    const count = Math.min(MAX_COUNT, Math.max(1, Math.ceil(free / streams.length)));
+    let res: [string, [string, string[]][]][] | null;
+    try {
+      res = (await this.cmd!.call('XREADGROUP', 'GROUP', GROUP, this.consumer, 'COUNT', count, 'STREAMS', ...streams, ...streams.map(() => '>'))) as typeof res;
+    } catch (err) {
+      if (!/NOGROUP/.test((err as Error).message)) throw err;
+      // A lane without its stream or group (a retry twin never written, or data lost): make them.
+      await Promise.all(streams.map((k) => this.cmd!.call('XGROUP', 'CREATE', k, GROUP, '0', 'MKSTREAM').catch(() => {})));
+      return 0;
+    }
+    return this.hold(res ?? []);
+  }
+
+  /** Buffers entries read or claimed, in their lanes. */
+  private hold(res: [string, [string, string[]][]][]): number {
+    let n = 0;
+    for (const [key, entries] of res) {
+      const retry = key.startsWith(`${this.keys.base}r:`);
+      const tenant = key.slice(this.keys.base.length + 2);
+      for (const [id, f] of entries) {
+        if (!f) continue;
+        const h: Held = { key, id, msgId: field(f, 'm'), target: field(f, 't'), attempts: Number(field(f, 'a')) || 0, tenant, retry };
+        this.held.set(`${key} ${id}`, h);
+        this.lanes.push(laneId(tenant, retry), h);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private async refreshTenants(): Promise<void> {
+    if (this.now() - this.tenantsReadAt < 2000) return;
+    this.tenantsReadAt = this.now();
+    for (const t of (await this.cmd!.smembers(this.keys.lanes)) as string[]) this.tenants.add(t);
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.opts.concurrency) {
+      const next = this.lanes.take(this.runningRetries < retryCap(this.opts.concurrency));
+      if (!next) return;
+      this.run(next.job);
+    }
+  }
+
+  private run(h: Held): void {
+    this.running++;
+    if (h.retry) this.runningRetries++;
+    this.processor!({ msgId: h.msgId, target: h.target, attempts: h.attempts })
+      // The processor handles its own errors; this is a last resort so no job is lost.
+      .catch((): JobOutcome => ({ kind: 'retry', delayMs: 1000, attempted: false }))
+      .then((out) => {
+        if (this.abandoned) return;
+        if (out.kind === 'done') this.settle(h, ['d', h.msgId, h.target]);
+        else {
+          const a = h.attempts + (out.attempted ? 1 : 0);
+          const due = this.now() + Math.max(0, out.delayMs);
+          this.settle(h, ['r', due, `${h.msgId}\t${h.target}\t${a}\t${h.tenant}`]);
+          this.schedulePromote(due);
+        }
+      })
+      .finally(() => {
+        this.running--;
+        if (h.retry) this.runningRetries--;
+        this.pump();
+        const w = this.wake;
+        this.wake = undefined;
+        w?.();
+      });
+  }
+
+  /** Queues a settle; the batch is written on the next turn of the event loop. */
+  private settle(h: Held, op: Settle): void {
+    this.settles.push({ h, op });
+    if (this.settles.length === 1 && !this.flushing) setImmediate(() => void this.flushSettles());
+  }
+
+  /** Writes the queued settles, a script call per batch; on failure keeps them and tries again. */
+  private flushSettles(): Promise<boolean> {
+    // One flush at a time; a caller that comes during one (a stop) waits for it and then the rest.
+    if (this.flushing) return this.flushing.then((ok) => (ok && this.settles.length ? this.flushSettles() : ok));
+    this.flushing = this.writeSettles().then((ok) => {
+      this.flushing = undefined;
+      // Settles that came in as this one ended (a failed write has its own timer).
+      if (ok && this.settles.length) setImmediate(() => void this.flushSettles());
+      return ok;
+    });
+    return this.flushing;
+  }
+
+  private async writeSettles(): Promise<boolean> {
+    try {
+      while (this.settles.length) {
+        const batch = this.settles.slice(0, SETTLE_BATCH);
+        const keys: string[] = [];
+        const ki = new Map<string, number>();
+        const args: (string | number)[] = [];
+        for (const { h, op } of batch) {
+          let i = ki.get(h.key);
+          if (i === undefined) ki.set(h.key, (i = keys.push(h.key)));
+          args.push(op[0]!, i, h.id, ...op.slice(1));
+        }
+        await this.cmd!.hgqSettle(2 + keys.length, this.keys.ids, this.keys.delayed, ...keys, ...args);
+        this.settles.splice(0, batch.length);
+        for (const { h } of batch) this.held.delete(`${h.key} ${h.id}`);
+      }
+      return true;
+    } catch (err) {
+      this.unavailable(err);
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        void this.flushSettles();
+      }, 500);
+      this.timers.add(t);
+      return false;
+    }
+  }
+
+  /** Keeps every held entry's claim fresh, so no other worker takes over a job that is running. */
+  private async heartbeat(): Promise<void> {
+    const byKey = new Map<string, string[]>();
+    for (const h of this.held.values()) {
+      const ids = byKey.get(h.key) ?? [];
+      ids.push(h.id);
+      byKey.set(h.key, ids);
+    }
+    const calls: Promise<unknown>[] = [];
+    for (const [key, ids] of byKey) {
+      for (let i = 0; i < ids.length; i += 500) calls.push(this.cmd!.call('XCLAIM', key, GROUP, this.consumer, 0, ...ids.slice(i, i + 500), 'JUSTID'));
+    }
+    await Promise.all(calls);
+  }
+
+  /** Takes over entries idle for `lockDurationMs` (their worker died), as far as there is room. */
+  private async reclaim(): Promise<void> {
+    if (this.stopped) return;
+    await this.refreshTenants();
+    for (const t of this.tenants) {
+      for (const key of [this.keys.first(t), this.keys.retry(t)]) {
+        const free = this.opts.concurrency - this.running - this.lanes.size;
+        if (free <= 0) return;
+        const res = (await this.cmd!.call('XAUTOCLAIM', key, GROUP, this.consumer, this.opts.lockDurationMs, '0-0', 'COUNT', Math.min(free, 100)).catch(() => null)) as [string, [string, string[]][]] | null;
+        if (res && res[1].length) {
+          this.hold([[key, res[1].filter((e) => !this.held.has(`${key} ${e[0]}`))]]);
+          this.pump();
+        }
+      }
+    }
+  }
+
+  /** Runs the promoter at `at` (or sooner if one is already due sooner). */
+  private schedulePromote(at: number): void {
+    if (this.stopped || !this.cmd) return;
+    if (this.promoteTimer && this.promoteTimer.at <= at) return;
+    if (this.promoteTimer) clearTimeout(this.promoteTimer.t);
+    const t = setTimeout(() => {
+      this.promoteTimer = undefined;
+      void this.promote();
+    }, Math.max(0, at - this.now()));
+    this.promoteTimer = { at, t };
+  }
+
+  /** Moves due retries to their lanes; runs again at the next due time, and at least every second (other instances add retries too). */
+  private async promote(): Promise<void> {
+    let next = this.now() + 1000;
+    try {
+      for (;;) {
+        const [moved, nextDue] = (await this.cmd!.hgqPromote(3, this.keys.delayed, this.keys.lanes, this.keys.bell, this.now(), 500, this.keys.base)) as [number, string];
+        if (moved < 500) {
+          if (Number(nextDue) >= 0) next = Math.min(next, Number(nextDue));
+          break;
+        }
+      }
+    } catch (err) {
+      this.unavailable(err);
+    }
+    this.schedulePromote(Math.max(next, this.now() + 20));
+  }
+
+  async stats(): Promise<QueueStats> {
+    const r = this.cmd ?? this.producer;
+    const tenants = [...new Set([...this.tenants, ...((await r.smembers(this.keys.lanes)) as string[])])];
+    const t = this.now();
+    const lagSeconds: Record<string, number> = {};
+    let waiting = 0;
+    await Promise.all(
+      tenants.flatMap((tenant) =>
+        [this.keys.first(tenant), this.keys.retry(tenant)].map(async (key) => {
+          const [len, oldest] = await Promise.all([r.xlen(key), r.xrange(key, '-', '+', 'COUNT', 1)]);
+          waiting += len;
+          const first = oldest[0]?.[0];
+          if (first) lagSeconds[tenant] = Math.max(lagSeconds[tenant] ?? 0, Math.max(0, (t - Number(first.split('-')[0])) / 1000));
+        }),
+      ),
+    );
+    return { waiting, delayed: await r.zcard(this.keys.delayed), lagSeconds };
+  }
+
+  async stop(deadlineMs: number, intakeClosed: Promise<void> = Promise.resolve()): Promise<void> {
+    this.stopped = true;
+    if (this.promoteTimer) clearTimeout(this.promoteTimer.t);
+    if (this.cmd) {
+      this.opts.logger.info({ deadlineMs }, 'delivery queue stopping: no new jobs; waiting for running ones');
+      const until = this.now() + deadlineMs;
+      while (this.running > 0 && this.now() < until) await new Promise<void>((r) => ((this.wake = r), setTimeout(r, Math.min(100, until - this.now()))));
+      if (this.running > 0) {
+        this.abandoned = true;
+        this.opts.logger.warn({ code: 'HG_QUEUE_STOP_FORCED', running: this.running }, 'delivery workers did not stop in time; unfinished jobs run again after their lock expires');
+      }
+      // Entries read but never started go back to their lanes at once, for other instances.
+      for (const { job } of this.lanes.drain()) this.settle(job, ['b', job.msgId, job.target, job.attempts]);
+      await withDeadline(this.flushSettles(), 2000);
+      for (const t of this.timers) clearTimeout(t);
+      this.timers.clear();
+      this.cmd.disconnect();
+      this.bellConn?.disconnect();
+      await withDeadline(this.loopDone, 1000);
+    }
+    // A request still draining may be adding a job: its 202 needs the producer.
+    await intakeClosed;
+    this.producer.disconnect();
+  }
+
+  /** Logs a queue error at most every 5 s; the loop and the timers carry on. */
+  private unavailable(err: unknown): void {
+    if (this.stopped && this.abandoned) return;
+    if (this.now() - this.lastErrorLog < 5000) return;
+    this.lastErrorLog = this.now();
+    this.opts.logger.warn({ err: (err as Error)?.message, code: 'HG_QUEUE_UNAVAILABLE' }, 'delivery queue error; retrying');
+  }
+}
+
+function scripted(r: Redis): Scripted {
+  r.on('error', () => {});
+  r.defineCommand('hgqAdd', { lua: ADD });
+  r.defineCommand('hgqSettle', { lua: SETTLE });
+  r.defineCommand('hgqPromote', { lua: PROMOTE });
+  return r as Scripted;
+}
+
+function field(f: string[], name: string): string {
+  for (let i = 0; i < f.length; i += 2) if (f[i] === name) return f[i + 1]!;
+  return '';
+}
+
+function rotate<T>(a: T[], by: number): T[] {
+  return [...a.slice(by), ...a.slice(0, by)];
+}
+
+async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise((r) => (t = setTimeout(r, ms)))]);
+  clearTimeout(t);
+}

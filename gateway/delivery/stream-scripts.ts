@@ -1,0 +1,133 @@
+/**
+ * The Redis side of the stream queue (stream-queue.ts): key names and the Lua scripts that make
+ * each change atomic. Every key of one queue shares the hash tag `{hgq:<prefix>}`, so on Redis
+ * Cluster they live in one slot and a script may touch any of them; the lane streams a script
+ * computes from a lane name (the promoter's) are in that slot too.
+ *
+ * - `s:<tenant>` / `r:<tenant>`: a tenant's lane streams, first attempts and retries. One
+ *   consumer group `g`; an entry is `m` (message id), `t` (target), `a` (attempts made).
+ *   An entry stays in its stream (and in the group's pending list while a worker holds it) until
+ *   it is settled: deleted when done, moved to `delayed` for a retry.
+ * - `delayed`: zset of retries by due time; member `<m>\t<t>\t<a>\t<tenant>`.
+ * - `ids`: set of `<m>\t<t>` queued anywhere (waiting, running, delayed): adding one again is a no-op.
+ * - `lanes`: set of the tenants with lane streams.
+ * - `bell`: a short stream written on every add and promotion (field `l` = tenant): idle workers
+ *   block on it, so new work starts within a round trip on every instance.
+ */
+
+export const GROUP = 'g';
+
+export class QueueKeys {
+  readonly base: string;
+  constructor(prefix: string) {
+    this.base = `${prefix}{hgq:${prefix}}:`;
+  }
+  first(tenant: string): string {
+    return `${this.base}s:${tenant}`;
+  }
+  retry(tenant: string): string {
+    return `${this.base}r:${tenant}`;
+  }
+  get delayed(): string {
+    return `${this.base}delayed`;
+  }
+  get ids(): string {
+    return `${this.base}ids`;
+  }
+  get lanes(): string {
+    return `${this.base}lanes`;
+  }
+  get bell(): string {
+    return `${this.base}bell`;
+  }
+}
+
+// Creates a lane stream's group the first time the stream is written (0: it sees every entry).
+const ENSURE_GROUP = `
+local function ensure(key)
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('XGROUP', 'CREATE', key, '${GROUP}', '0', 'MKSTREAM')
+  end
+end
+`;
+
+/**
+ * ADD. KEYS: ids, lanes, bell, then one first-attempt stream per lane. ARGV: lane count, the
+ * lanes' tenant names, then per job: lane index (1-based), m, t, a. Returns how many were queued.
+ */
+export const ADD = `${ENSURE_GROUP}
+local nl = tonumber(ARGV[1])
+for i = 1, nl do
+  ensure(KEYS[3 + i])
+  redis.call('SADD', KEYS[2], ARGV[1 + i])
+end
+local added = 0
+local i = nl + 2
+while i <= #ARGV do
+  local li, m, t, a = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if redis.call('SADD', KEYS[1], m .. '\\t' .. t) == 1 then
+    redis.call('XADD', KEYS[3 + li], '*', 'm', m, 't', t, 'a', a)
+    added = added + 1
+  end
+  i = i + 4
+end
+if added > 0 then
+  for j = 1, nl do redis.call('XADD', KEYS[3], 'MAXLEN', '~', '64', '*', 'l', ARGV[1 + j]) end
+end
+return added
+`;
+
+/**
+ * SETTLE: what workers finished, in one call per batch. KEYS: ids, delayed, then the streams
+ * named. ARGV: per entry `op, stream index, entry id, ...`:
+ * - `d, k, id, m, t`: done; the entry and its `ids` member go.
+ * - `r, k, id, due, member`: retry; the entry goes, `member` waits in `delayed` until `due`.
+ * - `b, k, id, m, t, a`: back; held but never started (a stop): queued again at the lane's end.
+ * An entry no longer pending for the group (reclaimed and settled elsewhere) is left alone.
+ */
+export const SETTLE = `
+local i = 1
+local n = 0
+while i <= #ARGV do
+  local op, key, id = ARGV[i], KEYS[2 + tonumber(ARGV[i + 1])], ARGV[i + 2]
+  local acked = redis.call('XACK', key, '${GROUP}', id)
+  if op == 'd' then
+    redis.call('XDEL', key, id)
+    if acked == 1 then redis.call('SREM', KEYS[1], ARGV[i + 3] .. '\\t' .. ARGV[i + 4]) end
+    i = i + 5
+  elseif op == 'r' then
+    redis.call('XDEL', key, id)
+    if acked == 1 then redis.call('ZADD', KEYS[2], ARGV[i + 3], ARGV[i + 4]) end
+    i = i + 5
+  else
+    redis.call('XDEL', key, id)
+    if acked == 1 then redis.call('XADD', key, '*', 'm', ARGV[i + 3], 't', ARGV[i + 4], 'a', ARGV[i + 5]) end
+    i = i + 6
+  end
+  n = n + acked
+end
+return n
+`;
+
+/**
+ * PROMOTE: moves retries that are due from `delayed` to their tenants' retry streams.
+ * KEYS: delayed, lanes, bell. ARGV: now, limit, key base. Returns {moved, next due time or -1}.
+ */
+export const PROMOTE = `${ENSURE_GROUP}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local rung = {}
+for _, member in ipairs(due) do
+  local m, t, a, tenant = string.match(member, '^([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$')
+  if m then
+    local key = ARGV[3] .. 'r:' .. tenant
+    ensure(key)
+    redis.call('SADD', KEYS[2], tenant)
+    redis.call('XADD', key, '*', 'm', m, 't', t, 'a', a)
+    rung[tenant] = true
+  end
+  redis.call('ZREM', KEYS[1], member)
+end
+for tenant in pairs(rung) do redis.call('XADD', KEYS[3], 'MAXLEN', '~', '64', '*', 'l', tenant) end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return { #due, nxt[2] or '-1' }
+`;
