@@ -75,12 +75,16 @@ export class StreamDeliveryQueue implements DeliveryQueue {
   private lastErrorLog = 0;
   private readonly now: () => number;
   private streamOffset = 0;
+  private readonly firstConnect: Promise<void>;
 
   constructor(private readonly opts: StreamQueueOptions) {
     this.keys = new QueueKeys(opts.prefix);
     this.now = opts.now ?? Date.now;
     // Fails fast while Redis is down, so the gateway answers 503 instead of a 202 it can't keep.
     this.producer = scripted(new Redis(opts.url, { ...redisConnectionOptions('fail-fast'), enableAutoPipelining: true }));
+    // A publish right after the start waits for the first connection (at most 2 s); later, while
+    // Redis is away, adds fail at once.
+    this.firstConnect = withDeadline(new Promise((r) => this.producer.once('ready', r)), 2000);
   }
 
   async add(jobs: NewJob[]): Promise<void> {
@@ -101,6 +105,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
       args.push(li, j.msgId, j.target, j.attempts ?? 0);
     }
     const k = this.keys;
+    await this.firstConnect;
     await this.producer.hgqAdd(3 + lanes.length, k.ids, k.lanes, k.bell, ...lanes.map((t) => k.first(t)), lanes.length, ...lanes, ...args);
     for (const t of lanes) this.tenants.add(t);
   }
