@@ -2,6 +2,14 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
 import type { PluginCounter, PluginMetrics } from './plugin.js';
 import { RequestMetrics } from './request-metrics.js';
 
+/** The delivery queue's depth by state and, per tenant, the age of its oldest due delivery. */
+export interface QueueDepth {
+  waiting: number;
+  delayed: number;
+  failed: number;
+  lagSeconds: Record<string, number>;
+}
+
 /** Prometheus metrics, one registry per gateway so several gateways in one process don't collide. */
 export class Metrics implements PluginMetrics {
   readonly registry = new Registry();
@@ -11,6 +19,8 @@ export class Metrics implements PluginMetrics {
   inflightNow = 0;
   readonly deliveries: Counter<'kind' | 'result'>;
   readonly deliveryLatency: Histogram<'kind'>;
+  /** What the delivery queue holds, read at scrape time (set by the delivery service). */
+  queueSource: (() => Promise<QueueDepth>) | undefined;
 
   /** Per-route counts and latency: plain increments per request, series built at scrape time. */
   private readonly requestStats = new RequestMetrics();
@@ -60,6 +70,35 @@ export class Metrics implements PluginMetrics {
       labelNames: ['kind'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600],
       registers: [this.registry],
+    });
+    // One read of the queue per scrape serves both gauges (each collect asks; the second reuses it).
+    let pending: Promise<QueueDepth | undefined> | undefined;
+    const depth = (): Promise<QueueDepth | undefined> => {
+      pending ??= (self.queueSource?.() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => setImmediate(() => (pending = undefined)));
+      return pending;
+    };
+    new Gauge({
+      name: 'hookgate_queue_depth',
+      help: 'Deliveries in the queue by state: waiting (due, or running), delayed (a retry not yet due), failed (dead letters)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const d = await depth();
+        if (!d) return;
+        for (const state of ['waiting', 'delayed', 'failed'] as const) this.set({ state }, d[state]);
+      },
+    });
+    new Gauge({
+      name: 'hookgate_delivery_lag_seconds',
+      help: 'Per tenant, the age of its oldest due delivery (0 when nothing waits)',
+      labelNames: ['tenant'],
+      registers: [this.registry],
+      async collect() {
+        const d = await depth();
+        if (!d) return;
+        this.reset();
+        for (const [tenant, s] of Object.entries(d.lagSeconds)) this.set({ tenant }, s);
+      },
     });
   }
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { EventTypeDirectory } from '../catalogue/event-types.js';
 import { eventTypeStoreFor } from '../catalogue/store.js';
 import type { Snapshot } from '../compile.js';
-import type { Metrics } from '../metrics.js';
+import type { Metrics, QueueDepth } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { EndpointDirectory } from './endpoints.js';
 import { DeliveryPolicies, type EffectivePolicy } from './effective-policy.js';
@@ -14,7 +14,7 @@ import { retentionMs } from './repository.js';
 import { EndpointSlots } from './slots.js';
 import { TenantDirectory } from './tenants.js';
 import { sendIngress, sendSigned, type AttemptResult } from './transport.js';
-import { upstreamOf, type AttemptRecord, type DeliveryRepository, type DeliveryStatus, type EndpointRecord, type StoredMessage } from './types.js';
+import { ingressTarget, upstreamOf, type AttemptRecord, type DeliveryRepository, type DeliveryStatus, type EndpointRecord, type StoredMessage } from './types.js';
 
 export interface EngineOptions {
   store: Store;
@@ -109,6 +109,19 @@ export class DeliveryEngine {
   /** Queues deliveries again (admin retry/recover): attempt numbers continue, the schedule starts afresh. */
   requeue(msg: StoredMessage, targets: string[]): Promise<void> {
     return this.intake.requeue(msg, targets);
+  }
+
+  /**
+   * What the queue holds, for the metrics: waiting and delayed from the queue, failed from the
+   * failed index of every endpoint and upstream, and the lag of every tenant (0 when nothing waits).
+   */
+  async queueDepth(): Promise<QueueDepth> {
+    const [stats, endpoints, tenants] = await Promise.all([this.queue.stats(), this.endpoints.list(), this.tenants.list()]);
+    const targets = [...endpoints.map((e) => e.id), ...[...this.snap.upstreams.keys()].map(ingressTarget)];
+    const lagSeconds: Record<string, number> = {};
+    for (const t of tenants) lagSeconds[t.id] = 0;
+    Object.assign(lagSeconds, stats.lagSeconds);
+    return { waiting: stats.waiting, delayed: stats.delayed, failed: await this.repo.countFailed(targets), lagSeconds };
   }
 
   /** Runs one job. Every path ends in done or retry; errors (store outage) retry the job. */

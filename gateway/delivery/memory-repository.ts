@@ -73,6 +73,9 @@ export class MemoryRepository implements DeliveryRepository {
     }
     return { items, nextCursor: i < ids.length && items.length === q.limit ? items[items.length - 1]! : null };
   }
+  async countFailed(targets: string[]): Promise<number> {
+    return targets.reduce((n, t) => n + [...(this.failed.get(t)?.keys() ?? [])].filter((id) => this.messages.has(id)).length, 0);
+  }
   async failedBetween(targets: string[], sinceMs: number, untilMs: number, limit: number): Promise<FailedDelivery[]> {
     this.sweep();
     const out: FailedDelivery[] = [];

@@ -55,8 +55,13 @@ export const jobKey = (msgId: string, target: string): string => `${msgId}\t${ta
 
 interface HeldJob extends QueueJob {
   tenant: string;
-  /** When the job became due (queued, or its retry delay ended). */
+  /**
+   * Since when the delivery has been due: when it was queued or its retry delay ended. A job put
+   * back without an attempt (throttle, busy endpoint) keeps it: it has been waiting all along.
+   */
   dueAt: number;
+  /** Put back without an attempt: due, though waiting in a timer. */
+  heldBack?: boolean;
 }
 
 /** In-process queue: not durable (a restart loses queued work), for the embedded default. Fair like the Redis one. */
@@ -103,11 +108,11 @@ export class MemoryQueue implements DeliveryQueue {
       this.processor({ msgId: job.msgId, target: job.target, attempts: job.attempts })
         .then(
           (out) => {
-            if (out.kind === 'retry') this.later({ ...job, attempts: job.attempts + (out.attempted ? 1 : 0) }, out.delayMs);
+            if (out.kind === 'retry') this.later({ ...job, attempts: job.attempts + (out.attempted ? 1 : 0), heldBack: !out.attempted }, out.delayMs);
             else this.queued.delete(jobKey(job.msgId, job.target));
           },
           // The processor handles its own errors; this is a last resort so no job is lost.
-          () => this.later(job, 1000),
+          () => this.later({ ...job, heldBack: true }, 1000),
         )
         .finally(() => {
           this.running--;
@@ -121,7 +126,7 @@ export class MemoryQueue implements DeliveryQueue {
   private later(job: HeldJob, delayMs: number): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
-      this.lanes.push(laneId(job.tenant, true), { ...job, dueAt: this.now() });
+      this.lanes.push(laneId(job.tenant, true), job.heldBack ? job : { ...job, dueAt: this.now() });
       this.pump();
     }, delayMs);
     this.timers.set(t, job);
@@ -130,7 +135,8 @@ export class MemoryQueue implements DeliveryQueue {
   async stats(): Promise<QueueStats> {
     const lagSeconds: Record<string, number> = {};
     const t = this.now();
-    for (const { job } of this.lanes.all()) {
+    const due = [...[...this.lanes.all()].map((e) => e.job), ...[...this.timers.values()].filter((j) => j.heldBack)];
+    for (const job of due) {
       const age = Math.max(0, (t - job.dueAt) / 1000);
       if (age > (lagSeconds[job.tenant] ?? -1)) lagSeconds[job.tenant] = age;
     }

@@ -155,6 +155,15 @@ export class RedisRepository implements DeliveryRepository {
     }
     return { items, nextCursor: null };
   }
+  async countFailed(targets: string[]): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < targets.length; i += 100) {
+      const p = this.redis.pipeline();
+      for (const t of targets.slice(i, i + 100)) p.zcard(`${this.k}failed:${t}`);
+      for (const [err, c] of (await p.exec()) ?? []) if (!err) n += Number(c);
+    }
+    return n;
+  }
   async failedBetween(targets: string[], sinceMs: number, untilMs: number, limit: number): Promise<FailedDelivery[]> {
     for (;;) {
       const found: FailedDelivery[] = [];

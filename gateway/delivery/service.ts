@@ -99,6 +99,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     await engine.stop(0).catch(() => {});
     throw err;
   }
+  if (metrics) metrics.queueSource = () => engine.queueDepth();
   if (admin) {
     registerDeliveryAdmin(admin, engine);
     registerBulkAdmin(admin, engine);

@@ -26,6 +26,8 @@ interface Held {
   attempts: number;
   tenant: string;
   retry: boolean;
+  /** Since when it has been due (ms): field `w`, else the entry's time. */
+  since: number;
 }
 
 type Settle = (string | number)[];
@@ -66,6 +68,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
   private stopped = false;
   /** Set by a forced stop: what running jobs come to is not written; they run again elsewhere. */
   private abandoned = false;
+  private closed = false;
   private loopDone: Promise<void> = Promise.resolve();
   private wake: (() => void) | undefined;
   private bellPending: Promise<void> | undefined;
@@ -200,7 +203,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
       const tenant = key.slice(this.keys.base.length + 2);
       for (const [id, f] of entries) {
         if (!f) continue;
-        const h: Held = { key, id, msgId: field(f, 'm'), target: field(f, 't'), attempts: Number(field(f, 'a')) || 0, tenant, retry };
+        const h: Held = { key, id, msgId: field(f, 'm'), target: field(f, 't'), attempts: Number(field(f, 'a')) || 0, tenant, retry, since: sinceOf(id, f) };
         this.held.set(`${key} ${id}`, h);
         this.lanes.push(laneId(tenant, retry), h);
         n++;
@@ -235,7 +238,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
         else {
           const a = h.attempts + (out.attempted ? 1 : 0);
           const due = this.now() + Math.max(0, out.delayMs);
-          this.settle(h, ['r', due, `${h.msgId}\t${h.target}\t${a}\t${h.tenant}`]);
+          // Put back without an attempt, it has been due all along; after an attempt, from `due`.
+          this.settle(h, ['r', due, `${h.msgId}\t${h.target}\t${a}\t${h.tenant}\t${out.attempted ? due : h.since}`]);
           this.schedulePromote(due);
         }
       })
@@ -368,8 +372,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
         [this.keys.first(tenant), this.keys.retry(tenant)].map(async (key) => {
           const [len, oldest] = await Promise.all([r.xlen(key), r.xrange(key, '-', '+', 'COUNT', 1)]);
           waiting += len;
-          const first = oldest[0]?.[0];
-          if (first) lagSeconds[tenant] = Math.max(lagSeconds[tenant] ?? 0, Math.max(0, (t - Number(first.split('-')[0])) / 1000));
+          const first = oldest[0];
+          if (first) lagSeconds[tenant] = Math.max(lagSeconds[tenant] ?? 0, Math.max(0, (t - sinceOf(first[0], first[1])) / 1000));
         }),
       ),
     );
@@ -388,10 +392,11 @@ export class StreamDeliveryQueue implements DeliveryQueue {
         this.opts.logger.warn({ code: 'HG_QUEUE_STOP_FORCED', running: this.running }, 'delivery workers did not stop in time; unfinished jobs run again after their lock expires');
       }
       // Entries read but never started go back to their lanes at once, for other instances.
-      for (const { job } of this.lanes.drain()) this.settle(job, ['b', job.msgId, job.target, job.attempts]);
+      for (const { job } of this.lanes.drain()) this.settle(job, ['b', job.msgId, job.target, job.attempts, job.since]);
       await withDeadline(this.flushSettles(), 2000);
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();
+      this.closed = true;
       this.cmd.disconnect();
       this.bellConn?.disconnect();
       await withDeadline(this.loopDone, 1000);
@@ -403,7 +408,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
 
   /** Logs a queue error at most every 5 s; the loop and the timers carry on. */
   private unavailable(err: unknown): void {
-    if (this.stopped && this.abandoned) return;
+    // After a stop cut the connections, their errors say nothing.
+    if (this.closed) return;
     if (this.now() - this.lastErrorLog < 5000) return;
     this.lastErrorLog = this.now();
     this.opts.logger.warn({ err: (err as Error)?.message, code: 'HG_QUEUE_UNAVAILABLE' }, 'delivery queue error; retrying');
@@ -421,6 +427,10 @@ function scripted(r: Redis): Scripted {
 function field(f: string[], name: string): string {
   for (let i = 0; i < f.length; i += 2) if (f[i] === name) return f[i + 1]!;
   return '';
+}
+
+function sinceOf(id: string, f: string[]): number {
+  return Number(field(f, 'w')) || Number(id.split('-')[0]);
 }
 
 function rotate<T>(a: T[], by: number): T[] {

@@ -8,7 +8,9 @@
  *   consumer group `g`; an entry is `m` (message id), `t` (target), `a` (attempts made).
  *   An entry stays in its stream (and in the group's pending list while a worker holds it) until
  *   it is settled: deleted when done, moved to `delayed` for a retry.
- * - `delayed`: zset of retries by due time; member `<m>\t<t>\t<a>\t<tenant>`.
+ * - `delayed`: zset of retries by due time; member `<m>\t<t>\t<a>\t<tenant>\t<w>`, where `w`
+ *   is since when the delivery has been due (ms; kept across put-backs without an attempt, so the
+ *   lag metric counts a throttled delivery's whole wait) and becomes the retry entry's field `w`.
  * - `ids`: set of `<m>\t<t>` queued anywhere (waiting, running, delayed): adding one again is a no-op.
  * - `lanes`: set of the tenants with lane streams.
  * - `bell`: a short stream written on every add and promotion (field `l` = tenant): idle workers
@@ -82,7 +84,7 @@ return added
  * named. ARGV: per entry `op, stream index, entry id, ...`:
  * - `d, k, id, m, t`: done; the entry and its `ids` member go.
  * - `r, k, id, due, member`: retry; the entry goes, `member` waits in `delayed` until `due`.
- * - `b, k, id, m, t, a`: back; held but never started (a stop): queued again at the lane's end.
+ * - `b, k, id, m, t, a, w`: back; held but never started (a stop): queued again at the lane's end.
  * An entry no longer pending for the group (reclaimed and settled elsewhere) is left alone.
  */
 export const SETTLE = `
@@ -101,8 +103,8 @@ while i <= #ARGV do
     i = i + 5
   else
     redis.call('XDEL', key, id)
-    if acked == 1 then redis.call('XADD', key, '*', 'm', ARGV[i + 3], 't', ARGV[i + 4], 'a', ARGV[i + 5]) end
-    i = i + 6
+    if acked == 1 then redis.call('XADD', key, '*', 'm', ARGV[i + 3], 't', ARGV[i + 4], 'a', ARGV[i + 5], 'w', ARGV[i + 6]) end
+    i = i + 7
   end
   n = n + acked
 end
@@ -117,12 +119,12 @@ export const PROMOTE = `${ENSURE_GROUP}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local rung = {}
 for _, member in ipairs(due) do
-  local m, t, a, tenant = string.match(member, '^([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$')
+  local m, t, a, tenant, w = string.match(member, '^([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$')
   if m then
     local key = ARGV[3] .. 'r:' .. tenant
     ensure(key)
     redis.call('SADD', KEYS[2], tenant)
-    redis.call('XADD', key, '*', 'm', m, 't', t, 'a', a)
+    redis.call('XADD', key, '*', 'm', m, 't', t, 'a', a, 'w', w)
     rung[tenant] = true
   end
   redis.call('ZREM', KEYS[1], member)

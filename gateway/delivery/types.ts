@@ -145,6 +145,8 @@ export interface DeliveryRepository {
    * (inclusive), oldest first per target, at most `limit` in all (the bulk retry and recover).
    */
   failedBetween(targets: string[], sinceMs: number, untilMs: number, limit: number): Promise<FailedDelivery[]>;
+  /** How many deliveries to `targets` are in the failed index (dead letters), for `hookgate_queue_depth{state="failed"}`. */
+  countFailed(targets: string[]): Promise<number>;
   /**
    * Marks a delivery pending again for a requeue (admin retry, recover) and remembers that
    * `attemptsMade` attempts came before it: numbering continues, the schedule starts afresh.
