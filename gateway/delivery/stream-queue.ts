@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { redisConnectionOptions } from '../store/redis-connection.js';
 import { FairLanes, laneId, retryCap } from './fair-lanes.js';
 import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats } from './queue.js';
-import { ADD, GROUP, PROMOTE, QueueKeys, SETTLE } from './stream-scripts.js';
+import { GROUP, QueueKeys } from './stream-scripts.js';
+import { scripted, SettleWriter, type Scripted, type SettleOp } from './stream-settles.js';
 
 export interface StreamQueueOptions {
   url: string;
@@ -30,12 +31,9 @@ interface Held {
   since: number;
 }
 
-type Settle = (string | number)[];
-type Scripted = Redis & Record<'hgqAdd' | 'hgqSettle' | 'hgqPromote', (...args: (string | number)[]) => Promise<unknown>>;
 
 const MAX_COUNT = 128;
 const MAX_STREAMS_PER_READ = 128;
-const SETTLE_BATCH = 256;
 
 /**
  * The delivery queue on Redis Streams (keys and scripts: stream-scripts.ts). Workers read lanes
@@ -58,8 +56,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
   private readonly lanes = new FairLanes<Held>();
   /** Every entry held (running, buffered or settling), by `key id`, for the heartbeat. */
   private readonly held = new Map<string, Held>();
-  private readonly settles: { h: Held; op: Settle }[] = [];
-  private flushing: Promise<boolean> | undefined;
+  private readonly settles: SettleWriter<Held>;
   private readonly tenants = new Set<string>();
   private tenantsReadAt = 0;
   private running = 0;
@@ -82,6 +79,12 @@ export class StreamDeliveryQueue implements DeliveryQueue {
 
   constructor(private readonly opts: StreamQueueOptions) {
     this.keys = new QueueKeys(opts.prefix);
+    this.settles = new SettleWriter<Held>({
+      conn: () => this.cmd!,
+      keys: [this.keys.ids, this.keys.delayed],
+      written: (h) => this.held.delete(`${h.key} ${h.id}`),
+      failed: (err) => this.unavailable(err),
+    });
     this.now = opts.now ?? Date.now;
     // Fails fast while Redis is down, so the gateway answers 503 instead of a 202 it can't keep.
     this.producer = scripted(new Redis(opts.url, { ...redisConnectionOptions('fail-fast'), enableAutoPipelining: true }));
@@ -115,6 +118,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
 
   start(processor: Processor): void {
     this.processor = processor;
+    // concurrency 0: a queue-only instance (it accepts and queues; other instances deliver).
+    if (this.opts.concurrency === 0) return;
     this.cmd = scripted(new Redis(this.opts.url, { ...redisConnectionOptions('blocking'), enableAutoPipelining: true }));
     this.bellConn = new Redis(this.opts.url, redisConnectionOptions('blocking'));
     this.bellConn.on('error', () => {});
@@ -253,51 +258,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
       });
   }
 
-  /** Queues a settle; the batch is written on the next turn of the event loop. */
-  private settle(h: Held, op: Settle): void {
-    this.settles.push({ h, op });
-    if (this.settles.length === 1 && !this.flushing) setImmediate(() => void this.flushSettles());
-  }
-
-  /** Writes the queued settles, a script call per batch; on failure keeps them and tries again. */
-  private flushSettles(): Promise<boolean> {
-    // One flush at a time; a caller that comes during one (a stop) waits for it and then the rest.
-    if (this.flushing) return this.flushing.then((ok) => (ok && this.settles.length ? this.flushSettles() : ok));
-    this.flushing = this.writeSettles().then((ok) => {
-      this.flushing = undefined;
-      // Settles that came in as this one ended (a failed write has its own timer).
-      if (ok && this.settles.length) setImmediate(() => void this.flushSettles());
-      return ok;
-    });
-    return this.flushing;
-  }
-
-  private async writeSettles(): Promise<boolean> {
-    try {
-      while (this.settles.length) {
-        const batch = this.settles.slice(0, SETTLE_BATCH);
-        const keys: string[] = [];
-        const ki = new Map<string, number>();
-        const args: (string | number)[] = [];
-        for (const { h, op } of batch) {
-          let i = ki.get(h.key);
-          if (i === undefined) ki.set(h.key, (i = keys.push(h.key)));
-          args.push(op[0]!, i, h.id, ...op.slice(1));
-        }
-        await this.cmd!.hgqSettle(2 + keys.length, this.keys.ids, this.keys.delayed, ...keys, ...args);
-        this.settles.splice(0, batch.length);
-        for (const { h } of batch) this.held.delete(`${h.key} ${h.id}`);
-      }
-      return true;
-    } catch (err) {
-      this.unavailable(err);
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        void this.flushSettles();
-      }, 500);
-      this.timers.add(t);
-      return false;
-    }
+  private settle(h: Held, op: SettleOp): void {
+    this.settles.add(h, op);
   }
 
   /** Keeps every held entry's claim fresh, so no other worker takes over a job that is running. */
@@ -393,7 +355,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
       }
       // Entries read but never started go back to their lanes at once, for other instances.
       for (const { job } of this.lanes.drain()) this.settle(job, ['b', job.msgId, job.target, job.attempts, job.since]);
-      await withDeadline(this.flushSettles(), 2000);
+      await withDeadline(this.settles.flush(), 2000);
+      this.settles.close();
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();
       this.closed = true;
@@ -414,14 +377,6 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     this.lastErrorLog = this.now();
     this.opts.logger.warn({ err: (err as Error)?.message, code: 'HG_QUEUE_UNAVAILABLE' }, 'delivery queue error; retrying');
   }
-}
-
-function scripted(r: Redis): Scripted {
-  r.on('error', () => {});
-  r.defineCommand('hgqAdd', { lua: ADD });
-  r.defineCommand('hgqSettle', { lua: SETTLE });
-  r.defineCommand('hgqPromote', { lua: PROMOTE });
-  return r as Scripted;
 }
 
 function field(f: string[], name: string): string {

@@ -1,6 +1,7 @@
 /**
  * The compile-time checks of tenants in gateway.yaml (run by compile.ts after the endpoint checks): unique tenant ids, every config endpoint's
- * tenant declared (or the default), and no more config endpoints than a tenant's maxEndpoints.
+ * tenant declared (or the default), and no more config endpoints than a tenant's maxEndpoints;
+ * and a queue-only instance (egress.concurrency 0) only on the redis store.
  * Located config errors, so `hookgate validate`, start and reload refuse them alike.
  */
 import { DEFAULT_TENANT, type LoadedConfig } from '../config/types.js';
@@ -8,6 +9,10 @@ import { ConfigError } from '../errors.js';
 
 export function checkTenants(loaded: LoadedConfig): void {
   const where = (path: (string | number)[], shown: string) => ({ file: loaded.file, line: loaded.lineOf(path), path: shown });
+  // A queue-only instance hands its work to others through Redis; in memory nobody else could deliver it.
+  if (loaded.config.egress.concurrency === 0 && loaded.config.store.driver !== 'redis') {
+    throw new ConfigError('egress.concurrency 0 (queue, never deliver) needs store.driver: redis, where other instances deliver what this one queues', where(['egress', 'concurrency'], 'egress.concurrency'));
+  }
   // The default tenant exists without a declaration; declaring it gives it a name or quotas.
   const tenants = new Map<string, { max: number | undefined; count: number }>([[DEFAULT_TENANT, { max: undefined, count: 0 }]]);
   const declared = new Set<string>();
