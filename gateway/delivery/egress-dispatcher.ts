@@ -10,7 +10,7 @@
  * endpoint on the same origin (and share TLS sessions across them).
  */
 import { createHash } from 'node:crypto';
-import type { LookupFunction } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { ClientTlsPem } from '../client-tls.js';
 
@@ -32,13 +32,20 @@ export interface EgressDispatcherOptions {
 /** Enough for every endpoint with its own TLS on a typical gateway; a miss only costs a new handshake. */
 const DEFAULT_TLS_AGENTS = 64;
 
+/** The error a connect cut by `connectTimeoutMs` fails with; the attempt reports it as its timeout. */
+export const CONNECT_TIMEOUT = 'HG_EGRESS_CONNECT_TIMEOUT';
+
 /**
  * A connector that asks the guard first. Node skips `lookup` for IP literals, so the literal check
  * here is what stops `https://127.0.0.1/`; names go through `lookup` inside net/tls.connect.
- * `timeout: 0` turns undici's own connect timer off: the attempt's deadline is the only timer,
- * as with node:http, so a blackholed endpoint is a timeout at the deadline, not a connect error.
+ *
+ * undici's own connect timer is off (`timeout: 0`) and replaced by `limit()`, the longest attempt
+ * deadline seen so far: undici gives an attempt that is still waiting for its connection no way
+ * to cancel it, so a connect or TLS handshake that stalls must end by itself, but never before the
+ * deadline of an attempt that may be waiting on it (a blackholed endpoint is a timeout, not a
+ * connect error, as with node:http, which destroyed the socket at the deadline).
  */
-function guardedConnector(guard: ConnectGuard, tls: ClientTlsPem | undefined): buildConnector.connector {
+function guardedConnector(guard: ConnectGuard, tls: ClientTlsPem | undefined, limit: () => number): buildConnector.connector {
   const base = buildConnector({
     lookup: guard.lookup,
     timeout: 0,
@@ -50,7 +57,14 @@ function guardedConnector(guard: ConnectGuard, tls: ClientTlsPem | undefined): b
   return (options, callback) => {
     const refused = guard.refusal(options.hostname);
     if (refused) return callback(refused, null);
-    base(options, callback);
+    const ms = limit();
+    let timer: NodeJS.Timeout | undefined;
+    // buildConnector's connect returns the socket it dials (its type says void).
+    const socket = (base as unknown as (o: buildConnector.Options, cb: buildConnector.Callback) => Socket)(options, (...args) => {
+      clearTimeout(timer);
+      callback(...args);
+    });
+    timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect timed out after ${ms} ms`), { code: CONNECT_TIMEOUT })), ms);
   };
 }
 
@@ -67,6 +81,8 @@ export class EgressDispatchers {
   private readonly byTls = new Map<string, Agent>();
   private readonly maxTlsAgents: number;
   private closed = false;
+  /** The longest attempt deadline seen: how long a connect may take (see guardedConnector). */
+  private connectTimeoutMs = 1;
 
   constructor(
     private readonly guard: ConnectGuard,
@@ -77,7 +93,7 @@ export class EgressDispatchers {
 
   private agent(tls: ClientTlsPem | undefined): Agent {
     return new Agent({
-      connect: guardedConnector(this.guard, tls),
+      connect: guardedConnector(this.guard, tls, () => this.connectTimeoutMs),
       // One request per socket at a time: pipelining would hold a webhook behind a slow one.
       pipelining: 1,
       ...(this.opts.connections !== undefined ? { connections: this.opts.connections } : {}),
@@ -85,11 +101,12 @@ export class EgressDispatchers {
   }
 
   /**
-   * The dispatcher for an attempt with these TLS settings (none: the shared agent).
+   * The dispatcher for an attempt with these TLS settings (none: the shared agent) and deadline.
    * @throws Error once the guard is closed (the caller reports it as the attempt's error).
    */
-  for(tls: ClientTlsPem | undefined): Dispatcher {
+  for(tls: ClientTlsPem | undefined, timeoutMs: number): Dispatcher {
     if (this.closed) throw new Error('the egress dispatcher is closed');
+    if (timeoutMs > this.connectTimeoutMs) this.connectTimeoutMs = timeoutMs;
     if (!tls || (!tls.ca && !tls.cert && !tls.key && !tls.servername)) return (this.shared ??= this.agent(undefined));
     const key = tlsKey(tls);
     let a = this.byTls.get(key);

@@ -247,11 +247,12 @@ export class SsrfGuard {
   }
 
   /**
-   * The undici dispatcher for an egress attempt with these endpoint TLS settings.
+   * The undici dispatcher for an egress attempt with these endpoint TLS settings and deadline
+   * (a connect may take as long as the longest deadline asked for).
    * @throws Error once the guard is closed.
    */
-  dispatcher(tls?: ClientTlsPem): Dispatcher {
-    return this.egress.for(tls);
+  dispatcher(tls: ClientTlsPem | undefined, timeoutMs: number): Dispatcher {
+    return this.egress.for(tls, timeoutMs);
   }
 
   /** The refusal (HG_ENDPOINT_URL_BLOCKED) for a host that is a blocked literal IP; undefined for names and allowed IPs. */

@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ClientTlsPem } from '../client-tls.js';
 import type { Snapshot } from '../compile.js';
+import { CONNECT_TIMEOUT } from './egress-dispatcher.js';
 import type { SsrfGuard } from './ssrf.js';
 import { webhookHeaders } from './sign.js';
 import type { AttemptRecord, StoredMessage } from './types.js';
@@ -72,8 +73,12 @@ function errorText(err: unknown): string {
   return `${e?.code ?? ''} ${e?.message ?? String(err)}`.trim();
 }
 
-/** undici's own timers: set to the deadline, they can only fire at about the same moment, and mean the same. */
-const UNDICI_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/**
+ * Timers other than the attempt's own that mean the same: undici's headers and body timers (set to
+ * the deadline, they fire at about the same moment) and the guard's connect limit (never shorter
+ * than this deadline, see egress-dispatcher.ts).
+ */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', CONNECT_TIMEOUT]);
 
 /** An RFC 9110 token, and what node:http accepts in a value (tab, visible ASCII, space, Latin-1). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -147,12 +152,17 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (c && !c.aborted) c.abort(new Error('attempt deadline'));
   }
 
-  finish(r: Omit<AttemptResult, 'durationMs' | 'timedOut'>, timedOut = false): void {
+  finish(r: Omit<AttemptResult, 'durationMs' | 'timedOut'>, timedOut = false, reusable = false): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
     this.controller = undefined;
-    this.resolve({ ...r, timedOut, durationMs: Math.round(performance.now() - this.started) });
+    const result = { ...r, timedOut, durationMs: Math.round(performance.now() - this.started) };
+    if (!reusable) return this.resolve(result);
+    // undici hands a finished keep-alive socket back to its pool one event-loop turn later (a
+    // setImmediate queued after this handler returns); resolving after that turn lets a caller
+    // that sends again at once reuse the socket instead of opening another connection.
+    queueMicrotask(() => setImmediate(this.resolve, result));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -172,12 +182,12 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.finish({ status: this.status, response: this.head.text(), retryAfter: this.retryAfter });
+    this.finish({ status: this.status, response: this.head.text(), retryAfter: this.retryAfter }, false, true);
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     if (this.settled) return;
-    if (UNDICI_TIMEOUTS.has((err as NodeJS.ErrnoException).code ?? '')) return this.expire();
+    if (TIMEOUT_CODES.has((err as NodeJS.ErrnoException).code ?? '')) return this.expire();
     // An error after the headers keeps the status, as node:http's response 'error' did.
     if (this.status) return this.finish({ status: this.status, error: err.message });
     this.finish({ status: 0, error: errorText(err) });
@@ -202,7 +212,7 @@ function sendGuarded(ssrf: SsrfGuard, url: string, method: string, headers: Outg
     if (u.protocol !== 'http:' && u.protocol !== 'https:') return attempt.finish({ status: 0, error: `protocol "${u.protocol}" is not supported` });
     try {
       // TLS settings only apply to https (an http URL with them is a config error anyway).
-      const dispatcher = ssrf.dispatcher(u.protocol === 'https:' ? tls : undefined);
+      const dispatcher = ssrf.dispatcher(u.protocol === 'https:' ? tls : undefined, timeoutMs);
       // Redirects are not followed: no redirect interceptor on these agents, a 3xx is the answer.
       dispatcher.dispatch({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers: requestHeaders(headers, u), body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, attempt);
     } catch (err) {
