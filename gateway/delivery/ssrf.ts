@@ -16,9 +16,12 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { ClientTlsPem } from '../client-tls.js';
 import { Errors, GatewayError } from '../errors.js';
 import { CidrList, formatIpv4, mappedIpv4, parseIp, type IpAddress } from '../security/cidr.js';
 import { redactSecrets } from '../security/redact.js';
+import { EgressDispatchers } from './egress-dispatcher.js';
 
 /** Result of classifying a destination address. `reason` is a short label, 'public' when allowed. */
 export interface AddressClass {
@@ -158,7 +161,7 @@ function isLocalhostName(host: string): boolean {
 export interface SsrfGuardOptions {
   /** CIDRs (or bare IPs) that are allowed even though they would be blocked. `egress.allowCidrs`. */
   allowCidrs?: string[];
-  /** Agent options for the keep-alive agents (keepAlive is always on). */
+  /** Agent options for the keep-alive agents (keepAlive is always on); `maxSockets` also caps the undici egress sockets per origin. */
   agentOptions?: http.AgentOptions;
 }
 
@@ -174,10 +177,7 @@ function refuseLiteral(guard: SsrfGuard, options: ConnectionOptions): GatewayErr
   if (options.socketPath) {
     return Errors.ENDPOINT_URL_BLOCKED('unix socket destinations are not allowed for egress');
   }
-  const host = bareHost(String(options.host ?? options.hostname ?? 'localhost'));
-  if (isIP(host) === 0) return undefined;
-  const c = guard.check(host);
-  return c.blocked ? blockedError(host, c.reason) : undefined;
+  return guard.refusal(String(options.host ?? options.hostname ?? 'localhost'));
 }
 
 /**
@@ -224,14 +224,17 @@ const GuardedHttpsAgent = guardedAgentClass(https.Agent);
  * - `lookup`: a `net`/`http` `lookup` that resolves all addresses and refuses the connection
  *   (error code HG_ENDPOINT_URL_BLOCKED) if ANY of them is blocked — with Happy Eyeballs
  *   (`autoSelectFamily`) Node may dial any of them, and a mixed answer is itself suspicious.
- * - `httpAgent` / `httpsAgent`: keep-alive agents that use `lookup` and also refuse blocked
- *   literal-IP hosts (which bypass `lookup`).
+ * - `dispatcher(tls)`: the undici agent egress attempts go through (one per set of endpoint TLS
+ *   settings); its connector refuses blocked literal-IP hosts and resolves names through `lookup`.
+ * - `httpAgent` / `httpsAgent`: node:http keep-alive agents with the same two checks, for callers
+ *   that still use node:http.
  * - `checkUrl(url)`: early validation for config/API input.
  */
 export class SsrfGuard {
   readonly allow: CidrList;
   readonly httpAgent: http.Agent;
   readonly httpsAgent: https.Agent;
+  private readonly egress: EgressDispatchers;
 
   /** @throws Error if an allowCidrs entry is not a valid CIDR. */
   constructor(opts: SsrfGuardOptions = {}) {
@@ -239,6 +242,25 @@ export class SsrfGuard {
     const agentOptions = { ...opts.agentOptions, keepAlive: true };
     this.httpAgent = new GuardedHttpAgent(this, agentOptions);
     this.httpsAgent = new GuardedHttpsAgent(this, agentOptions);
+    const max = opts.agentOptions?.maxSockets;
+    this.egress = new EgressDispatchers(this, max !== undefined && Number.isFinite(max) ? { connections: max } : {});
+  }
+
+  /**
+   * The undici dispatcher for an egress attempt with these endpoint TLS settings and deadline
+   * (a connect may take as long as the longest deadline asked for).
+   * @throws Error once the guard is closed.
+   */
+  dispatcher(tls: ClientTlsPem | undefined, timeoutMs: number): Dispatcher {
+    return this.egress.for(tls, timeoutMs);
+  }
+
+  /** The refusal (HG_ENDPOINT_URL_BLOCKED) for a host that is a blocked literal IP; undefined for names and allowed IPs. */
+  refusal(host: string): GatewayError | undefined {
+    const ip = bareHost(host);
+    if (isIP(ip) === 0) return undefined;
+    const c = this.check(ip);
+    return c.blocked ? blockedError(ip, c.reason) : undefined;
   }
 
   /** Classifies `ip`, letting `allowCidrs` override a block (reason then ends in '(allowed)'). */
@@ -306,9 +328,17 @@ export class SsrfGuard {
     }
   }
 
-  /** Closes idle keep-alive sockets of both agents. */
+  /** Destroys the sockets of every agent, node:http and undici (call once nothing is in flight). */
   destroy(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    this.egress.destroy();
+  }
+
+  /** Like `destroy`, but lets in-flight undici attempts finish first. */
+  async close(): Promise<void> {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+    await this.egress.close();
   }
 }

@@ -1,13 +1,14 @@
 /**
- * One delivery attempt over HTTP, and nothing else: egress through the SSRF guard's agents,
+ * One delivery attempt over HTTP, and nothing else: egress through the SSRF guard's undici agents,
  * async ingress through the snapshot's undici pool for the upstream (the proxy's pool too).
  * Neither throws: a network error or a timeout is status 0 with an error text. Every timeout
  * is an absolute deadline for the whole attempt, never an idle timer.
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Dispatcher } from 'undici';
 import type { ClientTlsPem } from '../client-tls.js';
 import type { Snapshot } from '../compile.js';
+import { CONNECT_TIMEOUT } from './egress-dispatcher.js';
 import type { SsrfGuard } from './ssrf.js';
 import { webhookHeaders } from './sign.js';
 import type { AttemptRecord, StoredMessage } from './types.js';
@@ -73,56 +74,151 @@ function errorText(err: unknown): string {
 }
 
 /**
- * One request through the SSRF guard's agents. `timeoutMs` is an absolute deadline for the
- * whole attempt (connect, TLS, response headers and the body read): `req.setTimeout` would only
- * be an idle timer, which an endpoint trickling a byte a second never trips.
+ * Timers other than the attempt's own that mean the same: undici's headers and body timers (set to
+ * the deadline, they fire at about the same moment) and the guard's connect limit (never shorter
+ * than this deadline, see egress-dispatcher.ts).
+ */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', CONNECT_TIMEOUT]);
+
+/** An RFC 9110 token, and what node:http accepts in a value (tab, visible ASCII, space, Latin-1). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function refused(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * Checks a header as node:http did, with its codes and texts: undici refuses the same headers,
+ * but its text ("invalid x-a header") does not say why, and the attempt log kept node's.
+ * Neither text carries the value.
+ */
+function checkHeader(name: string, value: string | string[]): void {
+  if (!HEADER_NAME.test(name)) throw refused('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
+  for (const v of Array.isArray(value) ? value : [value]) {
+    if (!HEADER_VALUE.test(v)) throw refused('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
+  }
+}
+
+/**
+ * The request headers as undici takes them. Names are lowercased in order so a later entry
+ * replaces an earlier one case-insensitively, as node:http's setHeader did (the signature
+ * headers and content-type win over an endpoint's `Content-Type`); undici would send both.
+ */
+function requestHeaders(headers: OutgoingHttpHeaders, u: URL): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const v = typeof value === 'number' ? String(value) : value;
+    checkHeader(name, v);
+    out[name.toLowerCase()] = v;
+  }
+  // node:http sent URL credentials as Basic auth unless an Authorization header was given.
+  if ((u.username || u.password) && out.authorization === undefined) {
+    out.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+  }
+  return out;
+}
+
+/**
+ * One attempt as an undici dispatch handler (no response stream: the body is read chunk by chunk
+ * into the attempt log's head and the rest dropped, so the socket is free for the next attempt).
+ * It settles exactly once: on the response's end, on an error, or at the deadline. The deadline is
+ * its own timer rather than an abort signal, because undici only looks at a request's signal once
+ * the request is on a socket: an attempt still waiting for a connect would outlive its deadline.
+ */
+class Attempt implements Dispatcher.DispatchHandler {
+  private readonly started = performance.now();
+  private readonly head = new BodyHead();
+  private readonly timer: NodeJS.Timeout;
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private retryAfter: string | undefined;
+  private settled = false;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly resolve: (r: AttemptResult) => void,
+  ) {
+    this.timer = setTimeout(() => this.expire(), timeoutMs);
+  }
+
+  /** Status 0 even when headers arrived: a 2xx whose body never finished is not a delivery. */
+  private expire(): void {
+    const c = this.controller;
+    this.finish({ status: 0, error: `timed out after ${this.timeoutMs} ms` }, true);
+    // Aborting mid-response makes undici destroy the socket; a request not yet on a socket is
+    // aborted in onRequestStart instead.
+    if (c && !c.aborted) c.abort(new Error('attempt deadline'));
+  }
+
+  finish(r: Omit<AttemptResult, 'durationMs' | 'timedOut'>, timedOut = false, reusable = false): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.controller = undefined;
+    const result = { ...r, timedOut, durationMs: Math.round(performance.now() - this.started) };
+    if (!reusable) return this.resolve(result);
+    // undici hands a finished keep-alive socket back to its pool one event-loop turn later (a
+    // setImmediate queued after this handler returns); resolving after that turn lets a caller
+    // that sends again at once reuse the socket instead of opening another connection.
+    queueMicrotask(() => setImmediate(this.resolve, result));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.settled) return controller.abort(new Error('attempt deadline'));
+    this.controller = controller;
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // 1xx are informational; node:http skipped them too and waited for the final response.
+    if (statusCode < 200) return;
+    this.status = statusCode;
+    this.retryAfter = firstValue(headers['retry-after']);
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.head.add(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.finish({ status: this.status, response: this.head.text(), retryAfter: this.retryAfter }, false, true);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.settled) return;
+    if (TIMEOUT_CODES.has((err as NodeJS.ErrnoException).code ?? '')) return this.expire();
+    // An error after the headers keeps the status, as node:http's response 'error' did.
+    if (this.status) return this.finish({ status: this.status, error: err.message });
+    this.finish({ status: 0, error: errorText(err) });
+  }
+}
+
+/**
+ * One request through the SSRF guard's undici dispatcher. `timeoutMs` is an absolute deadline for
+ * the whole attempt (connect, TLS, response headers and the body read); undici's headers and body
+ * timers are idle timers, set to the same value only so that their defaults never bind first.
+ * Never throws: every failure, a header value undici refuses included, is status 0 with an error.
  */
 function sendGuarded(ssrf: SsrfGuard, url: string, method: string, headers: OutgoingHttpHeaders, body: Buffer, timeoutMs: number, tls: ClientTlsPem | undefined): Promise<AttemptResult> {
-  const started = performance.now();
   return new Promise((resolve) => {
-    let settled = false;
-    let timedOut = false;
-    let deadline: NodeJS.Timeout | undefined;
-    const done = (r: Omit<AttemptResult, 'durationMs' | 'timedOut'>) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      resolve({ ...r, timedOut, durationMs: Math.round(performance.now() - started) });
-    };
+    const attempt = new Attempt(timeoutMs, resolve);
     let u: URL;
     try {
       u = new URL(url);
     } catch {
-      return done({ status: 0, error: 'invalid URL' });
+      return attempt.finish({ status: 0, error: 'invalid URL' });
     }
-    const isHttps = u.protocol === 'https:';
-    // Per-request TLS options: the https agent keeps a separate socket pool for each set, and its
-    // guarded lookup still pins the dialled address. The servername defaults to the URL's host.
-    const tlsOptions = isHttps && tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, ...(tls.servername ? { servername: tls.servername } : {}) } : {};
-    let req: ClientRequest;
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return attempt.finish({ status: 0, error: `protocol "${u.protocol}" is not supported` });
     try {
-      req = (isHttps ? httpsRequest : httpRequest)(
-        u,
-        { method, headers: { ...headers, 'content-length': body.length }, agent: isHttps ? ssrf.httpsAgent : ssrf.httpAgent, ...tlsOptions },
-        (res: IncomingMessage) => {
-          const head = new BodyHead();
-          res.on('data', (c: Buffer) => head.add(c));
-          res.on('end', () => done({ status: res.statusCode ?? 0, response: head.text(), retryAfter: firstValue(res.headers['retry-after']) }));
-          res.on('error', (err) => done({ status: res.statusCode ?? 0, error: err.message }));
-        },
-      );
+      // TLS settings only apply to https (an http URL with them is a config error anyway).
+      const dispatcher = ssrf.dispatcher(u.protocol === 'https:' ? tls : undefined, timeoutMs);
+      // Redirects are not followed: no redirect interceptor on these agents, a 3xx is the answer.
+      dispatcher.dispatch({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers: requestHeaders(headers, u), body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, attempt);
     } catch (err) {
-      // Node refuses some requests before any socket exists (a header value it cannot send).
-      return done({ status: 0, error: errorText(err) });
+      // undici reports most refusals through onResponseError; this is for the rest.
+      attempt.finish({ status: 0, error: errorText(err) });
     }
-    deadline = setTimeout(() => {
-      timedOut = true;
-      // Status 0 even when headers arrived: a 2xx whose body never finished is not a delivery.
-      done({ status: 0, error: `timed out after ${timeoutMs} ms` });
-      req.destroy();
-    }, timeoutMs);
-    req.on('error', (err) => done({ status: 0, error: errorText(err) }));
-    req.end(body);
   });
 }
 
