@@ -82,16 +82,16 @@ export function manyRoutes(n) {
 }
 
 /** Scenario 6: publish route and `endpoints` egress endpoints on the local receiver (or a dead port). */
-export function egress(endpoints, { dead = false, maxInFlightPerEndpoint } = {}) {
+export function egress(endpoints, { dead = false, maxInFlightPerEndpoint, concurrency } = {}) {
   const eps = [];
   for (let i = 1; i <= endpoints; i++) {
     const url = dead ? `http://${DEAD}/hook/ep${i}` : `http://${UPSTREAM}/hook/ep${i}`;
     eps.push(`    - { id: ep${i}, url: "${url}", events: ["*"], secret: "${WH_SECRET}" }`);
   }
-  return `${HEAD(dead ? 'Scenario 8: egress to a dead endpoint (Redis memory per queued message)' : `Scenario 6: egress fan-out to ${endpoints} endpoint(s)${maxInFlightPerEndpoint ? `, maxInFlightPerEndpoint ${maxInFlightPerEndpoint}` : ''}`, 'redis')}
+  return `${HEAD(dead ? 'Scenario 8: egress to a dead endpoint (Redis memory per queued message)' : `Scenario 6: egress fan-out to ${endpoints} endpoint(s)${concurrency === 0 ? ', queue-only instance (concurrency 0)' : ''}${maxInFlightPerEndpoint ? `, maxInFlightPerEndpoint ${maxInFlightPerEndpoint}` : ''}`, 'redis')}
 egress:
   allowCidrs: ["127.0.0.1/32"]
-${dead ? '  retry: { schedule: ["1h"] }\n' : ''}${maxInFlightPerEndpoint ? `  maxInFlightPerEndpoint: ${maxInFlightPerEndpoint}\n` : ''}  endpoints:
+${dead ? '  retry: { schedule: ["1h"] }\n' : ''}${concurrency !== undefined ? `  concurrency: ${concurrency}\n` : ''}${maxInFlightPerEndpoint ? `  maxInFlightPerEndpoint: ${maxInFlightPerEndpoint}\n` : ''}  endpoints:
 ${eps.join('\n')}
 routes:
   - name: publish

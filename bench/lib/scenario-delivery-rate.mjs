@@ -9,6 +9,7 @@ import { DELIVERY_COUNT, LOAD_CORE, PACED_RATE, PACED_SECONDS, PORTS, ROOT, ROUN
 import { fmt, fmtMs, fmtX, median, table } from './report.mjs';
 import { withContenders } from './scenarios-ingress.mjs';
 import { startGateway } from './servers.mjs';
+import { drainRuns, drainText } from './scenario-drain.mjs';
 
 /** Bars of the faster engine (issue 11). */
 export const BAR_RATE = 6000;
@@ -43,6 +44,7 @@ export async function scenario6(ctx) {
       rows.push({ build: b, n, name, start: () => startGateway(`${b.key === 'new' ? 'hookgate' : 'baseline'}-s6-${n}`, file, { root: b.root, port: PORTS.gateway + slot, adminPort: PORTS.admin + slot, env: { HGBENCH_PREFIX: prefix } }) });
     }
   });
+  let sectionBody;
   await withContenders(
     ctx,
     6,
@@ -107,7 +109,7 @@ export async function scenario6(ctx) {
         ),
         baseRan ? `- p99 current / baseline (per round, median): ${fmtX(pacedRatio)}` : '',
       ].filter(Boolean);
-      ctx.report.section(6, title, body.join('\n\n'));
+      sectionBody = body;
       ctx.report.bar(6, 'sustained deliveries/s, 1 endpoint', m(new1, 'rate'), '>=', BAR_RATE, (n) => fmt(n));
       ctx.report.bar(6, `sustained deliveries/s, 1 endpoint, vs baseline engine ${base.ok ? base.short : '(not run)'}`, vsBase, '>=', BAR_VS_BASELINE);
       ctx.report.bar(6, `publish→delivery p99 at ${fmt(PACED_RATE)}/s (median of rounds, ms)`, m(paced.new, 'p99'), '<', BAR_P99_MS, fmtMs);
@@ -120,4 +122,14 @@ export async function scenario6(ctx) {
       }
     },
   );
+  if (!sectionBody) return;
+  // After the rows above (their gateways are stopped): the deliver-only drains of the current build.
+  ctx.log('  deliver-only drains');
+  const drains = await drainRuns(ctx, ctx.build?.root ?? ROOT).catch((err) => (ctx.report.note(`Scenario 6: deliver-only rows not run — ${err.message}`), []));
+  if (drains.length) sectionBody.push(drainText(drains));
+  ctx.report.section(6, title, sectionBody.join('\n\n'));
+  if (drains.length) {
+    ctx.report.bar(6, 'sustained deliveries/s, 1 endpoint, deliver-only (backlog queued by a queue-only instance)', median(drains.map((r) => r.rate)), '>=', BAR_RATE, (n) => fmt(n));
+    ctx.report.bar(6, 'lost, unsigned or duplicated deliveries (deliver-only)', drains.reduce((a, r) => a + r.missing + r.badSignature + r.duplicates, 0), '==', 0, (n) => fmt(n));
+  }
 }
