@@ -107,6 +107,9 @@ export class DeliveryIntake {
   /** Stores a message and queues one job per target. */
   private accept(what: string, msg: StoredMessage): Promise<void> {
     return this.durableWrite(what, async () => {
+      // One after the other, though both go on the store's connection: a worker must never read a
+      // delivery whose message is not written yet (a script's first run, EVALSHA refused and sent
+      // again as EVAL, could reorder two commands sent at once).
       await this.opts.repo.saveMessage(msg, this.retention);
       this.remember(msg);
       if (msg.targets.length) await this.opts.queue.add(msg.targets.map((target) => ({ msgId: msg.id, target, tenant: msg.tenant })));

@@ -34,6 +34,21 @@ export class RedisRepository implements DeliveryRepository {
         lua: "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return 0",
       });
     }
+    if (!(redis as unknown as Record<string, unknown>).hgSaveMessage) {
+      // KEYS: message hash, index, tenant index. ARGV: JSON, ttl, createdAt, id, trim-before and
+      // tenant-trim-before (-1: no trim this time), then the status fields.
+      redis.defineCommand('hgSaveMessage', {
+        numberOfKeys: 3,
+        lua: `redis.call('HSET', KEYS[1], 'msg', ARGV[1], unpack(ARGV, 7))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+if ARGV[5] ~= '-1' then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5]) end
+if ARGV[6] ~= '-1' then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6]) end
+return 1`,
+      });
+    }
     if (!(redis as unknown as Record<string, unknown>).hgSetIfUnchanged) {
       redis.defineCommand('hgSetIfUnchanged', {
         numberOfKeys: 1,
@@ -55,29 +70,28 @@ export class RedisRepository implements DeliveryRepository {
     return `${this.k}m:${id}`;
   }
 
+  /**
+   * One script call: the message hash (JSON and each target's status) with its expiry, and both
+   * indexes. Trims of expired ids ride along now and then (every 10 s per index), never every write.
+   */
   async saveMessage(msg: StoredMessage, retentionMs: number): Promise<void> {
     const ttl = Math.round(retentionMs);
-    const m = this.redis.multi();
-    m.hset(this.mk(msg.id), 'msg', JSON.stringify(msg), ...msg.targets.flatMap((t) => [`s:${t}`, 'pending']));
-    m.pexpire(this.mk(msg.id), ttl);
-    m.zadd(`${this.k}idx`, msg.createdAt, msg.id);
-    m.zadd(this.tidx(msg.tenant), msg.createdAt, msg.id);
-    // A tenant that stops publishing: its index goes when its newest message would.
-    m.pexpire(this.tidx(msg.tenant), ttl);
     const t = this.now();
+    let trim = -1;
     // Trim the index of expired messages now and then, not on every write.
     if (t - this.lastTrim > 10_000) {
       this.lastTrim = t;
-      m.zremrangebyscore(`${this.k}idx`, '-inf', t - ttl);
+      trim = t - ttl;
     }
     // A tenant's index: trimmed on its own publishes, rate-limited by the same clock per tenant.
+    let tenantTrim = -1;
     if (t - (this.lastTenantTrim.get(msg.tenant) ?? 0) > 10_000) {
       this.lastTenantTrim.set(msg.tenant, t);
       if (this.lastTenantTrim.size > 10_000) this.lastTenantTrim.clear();
-      m.zremrangebyscore(this.tidx(msg.tenant), '-inf', t - ttl);
+      tenantTrim = t - ttl;
     }
-    const res = await m.exec();
-    for (const [err] of res ?? []) if (err) throw err;
+    const fields = msg.targets.flatMap((target) => [`s:${target}`, 'pending']);
+    await (this.redis as Redis & { hgSaveMessage(...args: (string | number)[]): Promise<unknown> }).hgSaveMessage(this.mk(msg.id), `${this.k}idx`, this.tidx(msg.tenant), JSON.stringify(msg), ttl, msg.createdAt, msg.id, trim, tenantTrim, ...fields);
   }
   async getMessage(id: string): Promise<StoredMessage | null> {
     const s = await this.redis.hget(this.mk(id), 'msg');

@@ -83,7 +83,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     // Endpoint records this config's keys cannot open fail the start here (HG_ENDPOINT_UNREADABLE),
     // before the queue opens connections of its own; readable ones under an old key are re-encrypted.
     await repo.listEndpoints();
-    queue = new StreamDeliveryQueue({ url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
+    queue = new StreamDeliveryQueue({ producer: store.redis, url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
   } else {
     repo = new MemoryRepository();
     queue = new MemoryQueue(egress.concurrency);

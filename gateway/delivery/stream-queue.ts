@@ -16,6 +16,11 @@ export interface StreamQueueOptions {
   lockDurationMs: number;
   logger: Logger;
   now?: () => number;
+  /**
+   * The connection to add on: the store's (fail-fast, auto-pipelined), so a message and its
+   * deliveries go out in one write, in order. Without it the queue opens one of its own.
+   */
+  producer?: Redis;
 }
 
 /** An entry this worker holds: read, running, or finished and waiting for its settle to be written. */
@@ -76,6 +81,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
   private readonly now: () => number;
   private streamOffset = 0;
   private readonly firstConnect: Promise<void>;
+  private readonly ownProducer: boolean;
 
   constructor(private readonly opts: StreamQueueOptions) {
     this.keys = new QueueKeys(opts.prefix);
@@ -86,11 +92,12 @@ export class StreamDeliveryQueue implements DeliveryQueue {
       failed: (err) => this.unavailable(err),
     });
     this.now = opts.now ?? Date.now;
+    this.ownProducer = !opts.producer;
     // Fails fast while Redis is down, so the gateway answers 503 instead of a 202 it can't keep.
-    this.producer = scripted(new Redis(opts.url, { ...redisConnectionOptions('fail-fast'), enableAutoPipelining: true }));
+    this.producer = scripted(opts.producer ?? new Redis(opts.url, { ...redisConnectionOptions('fail-fast'), enableAutoPipelining: true }));
     // A publish right after the start waits for the first connection (at most 2 s); later, while
     // Redis is away, adds fail at once.
-    this.firstConnect = withDeadline(new Promise((r) => this.producer.once('ready', r)), 2000);
+    this.firstConnect = this.producer.status === 'ready' ? Promise.resolve() : withDeadline(new Promise((r) => this.producer.once('ready', r)), 2000);
   }
 
   async add(jobs: NewJob[]): Promise<void> {
@@ -366,7 +373,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     }
     // A request still draining may be adding a job: its 202 needs the producer.
     await intakeClosed;
-    this.producer.disconnect();
+    if (this.ownProducer) this.producer.disconnect();
   }
 
   /** Logs a queue error at most every 5 s; the loop and the timers carry on. */

@@ -12,6 +12,8 @@ export type Scripted = Redis & Record<'hgqAdd' | 'hgqSettle' | 'hgqPromote', (..
 
 export function scripted(r: Redis): Scripted {
   r.on('error', () => {});
+  // A shared connection (the store's) may have them already.
+  if ((r as unknown as Partial<Scripted>).hgqAdd) return r as Scripted;
   r.defineCommand('hgqAdd', { lua: ADD });
   r.defineCommand('hgqSettle', { lua: SETTLE });
   r.defineCommand('hgqPromote', { lua: PROMOTE });
