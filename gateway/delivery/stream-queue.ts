@@ -6,6 +6,7 @@ import { redisConnectionOptions } from '../store/redis-connection.js';
 import { FairLanes, laneId, retryCap } from './fair-lanes.js';
 import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats } from './queue.js';
 import { GROUP, QueueKeys } from './stream-scripts.js';
+import { field, rotate, sinceOf, withDeadline } from './stream-entries.js';
 import { scripted, SettleWriter, type Scripted, type SettleOp } from './stream-settles.js';
 
 export interface StreamQueueOptions {
@@ -217,7 +218,10 @@ export class StreamDeliveryQueue implements DeliveryQueue {
         if (!f) continue;
         const h: Held = { key, id, msgId: field(f, 'm'), target: field(f, 't'), attempts: Number(field(f, 'a')) || 0, tenant, retry, since: sinceOf(id, f) };
         this.held.set(`${key} ${id}`, h);
-        this.lanes.push(laneId(tenant, retry), h);
+        // A read or a takeover that lands during a stop: handed back at once, never left pending
+        // under a consumer that is going away (it would wait a lock duration for a takeover).
+        if (this.stopped) this.settle(h, ['b', h.msgId, h.target, h.attempts, h.since]);
+        else this.lanes.push(laneId(tenant, retry), h);
         n++;
       }
     }
@@ -360,16 +364,18 @@ export class StreamDeliveryQueue implements DeliveryQueue {
         this.abandoned = true;
         this.opts.logger.warn({ code: 'HG_QUEUE_STOP_FORCED', running: this.running }, 'delivery workers did not stop in time; unfinished jobs run again after their lock expires');
       }
+      for (const t of this.timers) clearTimeout(t);
+      this.timers.clear();
+      // Let the loop see the stop and end: a read still on its way lands (and is handed back) first.
+      this.wake?.();
+      await withDeadline(this.loopDone, 1500);
       // Entries read but never started go back to their lanes at once, for other instances.
       for (const { job } of this.lanes.drain()) this.settle(job, ['b', job.msgId, job.target, job.attempts, job.since]);
       await withDeadline(this.settles.flush(), 2000);
       this.settles.close();
-      for (const t of this.timers) clearTimeout(t);
-      this.timers.clear();
       this.closed = true;
       this.cmd.disconnect();
       this.bellConn?.disconnect();
-      await withDeadline(this.loopDone, 1000);
     }
     // A request still draining may be adding a job: its 202 needs the producer.
     await intakeClosed;
@@ -384,23 +390,4 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     this.lastErrorLog = this.now();
     this.opts.logger.warn({ err: (err as Error)?.message, code: 'HG_QUEUE_UNAVAILABLE' }, 'delivery queue error; retrying');
   }
-}
-
-function field(f: string[], name: string): string {
-  for (let i = 0; i < f.length; i += 2) if (f[i] === name) return f[i + 1]!;
-  return '';
-}
-
-function sinceOf(id: string, f: string[]): number {
-  return Number(field(f, 'w')) || Number(id.split('-')[0]);
-}
-
-function rotate<T>(a: T[], by: number): T[] {
-  return [...a.slice(by), ...a.slice(0, by)];
-}
-
-async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
-  let t: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => {}), new Promise((r) => (t = setTimeout(r, ms)))]);
-  clearTimeout(t);
 }
