@@ -1,11 +1,12 @@
 import type { AdminRouteSpec } from '../admin/server.js';
 import { gatewaySchema } from '../config/load.js';
 import { createEndpointBody, responses } from './admin-schemas.js';
+import { endpointPolicyInput } from './policy-schemas.js';
 
 /**
  * The declarations of the tenant admin routes (gateway/delivery/admin-tenants.ts): the admin
  * listener checks bodies against them and the OpenAPI document shows them. Built from
- * gateway.schema.json's `tenant` (its `policy` is configured in gateway.yaml only).
+ * gateway.schema.json's `tenant`; `policy` is a `deliveryPolicy` layer, as an endpoint's.
  */
 type Schema = Record<string, unknown>;
 const json = (description: string, schema: Schema) => ({ description, schema });
@@ -15,19 +16,22 @@ const PROPS = (DEFS.tenant as { properties: Record<string, Schema> }).properties
 const ID = DEFS.tenantId as Schema;
 const orNull = (s: Schema): Schema => ({ anyOf: [s, { type: 'null' }] });
 
+/** A tenant's delivery policy layer in POST / PATCH bodies (null clears it). */
+const TENANT_POLICY: Schema = { ...endpointPolicyInput, description: "The tenant's delivery policy layer (retry, attemptTimeoutMs, rateLimitPerSec, maxInFlight, maxPayloadBytes) for all its endpoints; endpoint and event type layers win over it. null clears it." };
+
 /** Body of POST /admin/tenants. */
 export const tenantCreateBody: Schema = {
   type: 'object',
   additionalProperties: false,
   required: ['id'],
-  properties: { id: ID, name: PROPS.name!, metadata: PROPS.metadata!, quotas: PROPS.quotas! },
+  properties: { id: ID, name: PROPS.name!, metadata: PROPS.metadata!, quotas: PROPS.quotas!, policy: TENANT_POLICY },
 };
 
 /** Body of PATCH /admin/tenants/{id}: null removes a field. */
 export const tenantPatchBody: Schema = {
   type: 'object',
   additionalProperties: false,
-  properties: { name: orNull(PROPS.name!), metadata: orNull(PROPS.metadata!), quotas: orNull(PROPS.quotas!) },
+  properties: { name: orNull(PROPS.name!), metadata: orNull(PROPS.metadata!), quotas: orNull(PROPS.quotas!), policy: TENANT_POLICY },
 };
 
 /** Body of POST /admin/tenants/{id}/endpoints: an endpoint, its tenant the path's. */
@@ -37,7 +41,7 @@ export const tenantEndpointBody: Schema = { ...createEndpointBody, properties: E
 const NULLABLE_TIME = { type: ['string', 'null'], format: 'date-time' };
 const tenant: Schema = {
   type: 'object',
-  required: ['id', 'name', 'metadata', 'quotas', 'source'],
+  required: ['id', 'name', 'metadata', 'quotas', 'policy', 'source'],
   properties: {
     id: { type: 'string' },
     name: { type: ['string', 'null'] },
@@ -46,6 +50,7 @@ const tenant: Schema = {
       type: 'object',
       properties: { maxEndpoints: { type: ['integer', 'null'] }, publishPerSec: { type: ['integer', 'null'] }, maxPayloadBytes: { type: ['integer', 'null'] } },
     },
+    policy: { type: ['object', 'null'], description: "The tenant's own policy layer (gateway.yaml `policy`, or set here)." },
     source: { enum: ['config', 'api', 'implicit'], description: 'config: gateway.yaml (read-only); implicit: the default tenant (read-only); api: created here.' },
     createdAt: NULLABLE_TIME,
     updatedAt: NULLABLE_TIME,

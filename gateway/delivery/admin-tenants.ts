@@ -18,6 +18,7 @@ export function tenantView(t: Tenant): Record<string, unknown> {
     name: t.name ?? null,
     metadata: t.metadata ?? {},
     quotas: { maxEndpoints: t.quotas.maxEndpoints ?? null, publishPerSec: t.quotas.publishPerSec ?? null, maxPayloadBytes: t.quotas.maxPayloadBytes ?? null },
+    policy: t.policy ?? null,
     source: t.source,
     createdAt: iso(t.createdAt),
     updatedAt: iso(t.updatedAt),

@@ -125,7 +125,7 @@ export function resolvePolicy(layers: PolicyLayers): EffectivePolicy {
 }
 
 /** The policy of a tenant by id (config tenants, or a tenant directory's); undefined sets nothing. */
-export type TenantPolicyLookup = (tenant: string, snap: Snapshot) => DeliveryPolicyConfig | undefined;
+export type TenantPolicyLookup = (tenant: string, snap: Snapshot) => DeliveryPolicyConfig | undefined | Promise<DeliveryPolicyConfig | undefined>;
 
 const configTenants = new WeakMap<Snapshot, Map<string, DeliveryPolicyConfig | undefined>>();
 /** The default lookup: `tenants[].policy` of the snapshot's gateway.yaml. */
@@ -164,7 +164,7 @@ export class DeliveryPolicies {
    */
   async of(ep: PolicySubject | null, eventType?: string, routeSchedule?: readonly number[], snap: Snapshot = this.opts.snapshot()): Promise<EffectivePolicy> {
     const layers: PolicyLayers = { egress: snap.egress, endpoint: ep, routeSchedule };
-    if (ep) layers.tenant = this.tenantPolicy(ep.tenant ?? DEFAULT_TENANT, snap);
+    if (ep) layers.tenant = await this.tenantPolicy(ep.tenant ?? DEFAULT_TENANT, snap);
     if (eventType !== undefined) layers.eventType = eventTypePolicy(await this.opts.catalogue(), eventType, ep)?.policy;
     return resolvePolicy(layers);
   }

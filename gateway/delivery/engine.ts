@@ -5,7 +5,7 @@ import type { Snapshot } from '../compile.js';
 import type { Metrics, QueueDepth } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { EndpointDirectory } from './endpoints.js';
-import { DeliveryPolicies, type EffectivePolicy } from './effective-policy.js';
+import { configTenantPolicy, DeliveryPolicies, type EffectivePolicy } from './effective-policy.js';
 import { DeliveryIntake, type IngressRequest, type PublishAnswer, type PublishedEvent, type PublishOptions } from './intake.js';
 import { OperationalEvents, type OperationalEmitter } from './operational.js';
 import { AttemptPolicy } from './policy.js';
@@ -71,7 +71,9 @@ export class DeliveryEngine {
     this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops, durable: opts.store.driver === 'redis' });
     this.eventTypes = new EventTypeDirectory({ store: eventTypeStoreFor(opts.store), snapshot: () => this.snap, logger: this.logger, now: this.now });
     this.tenants = new TenantDirectory({ repo: opts.repo, store: opts.store, endpoints: this.endpoints, now: this.now, snapshot: () => this.snap });
-    this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.catalogue() });
+    // The tenant layer: gateway.yaml's tenants from the attempt's snapshot, else an API tenant's (cached for a second).
+    const tenantPolicy = async (id: string, snap: Snapshot) => configTenantPolicy(id, snap) ?? (await this.tenants.get(id))?.policy;
+    this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.catalogue(), tenantPolicy });
     this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, tenants: this.tenants, eventTypes: this.eventTypes, policies: this.policies, logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });
   }

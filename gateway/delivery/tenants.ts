@@ -5,7 +5,7 @@
  * for the hot path, makes every change, and enforces each tenant's quotas.
  */
 import type { Snapshot } from '../compile.js';
-import { DEFAULT_TENANT, type TenantConfig } from '../config/types.js';
+import { DEFAULT_TENANT, type DeliveryPolicyConfig, type TenantConfig } from '../config/types.js';
 import { Errors } from '../errors.js';
 import type { StoreOperations } from '../store/types.js';
 import type { EndpointDirectory } from './endpoints.js';
@@ -24,6 +24,8 @@ export interface Tenant {
   name?: string;
   metadata?: Record<string, string>;
   quotas: TenantQuotas;
+  /** Its delivery policy layer: `tenants[].policy` in gateway.yaml, or set through the admin API. */
+  policy?: DeliveryPolicyConfig;
   source: TenantSource;
   createdAt?: number;
   updatedAt?: number;
@@ -34,6 +36,7 @@ export interface TenantFields {
   name?: string | null;
   metadata?: Record<string, string> | null;
   quotas?: TenantQuotas | null;
+  policy?: DeliveryPolicyConfig | null;
 }
 
 export interface TenantDirectoryOptions {
@@ -47,11 +50,11 @@ export interface TenantDirectoryOptions {
 }
 
 function fromConfig(c: TenantConfig): Tenant {
-  return { id: c.id, name: c.name, metadata: c.metadata, quotas: c.quotas ?? {}, source: 'config' };
+  return { id: c.id, name: c.name, metadata: c.metadata, quotas: c.quotas ?? {}, policy: c.policy, source: 'config' };
 }
 
 function fromRecord(r: TenantRecord): Tenant {
-  return { id: r.id, name: r.name, metadata: r.metadata, quotas: r.quotas ?? {}, source: 'api', createdAt: r.createdAt, updatedAt: r.updatedAt };
+  return { id: r.id, name: r.name, metadata: r.metadata, quotas: r.quotas ?? {}, policy: r.policy, source: 'api', createdAt: r.createdAt, updatedAt: r.updatedAt };
 }
 
 const IMPLICIT_DEFAULT: Tenant = { id: DEFAULT_TENANT, quotas: {}, source: 'implicit' };
@@ -131,7 +134,7 @@ export class TenantDirectory {
     readOnly(tenant, 'change it there');
     const cur = (await this.opts.repo.getTenant(tenant.id))!;
     const next: TenantRecord = { ...cur, updatedAt: this.opts.now() };
-    for (const k of ['name', 'metadata', 'quotas'] as const) {
+    for (const k of ['name', 'metadata', 'quotas', 'policy'] as const) {
       if (fields[k] === null) delete next[k];
       else if (fields[k] !== undefined) (next as unknown as Record<string, unknown>)[k] = fields[k];
     }
@@ -204,10 +207,11 @@ function readOnly(tenant: Tenant, what: string): void {
 }
 
 /** The fields of a new record, without nulls. */
-function clean(fields: TenantFields): Pick<TenantRecord, 'name' | 'metadata' | 'quotas'> {
-  const out: Pick<TenantRecord, 'name' | 'metadata' | 'quotas'> = {};
+function clean(fields: TenantFields): Pick<TenantRecord, 'name' | 'metadata' | 'quotas' | 'policy'> {
+  const out: Pick<TenantRecord, 'name' | 'metadata' | 'quotas' | 'policy'> = {};
   if (fields.name != null) out.name = fields.name;
   if (fields.metadata != null) out.metadata = fields.metadata;
   if (fields.quotas != null) out.quotas = fields.quotas;
+  if (fields.policy != null) out.policy = fields.policy;
   return out;
 }

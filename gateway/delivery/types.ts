@@ -125,6 +125,8 @@ export interface TenantRecord {
   name?: string;
   metadata?: Record<string, string>;
   quotas?: TenantQuotas;
+  /** The tenant's delivery policy layer (set through the admin API). */
+  policy?: DeliveryPolicyConfig;
   createdAt: number;
   updatedAt: number;
 }

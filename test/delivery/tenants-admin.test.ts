@@ -60,7 +60,7 @@ function suite(mode: Mode): void {
         ['POST', '/admin/tenants', { id: 'initech', quotas: { publishPerSec: 0 } }],
         ['POST', '/admin/tenants', { id: 'initech', quotas: { other: 1 } }],
         ['POST', '/admin/tenants', { id: 'initech', metadata: { a: 1 } }],
-        ['POST', '/admin/tenants', { id: 'initech', policy: { maxInFlight: 1 } }],
+        ['POST', '/admin/tenants', { id: 'initech', policy: { maxInFlight: 0 } }],
         ['POST', '/admin/tenants', []],
         ['POST', '/admin/endpoints', { url: 'http://127.0.0.1:9/x', tenant: 'a/b' }],
         ['POST', '/admin/tenants/acme/endpoints', { url: 'http://127.0.0.1:9/x', tenant: 'globex' }],
