@@ -1,4 +1,7 @@
-/** Small helpers of the stream queue (stream-queue.ts): reading an entry's fields, and two utilities. */
+/** Small helpers of the stream queue (stream-queue.ts): reading entries, its stats, and two utilities. */
+import type { Redis } from 'ioredis';
+import type { QueueStats } from './queue.js';
+import type { QueueKeys } from './stream-scripts.js';
 
 /** A field of a stream entry (`[name, value, name, value, ...]`), '' when absent. */
 export function field(f: string[], name: string): string {
@@ -21,4 +24,25 @@ export async function withDeadline(p: Promise<unknown>, ms: number): Promise<voi
   let t: NodeJS.Timeout | undefined;
   await Promise.race([p.catch(() => {}), new Promise((r) => (t = setTimeout(r, ms)))]);
   clearTimeout(t);
+}
+
+/**
+ * What a queue holds: entries in the lane streams (waiting, running included), retries in the
+ * delayed set, and per tenant the age of the oldest entry in its lanes (its field `w` when set).
+ */
+export async function queueStats(r: Redis, keys: QueueKeys, known: Iterable<string>, now: number): Promise<QueueStats> {
+  const tenants = [...new Set([...known, ...((await r.smembers(keys.lanes)) as string[])])];
+  const lagSeconds: Record<string, number> = {};
+  let waiting = 0;
+  await Promise.all(
+    tenants.flatMap((tenant) =>
+      [keys.first(tenant), keys.retry(tenant)].map(async (key) => {
+        const [len, oldest] = await Promise.all([r.xlen(key), r.xrange(key, '-', '+', 'COUNT', 1)]);
+        waiting += len;
+        const first = oldest[0];
+        if (first) lagSeconds[tenant] = Math.max(lagSeconds[tenant] ?? 0, Math.max(0, (now - sinceOf(first[0], first[1])) / 1000));
+      }),
+    ),
+  );
+  return { waiting, delayed: await r.zcard(keys.delayed), lagSeconds };
 }

@@ -6,8 +6,8 @@ import { redisConnectionOptions } from '../store/redis-connection.js';
 import { FairLanes, laneId, retryCap } from './fair-lanes.js';
 import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats } from './queue.js';
 import { GROUP, QueueKeys } from './stream-scripts.js';
-import { field, rotate, sinceOf, withDeadline } from './stream-entries.js';
-import { scripted, SettleWriter, type Scripted, type SettleOp } from './stream-settles.js';
+import { field, queueStats, rotate, sinceOf, withDeadline } from './stream-entries.js';
+import { scripted, SettleWriter, type Scripted } from './stream-settles.js';
 
 export interface StreamQueueOptions {
   url: string;
@@ -37,7 +37,7 @@ interface Held {
   since: number;
 }
 
-
+/** Entries a read takes from one lane at most, and lanes one read names at most. */
 const MAX_COUNT = 128;
 const MAX_STREAMS_PER_READ = 128;
 
@@ -64,6 +64,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
   private readonly held = new Map<string, Held>();
   private readonly settles: SettleWriter<Held>;
   private readonly tenants = new Set<string>();
+  /** Lane streams found missing (at), left out of reads until a bell after that, or `until`. */
+  private readonly absent = new Map<string, { at: number; until: number }>();
   private tenantsReadAt = 0;
   private running = 0;
   private runningRetries = 0;
@@ -155,7 +157,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
         const free = this.opts.concurrency - this.running - this.lanes.size;
         const got = free >= Math.min(16, Math.ceil(this.opts.concurrency / 8)) || this.running === 0 ? await this.read(free) : 0;
         this.pump();
-        if (got > 0 || this.stopped) continue;
+        if (got !== 0 || this.stopped) continue;
         await this.waitForWork(free > 0);
       } catch (err) {
         this.unavailable(err);
@@ -177,20 +179,27 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     for (const [, entries] of res ?? []) {
       for (const [id, fields] of entries) {
         this.lastBell = id;
-        if (fields[1] !== undefined) this.tenants.add(fields[1]);
+        const t = fields[1];
+        if (t === undefined) continue;
+        this.tenants.add(t);
+        // A bell rung after a lane was found missing: the add or promotion made it.
+        for (const k of [this.keys.first(t), this.keys.retry(t)]) if ((this.absent.get(k)?.at ?? Infinity) <= Number(id.split('-')[0])) this.absent.delete(k);
       }
     }
   }
 
-  /** One XREADGROUP over the lanes (first attempts, and retries while they have room). */
+  /** One XREADGROUP over the lanes (first attempts, and retries while they have room): entries taken, -1 to read again at once. */
   private async read(free: number): Promise<number> {
     if (free <= 0) return 0;
     await this.refreshTenants();
     const retryRoom = retryCap(this.opts.concurrency) - this.runningRetries;
     const all: string[] = [];
+    const t0 = this.now();
     for (const t of this.tenants) {
-      all.push(this.keys.first(t));
-      if (retryRoom > 0) all.push(this.keys.retry(t));
+      const first = this.keys.first(t);
+      const retry = this.keys.retry(t);
+      if (!((this.absent.get(first)?.until ?? 0) > t0)) all.push(first);
+      if (retryRoom > 0 && !((this.absent.get(retry)?.until ?? 0) > t0)) all.push(retry);
     }
     if (!all.length) return 0;
     // Past MAX_STREAMS_PER_READ lanes, each read starts further along, so every lane gets its turn.
@@ -201,9 +210,12 @@ export class StreamDeliveryQueue implements DeliveryQueue {
       res = (await this.cmd!.call('XREADGROUP', 'GROUP', GROUP, this.consumer, 'COUNT', count, 'STREAMS', ...streams, ...streams.map(() => '>'))) as typeof res;
     } catch (err) {
       if (!/NOGROUP/.test((err as Error).message)) throw err;
-      // A lane without its stream or group (a retry twin never written, or data lost): make them.
-      await Promise.all(streams.map((k) => this.cmd!.call('XGROUP', 'CREATE', k, GROUP, '0', 'MKSTREAM').catch(() => {})));
-      return 0;
+      // A lane without its group (data lost) gets it; one without its stream (a retry twin never
+      // written) is left out of reads for a second, or until the bell names its tenant.
+      const exists = (await this.cmd!.hgqGroups(streams.length, ...streams)) as number[];
+      if (this.absent.size > 10_000) this.absent.clear();
+      streams.forEach((k, i) => (exists[i] ? this.absent.delete(k) : this.absent.set(k, { at: this.now(), until: this.now() + 1000 })));
+      return -1; // read again at once, without the missing ones
     }
     return this.hold(res ?? []);
   }
@@ -220,7 +232,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
         this.held.set(`${key} ${id}`, h);
         // A read or a takeover that lands during a stop: handed back at once, never left pending
         // under a consumer that is going away (it would wait a lock duration for a takeover).
-        if (this.stopped) this.settle(h, ['b', h.msgId, h.target, h.attempts, h.since]);
+        if (this.stopped) this.settles.add(h, ['b', h.msgId, h.target, h.attempts, h.since]);
         else this.lanes.push(laneId(tenant, retry), h);
         n++;
       }
@@ -250,12 +262,12 @@ export class StreamDeliveryQueue implements DeliveryQueue {
       .catch((): JobOutcome => ({ kind: 'retry', delayMs: 1000, attempted: false }))
       .then((out) => {
         if (this.abandoned) return;
-        if (out.kind === 'done') this.settle(h, ['d', h.msgId, h.target]);
+        if (out.kind === 'done') this.settles.add(h, ['d', h.msgId, h.target]);
         else {
           const a = h.attempts + (out.attempted ? 1 : 0);
           const due = this.now() + Math.max(0, out.delayMs);
           // Put back without an attempt, it has been due all along; after an attempt, from `due`.
-          this.settle(h, ['r', due, `${h.msgId}\t${h.target}\t${a}\t${h.tenant}\t${out.attempted ? due : h.since}`]);
+          this.settles.add(h, ['r', due, `${h.msgId}\t${h.target}\t${a}\t${h.tenant}\t${out.attempted ? due : h.since}`]);
           this.schedulePromote(due);
         }
       })
@@ -267,10 +279,6 @@ export class StreamDeliveryQueue implements DeliveryQueue {
         this.wake = undefined;
         w?.();
       });
-  }
-
-  private settle(h: Held, op: SettleOp): void {
-    this.settles.add(h, op);
   }
 
   /** Keeps every held entry's claim fresh, so no other worker takes over a job that is running. */
@@ -334,23 +342,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     this.schedulePromote(Math.max(next, this.now() + 20));
   }
 
-  async stats(): Promise<QueueStats> {
-    const r = this.cmd ?? this.producer;
-    const tenants = [...new Set([...this.tenants, ...((await r.smembers(this.keys.lanes)) as string[])])];
-    const t = this.now();
-    const lagSeconds: Record<string, number> = {};
-    let waiting = 0;
-    await Promise.all(
-      tenants.flatMap((tenant) =>
-        [this.keys.first(tenant), this.keys.retry(tenant)].map(async (key) => {
-          const [len, oldest] = await Promise.all([r.xlen(key), r.xrange(key, '-', '+', 'COUNT', 1)]);
-          waiting += len;
-          const first = oldest[0];
-          if (first) lagSeconds[tenant] = Math.max(lagSeconds[tenant] ?? 0, Math.max(0, (t - sinceOf(first[0], first[1])) / 1000));
-        }),
-      ),
-    );
-    return { waiting, delayed: await r.zcard(this.keys.delayed), lagSeconds };
+  stats(): Promise<QueueStats> {
+    return queueStats(this.cmd ?? this.producer, this.keys, this.tenants, this.now());
   }
 
   async stop(deadlineMs: number, intakeClosed: Promise<void> = Promise.resolve()): Promise<void> {
@@ -370,7 +363,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
       this.wake?.();
       await withDeadline(this.loopDone, 1500);
       // Entries read but never started go back to their lanes at once, for other instances.
-      for (const { job } of this.lanes.drain()) this.settle(job, ['b', job.msgId, job.target, job.attempts, job.since]);
+      for (const { job } of this.lanes.drain()) this.settles.add(job, ['b', job.msgId, job.target, job.attempts, job.since]);
       await withDeadline(this.settles.flush(), 2000);
       this.settles.close();
       this.closed = true;

@@ -133,3 +133,22 @@ for tenant in pairs(rung) do redis.call('XADD', KEYS[3], 'MAXLEN', '~', '64', '*
 local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return { #due, nxt[2] or '-1' }
 `;
+
+/**
+ * GROUPS: after a read met a lane without its group (NOGROUP). KEYS: the lanes read. Gives each
+ * stream that exists the group it lacks (data lost, say) and answers 1, or 0 for a stream that
+ * does not exist: it is never made here, only by ADD and PROMOTE when they write to it, so idle
+ * readers leave no empty streams behind.
+ */
+export const GROUPS = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.pcall('XGROUP', 'CREATE', key, '${GROUP}', '0')
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+`;

@@ -5,10 +5,10 @@
  * and written when it is back: nothing finished is lost or run again because of an outage.
  */
 import { Redis } from 'ioredis';
-import { ADD, PROMOTE, SETTLE } from './stream-scripts.js';
+import { ADD, GROUPS, PROMOTE, SETTLE } from './stream-scripts.js';
 
 /** A connection with the queue's scripts defined on it. */
-export type Scripted = Redis & Record<'hgqAdd' | 'hgqSettle' | 'hgqPromote', (...args: (string | number)[]) => Promise<unknown>>;
+export type Scripted = Redis & Record<'hgqAdd' | 'hgqSettle' | 'hgqPromote' | 'hgqGroups', (...args: (string | number)[]) => Promise<unknown>>;
 
 export function scripted(r: Redis): Scripted {
   r.on('error', () => {});
@@ -17,6 +17,7 @@ export function scripted(r: Redis): Scripted {
   r.defineCommand('hgqAdd', { lua: ADD });
   r.defineCommand('hgqSettle', { lua: SETTLE });
   r.defineCommand('hgqPromote', { lua: PROMOTE });
+  r.defineCommand('hgqGroups', { lua: GROUPS });
   return r as Scripted;
 }
 
