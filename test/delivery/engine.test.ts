@@ -32,10 +32,12 @@ function publish(g: TestGateway, type: string, data: unknown, headers: Record<st
 }
 
 for (const driver of ['memory', 'redis'] as const) {
+  // One prefix per gateway: gateways sharing a prefix would share one queue and take each other's jobs.
+  const stores = testStores(`engine-${driver}`);
+  // At file level, after openResources' hook: the keys go once the gateways are closed, so a
+  // delivery still running at the end of a test cannot write one back.
+  after(() => stores.cleanUp());
   describe(`egress with the ${driver} store`, () => {
-    // One prefix per gateway: gateways sharing a prefix would share one queue and take each other's jobs.
-    const stores = testStores(`engine-${driver}`);
-    after(() => stores.cleanUp());
     const storeYaml = () => stores.yaml(driver);
 
     test('fans out to subscribed endpoints; every delivery verifies with standardwebhooks', async () => {
