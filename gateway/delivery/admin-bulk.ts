@@ -11,7 +11,7 @@ import { DEFAULT_TENANT } from '../config/types.js';
 import { Errors } from '../errors.js';
 import type { DeliveryEngine } from './engine.js';
 import { eventMatches } from './endpoints.js';
-import { ingressTarget, upstreamOf, type StoredMessage } from './types.js';
+import { upstreamOf, type StoredMessage } from './types.js';
 
 const bad = Errors.ADMIN_BAD_INPUT;
 
@@ -99,17 +99,6 @@ function tenantOf(msg: StoredMessage): string {
   return (msg as { tenant?: string }).tenant ?? DEFAULT_TENANT;
 }
 
-/**
- * Every target failed deliveries can be retried on: the endpoints (of `tenant`, if given) and
- * the running config's upstreams (async ingress, default tenant).
- */
-async function retryTargets(engine: DeliveryEngine, tenant: string | undefined): Promise<string[]> {
-  const eps = (await engine.endpoints.list()).filter((e) => tenant === undefined || ((e as { tenant?: string }).tenant ?? DEFAULT_TENANT) === tenant);
-  const targets = eps.map((e) => e.id);
-  if (tenant === undefined || tenant === DEFAULT_TENANT) for (const name of engine.currentSnapshot().upstreams.keys()) targets.push(ingressTarget(name));
-  return targets;
-}
-
 /** `endpoint` in a bulk retry: an endpoint id, or `up_<upstream>` of the running config. */
 async function knownTarget(engine: DeliveryEngine, id: string): Promise<string> {
   const upstream = upstreamOf(id);
@@ -123,7 +112,7 @@ export function registerBulkAdmin(admin: AdminServer, engine: DeliveryEngine, no
     // The declared schema has checked the fields and their types.
     const b = req.body as { status: 'failed'; eventType?: string; tenant?: string; endpoint?: string; dryRun?: boolean } & Record<string, unknown>;
     const range = parseRange(b, now());
-    const targets = b.endpoint !== undefined ? [await knownTarget(engine, b.endpoint)] : await retryTargets(engine, b.tenant);
+    const targets = b.endpoint !== undefined ? [await knownTarget(engine, b.endpoint)] : await engine.deliveryTargets(b.tenant);
     const { eventType, tenant } = b;
     const sel = await selectFailed(engine, targets, range, (m) =>
       (eventType === undefined || (m.eventType !== undefined && eventMatches([eventType], m.eventType))) && (tenant === undefined || tenantOf(m) === tenant));

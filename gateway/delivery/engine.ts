@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { EventTypeDirectory } from '../catalogue/event-types.js';
 import { eventTypeStoreFor } from '../catalogue/store.js';
 import type { Snapshot } from '../compile.js';
+import { DEFAULT_TENANT } from '../config/types.js';
 import type { Metrics, QueueDepth } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { EndpointDirectory } from './endpoints.js';
@@ -114,12 +115,21 @@ export class DeliveryEngine {
   }
 
   /**
+   * Every target a delivery can have: the endpoints (of `tenant`, if given) and the running
+   * config's upstreams (async ingress, default tenant). Bulk retry and the failed count read it.
+   */
+  async deliveryTargets(tenant?: string): Promise<string[]> {
+    const targets = (await this.endpoints.list()).filter((e) => tenant === undefined || (e.tenant ?? DEFAULT_TENANT) === tenant).map((e) => e.id);
+    if (tenant === undefined || tenant === DEFAULT_TENANT) for (const name of this.snap.upstreams.keys()) targets.push(ingressTarget(name));
+    return targets;
+  }
+
+  /**
    * What the queue holds, for the metrics: waiting and delayed from the queue, failed from the
    * failed index of every endpoint and upstream, and the lag of every tenant (0 when nothing waits).
    */
   async queueDepth(): Promise<QueueDepth> {
-    const [stats, endpoints, tenants] = await Promise.all([this.queue.stats(), this.endpoints.list(), this.tenants.list()]);
-    const targets = [...endpoints.map((e) => e.id), ...[...this.snap.upstreams.keys()].map(ingressTarget)];
+    const [stats, targets, tenants] = await Promise.all([this.queue.stats(), this.deliveryTargets(), this.tenants.list()]);
     const lagSeconds: Record<string, number> = {};
     for (const t of tenants) lagSeconds[t.id] = 0;
     Object.assign(lagSeconds, stats.lagSeconds);

@@ -1,4 +1,5 @@
-import { FairLanes, laneId, retryCap } from './fair-lanes.js';
+import { DEFAULT_TENANT } from '../config/types.js';
+import { FairLanes, laneId, laneOf, retryCap } from './fair-lanes.js';
 
 /** One unit of work: deliver message `msgId` to `target`. `attempts` counts attempts already made. */
 export interface QueueJob {
@@ -49,9 +50,8 @@ export interface QueueStats {
   lagSeconds: Record<string, number>;
 }
 
-
 /** The key of a delivery in the "already queued" set. */
-export const jobKey = (msgId: string, target: string): string => `${msgId}\t${target}`;
+const jobKey = (msgId: string, target: string): string => `${msgId}\t${target}`;
 
 interface HeldJob extends QueueJob {
   tenant: string;
@@ -87,7 +87,8 @@ export class MemoryQueue implements DeliveryQueue {
       const key = jobKey(j.msgId, j.target);
       if (this.queued.has(key)) continue;
       this.queued.add(key);
-      this.lanes.push(laneId(j.tenant ?? 'default', false), { msgId: j.msgId, target: j.target, attempts: j.attempts ?? 0, tenant: j.tenant ?? 'default', dueAt: this.now() });
+      const tenant = j.tenant ?? DEFAULT_TENANT;
+      this.lanes.push(laneId(tenant, false), { msgId: j.msgId, target: j.target, attempts: j.attempts ?? 0, tenant, dueAt: this.now() });
     }
     this.pump();
   }
@@ -102,7 +103,7 @@ export class MemoryQueue implements DeliveryQueue {
       const next = this.lanes.take(this.runningRetries < retryCap(this.concurrency));
       if (!next) return;
       const { job } = next;
-      const retry = next.lane !== laneId(job.tenant, false);
+      const retry = laneOf(next.lane).retry;
       this.running++;
       if (retry) this.runningRetries++;
       this.processor({ msgId: job.msgId, target: job.target, attempts: job.attempts })

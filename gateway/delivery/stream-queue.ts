@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { DEFAULT_TENANT } from '../config/types.js';
 import { redisConnectionOptions } from '../store/redis-connection.js';
 import { FairLanes, laneId, retryCap } from './fair-lanes.js';
 import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats } from './queue.js';
@@ -112,7 +113,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     const index = new Map<string, number>();
     const args: (string | number)[] = [];
     for (const j of jobs) {
-      const tenant = j.tenant ?? 'default';
+      const tenant = j.tenant ?? DEFAULT_TENANT;
       let li = index.get(tenant);
       if (li === undefined) {
         lanes.push(tenant);
@@ -150,11 +151,16 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     this.timers.add(t);
   }
 
+  /** Jobs this worker can still take: its workers less those running and those read and waiting. */
+  private room(): number {
+    return this.opts.concurrency - this.running - this.lanes.size;
+  }
+
   /** The worker loop: read while there is room, start jobs in turn, wait for a finish or the bell. */
   private async loop(): Promise<void> {
     while (!this.stopped) {
       try {
-        const free = this.opts.concurrency - this.running - this.lanes.size;
+        const free = this.room();
         const got = free >= Math.min(16, Math.ceil(this.opts.concurrency / 8)) || this.running === 0 ? await this.read(free) : 0;
         this.pump();
         if (got !== 0 || this.stopped) continue;
@@ -302,7 +308,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     await this.refreshTenants();
     for (const t of this.tenants) {
       for (const key of [this.keys.first(t), this.keys.retry(t)]) {
-        const free = this.opts.concurrency - this.running - this.lanes.size;
+        const free = this.room();
         if (free <= 0) return;
         const res = (await this.cmd!.call('XAUTOCLAIM', key, GROUP, this.consumer, this.opts.lockDurationMs, '0-0', 'COUNT', Math.min(free, 100)).catch(() => null)) as [string, [string, string[]][]] | null;
         if (res && res[1].length) {
