@@ -1,5 +1,6 @@
 import { DEFAULT_TENANT } from '../config/types.js';
 import { FairLanes, laneId, laneOf, retryCap } from './fair-lanes.js';
+import { OrderedKeys } from './ordered-keys.js';
 
 /** One unit of work: deliver message `msgId` to `target`. `attempts` counts attempts already made. */
 export interface QueueJob {
@@ -22,6 +23,17 @@ export interface NewJob {
   target: string;
   tenant?: string;
   attempts?: number;
+  /**
+   * Ordered delivery (a target with `ordering: per-key`): the message's ordering key. Deliveries
+   * of one key to one target run one at a time, in the order they were added.
+   */
+  orderingKey?: string;
+}
+
+/** The head an ordering key's skip ended: its message and the attempts it had made. */
+export interface SkippedHead {
+  msgId: string;
+  attempts: number;
 }
 
 /** The queue interface with two drivers: in-process (memory, below) and Redis Streams (stream-queue.ts). */
@@ -41,6 +53,13 @@ export interface DeliveryQueue {
   stop(deadlineMs: number, intakeClosed?: Promise<void>): Promise<void>;
   /** What is queued now, for `hookgate_queue_depth` and `hookgate_delivery_lag_seconds`. */
   stats(): Promise<QueueStats>;
+  /**
+   * Ordered delivery: ends the head of `key`'s deliveries to `target` without delivering it (the
+   * caller dead-letters it) and lets the next one go; null when the key has nothing queued.
+   */
+  skipHead(target: string, key: string): Promise<SkippedHead | null>;
+  /** Per target of `targets`, how long (s) its oldest ordering key has been blocked behind a failed head (0: none). */
+  orderingBlocked(targets: readonly string[]): Promise<Record<string, number>>;
 }
 
 /** Queue depth by state, and per tenant the age of its oldest due delivery (seconds). */
@@ -62,6 +81,7 @@ interface HeldJob extends QueueJob {
   dueAt: number;
   /** Put back without an attempt: due, though waiting in a timer. */
   heldBack?: boolean;
+  orderingKey?: string;
 }
 
 /** In-process queue: not durable (a restart loses queued work), for the embedded default. Fair like the Redis one. */
@@ -71,6 +91,7 @@ export class MemoryQueue implements DeliveryQueue {
   /** Deliveries waiting, delayed or running: a second add of one is a no-op. */
   private readonly queued = new Set<string>();
   private readonly timers = new Map<NodeJS.Timeout, HeldJob>();
+  private readonly ordered = new OrderedKeys<HeldJob>();
   private running = 0;
   private runningRetries = 0;
   private processor: Processor | undefined;
@@ -88,7 +109,10 @@ export class MemoryQueue implements DeliveryQueue {
       if (this.queued.has(key)) continue;
       this.queued.add(key);
       const tenant = j.tenant ?? DEFAULT_TENANT;
-      this.lanes.push(laneId(tenant, false), { msgId: j.msgId, target: j.target, attempts: j.attempts ?? 0, tenant, dueAt: this.now() });
+      const job: HeldJob = { msgId: j.msgId, target: j.target, attempts: j.attempts ?? 0, tenant, dueAt: this.now() };
+      if (j.orderingKey !== undefined) job.orderingKey = j.orderingKey;
+      // An ordered job waits behind its key's head; the head's done moves it up (settled, below).
+      if (j.orderingKey === undefined || this.ordered.join(j.target, j.orderingKey, job)) this.lanes.push(laneId(tenant, false), job);
     }
     this.pump();
   }
@@ -103,14 +127,23 @@ export class MemoryQueue implements DeliveryQueue {
       const next = this.lanes.take(this.runningRetries < retryCap(this.concurrency));
       if (!next) return;
       const { job } = next;
+      // A skipped head's entry (its key moved on): dropped, never run out of order.
+      if (job.orderingKey !== undefined && !this.ordered.isHead(job.target, job.orderingKey, job.msgId)) continue;
       const retry = laneOf(next.lane).retry;
       this.running++;
       if (retry) this.runningRetries++;
       this.processor({ msgId: job.msgId, target: job.target, attempts: job.attempts })
         .then(
           (out) => {
-            if (out.kind === 'retry') this.later({ ...job, attempts: job.attempts + (out.attempted ? 1 : 0), heldBack: !out.attempted }, out.delayMs);
-            else this.queued.delete(jobKey(job.msgId, job.target));
+            const key = job.orderingKey;
+            if (key !== undefined && !this.ordered.isHead(job.target, key, job.msgId)) return; // skipped while it ran
+            if (out.kind === 'retry') {
+              if (key !== undefined && out.attempted) this.ordered.markFailing(job.target, key, this.now());
+              this.later({ ...job, attempts: job.attempts + (out.attempted ? 1 : 0), heldBack: !out.attempted }, out.delayMs);
+            } else {
+              this.queued.delete(jobKey(job.msgId, job.target));
+              if (key !== undefined) this.moveUp(job.target, key, job.msgId);
+            }
           },
           // The processor handles its own errors; this is a last resort so no job is lost.
           () => this.later({ ...job, heldBack: true }, 1000),
@@ -122,6 +155,33 @@ export class MemoryQueue implements DeliveryQueue {
           this.pump();
         });
     }
+  }
+
+  /** An ordered head is done or skipped: the key's next delivery enters its lane. */
+  private moveUp(target: string, key: string, msgId: string): void {
+    const next = this.ordered.advance(target, key, msgId);
+    if (next) this.lanes.push(laneId(next.tenant, false), { ...next, dueAt: this.now() });
+  }
+
+  async skipHead(target: string, key: string): Promise<SkippedHead | null> {
+    const head = this.ordered.head(target, key);
+    if (!head) return null;
+    // The head's own attempts: a retry waiting in a timer carries the latest count.
+    let attempts = head.attempts;
+    for (const [t, j] of this.timers) {
+      if (j.msgId !== head.msgId || j.target !== target) continue;
+      attempts = j.attempts;
+      clearTimeout(t);
+      this.timers.delete(t);
+    }
+    this.queued.delete(jobKey(head.msgId, target));
+    this.moveUp(target, key, head.msgId);
+    this.pump();
+    return { msgId: head.msgId, attempts };
+  }
+
+  async orderingBlocked(targets: readonly string[]): Promise<Record<string, number>> {
+    return this.ordered.blockedSeconds(targets, this.now());
   }
 
   private later(job: HeldJob, delayMs: number): void {

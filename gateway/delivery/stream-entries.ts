@@ -1,7 +1,7 @@
-/** Small helpers of the stream queue (stream-queue.ts): reading entries, its stats, and two utilities. */
+/** Small helpers of the stream queue (stream-queue.ts): reading entries, the heartbeat's claims, its stats, and two utilities. */
 import type { Redis } from 'ioredis';
 import type { QueueStats } from './queue.js';
-import type { QueueKeys } from './stream-scripts.js';
+import { GROUP, type QueueKeys } from './stream-scripts.js';
 
 /** A field of a stream entry (`[name, value, name, value, ...]`), '' when absent. */
 export function field(f: string[], name: string): string {
@@ -45,4 +45,19 @@ export async function queueStats(r: Redis, keys: QueueKeys, known: Iterable<stri
     ),
   );
   return { waiting, delayed: await r.zcard(keys.delayed), lagSeconds };
+}
+
+/** Claims `entries` for `consumer` again, so no other worker takes over a job that is running (the heartbeat). */
+export async function claimAgain(r: Redis, consumer: string, entries: Iterable<{ key: string; id: string }>): Promise<void> {
+  const byKey = new Map<string, string[]>();
+  for (const e of entries) {
+    const ids = byKey.get(e.key) ?? [];
+    ids.push(e.id);
+    byKey.set(e.key, ids);
+  }
+  const calls: Promise<unknown>[] = [];
+  for (const [key, ids] of byKey) {
+    for (let i = 0; i < ids.length; i += 500) calls.push(r.call('XCLAIM', key, GROUP, consumer, 0, ...ids.slice(i, i + 500), 'JUSTID'));
+  }
+  await Promise.all(calls);
 }

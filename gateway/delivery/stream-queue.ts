@@ -5,10 +5,11 @@ import type { Logger } from 'pino';
 import { DEFAULT_TENANT } from '../config/types.js';
 import { redisConnectionOptions } from '../store/redis-connection.js';
 import { FairLanes, laneId, retryCap } from './fair-lanes.js';
-import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats } from './queue.js';
+import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats, SkippedHead } from './queue.js';
 import { GROUP, QueueKeys } from './stream-scripts.js';
-import { field, queueStats, rotate, sinceOf, withDeadline } from './stream-entries.js';
+import { claimAgain, field, queueStats, rotate, sinceOf, withDeadline } from './stream-entries.js';
 import { scripted, SettleWriter, type Scripted } from './stream-settles.js';
+import { backOp, doneOp, DROP_OP, isOrderedHead, orderingBlocked, retryOp, skipOrderedHead, type Held } from './stream-ordering.js';
 
 export interface StreamQueueOptions {
   url: string;
@@ -25,19 +26,6 @@ export interface StreamQueueOptions {
   producer?: Redis;
 }
 
-/** An entry this worker holds: read, running, or finished and waiting for its settle to be written. */
-interface Held {
-  key: string;
-  id: string;
-  msgId: string;
-  target: string;
-  attempts: number;
-  tenant: string;
-  retry: boolean;
-  /** Since when it has been due (ms): field `w`, else the entry's time. */
-  since: number;
-}
-
 /** Entries a read takes from one lane at most, and lanes one read names at most. */
 const MAX_COUNT = 128;
 const MAX_STREAMS_PER_READ = 128;
@@ -51,7 +39,8 @@ const MAX_STREAMS_PER_READ = 128;
  * - a job whose worker died (kill -9) stays pending in the group and is taken over with XAUTOCLAIM
  *   once it has been idle for `lockDurationMs`; running jobs keep their claim fresh (heartbeat);
  * - a retry waits in a sorted set by due time and survives restarts; promotion is one script;
- * - while Redis is away nothing is dropped: settles are kept and written when it is back.
+ * - while Redis is away nothing is dropped: settles are kept and written when it is back;
+ * - ordered deliveries of one key run one at a time, in order (stream-ordering.ts).
  */
 export class StreamDeliveryQueue implements DeliveryQueue {
   readonly durable = true;
@@ -119,11 +108,11 @@ export class StreamDeliveryQueue implements DeliveryQueue {
         lanes.push(tenant);
         index.set(tenant, (li = lanes.length));
       }
-      args.push(li, j.msgId, j.target, j.attempts ?? 0);
+      args.push(li, j.msgId, j.target, j.attempts ?? 0, j.orderingKey ?? '');
     }
     const k = this.keys;
     await this.firstConnect;
-    await this.producer.hgqAdd(3 + lanes.length, k.ids, k.lanes, k.bell, ...lanes.map((t) => k.first(t)), lanes.length, ...lanes, ...args);
+    await this.producer.hgqAdd(3 + lanes.length, k.ids, k.lanes, k.bell, ...lanes.map((t) => k.first(t)), lanes.length, ...lanes, k.base, ...args);
     for (const t of lanes) this.tenants.add(t);
   }
 
@@ -235,10 +224,12 @@ export class StreamDeliveryQueue implements DeliveryQueue {
       for (const [id, f] of entries) {
         if (!f) continue;
         const h: Held = { key, id, msgId: field(f, 'm'), target: field(f, 't'), attempts: Number(field(f, 'a')) || 0, tenant, retry, since: sinceOf(id, f) };
+        const order = field(f, 'o');
+        if (order !== '') h.order = order;
         this.held.set(`${key} ${id}`, h);
         // A read or a takeover that lands during a stop: handed back at once, never left pending
         // under a consumer that is going away (it would wait a lock duration for a takeover).
-        if (this.stopped) this.settles.add(h, ['b', h.msgId, h.target, h.attempts, h.since]);
+        if (this.stopped) this.settles.add(h, backOp(h));
         else this.lanes.push(laneId(tenant, retry), h);
         n++;
       }
@@ -263,17 +254,21 @@ export class StreamDeliveryQueue implements DeliveryQueue {
   private run(h: Held): void {
     this.running++;
     if (h.retry) this.runningRetries++;
-    this.processor!({ msgId: h.msgId, target: h.target, attempts: h.attempts })
+    const job = { msgId: h.msgId, target: h.target, attempts: h.attempts };
+    // An ordered entry runs only as its key's head (one LINDEX; unordered entries skip it).
+    const ran: Promise<JobOutcome | 'stale'> = h.order === undefined ? this.processor!(job) : isOrderedHead(this.cmd!, this.keys, h).then((head): Promise<JobOutcome | 'stale'> | 'stale' => (head ? this.processor!(job) : 'stale'));
+    ran
       // The processor handles its own errors; this is a last resort so no job is lost.
       .catch((): JobOutcome => ({ kind: 'retry', delayMs: 1000, attempted: false }))
       .then((out) => {
         if (this.abandoned) return;
-        if (out.kind === 'done') this.settles.add(h, ['d', h.msgId, h.target]);
+        if (out === 'stale') this.settles.add(h, DROP_OP);
+        else if (out.kind === 'done') this.settles.add(h, doneOp(h));
         else {
           const a = h.attempts + (out.attempted ? 1 : 0);
           const due = this.now() + Math.max(0, out.delayMs);
           // Put back without an attempt, it has been due all along; after an attempt, from `due`.
-          this.settles.add(h, ['r', due, `${h.msgId}\t${h.target}\t${a}\t${h.tenant}\t${out.attempted ? due : h.since}`]);
+          this.settles.add(h, retryOp(h, due, a, out.attempted ? due : h.since, out.attempted ? this.now() : undefined));
           this.schedulePromote(due);
         }
       })
@@ -288,18 +283,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
   }
 
   /** Keeps every held entry's claim fresh, so no other worker takes over a job that is running. */
-  private async heartbeat(): Promise<void> {
-    const byKey = new Map<string, string[]>();
-    for (const h of this.held.values()) {
-      const ids = byKey.get(h.key) ?? [];
-      ids.push(h.id);
-      byKey.set(h.key, ids);
-    }
-    const calls: Promise<unknown>[] = [];
-    for (const [key, ids] of byKey) {
-      for (let i = 0; i < ids.length; i += 500) calls.push(this.cmd!.call('XCLAIM', key, GROUP, this.consumer, 0, ...ids.slice(i, i + 500), 'JUSTID'));
-    }
-    await Promise.all(calls);
+  private heartbeat(): Promise<void> {
+    return claimAgain(this.cmd!, this.consumer, this.held.values());
   }
 
   /** Takes over entries idle for `lockDurationMs` (their worker died), as far as there is room. */
@@ -352,6 +337,14 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     return queueStats(this.cmd ?? this.producer, this.keys, this.tenants, this.now());
   }
 
+  skipHead(target: string, key: string): Promise<SkippedHead | null> {
+    return skipOrderedHead(this.producer, this.keys, target, key);
+  }
+
+  orderingBlocked(targets: readonly string[]): Promise<Record<string, number>> {
+    return orderingBlocked(this.cmd ?? this.producer, this.keys, targets, this.now());
+  }
+
   async stop(deadlineMs: number, intakeClosed: Promise<void> = Promise.resolve()): Promise<void> {
     this.stopped = true;
     if (this.promoteTimer) clearTimeout(this.promoteTimer.t);
@@ -369,7 +362,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
       this.wake?.();
       await withDeadline(this.loopDone, 1500);
       // Entries read but never started go back to their lanes at once, for other instances.
-      for (const { job } of this.lanes.drain()) this.settles.add(job, ['b', job.msgId, job.target, job.attempts, job.since]);
+      for (const { job } of this.lanes.drain()) this.settles.add(job, backOp(job));
       await withDeadline(this.settles.flush(), 2000);
       this.settles.close();
       this.closed = true;

@@ -5,19 +5,20 @@
  * and written when it is back: nothing finished is lost or run again because of an outage.
  */
 import { Redis } from 'ioredis';
-import { ADD, GROUPS, PROMOTE, SETTLE } from './stream-scripts.js';
+import { ADD, GROUPS, PROMOTE, SETTLE, SKIP } from './stream-scripts.js';
 
 /** A connection with the queue's scripts defined on it. */
-export type Scripted = Redis & Record<'hgqAdd' | 'hgqSettle' | 'hgqPromote' | 'hgqGroups', (...args: (string | number)[]) => Promise<unknown>>;
+export type Scripted = Redis & Record<'hgqAdd' | 'hgqSettle' | 'hgqPromote' | 'hgqGroups' | 'hgqSkip', (...args: (string | number)[]) => Promise<unknown>>;
 
 export function scripted(r: Redis): Scripted {
   r.on('error', () => {});
   // A shared connection (the store's) may have them already.
-  if ((r as unknown as Partial<Scripted>).hgqAdd) return r as Scripted;
+  if ((r as unknown as Partial<Scripted>).hgqSkip) return r as Scripted;
   r.defineCommand('hgqAdd', { lua: ADD });
   r.defineCommand('hgqSettle', { lua: SETTLE });
   r.defineCommand('hgqPromote', { lua: PROMOTE });
   r.defineCommand('hgqGroups', { lua: GROUPS });
+  r.defineCommand('hgqSkip', { lua: SKIP });
   return r as Scripted;
 }
 

@@ -37,6 +37,12 @@ function recordingQueue() {
     async stats() {
       return { waiting: added.length, delayed: 0, lagSeconds: {} };
     },
+    async skipHead() {
+      return null;
+    },
+    async orderingBlocked() {
+      return {};
+    },
   };
   return q satisfies DeliveryQueue;
 }
