@@ -64,6 +64,7 @@ const CATALOGUE = {
   TENANT_PAYLOAD_TOO_LARGE: { status: 413, message: (limit: number) => `the event body exceeds this tenant's limit of ${limit} bytes`, doc: 'A published event over the tenant\'s `quotas.maxPayloadBytes` or the policy\'s `maxPayloadBytes`. Nothing was queued.' },
   TENANT_QUOTA_EXCEEDED: { status: 409, message: detail, doc: 'Creating the endpoint would exceed the tenant\'s `quotas.maxEndpoints`.' },
   MESSAGE_NOT_FOUND: { status: 404, message: (id: string) => `no message "${id}" (unknown or past retention)`, doc: 'Unknown message id, or past retention.' },
+  ORDERING_KEY_NOT_FOUND: { status: 404, message: (endpoint: string, key: string) => `endpoint "${endpoint}" has no delivery queued for ordering key "${key}"`, doc: 'The skip route: the ordering key has nothing queued for that endpoint (nothing blocked to skip).' },
   EVENT_TYPE_NOT_FOUND: { status: 404, message: detail, doc: 'Unknown event type or version (admin API).' },
   EVENT_TYPE_EXISTS: { status: 409, message: (name: string, version: number) => `event type ${name} version ${version} already exists`, doc: 'That event type version already exists (in gateway.yaml or the store).' },
   EVENT_TYPE_READONLY: { status: 409, message: detail, doc: 'The event type is declared in gateway.yaml.' },

@@ -8,6 +8,8 @@ export interface QueueDepth {
   delayed: number;
   failed: number;
   lagSeconds: Record<string, number>;
+  /** Per `ordering: per-key` endpoint, the age of its oldest key blocked behind a failed head (0: none). */
+  orderingBlockedSeconds?: Record<string, number>;
 }
 
 /** Prometheus metrics, one registry per gateway so several gateways in one process don't collide. */
@@ -98,6 +100,18 @@ export class Metrics implements PluginMetrics {
         if (!d) return;
         this.reset();
         for (const [tenant, s] of Object.entries(d.lagSeconds)) this.set({ tenant }, s);
+      },
+    });
+    new Gauge({
+      name: 'hookgate_ordering_blocked_seconds',
+      help: 'Per endpoint with ordering: per-key, how long its oldest ordering key has been blocked behind a head that failed an attempt (0 when none is)',
+      labelNames: ['endpoint'],
+      registers: [this.registry],
+      async collect() {
+        const d = await depth();
+        if (!d) return;
+        this.reset();
+        for (const [endpoint, s] of Object.entries(d.orderingBlockedSeconds ?? {})) this.set({ endpoint }, s);
       },
     });
   }

@@ -45,6 +45,7 @@ const ENDPOINT_FIELDS = {
     description: 'Catalogue version pinned per event type, e.g. {"invoice.paid": 2}: the endpoint receives only that version.',
   },
   policy: endpointPolicyInput,
+  ordering: field('ordering', { description: 'per-key: messages published with the same `orderingKey` reach the endpoint one at a time, in publish order (a failing one blocks its key only; see the skip route); none (the default): no order.' }),
 };
 
 const SECRET = field('secret', { description: 'A `whsec_` secret of your own; generated when omitted.' });
@@ -107,6 +108,7 @@ export const endpointView: Schema = {
     tls: { type: ['object', 'null'], description: 'Whether a CA is set, the TLS server name, and the client certificate\'s subject, fingerprint and expiry (never the key).' },
     eventVersions: { type: 'object', additionalProperties: { type: 'integer' } },
     policy: { type: ['object', 'null'], description: "The endpoint's own policy layer (config `policy`, or set here)." },
+    ordering: { enum: ['none', 'per-key'], description: 'Ordered delivery per `orderingKey`.' },
     state: { enum: ['enabled', 'disabled'] },
     disabledReason: { type: ['string', 'null'] },
     source: { enum: ['config', 'api'] },
@@ -163,6 +165,7 @@ export const responses = {
       tenant: { type: 'string', description: "The message's tenant (ingress: the default tenant)." },
       eventType: { type: ['string', 'null'] },
       createdAt: ISO_TIME,
+      orderingKey: { type: ['string', 'null'], description: 'The `orderingKey` it was published with.' },
       status: DELIVERY_STATUS,
       payload: { description: 'The event as published (events), or the request body when it is text.' },
       request: { type: 'object', properties: { method: { type: 'string' }, path: { type: 'string' }, bodyBytes: { type: 'integer' } } },

@@ -83,7 +83,12 @@ export interface EndpointConfig {
   policy?: DeliveryPolicyConfig;
   /** Version pins: event type name → the one version this endpoint receives. */
   eventVersions?: Record<string, number>;
+  /** Ordered delivery per `orderingKey` (schema default "none"). */
+  ordering: EndpointOrdering;
 }
+
+/** `per-key`: deliveries of one ordering key to the endpoint go one at a time, in publish order. */
+export type EndpointOrdering = 'none' | 'per-key';
 
 /** One version of an event type in the catalogue (`eventTypes[]`, or created through the admin API). */
 export interface EventTypeConfig {

@@ -49,6 +49,7 @@ export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTl
     rateLimitPerSec: ep.rateLimitPerSec ?? null,
     eventVersions: ep.eventVersions ?? {},
     policy: ep.policy ?? null,
+    ordering: ep.ordering ?? 'none',
     description: ep.description ?? null,
     state: ep.disabled ? 'disabled' : 'enabled',
     disabledReason: ep.disabled ? ep.disabledReason ?? null : null,
@@ -130,6 +131,10 @@ function checkFields(endpoints: EndpointDirectory, b: Record<string, unknown>, p
     out.disabled = b.disabled;
   }
   if (b.eventVersions !== undefined) out.eventVersions = checkEventVersions(b.eventVersions);
+  if (b.ordering !== undefined) {
+    if (b.ordering !== 'none' && b.ordering !== 'per-key') throw bad('"ordering" must be "none" or "per-key"');
+    out.ordering = b.ordering;
+  }
   // The admin listener checked it against gateway.yaml's deliveryPolicy rules; null clears it.
   if (b.policy !== undefined) out.policy = b.policy === null ? undefined : (b.policy as DeliveryPolicyConfig);
   return out;
@@ -153,7 +158,7 @@ function checkSecret(v: unknown): string | undefined {
 export async function createEndpointFrom(engine: DeliveryEngine, body: unknown, pathTenant?: string): Promise<AdminReply> {
   const endpoints = engine.endpoints;
   const b = obj(body);
-  only(b, ['id', 'url', 'events', 'secret', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions', 'policy', ...(pathTenant === undefined ? ['tenant'] : [])]);
+  only(b, ['id', 'url', 'events', 'secret', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions', 'policy', 'ordering', ...(pathTenant === undefined ? ['tenant'] : [])]);
   const id = b.id === undefined ? newEndpointId() : b.id;
   if (typeof id !== 'string' || !ID.test(id)) throw bad('"id" must be 1-64 letters, digits, dots, dashes or underscores');
   if (b.tenant !== undefined && (typeof b.tenant !== 'string' || !TENANT.test(b.tenant))) throw bad('"tenant" must be a tenant id (1-64 letters, digits, dots, dashes or underscores)');
@@ -203,7 +208,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   admin.route('PATCH', '/admin/endpoints/:id', async (req) => {
     const ep = await mustEndpoint(req.params.id!);
     const b = obj(req.body);
-    only(b, ['url', 'events', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions', 'policy']);
+    only(b, ['url', 'events', 'headers', 'tls', 'rateLimitPerSec', 'description', 'disabled', 'eventVersions', 'policy', 'ordering']);
     if (ep.source === 'config' && Object.keys(b).some((k) => k !== 'disabled')) {
       throw Errors.ENDPOINT_READONLY(`endpoint "${ep.id}" is declared in gateway.yaml; change it there (only "disabled" can be set here)`);
     }
@@ -274,6 +279,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
         tenant: m.tenant,
         eventType: m.eventType ?? null,
         createdAt: new Date(m.createdAt).toISOString(),
+        orderingKey: m.orderingKey ?? null,
         status: overallStatus(deliveries),
         payload: m.bodyEncoding === 'utf8' ? safeJson(m.body) : null,
         request: m.kind === 'ingress' ? { method: m.method, path: m.path, bodyBytes: Buffer.from(m.body, 'base64').length } : undefined,

@@ -45,7 +45,7 @@ export function newEndpointId(): string {
 }
 
 /** The fields the admin API may set. */
-export type EndpointFields = Partial<Pick<EndpointRecord, 'url' | 'events' | 'headers' | 'tls' | 'rateLimitPerSec' | 'description' | 'disabled' | 'eventVersions' | 'policy'>>;
+export type EndpointFields = Partial<Pick<EndpointRecord, 'url' | 'events' | 'headers' | 'tls' | 'rateLimitPerSec' | 'description' | 'disabled' | 'eventVersions' | 'policy' | 'ordering'>>;
 
 export interface EndpointDirectoryOptions {
   repo: DeliveryRepository;
@@ -136,6 +136,7 @@ export class EndpointDirectory {
         retry: c.retry,
         policy: c.policy,
         eventVersions: c.eventVersions,
+        ordering: c.ordering,
         createdAt: cur?.createdAt ?? t,
         updatedAt: t,
       });
@@ -225,7 +226,7 @@ export class EndpointDirectory {
   async create(id: string, fields: EndpointFields & { url: string }, secret: string = generateSecret(), tenant: string = DEFAULT_TENANT): Promise<{ endpoint: EndpointRecord; secret: string }> {
     if (await this.repo.getEndpoint(id)) throw Errors.ENDPOINT_EXISTS(id);
     const t = this.opts.now();
-    const endpoint: EndpointRecord = { id, tenant, url: fields.url, events: fields.events ?? ['*'], secrets: [{ secret }], headers: fields.headers, tls: fields.tls, rateLimitPerSec: fields.rateLimitPerSec, description: fields.description, disabled: fields.disabled ?? false, eventVersions: fields.eventVersions, policy: fields.policy, source: 'api', createdAt: t, updatedAt: t };
+    const endpoint: EndpointRecord = { id, tenant, url: fields.url, events: fields.events ?? ['*'], secrets: [{ secret }], headers: fields.headers, tls: fields.tls, rateLimitPerSec: fields.rateLimitPerSec, description: fields.description, disabled: fields.disabled ?? false, eventVersions: fields.eventVersions, policy: fields.policy, ordering: fields.ordering, source: 'api', createdAt: t, updatedAt: t };
     await this.repo.putEndpoint(endpoint);
     this.changed(id);
     this.opts.events.raise('endpoint.created', { endpointId: id });

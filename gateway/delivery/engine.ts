@@ -129,11 +129,12 @@ export class DeliveryEngine {
    * failed index of every endpoint and upstream, and the lag of every tenant (0 when nothing waits).
    */
   async queueDepth(): Promise<QueueDepth> {
-    const [stats, targets, tenants] = await Promise.all([this.queue.stats(), this.deliveryTargets(), this.tenants.list()]);
+    const [stats, targets, tenants, endpoints] = await Promise.all([this.queue.stats(), this.deliveryTargets(), this.tenants.list(), this.endpoints.all()]);
     const lagSeconds: Record<string, number> = {};
     for (const t of tenants) lagSeconds[t.id] = 0;
     Object.assign(lagSeconds, stats.lagSeconds);
-    return { waiting: stats.waiting, delayed: stats.delayed, failed: await this.repo.countFailed(targets), lagSeconds };
+    const orderingBlockedSeconds = await this.queue.orderingBlocked(endpoints.filter((e) => e.ordering === 'per-key').map((e) => e.id));
+    return { waiting: stats.waiting, delayed: stats.delayed, failed: await this.repo.countFailed(targets), lagSeconds, orderingBlockedSeconds };
   }
 
   /** Runs one job. Every path ends in done or retry; errors (store outage) retry the job. */

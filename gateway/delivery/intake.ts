@@ -10,6 +10,7 @@ import { DEFAULT_TENANT, type RetryPolicyConfig } from '../config/types.js';
 import { Errors, GatewayError } from '../errors.js';
 import type { DeliveryPolicies } from './effective-policy.js';
 import { eventMatches, type EndpointDirectory } from './endpoints.js';
+import { jobsOf, orderedFor } from './ordering.js';
 import type { DeliveryQueue } from './queue.js';
 import { retentionMs } from './repository.js';
 import { scheduleOf, type RetryPolicy } from './retry.js';
@@ -42,6 +43,8 @@ export interface PublishedEvent {
   tenant?: string;
   /** Narrows the fan-out to these of the tenant's matching endpoints. */
   endpoints?: string[];
+  /** Deliveries to `ordering: per-key` endpoints go in publish order per key (ignored by other endpoints). */
+  orderingKey?: string;
 }
 
 export interface PublishOptions {
@@ -104,15 +107,15 @@ export class DeliveryIntake {
     }
   }
 
-  /** Stores a message and queues one job per target. */
-  private accept(what: string, msg: StoredMessage): Promise<void> {
+  /** Stores a message and queues one job per target (ordered per key for the targets in `ordered`). */
+  private accept(what: string, msg: StoredMessage, ordered: ReadonlySet<string> = NONE): Promise<void> {
     return this.durableWrite(what, async () => {
       // One after the other, though both go on the store's connection: a worker must never read a
       // delivery whose message is not written yet (a script's first run, EVALSHA refused and sent
       // again as EVAL, could reorder two commands sent at once).
       await this.opts.repo.saveMessage(msg, this.retention);
       this.remember(msg);
-      if (msg.targets.length) await this.opts.queue.add(msg.targets.map((target) => ({ msgId: msg.id, target, tenant: msg.tenant })));
+      if (msg.targets.length) await this.opts.queue.add(jobsOf(msg, msg.targets, ordered));
     });
   }
 
@@ -159,8 +162,9 @@ export class DeliveryIntake {
       schedule: scheduleFor(opts.retry),
       targets: endpoints.map((e) => e.id),
     };
+    if (event.orderingKey !== undefined) msg.orderingKey = event.orderingKey;
     try {
-      await this.accept('publish', msg);
+      await this.accept('publish', msg, new Set(endpoints.filter((e) => orderedFor(msg, e)).map((e) => e.id)));
     } catch (err) {
       if (opts.idempotencyKey) await this.opts.repo.releaseIdempotency(opts.idempotencyKey).catch(() => {});
       throw err;
@@ -213,8 +217,10 @@ export class DeliveryIntake {
     const made = new Map<string, number>();
     for (const a of await this.opts.repo.getAttempts(msg.id)) made.set(a.target, Math.max(made.get(a.target) ?? 0, a.attempt));
     for (const t of targets) await this.opts.repo.requeue(msg.id, t, made.get(t) ?? 0, this.retention);
-    const tenant = msg.tenant ?? DEFAULT_TENANT;
-    await this.opts.queue.add(targets.map((t) => ({ msgId: msg.id, target: t, tenant, attempts: made.get(t) ?? 0 })));
+    // An ordered delivery queued again joins its key's tail.
+    const ordered = new Set<string>();
+    if (msg.orderingKey !== undefined) for (const t of targets) if (orderedFor(msg, await this.opts.endpoints.get(t))) ordered.add(t);
+    await this.opts.queue.add(jobsOf({ ...msg, tenant: msg.tenant ?? DEFAULT_TENANT }, targets, ordered, made));
   }
 
   /** A message for an attempt: from memory when this instance accepted it or read it lately. */
@@ -235,6 +241,8 @@ export class DeliveryIntake {
     if (this.messageCache.size > MESSAGE_CACHE_SIZE) this.messageCache.delete(this.messageCache.keys().next().value!);
   }
 }
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** `{deprecated}` when the admitted version is deprecated, else nothing (no undefined key). */
 function deprecation(admitted: { deprecated?: { sunset: string } }): { deprecated?: { sunset: string } } {

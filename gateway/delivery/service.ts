@@ -14,6 +14,9 @@ import { registerEventTypeAdmin } from './admin-event-types.js';
 import { registerTenantAdmin } from './admin-tenants.js';
 import { registerSecretAdmin } from './admin-secrets.js';
 import { DeliveryEngine } from './engine.js';
+import type { PublishedEvent } from './intake.js';
+import { ORDERING_KEY, ORDERING_KEY_RULE } from './ordering.js';
+import { registerOrderingAdmin } from './admin-ordering.js';
 import { MemoryQueue, type DeliveryQueue } from './queue.js';
 import { StreamDeliveryQueue } from './stream-queue.js';
 import { MemoryRepository, RedisRepository } from './repository.js';
@@ -25,14 +28,14 @@ const EVENT_TYPE = /^[A-Za-z0-9_.:-]{1,256}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 // The rule gateway.yaml's tenant ids follow.
 const TENANT_ID = new RegExp(gatewaySchema().$defs.tenantId.pattern as string);
-const EVENT_FIELDS = ['type', 'data', 'version', 'tenant', 'endpoints'];
+const EVENT_FIELDS = ['type', 'data', 'version', 'tenant', 'endpoints', 'orderingKey'];
 
 function usesDelivery(snap: Snapshot): boolean {
   return snap.routes.some((r) => r.action.kind === 'deliver' || r.action.kind === 'publish');
 }
 
-/** Parses and checks a published event: `{"type": "a.b", "data": {...}, "version"?, "tenant"?, "endpoints"?}`. */
-export function parseEvent(body: Buffer | undefined): { type: string; version?: number; data: unknown; tenant?: string; endpoints?: string[] } {
+/** Parses and checks a published event: `{"type": "a.b", "data": {...}, "version"?, "tenant"?, "endpoints"?, "orderingKey"?}`. */
+export function parseEvent(body: Buffer | undefined): PublishedEvent {
   const bytes = body ?? Buffer.alloc(0);
   // Decoding would turn invalid bytes into U+FFFD and sign an event the publisher never sent.
   if (!isUtf8(bytes)) throw Errors.EVENT_INVALID('the body is not valid UTF-8');
@@ -46,14 +49,16 @@ export function parseEvent(body: Buffer | undefined): { type: string; version?: 
   const o = v as Record<string, unknown>;
   if (typeof o.type !== 'string' || !EVENT_TYPE.test(o.type)) throw Errors.EVENT_INVALID('"type" must be a dot-separated event type such as "invoice.paid" (letters, digits, . _ : -)');
   if (!('data' in o) || o.data === undefined) throw Errors.EVENT_INVALID('"data" is required');
-  for (const k of Object.keys(o)) if (!EVENT_FIELDS.includes(k)) throw Errors.EVENT_INVALID(`unknown field "${k}" (an event has "type", "data" and optional "version", "tenant", "endpoints")`);
+  for (const k of Object.keys(o)) if (!EVENT_FIELDS.includes(k)) throw Errors.EVENT_INVALID(`unknown field "${k}" (an event has "type", "data" and optional "version", "tenant", "endpoints", "orderingKey")`);
   if (o.version !== undefined && (!Number.isInteger(o.version) || (o.version as number) < 1)) throw Errors.EVENT_INVALID('"version" must be an integer of at least 1 (a catalogue version)');
   if (o.tenant !== undefined && (typeof o.tenant !== 'string' || !TENANT_ID.test(o.tenant))) throw Errors.EVENT_INVALID('"tenant" must be a tenant id (1-64 letters, digits, dots, dashes or underscores)');
   if (o.endpoints !== undefined && (!Array.isArray(o.endpoints) || o.endpoints.length === 0 || o.endpoints.length > 1000 || !o.endpoints.every((e) => typeof e === 'string' && e.length > 0 && e.length <= 64))) throw Errors.EVENT_INVALID('"endpoints" must be a non-empty array of endpoint ids');
-  const out: { type: string; version?: number; data: unknown; tenant?: string; endpoints?: string[] } = { type: o.type, data: o.data };
+  if (o.orderingKey !== undefined && (typeof o.orderingKey !== 'string' || !ORDERING_KEY.test(o.orderingKey))) throw Errors.EVENT_INVALID(`"orderingKey" must be a string of ${ORDERING_KEY_RULE}`);
+  const out: PublishedEvent = { type: o.type, data: o.data };
   if (o.version !== undefined) out.version = o.version as number;
   if (o.tenant !== undefined) out.tenant = o.tenant as string;
   if (o.endpoints !== undefined) out.endpoints = [...new Set(o.endpoints as string[])];
+  if (o.orderingKey !== undefined) out.orderingKey = o.orderingKey as string;
   return out;
 }
 
@@ -106,6 +111,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     registerEventTypeAdmin(admin, engine);
     registerTenantAdmin(admin, engine);
     registerSecretAdmin(admin, engine);
+    registerOrderingAdmin(admin, engine);
   }
 
   const service: GatewayService & { engine: DeliveryEngine } = {

@@ -1,7 +1,7 @@
 /** Delivery state shared by the engine, its repositories, queues and admin API. */
 import { randomUUID } from 'node:crypto';
 import type { ClientTlsPem } from '../client-tls.js';
-import type { DeliveryPolicyConfig } from '../config/types.js';
+import type { DeliveryPolicyConfig, EndpointOrdering } from '../config/types.js';
 
 /** Message ids: `msg_` + 32 hex chars (a v4 UUID: 122 random bits, from Node's pooled entropy). */
 export function newMessageId(): string {
@@ -32,6 +32,8 @@ export interface StoredMessage {
   schedule?: number[];
   /** Targets: endpoint ids (events) or `up_<upstream>` (ingress). */
   targets: string[];
+  /** Published `orderingKey`: its deliveries to `ordering: per-key` endpoints go in publish order. */
+  orderingKey?: string;
 }
 
 /** The target of an async-ingress delivery to `upstream`. */
@@ -83,6 +85,8 @@ export interface EndpointRecord {
   policy?: DeliveryPolicyConfig;
   /** Version pins: event type → the one version this endpoint receives (else the latest). */
   eventVersions?: Record<string, number>;
+  /** Ordered delivery per `orderingKey` (absent: none). */
+  ordering?: EndpointOrdering;
   createdAt: number;
   updatedAt: number;
 }
