@@ -13,6 +13,12 @@ export class OrderedKeys<J extends { msgId: string }> {
   private readonly lists = new Map<string, J[]>();
   /** Keys whose head has failed an attempt, by since when (ms). */
   private readonly failing = new Map<string, number>();
+  private behind = 0;
+
+  /** Deliveries waiting behind their key's head. */
+  get waitingBehind(): number {
+    return this.behind;
+  }
 
   /** Queues `job` at its key's tail; true when it is the head (it may run now). */
   join(target: string, key: string, job: J): boolean {
@@ -20,6 +26,7 @@ export class OrderedKeys<J extends { msgId: string }> {
     const list = this.lists.get(k);
     if (list) {
       list.push(job);
+      this.behind++;
       return false;
     }
     this.lists.set(k, [job]);
@@ -42,7 +49,10 @@ export class OrderedKeys<J extends { msgId: string }> {
     if (!list || list[0]!.msgId !== msgId) return undefined;
     list.shift();
     this.failing.delete(k);
-    if (list.length) return list[0];
+    if (list.length) {
+      this.behind--;
+      return list[0];
+    }
     this.lists.delete(k);
     return undefined;
   }

@@ -201,7 +201,7 @@ export class MemoryQueue implements DeliveryQueue {
       const age = Math.max(0, (t - job.dueAt) / 1000);
       if (age > (lagSeconds[job.tenant] ?? -1)) lagSeconds[job.tenant] = age;
     }
-    return { waiting: this.lanes.size, delayed: this.timers.size, lagSeconds };
+    return { waiting: this.lanes.size + this.ordered.waitingBehind, delayed: this.timers.size, lagSeconds };
   }
 
   async stop(deadlineMs: number): Promise<void> {

@@ -27,7 +27,8 @@ export async function withDeadline(p: Promise<unknown>, ms: number): Promise<voi
 }
 
 /**
- * What a queue holds: entries in the lane streams (waiting, running included), retries in the
+ * What a queue holds: entries in the lane streams (waiting, running included) and ordered
+ * deliveries behind their key's head (waiting too), retries in the
  * delayed set, and per tenant the age of the oldest entry in its lanes (its field `w` when set).
  */
 export async function queueStats(r: Redis, keys: QueueKeys, known: Iterable<string>, now: number): Promise<QueueStats> {
@@ -44,7 +45,8 @@ export async function queueStats(r: Redis, keys: QueueKeys, known: Iterable<stri
       }),
     ),
   );
-  return { waiting, delayed: await r.zcard(keys.delayed), lagSeconds };
+  const [delayed, behind] = await Promise.all([r.zcard(keys.delayed), r.get(keys.orderedWaiting)]);
+  return { waiting: waiting + Math.max(0, Number(behind) || 0), delayed, lagSeconds };
 }
 
 /** Claims `entries` for `consumer` again, so no other worker takes over a job that is running (the heartbeat). */

@@ -18,7 +18,8 @@
  * - Ordered delivery (an entry with field `o`, its ordering key): `o:<target>\t<key>` is the
  *   key's list of `<m>\t<a>\t<tenant>`, head first; only the head has an entry in a lane (or in
  *   `delayed`), and settling it done puts the next one in its lane in the same script call.
- *   `ob:<target>`: zset of the target's keys whose head has failed an attempt, by since when.
+ *   `ob:<target>`: zset of the target's keys whose head has failed an attempt, by since when;
+ *   `ow`: how many ordered deliveries wait behind their key's head (counted as waiting).
  *   The `delayed` member of an ordered retry carries the key as a sixth field.
  */
 
@@ -50,6 +51,10 @@ export class QueueKeys {
   /** The list of an ordering key's deliveries to `target`, head first. */
   ordered(target: string, key: string): string {
     return `${this.base}o:${target}\t${key}`;
+  }
+  /** How many ordered deliveries wait behind their key's head. */
+  get orderedWaiting(): string {
+    return `${this.base}ow`;
   }
   /** The zset of `target`'s ordering keys whose head failed an attempt, by since when. */
   blocked(target: string): string {
@@ -88,6 +93,8 @@ while i <= #ARGV do
       redis.call('XADD', KEYS[3 + li], '*', 'm', m, 't', t, 'a', a)
     elseif redis.call('RPUSH', base .. 'o:' .. t .. '\\t' .. o, m .. '\\t' .. a .. '\\t' .. ARGV[1 + li]) == 1 then
       redis.call('XADD', KEYS[3 + li], '*', 'm', m, 't', t, 'a', a, 'o', o)
+    else
+      redis.call('INCR', base .. 'ow')
     end
     added = added + 1
   end
@@ -115,6 +122,7 @@ local function advance(base, t, o, m)
     ensure(lane)
     redis.call('SADD', base .. 'lanes', tenant)
     redis.call('XADD', lane, '*', 'm', nm, 't', t, 'a', na, 'o', o)
+    redis.call('DECR', base .. 'ow')
     redis.call('XADD', base .. 'bell', 'MAXLEN', '~', '64', '*', 'l', tenant)
   end
 end

@@ -125,6 +125,7 @@ for (const driver of ['memory', 'redis'] as const) {
       assert.equal(blocked.ep2, 0);
       assert.equal(blocked.ep3, 0);
       assert.ok(!ran.includes('stuck-1'), 'the job behind the failing head waits');
+      assert.ok((await q.stats()).waiting >= 1, 'a job behind its head counts as waiting');
 
       // Skip: the head ends without running again, the next one goes, the key is no longer blocked.
       const skipped = await q.skipHead('ep', 'a');
@@ -156,6 +157,8 @@ describe('ordered delivery in the queue (redis keys)', () => {
     await waitUntil(async () => (await redis.scard(k.ids)) === 0, 5000, 'ids released');
     for (let i = 0; i < 3; i++) assert.equal(await redis.exists(k.ordered('ep', `key-${i}`)), 0);
     assert.equal(await redis.exists(k.blocked('ep')), 0);
+    assert.equal(Number(await redis.get(k.orderedWaiting)), 0, 'none counted as waiting behind a head');
+    assert.equal((await q.stats()).waiting, 0);
     assert.equal(await redis.zcard(k.delayed), 0);
     assert.equal(await redis.xlen(k.first('default')), 0);
     for (let i = 0; i < 3; i++) {
