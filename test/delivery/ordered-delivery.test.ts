@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { waitUntil } from '../support/http.js';
@@ -43,6 +44,15 @@ async function blockedSeconds(g: TestGateway, endpoint: string): Promise<number 
   const text = (await g.admin('GET', '/metrics')).text;
   const m = new RegExp(`^hookgate_ordering_blocked_seconds\\{endpoint="${endpoint}"\\} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : undefined;
+}
+
+/** Asserts that an admin answer fits the schema its route declares (the OpenAPI document's). */
+function conforms(g: TestGateway, method: string, pattern: string, status: number, body: unknown): void {
+  const route = g.gw.admin!.registeredRoutes().find((r) => r.method === method && r.pattern === pattern);
+  const schema = route?.spec?.responses[status]?.schema;
+  assert.ok(schema, `${method} ${pattern} declares ${status}`);
+  const validate = new Ajv2020({ strict: false }).compile(schema);
+  assert.ok(validate(body), `${method} ${pattern}: ${JSON.stringify(validate.errors)}`);
 }
 
 const RETRY = '[0, "10ms", "20ms", "30ms", "40ms", "50ms", "50ms", "50ms", "50ms", "50ms", "50ms", "50ms", "50ms", "50ms", "50ms"]';
@@ -146,6 +156,7 @@ egress:
       const skip = await g.admin('POST', `/admin/endpoints/ordered/keys/a/skip`);
       assert.equal(skip.status, 200, skip.text);
       assert.deepEqual(skip.json(), { endpoint: 'ordered', key: 'a', skipped: ids['stuck-0'], status: 'failed' });
+      conforms(g, 'POST', '/admin/endpoints/:id/keys/:key/skip', 200, skip.json());
       await waitUntil(() => got.includes('stuck-1'), 15000, 'the next message of the key after the skip');
       const skipped = (await g.admin('GET', `/admin/messages/${ids['stuck-0']}`)).json();
       assert.equal(skipped.deliveries.ordered.status, 'failed', 'the skipped head is a dead letter');
@@ -188,6 +199,7 @@ egress:
       const patched = await g.admin('PATCH', '/admin/endpoints/api', { ordering: 'per-key' });
       assert.equal(patched.status, 200, patched.text);
       assert.equal(patched.json().ordering, 'per-key');
+      conforms(g, 'PATCH', '/admin/endpoints/:id', 200, patched.json());
       assert.equal((await g.admin('PATCH', '/admin/endpoints/api', { ordering: 'sorted' })).json().error.code, 'HG_ADMIN_BAD_INPUT');
       assert.equal((await g.admin('POST', '/admin/endpoints', { url: `${r.url}/x`, ordering: 'per-key' })).json().ordering, 'per-key');
     });
