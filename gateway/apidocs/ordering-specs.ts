@@ -11,7 +11,7 @@ export const skippedHeadView: Schema = {
     endpoint: { type: 'string' },
     key: { type: 'string', description: 'The ordering key.' },
     skipped: { type: 'string', description: 'The message whose delivery was ended (its head).' },
-    status: { const: 'failed', description: 'The skipped delivery is a dead letter now: in the failed index, queued again (at the key\'s tail) by a retry or recover.' },
+    status: { enum: ['failed', 'delivered'], description: 'failed: the skipped delivery is a dead letter now, in the failed index (a retry or recover queues it again, at the key\'s tail). delivered: its delivery had just succeeded; it stays delivered.' },
   },
 };
 

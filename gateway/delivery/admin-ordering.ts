@@ -17,6 +17,6 @@ export function registerOrderingAdmin(admin: AdminServer, engine: DeliveryEngine
     const ep = await engine.endpoints.find(req.params.id!);
     if (!ep) throw Errors.ENDPOINT_NOT_FOUND(req.params.id!);
     const head = await skipHead(engine.queue, engine.repo, ep, key, retentionMs(engine.currentSnapshot().egress));
-    return { status: 200, body: { endpoint: ep.id, key, skipped: head.msgId, status: 'failed' } };
+    return { status: 200, body: { endpoint: ep.id, key, skipped: head.msgId, status: head.status } };
   }, orderingSpecs.skipKey);
 }

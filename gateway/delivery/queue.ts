@@ -15,6 +15,13 @@ export type JobOutcome = { kind: 'done' } | { kind: 'retry'; delayMs: number; at
 export type Processor = (job: QueueJob) => Promise<JobOutcome>;
 
 /**
+ * Called for an ordered job whose key was skipped past while its attempt ran (or while it waited
+ * for a retry), and that is queued nowhere now: its attempt may have recorded it pending after the
+ * skip made it a dead letter, so the caller makes it read as one again.
+ */
+export type SkippedJobHandler = (job: QueueJob) => Promise<void>;
+
+/**
  * A delivery to queue. `attempts` counts attempts already made (0 for a new delivery; a requeue
  * passes the recorded count, so attempt numbers continue); `tenant` is for fair scheduling.
  */
@@ -101,6 +108,7 @@ export class MemoryQueue implements DeliveryQueue {
   constructor(
     private readonly concurrency: number,
     private readonly now: () => number = Date.now,
+    private readonly onSkipped?: SkippedJobHandler,
   ) {}
 
   async add(jobs: NewJob[]): Promise<void> {
@@ -136,7 +144,11 @@ export class MemoryQueue implements DeliveryQueue {
         .then(
           (out) => {
             const key = job.orderingKey;
-            if (key !== undefined && !this.ordered.isHead(job.target, key, job.msgId)) return; // skipped while it ran
+            if (key !== undefined && !this.ordered.isHead(job.target, key, job.msgId)) {
+              // Skipped while it ran: unless queued again since, what its attempt recorded must not undo the dead letter.
+              if (!this.queued.has(jobKey(job.msgId, job.target))) void this.onSkipped?.(job).catch(() => {});
+              return;
+            }
             if (out.kind === 'retry') {
               if (key !== undefined && out.attempted) this.ordered.markFailing(job.target, key, this.now());
               this.later({ ...job, attempts: job.attempts + (out.attempted ? 1 : 0), heldBack: !out.attempted }, out.delayMs);

@@ -15,11 +15,11 @@ import { registerTenantAdmin } from './admin-tenants.js';
 import { registerSecretAdmin } from './admin-secrets.js';
 import { DeliveryEngine } from './engine.js';
 import type { PublishedEvent } from './intake.js';
-import { ORDERING_KEY, ORDERING_KEY_RULE } from './ordering.js';
+import { deadLetterSkipped, ORDERING_KEY, ORDERING_KEY_RULE } from './ordering.js';
 import { registerOrderingAdmin } from './admin-ordering.js';
 import { MemoryQueue, type DeliveryQueue } from './queue.js';
 import { StreamDeliveryQueue } from './stream-queue.js';
-import { MemoryRepository, RedisRepository } from './repository.js';
+import { MemoryRepository, RedisRepository, retentionMs } from './repository.js';
 import type { DeliveryRepository } from './types.js';
 
 // Credentials are for the gateway, not for whoever receives the request later.
@@ -88,10 +88,12 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     // Endpoint records this config's keys cannot open fail the start here (HG_ENDPOINT_UNREADABLE),
     // before the queue opens connections of its own; readable ones under an old key are re-encrypted.
     await repo.listEndpoints();
-    queue = new StreamDeliveryQueue({ producer: store.redis, url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger });
+    const r = repo;
+    queue = new StreamDeliveryQueue({ producer: store.redis, url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger, onSkipped: (job) => deadLetterSkipped(r, job, retentionMs(current.egress)) });
   } else {
     repo = new MemoryRepository();
-    queue = new MemoryQueue(egress.concurrency);
+    const r = repo;
+    queue = new MemoryQueue(egress.concurrency, Date.now, (job) => deadLetterSkipped(r, job, retentionMs(current.egress)));
     if (usesDelivery(snapshot)) {
       logger.warn({ code: 'HG_QUEUE_NOT_DURABLE' }, 'deliver/publish routes run on the memory store: accepted messages are lost on restart; use store.driver: redis for durability');
     }

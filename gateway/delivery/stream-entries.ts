@@ -1,5 +1,6 @@
-/** Small helpers of the stream queue (stream-queue.ts): reading entries, the heartbeat's claims, its stats, and two utilities. */
+/** Small helpers of the stream queue (stream-queue.ts): reading entries, the heartbeat's claims, promotion, its stats, and two utilities. */
 import type { Redis } from 'ioredis';
+import type { Scripted } from './stream-settles.js';
 import type { QueueStats } from './queue.js';
 import { GROUP, type QueueKeys } from './stream-scripts.js';
 
@@ -62,4 +63,12 @@ export async function claimAgain(r: Redis, consumer: string, entries: Iterable<{
     for (let i = 0; i < ids.length; i += 500) calls.push(r.call('XCLAIM', key, GROUP, consumer, 0, ...ids.slice(i, i + 500), 'JUSTID'));
   }
   await Promise.all(calls);
+}
+
+/** Moves every due retry to its lane (PROMOTE, 500 a call); resolves to the next due time, or Infinity when none waits. */
+export async function promoteDue(r: Scripted, keys: QueueKeys, now: () => number): Promise<number> {
+  for (;;) {
+    const [moved, nextDue] = (await r.hgqPromote(3, keys.delayed, keys.lanes, keys.bell, now(), 500, keys.base)) as [number, string];
+    if (moved < 500) return Number(nextDue) >= 0 ? Number(nextDue) : Infinity;
+  }
 }

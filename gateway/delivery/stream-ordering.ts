@@ -4,7 +4,7 @@
  * before it runs, the skip, and the blocked keys' ages for `hookgate_ordering_blocked_seconds`.
  */
 import type { Redis } from 'ioredis';
-import type { SkippedHead } from './queue.js';
+import type { QueueJob, SkippedHead, SkippedJobHandler } from './queue.js';
 import type { QueueKeys } from './stream-scripts.js';
 import type { Scripted, SettleOp } from './stream-settles.js';
 
@@ -48,12 +48,20 @@ export function backOp(h: Held): SettleOp {
 export const DROP_OP: SettleOp = ['x'];
 
 /**
- * Whether an ordered entry is its key's head, so it may run. Entries of a skipped head stay
- * where they were (a lane, `delayed`) and are dropped here when they come up.
+ * Whether an ordered entry is its key's head, so it may run (`head`). Entries of a skipped head
+ * stay where they were (a lane, `delayed`) and are dropped when they come up: `ended` when the
+ * delivery is queued nowhere else (no `ids` member), `queued` when it was queued again since.
  */
-export async function isOrderedHead(conn: Redis, keys: QueueKeys, h: Held): Promise<boolean> {
-  const head = (await conn.lindex(keys.ordered(h.target, h.order!), 0)) as string | null;
-  return head !== null && head.slice(0, head.indexOf('\t')) === h.msgId;
+export async function orderedState(conn: Redis, keys: QueueKeys, h: Held): Promise<'head' | 'queued' | 'ended'> {
+  const [head, queued] = await Promise.all([conn.lindex(keys.ordered(h.target, h.order!), 0), conn.sismember(keys.ids, `${h.msgId}\t${h.target}`)]);
+  if (head !== null && head.slice(0, head.indexOf('\t')) === h.msgId) return 'head';
+  return queued ? 'queued' : 'ended';
+}
+
+/** A skipped head's entry came up: dropped unrun; one queued nowhere else is reported as the skip's dead letter. */
+export async function dropSkipped(onSkipped: SkippedJobHandler | undefined, job: QueueJob, state: 'queued' | 'ended'): Promise<'stale'> {
+  if (state === 'ended') await onSkipped?.(job).catch(() => {});
+  return 'stale';
 }
 
 /** Ends the head of `key`'s deliveries to `target` (SKIP in stream-scripts.ts). */

@@ -5,11 +5,11 @@ import type { Logger } from 'pino';
 import { DEFAULT_TENANT } from '../config/types.js';
 import { redisConnectionOptions } from '../store/redis-connection.js';
 import { FairLanes, laneId, retryCap } from './fair-lanes.js';
-import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats, SkippedHead } from './queue.js';
+import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats, SkippedHead, SkippedJobHandler } from './queue.js';
 import { GROUP, QueueKeys } from './stream-scripts.js';
-import { claimAgain, field, queueStats, rotate, sinceOf, withDeadline } from './stream-entries.js';
+import { claimAgain, field, promoteDue, queueStats, rotate, sinceOf, withDeadline } from './stream-entries.js';
 import { scripted, SettleWriter, type Scripted } from './stream-settles.js';
-import { backOp, doneOp, DROP_OP, isOrderedHead, orderingBlocked, retryOp, skipOrderedHead, type Held } from './stream-ordering.js';
+import { backOp, doneOp, dropSkipped, DROP_OP, orderedState, orderingBlocked, retryOp, skipOrderedHead, type Held } from './stream-ordering.js';
 
 export interface StreamQueueOptions {
   url: string;
@@ -24,6 +24,8 @@ export interface StreamQueueOptions {
    * deliveries go out in one write, in order. Without it the queue opens one of its own.
    */
   producer?: Redis;
+  /** An ordered job found skipped and queued nowhere (see SkippedJobHandler). */
+  onSkipped?: SkippedJobHandler;
 }
 
 /** Entries a read takes from one lane at most, and lanes one read names at most. */
@@ -256,7 +258,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     if (h.retry) this.runningRetries++;
     const job = { msgId: h.msgId, target: h.target, attempts: h.attempts };
     // An ordered entry runs only as its key's head (one LINDEX; unordered entries skip it).
-    const ran: Promise<JobOutcome | 'stale'> = h.order === undefined ? this.processor!(job) : isOrderedHead(this.cmd!, this.keys, h).then((head): Promise<JobOutcome | 'stale'> | 'stale' => (head ? this.processor!(job) : 'stale'));
+    const ran: Promise<JobOutcome | 'stale'> = h.order === undefined ? this.processor!(job) : orderedState(this.cmd!, this.keys, h).then((s): Promise<JobOutcome | 'stale'> => (s === 'head' ? this.processor!(job) : dropSkipped(this.opts.onSkipped, job, s)));
     ran
       // The processor handles its own errors; this is a last resort so no job is lost.
       .catch((): JobOutcome => ({ kind: 'retry', delayMs: 1000, attempted: false }))
@@ -320,13 +322,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
   private async promote(): Promise<void> {
     let next = this.now() + 1000;
     try {
-      for (;;) {
-        const [moved, nextDue] = (await this.cmd!.hgqPromote(3, this.keys.delayed, this.keys.lanes, this.keys.bell, this.now(), 500, this.keys.base)) as [number, string];
-        if (moved < 500) {
-          if (Number(nextDue) >= 0) next = Math.min(next, Number(nextDue));
-          break;
-        }
-      }
+      next = Math.min(next, await promoteDue(this.cmd!, this.keys, this.now));
     } catch (err) {
       this.unavailable(err);
     }

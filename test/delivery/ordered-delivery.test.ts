@@ -162,6 +162,8 @@ egress:
       assert.equal(skipped.deliveries.ordered.status, 'failed', 'the skipped head is a dead letter');
       assert.equal(skipped.orderingKey, 'a');
       await waitUntil(async () => (await blockedSeconds(g, 'ordered')) === 0, 15000, 'the metric back at 0');
+      // Once the queue is empty (the skipped head's leftover retry dropped, stuck-1's done written), nothing is left to skip.
+      await waitUntil(async () => /^hookgate_queue_depth\{state="waiting"\} 0$/m.test((await g.admin('GET', '/metrics')).text) && /^hookgate_queue_depth\{state="delayed"\} 0$/m.test((await g.admin('GET', '/metrics')).text), 15000, 'the queue drained');
       const again = await g.admin('POST', `/admin/endpoints/ordered/keys/a/skip`);
       assert.equal(again.status, 404);
       assert.equal(again.json().error.code, 'HG_ORDERING_KEY_NOT_FOUND');
