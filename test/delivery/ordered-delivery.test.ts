@@ -179,6 +179,37 @@ egress:
       assert.deepEqual(got.filter((n) => n === 'stuck-1' || n === 'later' || n === 'stuck-0'), ['stuck-1', 'later', 'stuck-0']);
     });
 
+    test('a head skipped mid-attempt stays a dead letter when that attempt fails, and is not tried again', async () => {
+      const held: (() => void)[] = [];
+      const seen: string[] = [];
+      const r = await receiver((req, res) => {
+        const { data } = JSON.parse(req.body.toString()) as { data: { name: string } };
+        seen.push(data.name);
+        if (data.name === 'head') held.push(() => res.writeHead(500).end());
+        else res.writeHead(200).end();
+      });
+      const g = await gatewayWith(`${stores.yaml(driver)}
+routes:
+  - { name: events, path: /events, publish: {} }
+egress:
+  allowCidrs: ["127.0.0.1/32"]
+  retry: { schedule: [0, "20ms", "20ms", "20ms", "20ms"] }
+  endpoints:
+    - { id: ordered, url: "${r.url}/hook", ordering: per-key }
+`);
+      const head = (await publish(g, { data: { name: 'head' }, orderingKey: 'k' })).json().id;
+      assert.equal((await publish(g, { data: { name: 'next' }, orderingKey: 'k' })).status, 202);
+      await waitUntil(() => held.length === 1, 15000, 'the head in flight');
+      const skip = await g.admin('POST', '/admin/endpoints/ordered/keys/k/skip');
+      assert.equal(skip.json().status, 'failed');
+      await waitUntil(() => seen.includes('next'), 15000, 'the next message, beside the running head');
+      held.shift()!();
+      await waitUntil(async () => (await g.admin('GET', `/admin/messages/${head}`)).json().deliveries.ordered.attempts.length === 1, 15000, 'the attempt recorded');
+      await waitUntil(async () => (await g.admin('GET', `/admin/messages/${head}`)).json().deliveries.ordered.status === 'failed', 15000, 'a dead letter again');
+      await waitUntil(async () => /^hookgate_queue_depth\{state="delayed"\} 0$/m.test((await g.admin('GET', '/metrics')).text), 15000, 'no retry left');
+      assert.deepEqual(seen.filter((n) => n === 'head'), ['head'], 'the skipped head is not tried again');
+    });
+
     test('publish checks orderingKey; the endpoint API sets and shows ordering', async () => {
       const r = await receiver();
       const g = await gatewayWith(`${stores.yaml(driver)}
