@@ -44,8 +44,11 @@ function securityOf(contracts: PluginContract[]): Json[] | undefined {
   return acc.map((names) => Object.fromEntries(names.map((n) => [n, []])));
 }
 
+/** A publish's `orderingKey` (gateway/delivery/ordering.ts). */
+const ORDERING_KEY_SCHEMA: Json = { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]*$', description: 'Endpoints with `ordering: per-key` receive the messages of one key in publish order, one at a time (others ignore it). No control characters.' };
+
 function publishBody(types: DocumentedEventType[]): Json {
-  const generic = { type: 'object', required: ['type', 'data'], additionalProperties: false, properties: { type: { type: 'string', description: 'Event type, e.g. `invoice.paid`.' }, data: { description: 'The event data.' } } };
+  const generic = { type: 'object', required: ['type', 'data'], additionalProperties: false, properties: { type: { type: 'string', description: 'Event type, e.g. `invoice.paid`.' }, data: { description: 'The event data.' }, orderingKey: ORDERING_KEY_SCHEMA } };
   if (!types.length) return generic;
   return {
     description: 'An event `{type, data}`; `data` must fit the schema of its catalogue type.',
@@ -53,7 +56,7 @@ function publishBody(types: DocumentedEventType[]): Json {
       ...types.map((t) => ({
         type: 'object',
         required: ['type', 'data'],
-        properties: { type: { const: t.name }, data: t.schema ? { $ref: `#/components/schemas/${eventKey(t)}` } : {} },
+        properties: { type: { const: t.name }, data: t.schema ? { $ref: `#/components/schemas/${eventKey(t)}` } : {}, orderingKey: ORDERING_KEY_SCHEMA },
         ...(t.deprecated ? { deprecated: true } : {}),
       })),
       generic,

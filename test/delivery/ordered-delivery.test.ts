@@ -226,6 +226,8 @@ egress:
         assert.equal(res.json().error.code, 'HG_EVENT_INVALID');
       }
       assert.equal((await publish(g, { data: {}, orderingKey: 'ordre n° 42 / 🧾' })).status, 202);
+      const doc = (await g.admin('GET', '/admin/openapi.json')).json();
+      assert.match(JSON.stringify(doc.paths['/events'].post.requestBody), /"orderingKey"/, 'the OpenAPI document shows orderingKey on the publish route');
       assert.equal((await g.admin('GET', '/admin/endpoints/cfg')).json().ordering, 'per-key');
       const created = await g.admin('POST', '/admin/endpoints', { id: 'api', url: `${r.url}/api` });
       assert.equal(created.json().ordering, 'none');

@@ -107,7 +107,6 @@ egress:
       c1.child.kill('SIGKILL');
       assert.equal((await c1.exited).signal, 'SIGKILL');
       const atKill = delivered.size;
-      if (process.env.HG_TEST_DEBUG) console.error(`delivered at the kill: ${atKill}`);
       assert.ok(atKill < KEYS * PER_KEY, `killed mid-delivery (${atKill} of ${KEYS * PER_KEY} delivered)`);
 
       c2 = await start(file);
