@@ -67,6 +67,12 @@ export const BAD_CONFIGS: BadConfig[] = [
     message: /unknown upstream "nowhere" \(declared: up\)/,
   },
   {
+    name: 'unknown endpoint ordering',
+    yaml: `${BASE}egress:\n  endpoints:\n    - id: e\n      url: "http://127.0.0.1:9001/h"\n      ordering: sorted  #!\n`,
+    path: 'egress.endpoints[0].ordering',
+    message: /found "sorted", expected one of "none", "per-key"/,
+  },
+  {
     name: 'duplicate route names',
     yaml: `${BASE}  - name: first  #!\n    path: /second\n    upstream: up\n`,
     path: 'routes[1].name',
