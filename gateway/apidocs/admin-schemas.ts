@@ -2,6 +2,7 @@ import type { AdminRouteSpec } from '../admin/server.js';
 import { gatewaySchema } from '../config/load.js';
 import { effectivePolicyView, endpointPolicyInput } from './policy-schemas.js';
 import { bulkSpecs } from './admin-bulk-schemas.js';
+import { endpointHealthView } from './health-schemas.js';
 
 /**
  * The admin API's request and response schemas, declared once: the admin listener checks input
@@ -95,7 +96,7 @@ export const listMessagesQuery: Schema = {
 /** An endpoint as the API shows it (secrets never listed). */
 export const endpointView: Schema = {
   type: 'object',
-  required: ['id', 'tenant', 'url', 'events', 'headers', 'state', 'source', 'secrets', 'createdAt', 'updatedAt'],
+  required: ['id', 'tenant', 'url', 'events', 'headers', 'state', 'health', 'source', 'secrets', 'createdAt', 'updatedAt'],
   properties: {
     id: { type: 'string' },
     tenant: { type: 'string', description: 'The owning tenant.' },
@@ -109,6 +110,7 @@ export const endpointView: Schema = {
     policy: { type: ['object', 'null'], description: "The endpoint's own policy layer (config `policy`, or set here)." },
     state: { enum: ['enabled', 'disabled'] },
     disabledReason: { type: ['string', 'null'] },
+    health: endpointHealthView,
     source: { enum: ['config', 'api'] },
     secrets: { type: 'array', items: { type: 'object', required: ['expiresAt'], properties: { expiresAt: NULLABLE_TIME } } },
     createdAt: ISO_TIME,
