@@ -192,10 +192,13 @@ export class EndpointHealth {
   async close(id: string, prev: HealthRecord | null, reason: string): Promise<void> {
     await this.shared.write(id, null);
     await this.shared.clearFailures(id);
-    this.windows.reset(id);
     this.failedHere.delete(id);
     this.transition('healthy', prev?.state ?? 'healthy');
-    if (prev && (prev.state === 'open' || prev.state === 'half-open')) this.opts.events.raise('endpoint.breaker.closed', { endpointId: id, reason });
+    if (prev && (prev.state === 'open' || prev.state === 'half-open')) {
+      // A closed breaker starts its ratio afresh; a success after a failure only ends the run.
+      this.windows.reset(id);
+      this.opts.events.raise('endpoint.breaker.closed', { endpointId: id, reason });
+    }
   }
 
   /**
