@@ -132,14 +132,19 @@ export class EndpointHealth {
     if (probe) return this.open(id, rec, `the probe failed: ${why}`, (rec?.opens ?? 0) + 1);
     const n = await this.shared.countFailure(id);
     if (rec && rec.state !== 'failing') return; // open or half-open already: only the probe decides
-    if (n >= s.consecutiveFailures) return this.open(id, rec, `${n} failed attempts in a row (last: ${why})`, 0);
-    if (w.attempts >= s.ratioMinAttempts && w.failures / w.attempts >= s.failureRatio) {
-      return this.open(id, rec, `${Math.round((100 * w.failures) / w.attempts)} % of ${Math.round(w.attempts)} attempts failed (last: ${why})`, 0);
+    // The counter is shared and atomic: of all instances, only the failure that reaches the
+    // threshold opens (later ones in flight, with a cache that has not seen it yet, do not reopen).
+    if (n === s.consecutiveFailures) return this.open(id, rec, `${n} failed attempts in a row (last: ${why})`, 0);
+    const ratio = w.attempts >= s.ratioMinAttempts && w.failures / w.attempts >= s.failureRatio;
+    if (ratio || n > s.consecutiveFailures) {
+      // Past the threshold and not open as far as the cache knows: ask the store (failures only).
+      const cur = (await this.shared.fresh(id)).rec;
+      if (cur && cur.state !== 'failing') return;
+      const reason = ratio ? `${Math.round((100 * w.failures) / w.attempts)} % of ${Math.round(w.attempts)} attempts failed (last: ${why})` : `${n} failed attempts in a row (last: ${why})`;
+      return this.open(id, cur, reason, 0);
     }
-    if (!rec) {
-      await this.shared.write(id, { state: 'failing', reason: why, since: now, opens: 0 });
-      this.transition('failing', 'healthy');
-    }
+    // Only where there is no record: a "failing" never overwrites an opening made elsewhere.
+    if (!rec && (await this.shared.writeIfAbsent(id, { state: 'failing', reason: why, since: now, opens: 0 }))) this.transition('failing', 'healthy');
   }
 
   /**

@@ -94,6 +94,14 @@ export class SharedHealth {
     this.cache.set(id, { rec, slowUntil: c?.slowUntil ?? 0, at: c?.at ?? this.now() });
   }
 
+  /** Writes the record only if the endpoint has none (SET NX); true when written. It lapses with the failure counter. */
+  async writeIfAbsent(id: string, rec: HealthRecord): Promise<boolean> {
+    if (!(await this.store.setIfAbsent(this.key('', id), JSON.stringify(rec), FAILS_TTL_MS))) return false;
+    const c = this.cache.get(id);
+    this.cache.set(id, { rec, slowUntil: c?.slowUntil ?? 0, at: c?.at ?? this.now() });
+    return true;
+  }
+
   /** Counts one more failed attempt in a row; returns the count. */
   countFailure(id: string): Promise<number> {
     return this.store.incr(this.key('-fails', id), FAILS_TTL_MS);
