@@ -95,7 +95,10 @@ export class AutoRecovery {
     if (r.error) record.error = r.error;
     if (r.response) record.response = r.response;
     const ok = delivered(r);
-    await repo.recordAttempt(msg.id, record, ok ? 'delivered' : 'failed', retentionMs(this.opts.snapshot().egress));
+    const retention = retentionMs(this.opts.snapshot().egress);
+    await repo.recordAttempt(msg.id, record, ok ? 'delivered' : 'failed', retention);
+    // Out of the failed index too (the Redis repository's recordAttempt leaves that to a requeue).
+    if (ok) await repo.setStatus(msg.id, ep.id, 'delivered', retention);
     if (!ok) {
       this.opts.logger.info({ endpointId: ep.id, status: r.status, error: r.error, nextProbeAt: new Date(later.nextProbeAt).toISOString() }, 'auto-recovery probe failed; the endpoint stays disabled');
       return health.shared.write(ep.id, later);

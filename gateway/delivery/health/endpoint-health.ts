@@ -12,7 +12,7 @@ import type { OperationalEvents } from '../operational.js';
 import type { EndpointRecord } from '../types.js';
 import { FailureWindows } from './failure-window.js';
 import { breakerSettings, openInterval, type BreakerSettings } from './settings.js';
-import { HEALTH_STATES, SharedHealth, type DisableCause, type HealthRecord, type HealthState } from './shared-state.js';
+import { CACHE_MS, HEALTH_STATES, SharedHealth, type DisableCause, type HealthRecord, type HealthState } from './shared-state.js';
 import type { ReceiverSignal } from './signals.js';
 
 /** How long a job waits when another instance's probe is deciding. */
@@ -76,8 +76,11 @@ export class EndpointHealth {
     if (slowUntil > now) return this.hold(slowUntil - now);
     if (!rec || rec.state === 'failing') return { kind: 'send', probe: false };
     if (rec.state === 'disabled') {
-      // Enabled again (operator, recovery elsewhere) since: the record is stale.
-      if (!ep.disabled) await this.close(ep.id, rec, 'the endpoint was enabled again');
+      // The cached endpoint says enabled: either it was enabled again since (operator, recovery
+      // elsewhere) and the record is stale, or it was disabled elsewhere within the cache's second.
+      const stored = await this.opts.endpoints.find(ep.id);
+      if (stored?.disabled) return this.hold(CACHE_MS);
+      await this.close(ep.id, rec, 'the endpoint was enabled again');
       return { kind: 'send', probe: false };
     }
     if (!this.settings().enabled) {
@@ -132,14 +135,15 @@ export class EndpointHealth {
     if (probe) return this.open(id, rec, `the probe failed: ${why}`, (rec?.opens ?? 0) + 1);
     const n = await this.shared.countFailure(id);
     if (rec && rec.state !== 'failing') return; // open or half-open already: only the probe decides
-    // The counter is shared and atomic: of all instances, only the failure that reaches the
-    // threshold opens (later ones in flight, with a cache that has not seen it yet, do not reopen).
-    if (n === s.consecutiveFailures) return this.open(id, rec, `${n} failed attempts in a row (last: ${why})`, 0);
     const ratio = w.attempts >= s.ratioMinAttempts && w.failures / w.attempts >= s.failureRatio;
-    if (ratio || n > s.consecutiveFailures) {
-      // Past the threshold and not open as far as the cache knows: ask the store (failures only).
+    if (ratio || n >= s.consecutiveFailures) {
+      // At the threshold and not open as far as the cache knows: ask the store (failures only),
+      // so an attempt in flight elsewhere never reopens an open breaker or a disabled endpoint.
       const cur = (await this.shared.fresh(id)).rec;
       if (cur && cur.state !== 'failing') return;
+      // The shared counter is atomic: exactly one failure reaches the threshold. Past it (the
+      // opening was lost to a race) or by the ratio, one instance per failing run opens.
+      if (n !== s.consecutiveFailures && !(await this.shared.lock(id, `open:${cur?.since ?? 'none'}`, 2 * CACHE_MS))) return;
       const reason = ratio ? `${Math.round((100 * w.failures) / w.attempts)} % of ${Math.round(w.attempts)} attempts failed (last: ${why})` : `${n} failed attempts in a row (last: ${why})`;
       return this.open(id, cur, reason, 0);
     }
