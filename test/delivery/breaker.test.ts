@@ -5,11 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { endpointHealthView } from '../../gateway/apidocs/health-schemas.js';
 import { waitUntil } from '../support/http.js';
 import { count, deleteHealthKeys, DRIVERS, healthGateway, SECRET } from './health-env.js';
 import { openResources } from './resources.js';
 
 const { onClose, receiver } = openResources();
+const addFormats = addFormatsModule as unknown as (a: Ajv2020) => Ajv2020;
+/** The OpenAPI schema of `health` (the admin contract test checks healthy answers; these are open ones). */
+const healthConforms = addFormats(new Ajv2020({ allErrors: true })).compile(endpointHealthView);
 after(() => deleteHealthKeys());
 
 /** A retry schedule of `n` attempts 20 ms apart. */
@@ -42,6 +48,7 @@ for (const driver of DRIVERS) {
       assert.equal(open.state, 'open');
       assert.match(open.reason ?? '', /3 failed attempts in a row/);
       assert.equal(Date.parse(open.nextProbeAt!) - Date.parse(open.since!), 500, 'the first open interval');
+      assert.ok(healthConforms(open), JSON.stringify(healthConforms.errors));
       const list = (await h.g.admin('GET', '/admin/endpoints')).json().endpoints;
       assert.equal(list[0].health.state, 'open', 'the list shows health too');
       const scrapeOpen = (await h.g.admin('GET', '/metrics')).text;
@@ -87,6 +94,23 @@ for (const driver of DRIVERS) {
       await waitUntil(async () => (await h.status(m1)) === 'delivered', 10_000, 'delivered by the second probe');
       assert.deepEqual((await h.attempts(m1)).map((a) => a.status), [503, 503, 503, 200], 'two failures, a failed probe, a probe that delivered');
       assert.equal((await h.health()).state, 'healthy');
+    });
+
+    test('egress.breaker follows a reload', async () => {
+      const rx = await receiver((_q, res) => void res.writeHead(500).end());
+      const egress = (failures: number) => `  retry: { schedule: [0, "1h"] }
+  breaker: { consecutiveFailures: ${failures}, openFor: ["1h"] }
+  endpoints:
+    - { id: ep, url: "${rx.url}/hook", secret: "${SECRET}" }`;
+      const h = await healthGateway(driver, egress(3));
+      onClose(() => h.stop());
+      const settled = async (m: string) => waitUntil(async () => (await h.attempts(m)).length === 1, 10_000, 'attempted');
+      for (let i = 0; i < 2; i++) await settled(await h.publish());
+      assert.equal((await h.health()).state, 'failing', 'two failures of three');
+      await h.reload(egress(2));
+      await settled(await h.publish());
+      await waitUntil(() => count(h.events, 'endpoint.breaker.opened') === 1, 10_000, 'opened under the reloaded threshold');
+      assert.equal((await h.health()).state, 'open');
     });
 
     test('a failure ratio over the window opens it', async () => {

@@ -26,6 +26,8 @@ export interface HealthGateway {
   /** The attempts of a message to the endpoint. */
   attempts(msgId: string, id?: string): Promise<{ attempt: number; at: number; status: number; error?: string }[]>;
   status(msgId: string, id?: string): Promise<string | undefined>;
+  /** Rewrites gateway.yaml with another `egress` block and reloads it. */
+  reload(egress: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,13 +50,14 @@ export async function deleteHealthKeys(): Promise<void> {
  */
 export async function healthGateway(driver: Driver, egress: string, prefix?: string): Promise<HealthGateway> {
   const store = driver === 'redis' ? `store: { driver: redis, url: "${REDIS_URL}", prefix: "${prefix ?? healthPrefix('health')}" }` : 'store: { driver: memory }';
-  const g = await startGateway(`${store}
+  const yaml = (e: string) => `${store}
 routes:
   - { name: events, path: /events, publish: {} }
 egress:
   allowCidrs: ["127.0.0.1/32"]
-${egress}
-`, { services: createDeliveryService });
+${e}
+`;
+  const g = await startGateway(yaml(egress), { services: createDeliveryService });
   const engine = (g.gw.service as unknown as { engine: DeliveryEngine }).engine;
   const events: OperationalEvent[] = [];
   engine.events.on('operational', (ev) => events.push(ev));
@@ -77,6 +80,10 @@ ${egress}
     },
     async status(msgId, id = 'ep') {
       return (await engine.repo.getStatuses(msgId))[id];
+    },
+    async reload(e) {
+      g.write(yaml(e));
+      await g.gw.reload('SIGHUP');
     },
     stop: () => g.stop(),
   };
