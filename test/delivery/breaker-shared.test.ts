@@ -15,6 +15,7 @@ test('two instances sharing Redis send one probe; the rest is held until it answ
   let probeAt = Infinity;
   let probeAnsweredAt = Infinity;
   let probes = 0;
+  let duringProbe: Promise<string[]> | undefined;
   const times: number[] = [];
   const rx = await receiver((_q, res) => {
     const t = Date.now();
@@ -23,6 +24,8 @@ test('two instances sharing Redis send one probe; the rest is held until it answ
     // The first request from the probe time on is the probe: it answers late, so any second probe
     // (a held job another instance let through) would arrive before its answer.
     if (probes++ === 0) {
+      // What both instances show while the probe is out.
+      duringProbe = Promise.all([a, b].map(async (g) => (await g.health()).state));
       setTimeout(() => {
         probeAnsweredAt = Date.now();
         res.writeHead(200).end();
@@ -49,8 +52,9 @@ test('two instances sharing Redis send one probe; the rest is held until it answ
   assert.equal((await a.health()).state, 'open');
   assert.equal((await b.health()).state, 'open');
   await waitUntil(async () => (await Promise.all(ids.map((id) => a.status(id)))).every((s) => s === 'delivered'), 20_000, 'all delivered after the probe');
-  const duringProbe = times.filter((t) => t >= probeAt && t < probeAnsweredAt);
-  assert.equal(duringProbe.length, 1, 'exactly one probe across both instances');
+  const probing = times.filter((t) => t >= probeAt && t < probeAnsweredAt);
+  assert.equal(probing.length, 1, 'exactly one probe across both instances');
+  assert.deepEqual(await duringProbe, ['half-open', 'half-open']);
   assert.equal(count(a.events, 'endpoint.breaker.opened') + count(b.events, 'endpoint.breaker.opened'), 1, 'opened once');
   assert.equal(count(a.events, 'endpoint.breaker.closed') + count(b.events, 'endpoint.breaker.closed'), 1, 'closed once');
   for (const id of ids) {

@@ -96,6 +96,25 @@ for (const driver of DRIVERS) {
       assert.equal((await h.health()).state, 'healthy');
     });
 
+    test('a failure makes it failing and a success healthy again, without opening', async () => {
+      const rx = await receiver((q, res) => void res.writeHead(JSON.parse(q.body.toString()).data.ok ? 200 : 500).end());
+      const h = await healthGateway(driver, `  retry: { schedule: [0, "1h"] }
+  endpoints:
+    - { id: ep, url: "${rx.url}/hook", secret: "${SECRET}" }`);
+      onClose(() => h.stop());
+      const bad = await h.publish({ ok: false });
+      await waitUntil(async () => (await h.attempts(bad)).length === 1, 10_000, 'the failed attempt');
+      const failing = await h.health();
+      assert.equal(failing.state, 'failing');
+      assert.equal(failing.reason, 'HTTP 500');
+      assert.ok(failing.since);
+      assert.equal(failing.nextProbeAt, null);
+      const good = await h.publish({ ok: true });
+      await waitUntil(async () => (await h.status(good)) === 'delivered', 10_000, 'delivered');
+      await waitUntil(async () => (await h.health()).state === 'healthy', 10_000, 'healthy again');
+      assert.equal(count(h.events, 'endpoint.breaker.opened'), 0);
+    });
+
     test('egress.breaker follows a reload', async () => {
       const rx = await receiver((_q, res) => void res.writeHead(500).end());
       const egress = (failures: number) => `  retry: { schedule: [0, "1h"] }
