@@ -178,6 +178,9 @@ export class DeliveryEngine {
     let ep: EndpointRecord | null = null;
     if (upstream === undefined) {
       ep = await this.endpoints.get(job.target);
+      // Disabled fails the delivery for good: read past the cache's second first, since an enable
+      // on another instance (auto-recovery replaying what it missed, the admin API) may be newer.
+      if (ep?.disabled) ep = await this.endpoints.find(job.target);
       if (!ep || ep.disabled) {
         const skipped: AttemptRecord = { target: job.target, attempt: attemptNo, at: this.now(), status: 0, durationMs: 0, error: ep ? 'endpoint disabled' : 'endpoint deleted' };
         await this.repo.recordAttempt(msg.id, skipped, 'failed', retentionMs(snap.egress));

@@ -80,7 +80,9 @@ export class EndpointHealth {
       // elsewhere) and the record is stale, or it was disabled elsewhere within the cache's second.
       const stored = await this.opts.endpoints.find(ep.id);
       if (stored?.disabled) return this.hold(CACHE_MS);
-      await this.close(ep.id, rec, 'the endpoint was enabled again');
+      // Whoever enabled it may have cleared the record already (auto-recovery does).
+      const cur = (await this.shared.fresh(ep.id)).rec;
+      if (cur?.state === 'disabled') await this.close(ep.id, cur, 'the endpoint was enabled again');
       return { kind: 'send', probe: false };
     }
     if (!this.settings().enabled) {
