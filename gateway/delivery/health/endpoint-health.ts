@@ -143,9 +143,8 @@ export class EndpointHealth {
       // so an attempt in flight elsewhere never reopens an open breaker or a disabled endpoint.
       const cur = (await this.shared.fresh(id)).rec;
       if (cur && cur.state !== 'failing') return;
-      // The shared counter is atomic: exactly one failure reaches the threshold. Past it (the
-      // opening was lost to a race) or by the ratio, one instance per failing run opens.
-      if (n !== s.consecutiveFailures && !(await this.shared.lock(id, `open:${cur?.since ?? 'none'}`, 2 * CACHE_MS))) return;
+      // Failures in flight on several instances can all get here: one per failing run opens.
+      if (!(await this.shared.lock(id, `open:${cur?.since ?? 'none'}`, 2 * CACHE_MS))) return;
       const reason = ratio ? `${Math.round((100 * w.failures) / w.attempts)} % of ${Math.round(w.attempts)} attempts failed (last: ${why})` : `${n} failed attempts in a row (last: ${why})`;
       return this.open(id, cur, reason, 0);
     }
