@@ -12,6 +12,12 @@ export interface QueueDepth {
   orderingBlockedSeconds?: Record<string, number>;
 }
 
+/** Each endpoint's lifecycle state, and every state there is (`hookgate_endpoint_state`). */
+export interface EndpointStates {
+  states: readonly string[];
+  byEndpoint: Record<string, string>;
+}
+
 /** Prometheus metrics, one registry per gateway so several gateways in one process don't collide. */
 export class Metrics implements PluginMetrics {
   readonly registry = new Registry();
@@ -23,6 +29,10 @@ export class Metrics implements PluginMetrics {
   readonly deliveryLatency: Histogram<'kind'>;
   /** What the delivery queue holds, read at scrape time (set by the delivery service). */
   queueSource: (() => Promise<QueueDepth>) | undefined;
+  /** Breaker transitions this instance made, by the state entered (`hookgate_breaker_transitions_total{to}`). */
+  readonly breakerTransitions: Counter<'to'>;
+  /** Every endpoint's lifecycle state, read at scrape time (set by the delivery service). */
+  endpointStateSource: (() => Promise<EndpointStates>) | undefined;
 
   /** Per-route counts and latency: plain increments per request, series built at scrape time. */
   private readonly requestStats = new RequestMetrics();
@@ -72,6 +82,19 @@ export class Metrics implements PluginMetrics {
       labelNames: ['kind'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600],
       registers: [this.registry],
+    });
+    this.breakerTransitions = new Counter({ name: 'hookgate_breaker_transitions_total', help: 'Endpoint lifecycle transitions made by this instance, by the state entered (healthy, failing, open, half-open, disabled)', labelNames: ['to'], registers: [this.registry] });
+    new Gauge({
+      name: 'hookgate_endpoint_state',
+      help: "Per endpoint, 1 for its current lifecycle state (healthy, failing, open, half-open, disabled) and 0 for the others",
+      labelNames: ['endpoint', 'state'],
+      registers: [this.registry],
+      async collect() {
+        const s = await self.endpointStateSource?.().catch(() => undefined);
+        if (!s) return;
+        this.reset();
+        for (const [endpoint, current] of Object.entries(s.byEndpoint)) for (const state of s.states) this.set({ endpoint, state }, state === current ? 1 : 0);
+      },
     });
     // One read of the queue per scrape serves both gauges (each collect asks; the second reuses it).
     let pending: Promise<QueueDepth | undefined> | undefined;

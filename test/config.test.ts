@@ -318,7 +318,7 @@ describe('defaults', () => {
     assert.equal(config.limits.bodyBytes, 1048576);
     assert.deepEqual(config.routes, []);
     // Nested defaults come from the schema too (parents default to {}): egress without an egress block.
-    assert.deepEqual(config.egress, { endpoints: [], allowCidrs: [], attemptTimeoutMs: 15000, retentionDays: 7, disableAfterHours: 120, concurrency: 128, maxInFlightPerEndpoint: 32, lockDurationMs: 30000, validation: 'enforce', strictTypes: false });
+    assert.deepEqual(config.egress, { endpoints: [], allowCidrs: [], attemptTimeoutMs: 15000, retentionDays: 7, disableAfterHours: 120, concurrency: 128, maxInFlightPerEndpoint: 32, lockDurationMs: 30000, validation: 'enforce', strictTypes: false, breaker: { enabled: true, consecutiveFailures: 5, failureRatio: 0.5, ratioWindow: '60s', ratioMinAttempts: 20, openFor: ['30s', '1m', '2m', '4m', '8m', '16m', '30m'], autoRecover: true, probeEvery: '24h', replayMissed: true } });
     assert.deepEqual(config.eventTypes, []);
     assert.deepEqual(config.upstreams, {});
   });

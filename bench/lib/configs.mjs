@@ -81,14 +81,19 @@ export function manyRoutes(n) {
   return lines.join('\n');
 }
 
-/** Scenario 6: publish route and `endpoints` egress endpoints on the local receiver (or a dead port). */
-export function egress(endpoints, { dead = false, maxInFlightPerEndpoint, concurrency } = {}) {
+/**
+ * Scenario 6: publish route and `endpoints` egress endpoints on the local receiver (or a dead port).
+ * `oneDead` (scenario 10) adds one more endpoint on the dead port (connection refused).
+ */
+export function egress(endpoints, { dead = false, maxInFlightPerEndpoint, concurrency, oneDead = false } = {}) {
   const eps = [];
   for (let i = 1; i <= endpoints; i++) {
     const url = dead ? `http://${DEAD}/hook/ep${i}` : `http://${UPSTREAM}/hook/ep${i}`;
     eps.push(`    - { id: ep${i}, url: "${url}", events: ["*"], secret: "${WH_SECRET}" }`);
   }
-  return `${HEAD(dead ? 'Scenario 8: egress to a dead endpoint (Redis memory per queued message)' : `Scenario 6: egress fan-out to ${endpoints} endpoint(s)${concurrency === 0 ? ', queue-only instance (concurrency 0)' : ''}${maxInFlightPerEndpoint ? `, maxInFlightPerEndpoint ${maxInFlightPerEndpoint}` : ''}`, 'redis')}
+  if (oneDead) eps.push(`    - { id: ep-dead, url: "http://${DEAD}/hook/dead", events: ["*"], secret: "${WH_SECRET}" }`);
+  const title = dead ? 'Scenario 8: egress to a dead endpoint (Redis memory per queued message)' : oneDead ? `Scenario 10: egress fan-out to ${endpoints} endpoints and one dead endpoint (connection refused)` : `Scenario 6: egress fan-out to ${endpoints} endpoint(s)${concurrency === 0 ? ', queue-only instance (concurrency 0)' : ''}${maxInFlightPerEndpoint ? `, maxInFlightPerEndpoint ${maxInFlightPerEndpoint}` : ''}`;
+  return `${HEAD(title, 'redis')}
 egress:
   allowCidrs: ["127.0.0.1/32"]
 ${dead ? '  retry: { schedule: ["1h"] }\n' : ''}${concurrency !== undefined ? `  concurrency: ${concurrency}\n` : ''}${maxInFlightPerEndpoint ? `  maxInFlightPerEndpoint: ${maxInFlightPerEndpoint}\n` : ''}  endpoints:

@@ -2,6 +2,7 @@ import type { AdminRouteSpec } from '../admin/server.js';
 import { gatewaySchema } from '../config/load.js';
 import { effectivePolicyView, endpointPolicyInput } from './policy-schemas.js';
 import { bulkSpecs } from './admin-bulk-schemas.js';
+import { endpointHealthView } from './health-schemas.js';
 
 /**
  * The admin API's request and response schemas, declared once: the admin listener checks input
@@ -96,7 +97,7 @@ export const listMessagesQuery: Schema = {
 /** An endpoint as the API shows it (secrets never listed). */
 export const endpointView: Schema = {
   type: 'object',
-  required: ['id', 'tenant', 'url', 'events', 'headers', 'state', 'source', 'secrets', 'createdAt', 'updatedAt'],
+  required: ['id', 'tenant', 'url', 'events', 'headers', 'state', 'health', 'source', 'secrets', 'createdAt', 'updatedAt'],
   properties: {
     id: { type: 'string' },
     tenant: { type: 'string', description: 'The owning tenant.' },
@@ -111,6 +112,7 @@ export const endpointView: Schema = {
     ordering: { enum: ['none', 'per-key'], description: 'Ordered delivery per `orderingKey`.' },
     state: { enum: ['enabled', 'disabled'] },
     disabledReason: { type: ['string', 'null'] },
+    health: endpointHealthView,
     source: { enum: ['config', 'api'] },
     secrets: { type: 'array', items: { type: 'object', required: ['expiresAt'], properties: { expiresAt: NULLABLE_TIME } } },
     createdAt: ISO_TIME,

@@ -128,6 +128,20 @@ export interface EgressConfig {
   validation: EgressValidation;
   strictTypes: boolean;
   operationalWebhook?: { url: string; secret: string };
+  breaker: BreakerConfig;
+}
+
+/** `egress.breaker`: the per-endpoint circuit breaker and auto-recovery (durations as in the schema). */
+export interface BreakerConfig {
+  enabled: boolean;
+  consecutiveFailures: number;
+  failureRatio: number;
+  ratioWindow: number | string;
+  ratioMinAttempts: number;
+  openFor: (number | string)[];
+  autoRecover: boolean;
+  probeEvery: number | string;
+  replayMissed: boolean;
 }
 
 /** `limits`: body caps, slow-client timeouts and connection caps (0 turns a timeout or cap off). */

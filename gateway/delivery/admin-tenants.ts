@@ -56,7 +56,8 @@ export function registerTenantAdmin(admin: AdminServer, engine: DeliveryEngine, 
   admin.route('GET', '/admin/tenants/:id/endpoints', async (req) => {
     const t = await mustTenant(req);
     const list = (await engine.endpoints.list()).filter((e) => e.tenant === t.id).sort((a, b) => a.id.localeCompare(b.id));
-    return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now(), engine.endpoints.tlsOf(e))) } };
+    const health = await Promise.all(list.map((e) => engine.health.view(e)));
+    return { status: 200, body: { endpoints: list.map((e, i) => endpointView(e, now(), engine.endpoints.tlsOf(e), health[i])) } };
   }, tenantSpecs.listEndpoints);
 
   admin.route('POST', '/admin/tenants/:id/endpoints', (req) => createEndpointFrom(engine, req.body, req.params.id!), tenantSpecs.createEndpoint);

@@ -13,6 +13,8 @@ import { bulkReply, parseRange, selectFailed } from './admin-bulk.js';
 import { eventMatches, liveSecrets, newEndpointId, type EndpointDirectory, type EndpointFields } from './endpoints.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
+import type { EndpointHealthView } from './health/endpoint-health.js';
+import { healthJson, recordHealth } from './health/view.js';
 import type { DeliveryStatus, EndpointRecord, StoredMessage } from './types.js';
 
 const bad = Errors.ADMIN_BAD_INPUT;
@@ -38,7 +40,7 @@ function only(body: Record<string, unknown>, allowed: string[]): void {
  * `GET /admin/endpoints/{id}/secret` the live ones), and a password in the URL is redacted as
  * `/admin/config` redacts it (the stored URL keeps it: deliveries need it).
  */
-export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTlsPem | undefined = ep.tls): Record<string, unknown> {
+export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTlsPem | undefined = ep.tls, health: EndpointHealthView = recordHealth(ep)): Record<string, unknown> {
   return {
     id: ep.id,
     tenant: ep.tenant,
@@ -53,6 +55,7 @@ export function endpointView(ep: EndpointRecord, now = Date.now(), tls: ClientTl
     description: ep.description ?? null,
     state: ep.disabled ? 'disabled' : 'enabled',
     disabledReason: ep.disabled ? ep.disabledReason ?? null : null,
+    health: healthJson(health),
     source: ep.source,
     secrets: liveSecrets(ep, now).map((s) => ({ expiresAt: s.expiresAt ? new Date(s.expiresAt).toISOString() : null })),
     createdAt: new Date(ep.createdAt).toISOString(),
@@ -193,7 +196,8 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
   admin.route('GET', '/admin/endpoints', async (): Promise<AdminReply> => {
     const list = await endpoints.list();
     list.sort((a, b) => a.id.localeCompare(b.id));
-    return { status: 200, body: { endpoints: list.map((e) => endpointView(e, now(), endpoints.tlsOf(e))) } };
+    const health = await Promise.all(list.map((e) => engine.health.view(e)));
+    return { status: 200, body: { endpoints: list.map((e, i) => endpointView(e, now(), endpoints.tlsOf(e), health[i])) } };
   }, adminSpecs.listEndpoints);
 
   admin.route('POST', '/admin/endpoints', (req: AdminRequest): Promise<AdminReply> => createEndpointFrom(engine, req.body), adminSpecs.createEndpoint);
@@ -202,7 +206,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     const ep = await mustEndpoint(req.params.id!);
     const { base, eventTypes } = await engine.policies.ofEndpoint(ep, eventMatches);
     const effectivePolicy = { ...policyView(base), eventTypes: Object.fromEntries([...eventTypes].map(([name, t]) => [name, { version: t.version, ...policyView(t.policy) }])) };
-    return { status: 200, body: { ...endpointView(ep, now(), endpoints.tlsOf(ep)), effectivePolicy } };
+    return { status: 200, body: { ...endpointView(ep, now(), endpoints.tlsOf(ep), await engine.health.view(ep)), effectivePolicy } };
   }, adminSpecs.getEndpoint);
 
   admin.route('PATCH', '/admin/endpoints/:id', async (req) => {
@@ -215,7 +219,7 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     const fields = checkFields(endpoints, b, true);
     checkTlsScheme(fields.url ?? ep.url, 'tls' in fields ? fields.tls : ep.tls);
     const next = await endpoints.update(ep, fields);
-    return { status: 200, body: endpointView(next, now(), endpoints.tlsOf(next)) };
+    return { status: 200, body: endpointView(next, now(), endpoints.tlsOf(next), await engine.health.view(next)) };
   }, adminSpecs.updateEndpoint);
 
   admin.route('DELETE', '/admin/endpoints/:id', async (req) => {

@@ -277,12 +277,21 @@ export class EndpointDirectory {
     return { secret, previousExpireAt: old.length ? until : null };
   }
 
-  /** Disables an endpoint (410 Gone, a failing streak); a no-op when it already is. */
-  async disable(ep: EndpointRecord, reason: string): Promise<void> {
+  /** Disables an endpoint (410 Gone, a failing streak, the receiver's signal); false (a no-op) when it already is. */
+  async disable(ep: EndpointRecord, reason: string): Promise<boolean> {
     const cur = (await this.repo.getEndpoint(ep.id)) ?? ep;
-    if (cur.disabled) return;
+    if (cur.disabled) return false;
     await this.repo.putEndpoint({ ...cur, disabled: true, disabledReason: reason, updatedAt: this.opts.now() });
     this.changed(ep.id);
     this.opts.events.raise('endpoint.disabled', { endpointId: ep.id, reason });
+    return true;
+  }
+
+  /** Enables an endpoint auto-recovery probed back (health/auto-recover.ts raises `endpoint.recovered`); its failing streak starts afresh. */
+  async recover(ep: EndpointRecord): Promise<void> {
+    const { disabledReason: _was, ...cur } = (await this.repo.getEndpoint(ep.id)) ?? ep;
+    await this.repo.putEndpoint({ ...cur, disabled: false, updatedAt: this.opts.now() });
+    await this.repo.clearFailing(ep.id);
+    this.changed(ep.id);
   }
 }

@@ -6,6 +6,9 @@ import { DEFAULT_TENANT } from '../config/types.js';
 import type { Metrics, QueueDepth } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { EndpointDirectory } from './endpoints.js';
+import { AutoRecovery } from './health/auto-recover.js';
+import { EndpointHealth } from './health/endpoint-health.js';
+import { receiverSignal, verdictWithSignal, NO_SIGNAL, RECEIVER_DISABLED } from './health/signals.js';
 import { configTenantPolicy, DeliveryPolicies, type EffectivePolicy } from './effective-policy.js';
 import { DeliveryIntake, type IngressRequest, type PublishAnswer, type PublishedEvent, type PublishOptions } from './intake.js';
 import { OperationalEvents, type OperationalEmitter } from './operational.js';
@@ -16,6 +19,9 @@ import { EndpointSlots } from './slots.js';
 import { TenantDirectory } from './tenants.js';
 import { sendIngress, sendSigned, type AttemptResult } from './transport.js';
 import { ingressTarget, upstreamOf, type AttemptRecord, type DeliveryRepository, type DeliveryStatus, type EndpointRecord, type StoredMessage } from './types.js';
+
+/** How much longer than its attempt timeout a half-open probe holds the probe lock (room to record it). */
+const PROBE_LOCK_ROOM_MS = 5000;
 
 export interface EngineOptions {
   store: Store;
@@ -50,6 +56,9 @@ export class DeliveryEngine {
   /** The effective delivery policy of an endpoint (layers: endpoint, event type, tenant, route, global). */
   readonly policies: DeliveryPolicies;
   readonly queue: DeliveryQueue;
+  /** Endpoint health: the circuit breaker, receiver signals and the lifecycle state (admin view, metrics). */
+  readonly health: EndpointHealth;
+  private readonly recovery: AutoRecovery;
   private snap: Snapshot;
   private readonly slots = new EndpointSlots();
   private readonly policy: AttemptPolicy;
@@ -77,12 +86,19 @@ export class DeliveryEngine {
     this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.catalogue(), tenantPolicy });
     this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, tenants: this.tenants, eventTypes: this.eventTypes, policies: this.policies, logger: this.logger, now: this.now, snapshot: () => this.snap });
     this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });
+    this.health = new EndpointHealth({ store: opts.store, endpoints: this.endpoints, events: this.ops, metrics: opts.metrics, now: this.now, rand: this.rand, snapshot: () => this.snap });
+    const send = async (ep: EndpointRecord, msg: StoredMessage) => {
+      const snap = this.snap;
+      return this.sendEvent(snap, ep, msg, (await this.policies.of(ep, msg.eventType, msg.schedule, snap)).attemptTimeoutMs);
+    };
+    this.recovery = new AutoRecovery({ health: this.health, endpoints: this.endpoints, repo: opts.repo, events: this.ops, logger: this.logger, now: this.now, snapshot: () => this.snap, send, requeue: (msg, targets) => this.requeue(msg, targets) });
   }
 
   /** Applies config endpoints to the repository and starts the workers. */
   async start(): Promise<void> {
     await this.endpoints.sync();
     this.queue.start((job) => this.runJob(job));
+    this.recovery.start();
   }
 
   /** Follows a config reload (after the swap): the new snapshot, and its endpoints written to the store. Idempotent. */
@@ -163,6 +179,9 @@ export class DeliveryEngine {
     let ep: EndpointRecord | null = null;
     if (upstream === undefined) {
       ep = await this.endpoints.get(job.target);
+      // Disabled fails the delivery for good: read past the cache's second first, since an enable
+      // on another instance (auto-recovery replaying what it missed, the admin API) may be newer.
+      if (ep?.disabled) ep = await this.endpoints.find(job.target);
       if (!ep || ep.disabled) {
         const skipped: AttemptRecord = { target: job.target, attempt: attemptNo, at: this.now(), status: 0, durationMs: 0, error: ep ? 'endpoint disabled' : 'endpoint deleted' };
         await this.repo.recordAttempt(msg.id, skipped, 'failed', retentionMs(snap.egress));
@@ -171,23 +190,30 @@ export class DeliveryEngine {
     }
     // One resolution per attempt, on the attempt's snapshot: a reload changes the next attempt's policy.
     const policy = await this.policies.of(ep, msg.eventType, msg.schedule, snap);
+    // An open breaker or a receiver's slow-down holds the job without counting an attempt; past
+    // the open interval one job across all instances is the probe.
+    const gate = ep ? await this.health.gate(ep, policy.attemptTimeoutMs + PROBE_LOCK_ROOM_MS) : undefined;
+    if (gate?.kind === 'hold') return { kind: 'retry', delayMs: gate.delayMs, attempted: false };
+    const probe = gate?.kind === 'send' && gate.probe;
+    const notSent = async (delayMs: number): Promise<JobOutcome> => {
+      if (probe) await this.health.probeNotSent(ep!.id);
+      return { kind: 'retry', delayMs, attempted: false };
+    };
     if (ep && (await this.overRate(ep, policy))) {
       // Wait for a later second (spread a little), without counting an attempt.
-      return { kind: 'retry', delayMs: 1000 - (this.now() % 1000) + Math.floor(this.rand() * 200), attempted: false };
+      return notSent(1000 - (this.now() % 1000) + Math.floor(this.rand() * 200));
     }
     const key = job.target;
     if (!(await this.slots.acquire(key, policy.maxInFlight))) {
       // The endpoint already has its share of attempts in flight and none finished soon: it is
       // slow or dead. Give the worker back and try later, without counting an attempt.
-      return { kind: 'retry', delayMs: 500 + Math.floor(this.rand() * 500), attempted: false };
+      return notSent(500 + Math.floor(this.rand() * 500));
     }
     let r: AttemptResult;
     try {
       // A slot freed during a SIGTERM drain: start no new attempt, leave the job queued.
-      if (this.stopped) return { kind: 'retry', delayMs: 0, attempted: false };
-      r = ep
-        ? await sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: { ...ep.headers, 'user-agent': 'hookgate' }, tls: this.endpoints.tlsOf(ep), nowMs: this.now(), timeoutMs: policy.attemptTimeoutMs })
-        : await sendIngress(snap, upstream!, msg, attemptNo);
+      if (this.stopped) return await notSent(0);
+      r = ep ? await this.sendEvent(snap, ep, msg, policy.attemptTimeoutMs) : await sendIngress(snap, upstream!, msg, attemptNo);
     } catch (err) {
       // Whatever the send threw (a value Node refuses to put on the wire, a bug) is an attempt
       // that counts: recorded, retried with backoff and dead-lettered, never a silent 1 s loop.
@@ -195,7 +221,12 @@ export class DeliveryEngine {
     } finally {
       this.slots.release(key);
     }
-    return this.settle(job, msg, ep, r, snap, policy);
+    return this.settle(job, msg, ep, r, snap, policy, probe);
+  }
+
+  /** One signed attempt of an event to an endpoint (deliveries, and auto-recovery's probe). */
+  private sendEvent(snap: Snapshot, ep: EndpointRecord, msg: StoredMessage, timeoutMs: number): Promise<AttemptResult> {
+    return sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: { ...ep.headers, 'user-agent': 'hookgate' }, tls: this.endpoints.tlsOf(ep), nowMs: this.now(), timeoutMs });
   }
 
   /** Counts an attempt against the endpoint's effective `rateLimitPerSec` (shared by all instances through the store). */
@@ -206,14 +237,15 @@ export class DeliveryEngine {
   }
 
   /** Records an attempt and carries out the policy's verdict on it. */
-  private async settle(job: QueueJob, msg: StoredMessage, ep: EndpointRecord | null, r: AttemptResult, snap: Snapshot, policy: EffectivePolicy): Promise<JobOutcome> {
+  private async settle(job: QueueJob, msg: StoredMessage, ep: EndpointRecord | null, r: AttemptResult, snap: Snapshot, policy: EffectivePolicy, probe: boolean): Promise<JobOutcome> {
     const target = job.target;
     const attemptNo = job.attempts + 1;
     const rec: AttemptRecord = { target, attempt: attemptNo, at: this.now(), status: r.status, durationMs: r.durationMs };
     // A requeued delivery numbers on but runs a fresh schedule from its requeue: where that was
     // is read only when the verdict depends on it, never on the hot path.
     const from = this.policy.needsRequeuePoint(r, attemptNo) ? await this.repo.requeuedAfter(msg.id, target) : 0;
-    const v = this.policy.judge(r, attemptNo, ep, policy.retry, from);
+    const signal = ep ? receiverSignal(r, this.now()) : NO_SIGNAL;
+    const v = verdictWithSignal(this.policy.judge(r, attemptNo, ep, policy.retry, from), signal);
     const error = v.kind === 'delivered' ? r.error : v.error;
     if (error) rec.error = error;
     if (r.response) rec.response = r.response;
@@ -224,12 +256,16 @@ export class DeliveryEngine {
       case 'delivered':
         await record('delivered');
         this.opts.metrics?.deliveryLatency.observe({ kind }, (this.now() - msg.createdAt) / 1000);
-        if (ep) await this.policy.succeeded(ep.id, attemptNo);
+        if (ep) {
+          await this.policy.succeeded(ep.id, attemptNo);
+          await this.health.succeeded(ep.id, probe);
+          if (signal.kind === 'disable') await this.health.disable(ep, 'receiver', RECEIVER_DISABLED);
+        }
         if (v.recovered) this.ops.raise('message.attempt.recovered', { msgId: msg.id, endpointId: ep!.id, attempts: attemptNo });
         return { kind: 'done' };
       case 'gone':
         await record('failed');
-        await this.endpoints.disable(ep!, 'the endpoint answered 410 Gone');
+        await (signal.kind === 'disable' ? this.health.disable(ep!, 'receiver', RECEIVER_DISABLED) : this.health.disable(ep!, 'gone', 'the endpoint answered 410 Gone'));
         return { kind: 'done' };
       case 'exhausted':
         await record('failed');
@@ -241,8 +277,9 @@ export class DeliveryEngine {
         break;
     }
     if (ep) {
+      await this.health.attemptFailed(ep.id, probe, signal, rec.error ?? `HTTP ${r.status}`);
       const reason = await this.policy.failed(ep.id, snap.egress);
-      if (reason) await this.endpoints.disable(ep, reason);
+      if (reason) await this.health.disable(ep, 'failing', reason);
     }
     return v.kind === 'retry' ? { kind: 'retry', delayMs: v.delayMs, attempted: true } : { kind: 'done' };
   }
@@ -255,6 +292,7 @@ export class DeliveryEngine {
   async stop(deadlineMs: number, intakeClosed: Promise<void> = Promise.resolve()): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.recovery.stop();
     await this.queue.stop(deadlineMs, intakeClosed);
     await intakeClosed;
     await this.repo.close();

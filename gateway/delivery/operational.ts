@@ -11,7 +11,7 @@ import { sendSigned } from './transport.js';
 
 /** Operational events (Svix's names), sent to the log and to the optional operational webhook. */
 export interface OperationalEvent {
-  type: 'endpoint.created' | 'endpoint.updated' | 'endpoint.deleted' | 'endpoint.disabled' | 'message.attempt.failing' | 'message.attempt.exhausted' | 'message.attempt.recovered';
+  type: 'endpoint.created' | 'endpoint.updated' | 'endpoint.deleted' | 'endpoint.disabled' | 'endpoint.breaker.opened' | 'endpoint.breaker.closed' | 'endpoint.recovered' | 'message.attempt.failing' | 'message.attempt.exhausted' | 'message.attempt.recovered';
   timestamp: string;
   data: Record<string, unknown>;
 }

@@ -106,7 +106,10 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     await engine.stop(0).catch(() => {});
     throw err;
   }
-  if (metrics) metrics.queueSource = () => engine.queueDepth();
+  if (metrics) {
+    metrics.queueSource = () => engine.queueDepth();
+    metrics.endpointStateSource = () => engine.health.states();
+  }
   if (admin) {
     registerDeliveryAdmin(admin, engine);
     registerBulkAdmin(admin, engine);

@@ -19,6 +19,8 @@ const RESPONSE_LIMIT = 4096;
 /** What one attempt came back with: what the attempt log keeps, and what the policy reads too. */
 export interface AttemptResult extends Pick<AttemptRecord, 'status' | 'durationMs' | 'error' | 'response'> {
   retryAfter?: string;
+  /** The receiver's `webhook-delivery` header (Standard Webhooks proposal: `disable`, `abort-message`). */
+  deliverySignal?: string;
   timedOut: boolean;
 }
 
@@ -134,6 +136,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
   private retryAfter: string | undefined;
+  private deliverySignal: string | undefined;
   private settled = false;
 
   constructor(
@@ -175,6 +178,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     this.status = statusCode;
     this.retryAfter = firstValue(headers['retry-after']);
+    this.deliverySignal = firstValue(headers['webhook-delivery']);
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -182,7 +186,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.finish({ status: this.status, response: this.head.text(), retryAfter: this.retryAfter }, false, true);
+    this.finish({ status: this.status, response: this.head.text(), retryAfter: this.retryAfter, deliverySignal: this.deliverySignal }, false, true);
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {

@@ -239,7 +239,8 @@ describe('Retry-After and the operational webhook', () => {
     const times: number[] = [];
     const r = await receiver((_req, res) => {
       times.push(Date.now());
-      if (times.length === 1) res.writeHead(503, { 'retry-after': '30' }).end();
+      // A 500: a 429 or 503 with Retry-After holds the whole endpoint for all of it (health/signals.ts).
+      if (times.length === 1) res.writeHead(500, { 'retry-after': '30' }).end();
       else res.writeHead(200).end();
     });
     const g = await gatewayWith(`routes:
