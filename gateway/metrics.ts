@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { PluginCounter, PluginMetrics } from './plugin.js';
+import { EndpointAttempts } from './delivery/endpoint-attempts.js';
+import { IngressErrors } from './ingress-errors.js';
 import { RequestMetrics } from './request-metrics.js';
 
 /** The delivery queue's depth by state and, per tenant, the age of its oldest due delivery. */
@@ -21,6 +23,12 @@ export class Metrics implements PluginMetrics {
   readonly deliveryLatency: Histogram<'kind'>;
   /** What the delivery queue holds, read at scrape time (set by the delivery service). */
   queueSource: (() => Promise<QueueDepth>) | undefined;
+  /** Egress attempts per endpoint and result (`hookgate_endpoint_attempts_total`), counted by the engine. */
+  readonly endpointAttempts = new EndpointAttempts();
+  /** Upstream errors and signature failures per route, counted by the pipeline when an exchange closes. */
+  readonly ingressErrors = new IngressErrors();
+  /** Per alert rule, how many of its subjects fire now, read at scrape time (set by the alert evaluator). */
+  alertsSource: (() => Promise<Record<string, number>>) | undefined;
 
   /** Per-route counts and latency: plain increments per request, series built at scrape time. */
   private readonly requestStats = new RequestMetrics();
@@ -52,6 +60,19 @@ export class Metrics implements PluginMetrics {
     collectDefaultMetrics({ register: this.registry });
     this.registry.registerMetric(this.requestStats.counter as unknown as Metric);
     this.registry.registerMetric(this.requestStats.histogram as unknown as Metric);
+    for (const m of [this.endpointAttempts.counter, this.ingressErrors.upstreamCounter, this.ingressErrors.signatureCounter]) this.registry.registerMetric(m as unknown as Metric);
+    new Gauge({
+      name: 'hookgate_alerts_firing',
+      help: 'Per alert rule, how many of its subjects (endpoints, routes, tenants) are firing',
+      labelNames: ['alert'],
+      registers: [this.registry],
+      async collect() {
+        const firing = await self.alertsSource?.().catch(() => undefined);
+        if (!firing) return;
+        this.reset();
+        for (const [alert, n] of Object.entries(firing)) this.set({ alert }, n);
+      },
+    });
     this.reloads = new Counter({ name: 'hookgate_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
     // Read at scrape time: a gauge update per request would hash its (empty) labels every time.
     const self = this;
