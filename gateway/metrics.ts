@@ -29,6 +29,8 @@ export class Metrics implements PluginMetrics {
   readonly ingressErrors = new IngressErrors();
   /** Per alert rule, how many of its subjects fire now, read at scrape time (set by the alert evaluator). */
   alertsSource: (() => Promise<Record<string, number>>) | undefined;
+  /** Alert evaluations this instance ran (it held the evaluator lease). */
+  readonly alertEvaluations: Counter;
 
   /** Per-route counts and latency: plain increments per request, series built at scrape time. */
   private readonly requestStats = new RequestMetrics();
@@ -73,6 +75,7 @@ export class Metrics implements PluginMetrics {
         for (const [alert, n] of Object.entries(firing)) this.set({ alert }, n);
       },
     });
+    this.alertEvaluations = new Counter({ name: 'hookgate_alert_evaluations_total', help: 'Alert rule evaluations run by this instance (the one holding the evaluator lease)', registers: [this.registry] });
     this.reloads = new Counter({ name: 'hookgate_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
     // Read at scrape time: a gauge update per request would hash its (empty) labels every time.
     const self = this;

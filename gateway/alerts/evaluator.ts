@@ -100,7 +100,9 @@ export class AlertEvaluator {
     try {
       await this.flush();
       const width = alerts.evaluateEveryMs;
-      if (await this.opts.store.lead(this.holder, 3 * width)) await this.evaluate();
+      if (!(await this.opts.store.lead(this.holder, 3 * width))) return;
+      await this.evaluate();
+      this.opts.metrics.alertEvaluations.inc();
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'alert evaluation failed; retrying at the next interval');
     }

@@ -1,0 +1,90 @@
+/**
+ * Durable operational events: an event for the operational webhook is a system message queued
+ * and retried by the delivery engine, signed with the webhook's secret. Raised while the
+ * receiver is down, it survives a restart (redis store) and arrives once the receiver is back;
+ * the system tenant and its target stay out of tenant and endpoint lists.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { createDeliveryService } from '../../gateway/delivery/service.js';
+import { SYSTEM_TENANT } from '../../gateway/delivery/system-deliveries.js';
+import { startGateway, type TestGateway } from '../support/gateway.js';
+import { waitUntil } from '../support/http.js';
+import { testStores } from '../support/redis.js';
+import { openResources } from './resources.js';
+
+const OPS_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const { onClose, receiver } = openResources();
+const stores = testStores('operational-durable');
+after(() => stores.cleanUp());
+
+function yamlFor(store: string, opsUrl: string): string {
+  return `${store}
+egress:
+  allowCidrs: ["127.0.0.1/32"]
+  retry: { schedule: [0, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms] }
+  operationalWebhook: { url: "${opsUrl}/ops", secret: "${OPS_SECRET}" }
+`;
+}
+
+async function gatewayWith(yaml: string): Promise<TestGateway> {
+  const g = await startGateway(yaml, { services: createDeliveryService });
+  onClose(() => g.stop());
+  return g;
+}
+
+describe('durable operational events', () => {
+  test('an event raised while the receiver is down survives a restart (redis) and arrives signed once it is back', async () => {
+    let up = false;
+    const ops = await receiver((_req, res) => {
+      res.writeHead(up ? 200 : 503).end();
+    });
+    const yaml = yamlFor(stores.yaml('redis'), ops.url);
+    const g1 = await gatewayWith(yaml);
+    const created = await g1.admin('POST', '/admin/endpoints', { id: 'ep-durable', url: 'http://127.0.0.1:9/x' });
+    assert.equal(created.status, 201, created.text);
+    // The webhook was tried and refused: the event waits in the queue for its retry.
+    await waitUntil(() => ops.requests.length >= 1, 10_000, 'a first attempt at the operational webhook');
+    await g1.stop();
+    const before = ops.requests.length;
+    up = true;
+    const g2 = await gatewayWith(yaml);
+    await waitUntil(() => ops.requests.length > before, 15_000, 'the event delivered by the restarted instance');
+    const got = ops.requests.at(-1)!;
+    // The official library is the oracle for the signature and its timestamp.
+    const ev = new Webhook(OPS_SECRET).verify(got.body.toString('utf8'), got.headers as Record<string, string>) as { type: string; data: Record<string, unknown> };
+    assert.equal(ev.type, 'endpoint.created');
+    assert.deepEqual(ev.data, { endpointId: 'ep-durable' });
+    // Every attempt carried the same message id: receivers can deduplicate.
+    assert.equal(new Set(ops.requests.map((r) => r.headers['webhook-id'])).size, 1);
+    const msgs = await g2.admin('GET', '/admin/messages?limit=10');
+    const sys = msgs.json().messages.find((m: { id: string }) => m.id === got.headers['webhook-id']);
+    assert.ok(sys, 'the system message is listed with its attempts');
+    // The attempt is recorded once the answer is in: poll for it.
+    const delivery = async () => (await g2.admin('GET', `/admin/messages/${sys.id}`)).json().deliveries['sys:operational'];
+    await waitUntil(async () => (await delivery()).status === 'delivered', 10_000, 'the delivery recorded');
+    const attempts = (await delivery()).attempts as { status: number }[];
+    assert.ok(attempts.length >= 2 && attempts[0]!.status === 503 && attempts.at(-1)!.status === 200, JSON.stringify(attempts));
+    // The reserved tenant and target are no tenant and no endpoint of the API.
+    const tenants = (await g2.admin('GET', '/admin/tenants')).json().tenants.map((t: { id: string }) => t.id);
+    assert.ok(!tenants.includes(SYSTEM_TENANT), tenants.join());
+    const endpoints = (await g2.admin('GET', '/admin/endpoints')).json().endpoints.map((e: { id: string }) => e.id);
+    assert.deepEqual(endpoints, ['ep-durable']);
+    const refused = await g2.admin('POST', '/admin/tenants', { id: SYSTEM_TENANT });
+    assert.equal(refused.status, 400);
+  });
+
+  test('memory store: events go through the queue too, retried until the receiver answers 2xx', async () => {
+    let answers = 0;
+    const ops = await receiver((_req, res) => {
+      answers++;
+      res.writeHead(answers <= 2 ? 500 : 204).end();
+    });
+    const g = await gatewayWith(yamlFor(stores.yaml('memory'), ops.url));
+    await g.admin('POST', '/admin/endpoints', { id: 'ep-mem', url: 'http://127.0.0.1:9/x' });
+    await waitUntil(() => answers >= 3, 10_000, 'the third attempt');
+    const wh = new Webhook(OPS_SECRET);
+    for (const r of ops.requests) assert.equal((wh.verify(r.body.toString('utf8'), r.headers as Record<string, string>) as { type: string }).type, 'endpoint.created');
+  });
+});
