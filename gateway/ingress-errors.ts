@@ -1,9 +1,11 @@
 /**
  * Ingress error tracking: per route, upstream errors (5xx answers, timeouts, unavailable
- * upstreams) and signature failures (by the refusal's `HG_SIGNATURE_*` code). Counted where the
- * pipeline's exchange closes, from what the core recorded (status, error code, whether it was
- * forwarded), never inside the plugins. Plain increments on the hot path; the Prometheus series
- * are built at scrape time, as request-metrics.ts does.
+ * upstreams) and signature failures (refusals with an `HG_SIGNATURE_*` code, whichever plugin
+ * refused). Counted where the pipeline's exchange closes, from what the core recorded (status,
+ * error code, whether it was forwarded), never inside the plugins. Plain increments on the hot
+ * path; `hookgate_upstream_errors_total` is built at scrape time, as request-metrics.ts does.
+ * Signature failures feed the alert window only: their Prometheus series is verify-signature's
+ * own `hookgate_signature_failures_total{route,reason}` (reason in the words of its diagnostics).
  */
 
 /** Why an upstream request counts as an error. */
@@ -76,19 +78,6 @@ export class IngressErrors {
       const values: Sample[] = [];
       for (const [route, r] of this.routes) for (const [kind, n] of r.upstream) values.push({ labels: { route, kind }, value: n });
       return { name: this.upstreamCounter.name, help: this.upstreamCounter.help, type: 'counter', values, aggregator: 'sum' };
-    },
-  };
-
-  /** `hookgate_signature_failures_total{route,reason}` (reason: the refusal's error code). */
-  readonly signatureCounter = {
-    name: 'hookgate_signature_failures_total',
-    help: 'Requests refused by signature verification, by route and reason (the HG_SIGNATURE_* code)',
-    type: 'counter',
-    aggregator: 'sum',
-    get: () => {
-      const values: Sample[] = [];
-      for (const [route, r] of this.routes) for (const [reason, n] of r.signature) values.push({ labels: { route, reason }, value: n });
-      return { name: this.signatureCounter.name, help: this.signatureCounter.help, type: 'counter', values, aggregator: 'sum' };
     },
   };
 }

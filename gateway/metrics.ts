@@ -62,7 +62,7 @@ export class Metrics implements PluginMetrics {
     collectDefaultMetrics({ register: this.registry });
     this.registry.registerMetric(this.requestStats.counter as unknown as Metric);
     this.registry.registerMetric(this.requestStats.histogram as unknown as Metric);
-    for (const m of [this.endpointAttempts.counter, this.ingressErrors.upstreamCounter, this.ingressErrors.signatureCounter]) this.registry.registerMetric(m as unknown as Metric);
+    for (const m of [this.endpointAttempts.counter, this.ingressErrors.upstreamCounter]) this.registry.registerMetric(m as unknown as Metric);
     new Gauge({
       name: 'hookgate_alerts_firing',
       help: 'Per alert rule, how many of its subjects (endpoints, routes, tenants) are firing',
