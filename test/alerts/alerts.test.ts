@@ -7,7 +7,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { Webhook } from 'standardwebhooks';
+import { alertSpecs } from '../../gateway/apidocs/alert-specs.js';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { waitUntil, type RecordedRequest } from '../support/http.js';
@@ -17,6 +20,10 @@ import { openResources } from '../delivery/resources.js';
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const OPS_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
 const { onClose, receiver } = openResources();
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+(addFormatsModule as unknown as (a: Ajv2020) => void)(ajv);
+/** GET /admin/alerts answers as its OpenAPI declaration says. */
+const alertsAnswer = ajv.compile<Record<string, any>>(alertSpecs.list.responses[200].schema);
 const stores = testStores('alerts');
 after(() => stores.cleanUp());
 
@@ -88,6 +95,8 @@ alerts:
     assert.equal(hook.requests[0]!.headers['content-type'], 'application/json');
     assert.deepEqual(alertEvents(ops.requests).map((e) => [e.type, e.data.alert, e.data.endpoint, e.data.value]), [['alert.firing', 'orders-failing', 'orders', 1], ['alert.resolved', 'orders-failing', 'orders', 0]]);
     const after = (await g1.admin('GET', '/admin/alerts')).json();
+    assert.ok(alertsAnswer(after), ajv.errorsText(alertsAnswer.errors));
+    assert.ok(alertsAnswer(listed), ajv.errorsText(alertsAnswer.errors));
     assert.deepEqual(after.rules[0].subjects.map((s: { subject: string; state: string }) => [s.subject, s.state]), [['orders', 'ok']]);
     assert.deepEqual(after.transitions.map((t: { to: string }) => t.to), ['resolved', 'firing']);
     assert.equal(await sample(g1, 'hookgate_alerts_firing{alert="orders-failing"}'), 0);
