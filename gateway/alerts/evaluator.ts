@@ -96,7 +96,11 @@ export class AlertEvaluator {
   /** One flush, and one evaluation when this instance holds the lease. Errors (the store) are logged; the next tick tries again. */
   async tick(): Promise<void> {
     const alerts = this.opts.snapshot().alerts;
-    if (alerts.rules.length === 0) return;
+    if (alerts.rules.length === 0) {
+      // Nothing to alert on: drop the counts, so rules added by a reload start on fresh counts.
+      this.sampler.deltas();
+      return;
+    }
     try {
       await this.flush();
       const width = alerts.evaluateEveryMs;
