@@ -35,6 +35,8 @@ export interface AlertStore {
   buckets(widthMs: number, from: number, to: number): Promise<Map<string, number>[]>;
   /** Takes or renews the evaluator lease for `ttlMs`; true when `holder` has it. */
   lead(holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `holder` has it (a stopping instance), so another takes over at its next interval. */
+  resign(holder: string): Promise<void>;
   /** Every stored state, by `<alert>|<subject>`, as its raw JSON (what `transition` compares). */
   states(): Promise<Map<string, string>>;
   /** Sets a state if it still is `expected` (null: absent) and logs the transition; false when another instance changed it first. */
@@ -76,6 +78,8 @@ export class MemoryAlertStore implements AlertStore {
     return true;
   }
 
+  async resign(): Promise<void> {}
+
   async states(): Promise<Map<string, string>> {
     return new Map(this.state);
   }
@@ -104,6 +108,11 @@ if cur == false or cur == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
+return 0`;
+
+/** Deletes the lease only for its holder. */
+const RESIGN = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0`;
 
 /** Compare-and-set of one state, with its transition logged in the same step. */
@@ -146,6 +155,10 @@ export class RedisAlertStore implements AlertStore {
 
   async lead(holder: string, ttlMs: number): Promise<boolean> {
     return (await this.redis.eval(LEAD, 1, `${this.prefix}alerts:lead`, holder, Math.max(1, Math.round(ttlMs)))) === 1;
+  }
+
+  async resign(holder: string): Promise<void> {
+    await this.redis.eval(RESIGN, 1, `${this.prefix}alerts:lead`, holder);
   }
 
   async states(): Promise<Map<string, string>> {

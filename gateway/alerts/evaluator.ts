@@ -191,11 +191,12 @@ export class AlertEvaluator {
     return out;
   }
 
-  /** Stops the ticks; waits for a running one, then flushes what is left (best effort). */
+  /** Stops the ticks; waits for a running one, flushes what is left and gives the lease up (best effort). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
     if (this.opts.snapshot().alerts.rules.length) await this.flush().catch(() => {});
+    await this.opts.store.resign(this.holder).catch(() => {});
   }
 }

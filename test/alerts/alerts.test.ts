@@ -82,6 +82,7 @@ alerts:
     assert.equal(listed.rules[0].name, 'orders-failing');
     assert.deepEqual(listed.rules[0].channels, [{ type: 'operational' }, { type: 'slack' }, { type: 'webhook', url: `${hook.url}/alerts` }]);
     assert.ok(!JSON.stringify(listed).includes('XXXX'), 'the Slack URL (its credential) is never shown');
+    assert.ok(!(await g1.admin('GET', '/admin/config')).text.includes('XXXX'), 'nor in GET /admin/config');
     // The failures leave the window: resolved.
     await waitUntil(() => slack.requests.length >= 2 && hook.requests.length >= 2 && alertEvents(ops.requests).length >= 2, 15_000, 'the resolve on every channel');
     // Let both instances run many more evaluation rounds: nothing more may arrive.
@@ -100,6 +101,37 @@ alerts:
     assert.deepEqual(after.rules[0].subjects.map((s: { subject: string; state: string }) => [s.subject, s.state]), [['orders', 'ok']]);
     assert.deepEqual(after.transitions.map((t: { to: string }) => t.to), ['resolved', 'firing']);
     assert.equal(await sample(g1, 'hookgate_alerts_firing{alert="orders-failing"}'), 0);
+  });
+
+  test('the lease holder stops: the other instance takes over and sends the resolve, once', async () => {
+    const rx = await receiver((_req, res) => void res.writeHead(500).end());
+    const hook = await receiver();
+    const yaml = `${stores.yaml('redis')}
+routes:
+  - { name: events, path: /events, methods: [POST], publish: {} }
+egress:
+  allowCidrs: ["127.0.0.1/32"]
+  retry: { schedule: [0] }
+  endpoints:
+    - { id: flaky, url: "${rx.url}/hook", secret: "${SECRET}" }
+alerting: { evaluateEvery: 200ms }
+alerts:
+  - { name: flaky-failing, when: { metric: delivery_failure_ratio, over: 2s, above: 0.5 }, channels: [{ webhook: "${hook.url}/alerts" }] }
+`;
+    const a = await gatewayWith(yaml);
+    const b = await gatewayWith(yaml);
+    for (let i = 0; i < 4; i++) assert.equal((await publish(i % 2 ? a : b, i)).status, 202);
+    await waitUntil(() => hook.requests.length >= 1, 15_000, 'the firing');
+    const evaluations = async (g: TestGateway) => (await sample(g, 'hookgate_alert_evaluations_total')) ?? 0;
+    const [ea, eb] = [await evaluations(a), await evaluations(b)];
+    const [leader, survivor] = ea >= eb ? [a, b] : [b, a];
+    const before = await evaluations(survivor);
+    await leader.stop();
+    await waitUntil(() => hook.requests.length >= 2, 15_000, 'the resolve from the survivor');
+    assert.ok((await evaluations(survivor)) > before, 'the survivor evaluated');
+    const at = await evaluations(survivor);
+    await waitUntil(async () => (await evaluations(survivor)) >= at + 5, 15_000, 'five more evaluations');
+    assert.deepEqual(hook.requests.map((r) => JSON.parse(r.body.toString()).type), ['alert.firing', 'alert.resolved']);
   });
 
   test('ingress errors per route: upstream 5xx and signature failures are counted by reason and alert', async () => {
