@@ -68,7 +68,7 @@ egress:
 alerting: { evaluateEvery: 200ms }
 alerts:
   - name: orders-failing
-    when: { metric: delivery_failure_ratio, endpoint: "*", over: 2s, above: 0.2 }
+    when: { metric: delivery_failure_ratio, endpoint: "*", over: 3s, above: 0.2 }
     channels: [operational, { slack: "${slack.url}/services/T000/B000/XXXX" }, { webhook: "${hook.url}/alerts" }]
 `;
     const g1 = await gatewayWith(yaml);
@@ -90,7 +90,7 @@ alerts:
     const at = await evaluations();
     await waitUntil(async () => (await evaluations()) >= at + 10, 15_000, 'ten more evaluations');
     assert.deepEqual(slack.requests.map((r) => JSON.parse(r.body.toString()).text.replace(/ is .*/, '')), ['[FIRING] hookgate alert orders-failing: delivery_failure_ratio of endpoint "orders"', '[RESOLVED] hookgate alert orders-failing: delivery_failure_ratio of endpoint "orders"']);
-    assert.match(JSON.parse(slack.requests[0]!.body.toString()).text, / is 1 \(threshold: above 0\.2 over 2s\)$/);
+    assert.match(JSON.parse(slack.requests[0]!.body.toString()).text, / is 1 \(threshold: above 0\.2 over 3s\)$/);
     const hooks = hook.requests.map((r) => JSON.parse(r.body.toString()));
     assert.deepEqual(hooks.map((h) => [h.type, h.data.alert, h.data.endpoint, h.data.state]), [['alert.firing', 'orders-failing', 'orders', 'firing'], ['alert.resolved', 'orders-failing', 'orders', 'resolved']]);
     assert.equal(hook.requests[0]!.headers['content-type'], 'application/json');
@@ -116,7 +116,7 @@ egress:
     - { id: flaky, url: "${rx.url}/hook", secret: "${SECRET}" }
 alerting: { evaluateEvery: 200ms }
 alerts:
-  - { name: flaky-failing, when: { metric: delivery_failure_ratio, over: 2s, above: 0.5 }, channels: [{ webhook: "${hook.url}/alerts" }] }
+  - { name: flaky-failing, when: { metric: delivery_failure_ratio, over: 3s, above: 0.5 }, channels: [{ webhook: "${hook.url}/alerts" }] }
 `;
     const a = await gatewayWith(yaml);
     const b = await gatewayWith(yaml);
