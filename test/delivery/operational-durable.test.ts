@@ -2,15 +2,21 @@
  * Durable operational events: an event for the operational webhook is a system message queued
  * and retried by the delivery engine, signed with the webhook's secret. Raised while the
  * receiver is down, it survives a restart (redis store) and arrives once the receiver is back;
- * the system tenant and its target stay out of tenant and endpoint lists.
+ * the system tenant and its target stay out of tenant and endpoint lists. A `hookgate start` child
+ * killed with SIGKILL after a refused attempt loses nothing: the next instance delivers it.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { SYSTEM_TENANT } from '../../gateway/delivery/system-deliveries.js';
-import { startGateway, type TestGateway } from '../support/gateway.js';
-import { waitUntil } from '../support/http.js';
+import { ADMIN_TOKEN, startGateway, type TestGateway } from '../support/gateway.js';
+import { httpRequest, waitUntil } from '../support/http.js';
 import { testStores } from '../support/redis.js';
 import { openResources } from './resources.js';
 
@@ -19,13 +25,42 @@ const { onClose, receiver } = openResources();
 const stores = testStores('operational-durable');
 after(() => stores.cleanUp());
 
-function yamlFor(store: string, opsUrl: string): string {
+function yamlFor(store: string, opsUrl: string, egressLines = ''): string {
   return `${store}
 egress:
-  allowCidrs: ["127.0.0.1/32"]
+  allowCidrs: ["127.0.0.1/32"]${egressLines}
   retry: { schedule: [0, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms] }
   operationalWebhook: { url: "${opsUrl}/ops", secret: "${OPS_SECRET}" }
 `;
+}
+
+// dist/test/delivery/ → the package root is three levels up.
+const CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'dist/gateway/cli.js');
+const tmp = mkdtempSync(join(tmpdir(), 'hookgate-opsdurable-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A `hookgate start` child on `file`: its admin port, and a SIGKILL by pid. */
+async function startChild(file: string): Promise<{ adminPort: number; kill(): Promise<void> }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HOOKGATE_')) env[k] = v;
+  const proc = spawn(process.execPath, [CLI, 'start', '--config', file], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  let done = false;
+  void exited.then(() => (done = true));
+  const kill = async () => {
+    if (!done) {
+      process.kill(proc.pid!, 'SIGKILL');
+      await exited;
+    }
+  };
+  onClose(kill);
+  const re = /\(admin on http:\/\/[^:]+:(\d+)\)/;
+  await waitUntil(() => re.test(err) || done, 20_000, 'hookgate to listen');
+  const m = re.exec(err);
+  if (!m) throw new Error(`hookgate did not start: ${err}`);
+  return { adminPort: Number(m[1]), kill };
 }
 
 async function gatewayWith(yaml: string): Promise<TestGateway> {
@@ -73,6 +108,26 @@ describe('durable operational events', () => {
     assert.deepEqual(endpoints, ['ep-durable']);
     const refused = await g2.admin('POST', '/admin/tenants', { id: SYSTEM_TENANT });
     assert.equal(refused.status, 400);
+  });
+
+  test('kill -9 after the first refused attempt: the next instance delivers the event, signed', async () => {
+    let up = false;
+    const ops = await receiver((_req, res) => void res.writeHead(up ? 200 : 503).end());
+    const file = join(tmp, 'gateway.yaml');
+    writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0, token: "${ADMIN_TOKEN}" }\n${yamlFor(stores.yaml('redis'), ops.url, '\n  lockDurationMs: 1000')}`);
+    const first = await startChild(file);
+    const created = await httpRequest({ port: first.adminPort, method: 'POST', path: '/admin/endpoints', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'ep-killed', url: 'http://127.0.0.1:9/x' }) });
+    assert.equal(created.status, 201, created.text);
+    await waitUntil(() => ops.requests.length >= 1, 10_000, 'a first attempt at the operational webhook');
+    // Killed perhaps before the attempt's outcome was recorded: the job is taken over once its lock (1 s) lapses.
+    await first.kill();
+    const before = ops.requests.length;
+    up = true;
+    await startChild(file);
+    await waitUntil(() => ops.requests.length > before, 20_000, 'the event delivered after the kill');
+    const got = ops.requests.at(-1)!;
+    const ev = new Webhook(OPS_SECRET).verify(got.body.toString('utf8'), got.headers as Record<string, string>) as { type: string; data: Record<string, unknown> };
+    assert.deepEqual([ev.type, ev.data], ['endpoint.created', { endpointId: 'ep-killed' }]);
   });
 
   test('memory store: events go through the queue too, retried until the receiver answers 2xx', async () => {
