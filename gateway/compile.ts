@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Logger } from 'pino';
+import { compileAlerts, type CompiledAlerts } from './alerts/rules.js';
 import { ClientIpResolver } from './client-ip.js';
 import { compileEndpointTls, compileUpstreamTls, type ClientTls } from './client-tls.js';
 import type { CredentialLocations } from './context.js';
@@ -80,6 +81,8 @@ export interface Snapshot {
   readonly recordSealer: RecordSealer;
   /** The event types gateway.yaml declares, their schemas compiled (API-created ones live in the store). */
   readonly catalogue: Catalogue;
+  /** The alert rules (`alerts`, `alerting`) and their channels. */
+  readonly alerts: CompiledAlerts;
   readonly instances: { name: string; instance: PluginInstance }[];
   /** Custom plugin files (absolute) to watch. */
   readonly pluginFiles: string[];
@@ -307,6 +310,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
     for (const [name, cfg] of Object.entries(config.upstreams)) upstreams.set(name, new UpstreamPool(name, cfg, Date.now, compileUpstreamTls(loaded, name, opts.logger)));
     const egress = compileEgress(loaded);
     ssrf = egress.ssrf;
+    const alerts = compileAlerts(loaded, ssrf);
     const baseEnv = { store: opts.store, logger: opts.logger, metrics: opts.metrics ?? NO_METRICS, dryRun: opts.dryRun === true };
     const globals = await instantiate(config.plugins, ['plugins'], defs, loaded, { ...baseEnv, routeName: undefined, publicUrl: undefined }, created);
     const names = new Map<string, number>();
@@ -346,7 +350,7 @@ export async function compile(loaded: LoadedConfig, opts: CompileOptions): Promi
     const router = new Router(routes.map((r) => ({ path: r.config.path, methods: r.config.methods, host: r.config.host, headers: r.config.headers, route: r })));
     const clientIp = compileClientIp(loaded);
     const unmatched = unmatchedRoute(globals, opts.unmatchedLog);
-    return { id: opts.id, loaded, config, router, routes, unmatched, clientIp, upstreams, egress: egress.egress, ssrf, endpointTls: egress.endpointTls, recordSealer: egress.recordSealer, catalogue, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
+    return { id: opts.id, loaded, config, router, routes, unmatched, clientIp, upstreams, egress: egress.egress, ssrf, endpointTls: egress.endpointTls, recordSealer: egress.recordSealer, catalogue, alerts, instances: created, pluginFiles: files, inflight: 0, attempts: 0, retired: false };
   } catch (err) {
     await closeInstances(created, opts.logger);
     await Promise.all([...upstreams.values()].map((u) => u.close()));

@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { PluginCounter, PluginMetrics } from './plugin.js';
+import { EndpointAttempts } from './delivery/endpoint-attempts.js';
+import { IngressErrors } from './ingress-errors.js';
 import { RequestMetrics } from './request-metrics.js';
 
 /** The delivery queue's depth by state and, per tenant, the age of its oldest due delivery. */
@@ -33,6 +35,14 @@ export class Metrics implements PluginMetrics {
   readonly breakerTransitions: Counter<'to'>;
   /** Every endpoint's lifecycle state, read at scrape time (set by the delivery service). */
   endpointStateSource: (() => Promise<EndpointStates>) | undefined;
+  /** Egress attempts per endpoint and result (`hookgate_endpoint_attempts_total`), counted by the engine. */
+  readonly endpointAttempts = new EndpointAttempts();
+  /** Upstream errors and signature failures per route, counted by the pipeline when an exchange closes. */
+  readonly ingressErrors = new IngressErrors();
+  /** Per alert rule, how many of its subjects fire now, read at scrape time (set by the alert evaluator). */
+  alertsSource: (() => Promise<Record<string, number>>) | undefined;
+  /** Alert evaluations this instance ran (it held the evaluator lease). */
+  readonly alertEvaluations: Counter;
 
   /** Per-route counts and latency: plain increments per request, series built at scrape time. */
   private readonly requestStats = new RequestMetrics();
@@ -64,6 +74,20 @@ export class Metrics implements PluginMetrics {
     collectDefaultMetrics({ register: this.registry });
     this.registry.registerMetric(this.requestStats.counter as unknown as Metric);
     this.registry.registerMetric(this.requestStats.histogram as unknown as Metric);
+    for (const m of [this.endpointAttempts.counter, this.ingressErrors.upstreamCounter]) this.registry.registerMetric(m as unknown as Metric);
+    new Gauge({
+      name: 'hookgate_alerts_firing',
+      help: 'Per alert rule, how many of its subjects (endpoints, routes, tenants) are firing',
+      labelNames: ['alert'],
+      registers: [this.registry],
+      async collect() {
+        const firing = await self.alertsSource?.().catch(() => undefined);
+        if (!firing) return;
+        this.reset();
+        for (const [alert, n] of Object.entries(firing)) this.set({ alert }, n);
+      },
+    });
+    this.alertEvaluations = new Counter({ name: 'hookgate_alert_evaluations_total', help: 'Alert rule evaluations run by this instance (the one holding the evaluator lease)', registers: [this.registry] });
     this.reloads = new Counter({ name: 'hookgate_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
     // Read at scrape time: a gauge update per request would hash its (empty) labels every time.
     const self = this;

@@ -344,6 +344,7 @@ export class Pipeline implements ForwardHooks {
       }
     }
     this.metrics.observe(route.name, ctx.status, (performance.now() - ctx.startedAt) / 1000);
+    this.metrics.ingressErrors.observe(route.name, ctx.status, ctx.errorCode, ctx.upstreamTarget !== undefined);
   }
 
   close(): void {

@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { stringify as toYaml } from 'yaml';
 import { registerGatewayAdmin } from '../admin/routes.js';
+import { registerAlertAdmin } from '../alerts/admin-alerts.js';
+import type { AlertStore } from '../alerts/alert-store.js';
 import { AdminServer } from '../admin/server.js';
 import { closeSnapshot, compile } from '../compile.js';
 import { loadConfigFile } from '../config/load.js';
@@ -31,6 +33,7 @@ function adminRouteTable(): AdminServer {
   };
   registerGatewayAdmin(admin, { snapshot: () => undefined, reload: never, metrics: undefined as unknown as Metrics });
   registerDeliveryAdmin(admin, { repo: undefined, endpoints: undefined, requeue: never } as unknown as DeliveryEngine);
+  registerAlertAdmin(admin, { snapshot: never, store: undefined as unknown as AlertStore });
   return admin;
 }
 

@@ -201,6 +201,29 @@ export interface GatewayConfig {
   egress: EgressConfig;
   eventTypes: EventTypeConfig[];
   tenants: TenantConfig[];
+  alerting: AlertingConfig;
+  alerts: AlertRuleConfig[];
+}
+
+/** `alerting`: how alert rules are evaluated. */
+export interface AlertingConfig {
+  /** Flush and evaluation interval, and the width of a window's buckets (a duration; schema default 10s). */
+  evaluateEvery: number | string;
+}
+
+/** What an alert rule measures. */
+export type AlertMetric = 'delivery_failure_ratio' | 'delivery_lag_seconds' | 'upstream_5xx_ratio' | 'signature_failures';
+
+/** A channel an alert goes to: the operational webhook, a Slack-compatible incoming webhook, a generic JSON webhook. */
+export type AlertChannelConfig = 'operational' | { slack: string } | { webhook: string };
+
+/** `alerts[]`: one rule. */
+export interface AlertRuleConfig {
+  name?: string;
+  when: { metric: AlertMetric; endpoint?: string; route?: string; tenant?: string; over?: number | string; above?: number; below?: number };
+  channels?: AlertChannelConfig[];
+  /** A duration (schema default 10m). */
+  cooldown: number | string;
 }
 
 /** A loaded config plus where it came from, for located errors later in the build. */

@@ -16,6 +16,7 @@ import { AttemptPolicy } from './policy.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
 import { retentionMs } from './repository.js';
 import { EndpointSlots } from './slots.js';
+import { isSystemTarget, SystemDeliveries } from './system-deliveries.js';
 import { TenantDirectory } from './tenants.js';
 import { sendIngress, sendSigned, type AttemptResult } from './transport.js';
 import { ingressTarget, upstreamOf, type AttemptRecord, type DeliveryRepository, type DeliveryStatus, type EndpointRecord, type StoredMessage } from './types.js';
@@ -67,7 +68,10 @@ export class DeliveryEngine {
   private readonly rand: () => number;
   private readonly logger: Logger;
   private stopped = false;
-  private readonly ops: OperationalEvents;
+  /** Raises operational events (the log, `events`, the durable operational webhook); the alert evaluator raises its own. */
+  readonly ops: OperationalEvents;
+  /** System messages (operational webhook, alert channels): queued and retried on this engine's queue. */
+  readonly system: SystemDeliveries;
 
   constructor(private readonly opts: EngineOptions) {
     this.repo = opts.repo;
@@ -76,7 +80,8 @@ export class DeliveryEngine {
     this.now = opts.now ?? Date.now;
     this.rand = opts.rand ?? Math.random;
     this.snap = opts.snapshot;
-    this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap });
+    this.system = new SystemDeliveries({ repo: opts.repo, queue: opts.queue, logger: this.logger, now: this.now, rand: this.rand, snapshot: () => this.snap, overloadMinDelayMs: opts.overloadMinDelayMs });
+    this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap, system: this.system });
     this.events = this.ops.emitter;
     this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops, durable: opts.store.driver === 'redis' });
     this.eventTypes = new EventTypeDirectory({ store: eventTypeStoreFor(opts.store), snapshot: () => this.snap, logger: this.logger, now: this.now });
@@ -159,6 +164,7 @@ export class DeliveryEngine {
     const snap = this.snap;
     snap.attempts++;
     try {
+      if (isSystemTarget(job.target)) return await this.system.run(job, snap);
       return await this.attempt(job, snap);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, msgId: job.msgId, target: job.target }, 'delivery job error; will retry');
@@ -252,6 +258,7 @@ export class DeliveryEngine {
     const record = (status: DeliveryStatus) => this.repo.recordAttempt(msg.id, rec, status, retentionMs(snap.egress));
     const kind = ep ? 'egress' : 'ingress';
     this.opts.metrics?.deliveries.inc({ kind, result: v.kind === 'delivered' ? 'success' : 'failure' });
+    if (ep) this.opts.metrics?.endpointAttempts.observe(ep.id, v.kind === 'delivered');
     switch (v.kind) {
       case 'delivered':
         await record('delivered');

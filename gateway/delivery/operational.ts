@@ -1,17 +1,17 @@
 /**
- * Operational events: what operators hear about endpoints and deliveries, on three channels
- * (the log, the typed in-process emitter, the optional operational webhook).
+ * Operational events: what operators hear about endpoints, deliveries and alerts, on three
+ * channels (the log, the typed in-process emitter, the optional operational webhook). The
+ * webhook is durable: each event is a system message queued and retried by the delivery engine
+ * (system-deliveries.ts), signed with the webhook's secret.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Snapshot } from '../compile.js';
-import { newMessageId } from './types.js';
-import { resolvePolicy } from './effective-policy.js';
-import { sendSigned } from './transport.js';
+import type { SystemDeliveries } from './system-deliveries.js';
 
 /** Operational events (Svix's names), sent to the log and to the optional operational webhook. */
 export interface OperationalEvent {
-  type: 'endpoint.created' | 'endpoint.updated' | 'endpoint.deleted' | 'endpoint.disabled' | 'endpoint.breaker.opened' | 'endpoint.breaker.closed' | 'endpoint.recovered' | 'message.attempt.failing' | 'message.attempt.exhausted' | 'message.attempt.recovered';
+  type: 'endpoint.created' | 'endpoint.updated' | 'endpoint.deleted' | 'endpoint.disabled' | 'endpoint.breaker.opened' | 'endpoint.breaker.closed' | 'endpoint.recovered' | 'message.attempt.failing' | 'message.attempt.exhausted' | 'message.attempt.recovered' | 'alert.firing' | 'alert.resolved';
   timestamp: string;
   data: Record<string, unknown>;
 }
@@ -24,6 +24,8 @@ export interface OperationalEventsOptions {
   now: () => number;
   /** The current snapshot (for `egress.operationalWebhook`). */
   snapshot: () => Snapshot;
+  /** Queues the webhook's messages; without it (a bare directory in tests) nothing is sent. */
+  system?: SystemDeliveries;
 }
 
 /** Raises operational events on every channel. */
@@ -37,15 +39,8 @@ export class OperationalEvents {
     const ev: OperationalEvent = { type, timestamp: new Date(now).toISOString(), data };
     this.opts.logger.warn({ event: type, ...data }, 'operational event');
     this.emitter.emit('operational', ev);
-    const snap = this.opts.snapshot();
-    const hook = snap.egress.operationalWebhook;
-    if (!hook) return;
-    // Operator-configured and best effort: signed like any delivery, one try, never blocks delivery.
-    sendSigned(snap, { url: hook.url, msgId: newMessageId(), body: Buffer.from(JSON.stringify(ev)), secrets: [hook.secret], nowMs: now, timeoutMs: resolvePolicy({ egress: snap.egress }).attemptTimeoutMs }).then(
-      (r) => {
-        if (r.status < 200 || r.status >= 300) this.opts.logger.warn({ status: r.status, error: r.error }, 'operational webhook failed');
-      },
-      () => {},
-    );
+    if (!this.opts.snapshot().egress.operationalWebhook || !this.opts.system) return;
+    // Queued, not sent: raise() never waits on the store or the receiver (it runs on the delivery path).
+    this.opts.system.enqueue({ kind: 'operational' }, type, JSON.stringify(ev)).catch((err: Error) => this.opts.logger.error({ err: err.message, event: type, code: 'HG_QUEUE_UNAVAILABLE' }, 'operational event could not be queued for the operational webhook'));
   }
 }

@@ -1,3 +1,4 @@
+import { startAlerting } from '../alerts/alerting.js';
 import type { CompiledRoute, Snapshot } from '../compile.js';
 import { isUtf8 } from 'node:buffer';
 import { gatewaySchema } from '../config/load.js';
@@ -110,6 +111,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     metrics.queueSource = () => engine.queueDepth();
     metrics.endpointStateSource = () => engine.health.states();
   }
+  const alerting = metrics && startAlerting({ engine, store, metrics, logger, admin });
   if (admin) {
     registerDeliveryAdmin(admin, engine);
     registerBulkAdmin(admin, engine);
@@ -159,6 +161,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
       return engine.apply(snap);
     },
     async stop(deadlineMs: number, intakeClosed?: Promise<void>) {
+      await alerting?.stop();
       await engine.stop(deadlineMs, intakeClosed);
     },
   };

@@ -252,3 +252,8 @@ export async function sendIngress(snap: Snapshot, upstream: string, msg: StoredM
     return { status: 0, durationMs: took(), timedOut, error: timedOut ? `timed out after ${timeoutMs} ms` : `${e.code ?? ''} ${e.message}`.trim() };
   }
 }
+
+/** A plain JSON POST (an alert channel: Slack-compatible or a generic webhook) through the snapshot's SSRF guard; never throws. */
+export function sendJson(snap: Snapshot, url: string, body: Buffer, timeoutMs: number): Promise<AttemptResult> {
+  return sendGuarded(snap.ssrf, url, 'POST', { 'content-type': 'application/json', 'user-agent': 'hookgate' }, body, timeoutMs, undefined);
+}

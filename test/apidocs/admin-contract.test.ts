@@ -100,6 +100,7 @@ describe('admin API contract (OpenAPI document vs the running admin listener)', 
     conforms('GET', '/admin/messages/:id', await admin('GET', `/admin/messages/${id}`));
     conforms('POST', '/admin/messages/:id/retry', await admin('POST', `/admin/messages/${id}/retry`, { endpoint: 'contract' }));
     conforms('GET', '/admin/routes', await admin('GET', '/admin/routes'));
+    conforms('GET', '/admin/alerts', await admin('GET', '/admin/alerts'));
     conforms('GET', '/admin/config', await admin('GET', '/admin/config'));
     conforms('POST', '/admin/reload', await admin('POST', '/admin/reload'));
     conforms('DELETE', '/admin/endpoints/:id', await admin('DELETE', '/admin/endpoints/contract'));

@@ -13,6 +13,7 @@ import { DeliveryEngine } from '../../gateway/delivery/engine.js';
 import { OperationalEvents } from '../../gateway/delivery/operational.js';
 import { MemoryQueue } from '../../gateway/delivery/queue.js';
 import { MemoryRepository } from '../../gateway/delivery/repository.js';
+import { SystemDeliveries } from '../../gateway/delivery/system-deliveries.js';
 import { sendIngress, sendSigned } from '../../gateway/delivery/transport.js';
 import { MemoryStore } from '../../gateway/store/memory.js';
 import { memoryLogger } from '../support/gateway.js';
@@ -116,14 +117,20 @@ describe('egress attempt deadline', () => {
 
   test('the operational webhook is cut at the deadline too', async () => {
     const slow = await bodyTrickler();
-    const snap = await compileConfig({ egress: { allowCidrs: ['127.0.0.1/32'], attemptTimeoutMs: DEADLINE_MS, operationalWebhook: { url: `${slow.url}/ops`, secret: SECRET } } });
+    const snap = await compileConfig({ egress: { allowCidrs: ['127.0.0.1/32'], attemptTimeoutMs: DEADLINE_MS, retry: { schedule: [0] }, operationalWebhook: { url: `${slow.url}/ops`, secret: SECRET } } });
     onClose(() => snap.dispose());
     const log = memoryLogger();
-    const ops = new OperationalEvents({ logger: log.logger, now: Date.now, snapshot: () => snap });
+    // The webhook's messages go through a queue like any delivery (system-deliveries.ts).
+    const queue = new MemoryQueue(1);
+    const system = new SystemDeliveries({ repo: new MemoryRepository(), queue, logger: log.logger, now: Date.now, rand: Math.random, snapshot: () => snap });
+    queue.start((job) => system.run(job, snap));
+    onClose(() => queue.stop(1000));
+    const ops = new OperationalEvents({ logger: log.logger, now: Date.now, snapshot: () => snap, system });
     const started = Date.now();
     ops.raise('endpoint.created', { endpointId: 'ep' });
-    await waitUntil(() => log.lines.some((l) => l.msg === 'operational webhook failed'), LATEST_MS, 'the webhook failure');
-    const line = log.lines.find((l) => l.msg === 'operational webhook failed')!;
+    const failed = (l: Record<string, any>) => l.msg === 'system message failed for good';
+    await waitUntil(() => log.lines.some(failed), LATEST_MS, 'the webhook failure');
+    const line = log.lines.find(failed)!;
     assert.equal(slow.hits(), 1);
     assert.equal(line.status, 0);
     assert.match(line.error, /timed out/);
