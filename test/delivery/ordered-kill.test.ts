@@ -78,6 +78,8 @@ egress:
   allowCidrs: ["127.0.0.1/32"]
   lockDurationMs: 2000
   maxInFlightPerEndpoint: 64
+  # Random failures are the point here, not the breaker: five in a row would hold the endpoint for 30 s.
+  breaker: { enabled: false }
   retry: { schedule: [0, "20ms", "20ms", "20ms", "20ms", "20ms", "20ms", "20ms", "20ms", "20ms", "20ms", "20ms", "20ms", "20ms", "20ms"] }
   endpoints:
     - { id: ordered, url: "${rx.url}/hook", ordering: per-key }
