@@ -132,6 +132,7 @@ export class EndpointDirectory {
         description: c.description,
         disabled: cur?.source === 'config' && cur.disabled && !c.disabled ? cur.disabled : c.disabled ?? false,
         disabledReason: cur?.disabledReason,
+        disabledCause: cur?.source === 'config' && cur.disabled && !c.disabled ? cur.disabledCause : undefined,
         source: 'config',
         retry: c.retry,
         policy: c.policy,
@@ -238,9 +239,13 @@ export class EndpointDirectory {
     const next: EndpointRecord = { ...ep, ...fields, updatedAt: this.opts.now() };
     if (fields.disabled === false) {
       delete next.disabledReason;
+      delete next.disabledCause;
       await this.repo.clearFailing(ep.id);
     }
-    if (fields.disabled === true) next.disabledReason = 'disabled through the admin API';
+    if (fields.disabled === true) {
+      next.disabledReason = 'disabled through the admin API';
+      delete next.disabledCause;
+    }
     await this.repo.putEndpoint(next);
     this.changed(ep.id);
     this.opts.events.raise('endpoint.updated', { endpointId: ep.id });
@@ -278,10 +283,10 @@ export class EndpointDirectory {
   }
 
   /** Disables an endpoint (410 Gone, a failing streak, the receiver's signal); false (a no-op) when it already is. */
-  async disable(ep: EndpointRecord, reason: string): Promise<boolean> {
+  async disable(ep: EndpointRecord, reason: string, cause?: EndpointRecord['disabledCause']): Promise<boolean> {
     const cur = (await this.repo.getEndpoint(ep.id)) ?? ep;
     if (cur.disabled) return false;
-    await this.repo.putEndpoint({ ...cur, disabled: true, disabledReason: reason, updatedAt: this.opts.now() });
+    await this.repo.putEndpoint({ ...cur, disabled: true, disabledReason: reason, disabledCause: cause, updatedAt: this.opts.now() });
     this.changed(ep.id);
     this.opts.events.raise('endpoint.disabled', { endpointId: ep.id, reason });
     return true;
@@ -289,7 +294,7 @@ export class EndpointDirectory {
 
   /** Enables an endpoint auto-recovery probed back (health/auto-recover.ts raises `endpoint.recovered`); its failing streak starts afresh. */
   async recover(ep: EndpointRecord): Promise<void> {
-    const { disabledReason: _was, ...cur } = (await this.repo.getEndpoint(ep.id)) ?? ep;
+    const { disabledReason: _was, disabledCause: _cause, ...cur } = (await this.repo.getEndpoint(ep.id)) ?? ep;
     await this.repo.putEndpoint({ ...cur, disabled: false, updatedAt: this.opts.now() });
     await this.repo.clearFailing(ep.id);
     this.changed(ep.id);

@@ -13,6 +13,7 @@ import { eventMatches, type EndpointDirectory } from './endpoints.js';
 import { jobsOf, orderedFor } from './ordering.js';
 import type { DeliveryQueue } from './queue.js';
 import { retentionMs } from './repository.js';
+import { breakerSettings } from './health/settings.js';
 import { scheduleOf, type RetryPolicy } from './retry.js';
 import type { TenantDirectory } from './tenants.js';
 import { ingressTarget, newMessageId, type DeliveryRepository, type EndpointRecord, type StoredMessage } from './types.js';
@@ -92,6 +93,15 @@ export class DeliveryIntake {
 
   constructor(private readonly opts: DeliveryIntakeOptions) {}
 
+  /**
+   * An endpoint disabled for failing that auto-recovery will probe back still gets its deliveries:
+   * each fails at once (`endpoint disabled`, in the failed index), so the recovery replays
+   * every message it missed, also those published while it was disabled.
+   */
+  private missesWhileDisabled(ep: EndpointRecord): boolean {
+    return ep.disabledCause === 'failing' && breakerSettings(this.opts.snapshot().egress).autoRecover;
+  }
+
   private get retention(): number {
     return retentionMs(this.opts.snapshot().egress);
   }
@@ -140,7 +150,7 @@ export class DeliveryIntake {
     // The catalogue's verdict, then the rate quota: an event refused for its content spends none of it.
     const admitted = await this.durableWrite('event type lookup', () => this.opts.eventTypes.admit(event));
     const narrow = event.endpoints ? new Set(event.endpoints) : undefined;
-    const endpoints = opts.onlyEndpoint !== undefined ? (only ? [only] : []) : own.filter((e) => !e.disabled && eventMatches(e.events, event.type) && admitted.receives(e) && (!narrow || narrow.has(e.id)));
+    const endpoints = opts.onlyEndpoint !== undefined ? (only ? [only] : []) : own.filter((e) => (!e.disabled || this.missesWhileDisabled(e)) && eventMatches(e.events, event.type) && admitted.receives(e) && (!narrow || narrow.has(e.id)));
     const createdAt = this.opts.now();
     const body = JSON.stringify({ type: event.type, timestamp: new Date(createdAt).toISOString(), data: event.data });
     await this.checkPayload(body, event.type, endpoints, tenantId);

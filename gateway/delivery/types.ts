@@ -78,6 +78,11 @@ export interface EndpointRecord {
   description?: string;
   disabled: boolean;
   disabledReason?: string;
+  /**
+   * Why hookgate disabled it (unset when an operator did): `failing` endpoints are probed back by
+   * auto-recovery and keep receiving their deliveries meanwhile, failed at once, to replay.
+   */
+  disabledCause?: 'failing' | 'gone' | 'receiver';
   /** `config` endpoints come from gateway.yaml and are read-only through the API. */
   source: 'config' | 'api';
   retry?: unknown;

@@ -47,13 +47,16 @@ for (const { driver, replayMissed, instances } of CASES) {
     assert.equal(disabled.state, 'disabled');
     assert.match(disabled.reason ?? '', /failing without a success/);
     assert.ok(disabled.nextProbeAt, 'a recovery probe is scheduled');
+    // Published while it is disabled: kept for it, failed at once, to replay.
+    missed.push(await h.publish({ n: 5 }));
     await waitUntil(async () => (await Promise.all([m1, ...missed].map((m) => h.status(m)))).every((s) => s === 'failed'), 10_000, 'missed while disabled');
+    assert.ok((await h.engine.repo.getAttempts(missed[2]!)).some((a) => a.error === 'endpoint disabled'), 'published while disabled: failed at once, not attempted');
     failing = false;
     await waitUntil(() => all('endpoint.recovered') === 1, 10_000, 'endpoint.recovered');
     const ev = gws.flatMap((g) => g.events).find((e) => e.type === 'endpoint.recovered')!;
     assert.ok([m1, ...missed].includes(ev.data.probeMsgId as string), 'the probe is a missed delivery');
-    assert.equal(ev.data.missed, 3);
-    assert.equal(ev.data.replayed, replayMissed ? 2 : 0);
+    assert.equal(ev.data.missed, 4);
+    assert.equal(ev.data.replayed, replayMissed ? 3 : 0);
     const ep = await h.engine.repo.getEndpoint('ep');
     assert.equal(ep?.disabled, false, 'enabled again');
     assert.equal((await h.health()).state, 'healthy');

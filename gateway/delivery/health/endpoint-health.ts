@@ -178,7 +178,7 @@ export class EndpointHealth {
    * `disableAfterHours`) and records why: auto-recover probes only `failing` ones back.
    */
   async disable(ep: EndpointRecord, cause: DisableCause, reason: string): Promise<void> {
-    if (!(await this.opts.endpoints.disable(ep, reason))) return;
+    if (!(await this.opts.endpoints.disable(ep, reason, cause))) return;
     const now = this.opts.now();
     const s = this.settings();
     const { rec } = await this.shared.fresh(ep.id);
