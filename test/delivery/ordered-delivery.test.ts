@@ -14,20 +14,9 @@ import { startGateway, type TestGateway } from '../support/gateway.js';
 import { waitUntil } from '../support/http.js';
 import { testStores } from '../support/redis.js';
 import { openResources } from './resources.js';
+import { seeded } from '../support/seeded.js';
 
 const { onClose, receiver } = openResources();
-
-/** A small seeded generator (mulberry32): the failures a run injects can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function gatewayWith(yaml: string): Promise<TestGateway> {
   const g = await startGateway(yaml, { services: createDeliveryService });

@@ -16,21 +16,10 @@ import { startCli, type Started } from '../support/cli.js';
 import { ADMIN_TOKEN } from '../support/gateway.js';
 import { httpRequest, startUpstream, waitUntil } from '../support/http.js';
 import { REDIS_URL, deleteKeys, testPrefix } from '../support/redis.js';
+import { seeded } from '../support/seeded.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hookgate-ordered-kill-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** A small seeded generator (mulberry32): the failures a run injects can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Starts the CLI and waits for its "listening" line; the public port from it. */
 async function start(file: string): Promise<Started & { port: number }> {

@@ -14,6 +14,7 @@ import { QueueKeys } from '../../gateway/delivery/stream-scripts.js';
 import { memoryLogger } from '../support/gateway.js';
 import { waitUntil } from '../support/http.js';
 import { REDIS_URL, deleteKeys, testPrefix } from '../support/redis.js';
+import { seeded } from '../support/seeded.js';
 
 const prefixes: string[] = [];
 const queues: DeliveryQueue[] = [];
@@ -23,18 +24,6 @@ after(async () => {
   for (const p of prefixes) await deleteKeys(p);
   redis.disconnect();
 });
-
-/** A small seeded generator (mulberry32), so a failing run can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Driver = 'memory' | 'redis';
 
