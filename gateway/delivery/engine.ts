@@ -15,6 +15,7 @@ import { OperationalEvents, type OperationalEmitter } from './operational.js';
 import { AttemptPolicy } from './policy.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
 import { retentionMs } from './repository.js';
+import { BusyBackoff } from './busy-backoff.js';
 import { EndpointSlots } from './slots.js';
 import { isSystemTarget, SystemDeliveries } from './system-deliveries.js';
 import { TenantDirectory } from './tenants.js';
@@ -62,6 +63,7 @@ export class DeliveryEngine {
   private readonly recovery: AutoRecovery;
   private snap: Snapshot;
   private readonly slots = new EndpointSlots();
+  private readonly busy: BusyBackoff;
   private readonly policy: AttemptPolicy;
   private readonly intake: DeliveryIntake;
   private readonly now: () => number;
@@ -79,6 +81,7 @@ export class DeliveryEngine {
     this.logger = opts.logger;
     this.now = opts.now ?? Date.now;
     this.rand = opts.rand ?? Math.random;
+    this.busy = new BusyBackoff(this.now, this.rand);
     this.snap = opts.snapshot;
     this.system = new SystemDeliveries({ repo: opts.repo, queue: opts.queue, logger: this.logger, now: this.now, rand: this.rand, snapshot: () => this.snap, overloadMinDelayMs: opts.overloadMinDelayMs });
     this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap, system: this.system });
@@ -212,8 +215,9 @@ export class DeliveryEngine {
     const key = job.target;
     if (!(await this.slots.acquire(key, policy.maxInFlight))) {
       // The endpoint already has its share of attempts in flight and none finished soon: it is
-      // slow or dead. Give the worker back and try later, without counting an attempt.
-      return notSent(500 + Math.floor(this.rand() * 500));
+      // slow or dead. Give the worker back and try later, without counting an attempt: the later
+      // the more jobs wait for it (busy-backoff.ts).
+      return notSent(this.busy.putBack(key));
     }
     let r: AttemptResult;
     try {
@@ -226,6 +230,7 @@ export class DeliveryEngine {
       r = { status: 0, durationMs: 0, timedOut: false, error: `the attempt could not be sent: ${(err as Error)?.message ?? String(err)}` };
     } finally {
       this.slots.release(key);
+      this.busy.completed(key);
     }
     return this.settle(job, msg, ep, r, snap, policy, probe);
   }
