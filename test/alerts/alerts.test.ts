@@ -62,6 +62,8 @@ routes:
 egress:
   allowCidrs: ["127.0.0.1/32"]
   retry: { schedule: [0] }
+  # Every attempt fails on purpose: the breaker would open after five and hold the sixth for 30 s.
+  breaker: { enabled: false }
   operationalWebhook: { url: "${ops.url}/ops", secret: "${OPS_SECRET}" }
   endpoints:
     - { id: orders, url: "${rx.url}/hook", secret: "${SECRET}" }
@@ -112,6 +114,7 @@ routes:
 egress:
   allowCidrs: ["127.0.0.1/32"]
   retry: { schedule: [0] }
+  breaker: { enabled: false }
   endpoints:
     - { id: flaky, url: "${rx.url}/hook", secret: "${SECRET}" }
 alerting: { evaluateEvery: 200ms }
