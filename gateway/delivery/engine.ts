@@ -83,7 +83,8 @@ export class DeliveryEngine {
     this.rand = opts.rand ?? Math.random;
     this.busy = new BusyBackoff(this.now, this.rand);
     this.snap = opts.snapshot;
-    this.system = new SystemDeliveries({ repo: opts.repo, queue: opts.queue, logger: this.logger, now: this.now, rand: this.rand, snapshot: () => this.snap, overloadMinDelayMs: opts.overloadMinDelayMs });
+    this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });
+    this.system = new SystemDeliveries({ repo: opts.repo, queue: opts.queue, logger: this.logger, now: this.now, snapshot: () => this.snap, attempts: this.policy });
     this.ops = new OperationalEvents({ logger: this.logger, now: this.now, snapshot: () => this.snap, system: this.system });
     this.events = this.ops.emitter;
     this.endpoints = new EndpointDirectory({ repo: opts.repo, logger: this.logger, now: this.now, snapshot: () => this.snap, events: this.ops, durable: opts.store.driver === 'redis' });
@@ -93,7 +94,6 @@ export class DeliveryEngine {
     const tenantPolicy = async (id: string, snap: Snapshot) => configTenantPolicy(id, snap) ?? (await this.tenants.get(id))?.policy;
     this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.catalogue(), tenantPolicy });
     this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, tenants: this.tenants, eventTypes: this.eventTypes, policies: this.policies, logger: this.logger, now: this.now, snapshot: () => this.snap });
-    this.policy = new AttemptPolicy({ repo: opts.repo, now: this.now, rand: this.rand, overloadMinDelayMs: opts.overloadMinDelayMs });
     this.health = new EndpointHealth({ store: opts.store, endpoints: this.endpoints, events: this.ops, metrics: opts.metrics, now: this.now, rand: this.rand, snapshot: () => this.snap });
     const send = async (ep: EndpointRecord, msg: StoredMessage) => {
       const snap = this.snap;

@@ -12,10 +12,9 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Snapshot } from '../compile.js';
 import { resolvePolicy } from './effective-policy.js';
-import { delivered } from './policy.js';
+import type { AttemptPolicy } from './policy.js';
 import type { DeliveryQueue, JobOutcome, QueueJob } from './queue.js';
 import { retentionMs } from './repository.js';
-import { nextDelay, parseRetryAfter } from './retry.js';
 import { sendJson, sendSigned, type AttemptResult } from './transport.js';
 import { newMessageId, type AttemptRecord, type DeliveryRepository, type StoredMessage } from './types.js';
 
@@ -44,11 +43,10 @@ export interface SystemDeliveriesOptions {
   queue: DeliveryQueue;
   logger: Logger;
   now: () => number;
-  rand: () => number;
   /** The current snapshot: the operational webhook and the alert channels are looked up in it at each attempt. */
   snapshot: () => Snapshot;
-  /** The overload floor after a timeout or a 429, as for endpoints. */
-  overloadMinDelayMs?: number;
+  /** The engine's attempt policy: a system attempt is judged as an async-ingress one (no endpoint rules). */
+  attempts: AttemptPolicy;
 }
 
 /** Queues system messages and runs their attempts (the engine hands it every `sys:` job). */
@@ -88,8 +86,9 @@ export class SystemDeliveries {
     const policy = resolvePolicy({ egress: snap.egress });
     const channel = this.resolve(job.target, snap);
     const r: AttemptResult = channel ? await channel.send(msg, policy.attemptTimeoutMs) : { status: 0, durationMs: 0, timedOut: false, error: 'the channel is no longer configured' };
-    const ok = delivered(r);
-    const delayMs = ok || !channel ? null : nextDelay({ schedule: policy.retry, attemptsMade: attemptNo, status: r.status, retryAfterMs: parseRetryAfter(r.retryAfter, this.opts.now()), timedOut: r.timedOut, overloadMinDelayMs: this.opts.overloadMinDelayMs, rand: this.opts.rand });
+    const v = channel ? this.opts.attempts.judge(r, attemptNo, null, policy.retry) : undefined;
+    const ok = v?.kind === 'delivered';
+    const delayMs = v?.kind === 'retry' ? v.delayMs : null;
     const rec: AttemptRecord = { target: job.target, attempt: attemptNo, at: this.opts.now(), status: r.status, durationMs: r.durationMs };
     if (r.error) rec.error = r.error;
     if (r.response) rec.response = r.response;

@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { DeliveryEngine } from '../../gateway/delivery/engine.js';
 import { OperationalEvents } from '../../gateway/delivery/operational.js';
+import { AttemptPolicy } from '../../gateway/delivery/policy.js';
 import { MemoryQueue } from '../../gateway/delivery/queue.js';
 import { MemoryRepository } from '../../gateway/delivery/repository.js';
 import { SystemDeliveries } from '../../gateway/delivery/system-deliveries.js';
@@ -122,7 +123,8 @@ describe('egress attempt deadline', () => {
     const log = memoryLogger();
     // The webhook's messages go through a queue like any delivery (system-deliveries.ts).
     const queue = new MemoryQueue(1);
-    const system = new SystemDeliveries({ repo: new MemoryRepository(), queue, logger: log.logger, now: Date.now, rand: Math.random, snapshot: () => snap });
+    const repo = new MemoryRepository();
+    const system = new SystemDeliveries({ repo, queue, logger: log.logger, now: Date.now, snapshot: () => snap, attempts: new AttemptPolicy({ repo, now: Date.now, rand: Math.random }) });
     queue.start((job) => system.run(job, snap));
     onClose(() => queue.stop(1000));
     const ops = new OperationalEvents({ logger: log.logger, now: Date.now, snapshot: () => snap, system });
