@@ -1,35 +1,40 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile TypeScript with the dev dependencies.
-FROM node:20-bookworm-slim AS build
-WORKDIR /app
-COPY package.json package-lock.json tsconfig.json ./
-RUN npm ci --ignore-scripts
-COPY gateway ./gateway
-COPY plugins ./plugins
-COPY test ./test
-COPY config ./config
-RUN npx tsc -p tsconfig.json && rm -rf dist/test
+# The base: Node 24 LTS on Debian bookworm. Any image with node and npm on PATH will do, e.g. the
+# one `npm run test:image` makes without a registry: --build-arg BASE=localhost/hookgate-base:24
+ARG BASE=node:24-bookworm-slim
 
-# Runtime stage: production dependencies and compiled output only, as a non-root user.
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+# Build stage: compile with the build config (the gateway and its plugins, no tests, no source
+# maps; whatever else `npm run build` builds comes along, since the whole context is copied and
+# .dockerignore keeps node_modules, dist and caches out), then drop the dev dependencies.
+FROM ${BASE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY . .
+RUN npm run build && rm -rf dist/test && find dist -name '*.map' -delete \
+    && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+
+# Runtime stage: production dependencies and compiled output only.
+FROM ${BASE}
+# tini as PID 1 forwards SIGTERM to hookgate (which drains) and reaps zombies. Debian's package,
+# unless the base has it already.
+RUN command -v tini >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*; }
+ENV NODE_ENV=production HOOKGATE_CONFIG=/etc/hookgate/gateway.yaml
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config ./config
-RUN mkdir -p /etc/hookgate && cp config/gateway.yaml /etc/hookgate/gateway.yaml && cp -r config/my-plugins /etc/hookgate/my-plugins \
-    && sed -i 's/host: 127.0.0.1, port: 8080/host: 0.0.0.0, port: 8080/' /etc/hookgate/gateway.yaml \
-    && grep -q 'listen: { host: 0.0.0.0, port: 8080 }' /etc/hookgate/gateway.yaml \
-    && chown -R node:node /etc/hookgate
-USER node
-# The main listener. The admin listener stays on the container's loopback; a `metrics` listener
-# (e.g. 9464) is published only if your config declares one.
-EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD node -e "require('http').get('http://127.0.0.1:8080/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
-# On 0.0.0.0 the example config's published secrets are refused (HG_EXAMPLE_SECRETS): set
-# HOOKGATE_ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, ORDERS_WEBHOOK_SECRET and
-# PUBLISHER_API_KEY, mount your own config, or add --allow-example-secrets for a throwaway demo.
-ENTRYPOINT ["node", "dist/gateway/cli.js"]
+COPY config/docker.yaml /etc/hookgate/gateway.yaml
+# A numeric uid (not a name): Kubernetes' runAsNonRoot can check it, and it needs no passwd entry.
+# Everything above is root-owned and world-readable; hookgate only reads its config.
+USER 10001:10001
+# The main listener and the admin listener (config/docker.yaml; HOOKGATE_PORT and
+# HOOKGATE_ADMIN_PORT move them). A `metrics` listener is published only if your config declares one.
+EXPOSE 8080 8081
+# Reads the config named by HOOKGATE_CONFIG and asks its main listener's /healthz, so the check
+# follows the configured port (and TLS). Mount your config elsewhere? Set HOOKGATE_CONFIG too.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "/app/dist/gateway/healthcheck.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/gateway/cli.js"]
 CMD ["start", "--config", "/etc/hookgate/gateway.yaml"]
