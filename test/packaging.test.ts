@@ -23,7 +23,12 @@ const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) 
  * build): the list depends on `files` and on what is in dist/, which `pretest` has just built with
  * every option the build config has and more (source maps, the tests), so it is the harder case.
  */
-async function packedFiles(): Promise<Set<string>> {
+let packed: Promise<Set<string>> | undefined;
+function packedFiles(): Promise<Set<string>> {
+  return (packed ??= listPacked());
+}
+
+async function listPacked(): Promise<Set<string>> {
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: packageRoot, maxBuffer: 16 * 1024 * 1024 });
   const parsed = JSON.parse(stdout) as { files: { path: string }[] }[];
   assert.equal(parsed.length, 1);
