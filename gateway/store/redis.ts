@@ -46,7 +46,9 @@ export class RedisStore implements RedisStoreLike {
     this.cluster = isCluster(this.redis);
     if (opts.durability === 'replicated') {
       const marker = `${slottedPrefix(this.prefix, this.cluster)}dlv:replicated`;
-      this.replicaWait = new ReplicaWait(() => (this.waitConn ??= this.connect('fail-fast')), marker, opts.waitTimeoutMs ?? 1000);
+      const conn = (this.waitConn = this.connect('fail-fast'));
+      conn.on('error', () => {});
+      this.replicaWait = new ReplicaWait(() => conn, marker, opts.waitTimeoutMs ?? 1000);
     }
     this.redis.on('error', (err: Error) => {
       if (this.lastState !== 'error') log?.warn({ err: err.message, code: 'HG_STORE_UNAVAILABLE' }, 'redis store error; retrying');

@@ -44,7 +44,18 @@ export class ReplicaWait {
   }
 
   private async round(): Promise<void> {
-    const res = (await this.conn().pipeline().incr(this.markerKey).call('WAIT', 1, this.timeoutMs).exec()) ?? [];
+    const conn = this.conn();
+    // A connection still (re)connecting: wait for it within the same deadline, then try.
+    if (conn.status !== 'ready') await new Promise<void>((r) => {
+      const t = setTimeout(done, this.timeoutMs);
+      function done() {
+        clearTimeout(t);
+        conn.off('ready', done);
+        r();
+      }
+      conn.once('ready', done);
+    });
+    const res = (await conn.pipeline().incr(this.markerKey).call('WAIT', 1, this.timeoutMs).exec()) ?? [];
     for (const [err] of res) if (err) throw err;
     const acked = Number(res[1]?.[1] ?? 0);
     if (acked < 1) throw Errors.STORE_NOT_REPLICATED(this.timeoutMs).with({ 'retry-after': '1' });
