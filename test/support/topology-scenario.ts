@@ -94,11 +94,12 @@ export async function startInstance(file: string): Promise<Instance> {
 }
 
 /** One request; undefined when the connection failed (an instance killed, a timeout). */
-export async function post(i: Instance, path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; id?: string; headers: Record<string, unknown> } | undefined> {
+export async function post(i: Instance, path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; id?: string; code?: string; headers: Record<string, unknown> } | undefined> {
   try {
     const r = await httpRequest({ port: i.port, method: 'POST', path, headers: { 'content-type': 'application/json', ...headers }, body, timeoutMs: 10000 });
     const id = r.status === 202 ? (r.json().id as string) : undefined;
-    return { status: r.status, id, headers: r.headers };
+    const code = r.status >= 400 ? (JSON.parse(r.text || '{}') as { error?: { code?: string } }).error?.code : undefined;
+    return { status: r.status, id, code, headers: r.headers };
   } catch {
     return undefined;
   }
@@ -129,26 +130,43 @@ export function lost(accepted: Iterable<string>, rx: Receiver): string[] {
   return [...accepted].filter((id) => !seen.has(id));
 }
 
-/** Load: `total` requests, half publishes through `pub`, half ingress through `ing`, `parallel` at a time. */
+/**
+ * Load: `total` items, half publishes through `pub` (each with its own Idempotency-Key), half
+ * ingress through `ing`, `parallel` at a time. A refused item is sent again (as a client would,
+ * 100 ms later) until it is acknowledged or `itemDeadlineMs` passes.
+ */
 export interface LoadResult {
   accepted: Set<string>;
+  /** Refused attempts by answer (`503 HG_...`, `no answer`). */
   refused: Map<string, number>;
+  /** Items never acknowledged. */
+  gaveUp: number;
   sent: number;
 }
 
-export async function runLoad(pub: Instance, ing: Instance, total: number, parallel: number, onProgress: (sent: number) => void | Promise<void>): Promise<LoadResult> {
-  const res: LoadResult = { accepted: new Set(), refused: new Map(), sent: 0 };
+export async function runLoad(pub: Instance, ing: Instance, total: number, parallel: number, onProgress: (sent: number) => void | Promise<void>, itemDeadlineMs = 20000): Promise<LoadResult> {
+  const res: LoadResult = { accepted: new Set(), refused: new Map(), gaveUp: 0, sent: 0 };
+  const run = Math.random().toString(36).slice(2, 8);
   let next = 0;
   const worker = async () => {
     while (next < total) {
       const n = next++;
-      const r = n % 2 ? await ingress(ing, n) : await publish(pub, n);
-      res.sent++;
-      if (r?.status === 202 && r.id) res.accepted.add(r.id);
-      else {
-        const why = r ? String(r.status) : 'no answer';
+      const end = Date.now() + itemDeadlineMs;
+      for (;;) {
+        const r = n % 2 ? await ingress(ing, n) : await publish(pub, n, `load-${run}-${n}`);
+        if (r?.status === 202 && r.id) {
+          res.accepted.add(r.id);
+          break;
+        }
+        const why = r ? `${r.status} ${r.code ?? ''}`.trim() : 'no answer';
         res.refused.set(why, (res.refused.get(why) ?? 0) + 1);
+        if (Date.now() > end) {
+          res.gaveUp++;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
+      res.sent++;
       await onProgress(res.sent);
     }
   };
@@ -160,7 +178,7 @@ export async function runLoad(pub: Instance, ing: Instance, total: number, paral
 export function report(topology: string, durability: string, load: LoadResult, rx: Receiver, ms: number): string {
   const l = lost(load.accepted, rx);
   const refused = [...load.refused].map(([k, v]) => `${v}×${k}`).join(', ') || 'none';
-  return `[topology] ${topology}, durability ${durability}: sent ${load.sent}, accepted ${load.accepted.size}, refused ${refused}, delivered ${load.accepted.size - l.length}, lost ${l.length}, duplicates ${rx.seen.length - new Set(rx.seen).size}, failover run ${ms} ms`;
+  return `[topology] ${topology}, durability ${durability}: items ${load.sent}, acknowledged ${load.accepted.size}, never acknowledged ${load.gaveUp}, refused attempts ${refused}, delivered ${load.accepted.size - l.length}, lost ${l.length}, duplicates ${rx.seen.length - new Set(rx.seen).size}, failover run ${ms} ms`;
 }
 
 /** An instance's warnings and errors (log level 40 and up), for a failure message. */
