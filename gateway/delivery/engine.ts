@@ -77,7 +77,7 @@ export class DeliveryEngine {
 
   constructor(private readonly opts: EngineOptions) {
     const store = opts.store;
-    this.replicated = store.driver === 'redis' ? () => store.replicated() : undefined;
+    this.replicated = store.driver === 'redis' && store.durability === 'replicated' ? () => store.replicated() : undefined;
     this.repo = opts.repo;
     this.queue = opts.queue;
     this.logger = opts.logger;

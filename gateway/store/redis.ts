@@ -31,6 +31,7 @@ export class RedisStore implements RedisStoreLike {
   /** The shared command connection. Other components (rate limiter, queue) reuse it or {@link connect} their own. */
   readonly redis: Redis;
   readonly cluster: boolean;
+  readonly durability: 'primary' | 'replicated';
   private lastState = 'connecting';
   private readonly replicaWait: ReplicaWait | undefined;
   private waitConn: Redis | undefined;
@@ -44,7 +45,8 @@ export class RedisStore implements RedisStoreLike {
     // concurrent requests share syscalls instead of paying one per command.
     this.redis = this.connect('fail-fast', true);
     this.cluster = isCluster(this.redis);
-    if (opts.durability === 'replicated') {
+    this.durability = opts.durability ?? 'primary';
+    if (this.durability === 'replicated') {
       const marker = `${slottedPrefix(this.prefix, this.cluster)}dlv:replicated`;
       const conn = (this.waitConn = this.connect('fail-fast'));
       conn.on('error', () => {});

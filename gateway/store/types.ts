@@ -33,7 +33,9 @@ export interface RedisStoreLike extends StoreOperations {
   readonly cluster: boolean;
   /** A new connection to the same Redis (topology, auth, TLS). */
   connect(kind: RedisConnectionKind, autoPipelining?: boolean): Redis;
-  /** `store.durability: replicated`: waits until one replica has this process's finished writes. */
+  /** `replicated`: acknowledgements wait for a replica ({@link replicated}); `primary`: they do not. */
+  readonly durability: 'primary' | 'replicated';
+  /** `store.durability: replicated`: waits until one replica has this process's finished writes (else a no-op). */
   replicated(): Promise<void>;
   /** Resolves once connected, or rejects after `timeoutMs`. */
   waitReady(timeoutMs?: number): Promise<void>;

@@ -27,12 +27,14 @@ export class RedisProcess {
   constructor(
     readonly port: number,
     private readonly args: string[],
+    /** Extra redis-cli arguments for the readiness PING (e.g. TLS). */
+    private readonly cliArgs: string[] = [],
   ) {}
 
   async start(): Promise<void> {
     const child = spawn('redis-server', this.args, { stdio: 'ignore' });
     this.child = child;
-    await waitUntil(async () => (await cli(this.port, 'PING')).trim() === 'PONG' || child.exitCode !== null, 10000, `redis-server on ${this.port}`);
+    await waitUntil(async () => (await cli(this.port, ...this.cliArgs, 'PING')).trim() === 'PONG' || child.exitCode !== null, 10000, `redis-server on ${this.port}`);
     if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited with ${child.exitCode}`);
   }
 
@@ -54,8 +56,8 @@ export class RedisProcess {
   }
 }
 
-/** A topology: its processes, stopped together; its temp dir removed. */
-abstract class Topology {
+/** A group of redis-server processes, stopped together; its temp dir removed. */
+export class RedisGroup {
   protected readonly procs: RedisProcess[] = [];
   readonly dir = mkdtempSync(join(tmpdir(), 'hookgate-topology-'));
 
@@ -65,18 +67,23 @@ abstract class Topology {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  protected async node(name: string, extra: string[]): Promise<RedisProcess> {
+  /** A data node on a free port (not started), in a dir of its own. */
+  async node(name: string, extra: string[]): Promise<RedisProcess> {
     const port = await closedPort();
     const d = join(this.dir, `${name}-${port}`);
     mkdirSync(d, { recursive: true });
-    const p = new RedisProcess(port, ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'no', ...extra]);
+    return this.add(new RedisProcess(port, ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'no', ...extra]));
+  }
+
+  /** Adopts a process, so {@link stop} stops it. */
+  add(p: RedisProcess): RedisProcess {
     this.procs.push(p);
     return p;
   }
 }
 
 /** Redis Cluster: 3 masters, 3 replicas, cluster-node-timeout 1000 ms. */
-export class RedisClusterTopology extends Topology {
+export class RedisClusterTopology extends RedisGroup {
   nodes: RedisProcess[] = [];
 
   static async start(): Promise<RedisClusterTopology> {
@@ -149,7 +156,7 @@ export class RedisClusterTopology extends Topology {
 }
 
 /** A master, one replica and three sentinels (quorum 2, down-after 1000 ms). */
-export class RedisSentinelTopology extends Topology {
+export class RedisSentinelTopology extends RedisGroup {
   readonly name = 'hgmaster';
   data: RedisProcess[] = [];
   sentinels: RedisProcess[] = [];
@@ -162,13 +169,12 @@ export class RedisSentinelTopology extends Topology {
       const replica = await t.node('replica', ['--replicaof', '127.0.0.1', String(master.port)]);
       await replica.start();
       t.data = [master, replica];
-      await waitUntil(async () => (await cli(master.port, 'INFO', 'replication')).includes('connected_slaves:1'), 10000, 'the replica to sync');
+      await waitUntil(async () => (await cli(master.port, 'INFO', 'replication')).includes('state=online'), 10000, 'the replica to sync');
       for (let i = 0; i < 3; i++) {
         const port = await closedPort();
         const file = join(t.dir, `sentinel-${port}.conf`);
         writeFileSync(file, [`port ${port}`, 'bind 127.0.0.1', `dir ${t.dir}`, `sentinel monitor ${t.name} 127.0.0.1 ${master.port} 2`, `sentinel down-after-milliseconds ${t.name} 1000`, `sentinel failover-timeout ${t.name} 2000`, `sentinel parallel-syncs ${t.name} 1`, ''].join('\n'));
-        const s = new RedisProcess(port, [file, '--sentinel']);
-        t.procs.push(s);
+        const s = t.add(new RedisProcess(port, [file, '--sentinel']));
         t.sentinels.push(s);
         await s.start();
       }
