@@ -40,6 +40,7 @@ const CATALOGUE = {
   EVENT_SCHEMA_MISMATCH: { status: 422, message: detail, doc: 'A published event\'s `data` breaks its type\'s schema (`egress.validation: enforce`); `details` lists every failure with its JSON pointer. Nothing was queued.' },
   EVENT_TYPE_UNKNOWN: { status: 422, message: detail, doc: 'The event type (or the asked-for version) is not in the catalogue, with `egress.strictTypes: true` or a `version` given.' },
   QUEUE_UNAVAILABLE: { status: 503, message: () => 'the delivery queue is unavailable; nothing was accepted, retry later', doc: 'The delivery store is unreachable; nothing was accepted.' },
+  STORE_NOT_REPLICATED: { status: 503, message: (ms: number) => `no Redis replica confirmed the write within ${ms} ms; retry (with the same Idempotency-Key for publish)`, doc: '`store.durability: replicated` and no replica acknowledged the write in `store.waitTimeoutMs` (`Retry-After`). It is on the primary and may still be delivered; see [Durability and failover](#durability-and-failover).' },
   DELIVERY_UNAVAILABLE: { status: 503, message: () => 'the delivery engine is not running', doc: 'The delivery engine is not running (e.g. stopping).' },
   NOT_READY: { status: 503, message: detail, doc: '`/readyz`: no config, or the store does not answer.' },
   STOPPING: { status: 503, message: () => 'gateway is stopping', doc: 'A reload was asked for while the gateway is stopping.' },

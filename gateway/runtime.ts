@@ -133,7 +133,7 @@ export class Gateway {
     const logger = opts.logger ?? createOperationalLogger(process.env.HOOKGATE_LOG_LEVEL ?? 'info');
     const loaded = loadFrom(opts);
     const { config } = loaded;
-    const store = createStore(config.store, logger);
+    const store = createStore(config.store, logger, loaded.dir);
     const gw = new Gateway(opts, store, logger);
     try {
       if (store.driver === 'redis') {

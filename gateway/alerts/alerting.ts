@@ -9,6 +9,7 @@ import type { AdminServer } from '../admin/server.js';
 import type { DeliveryEngine } from '../delivery/engine.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
+import { slottedPrefix } from '../store/redis-topology.js';
 import { registerAlertAdmin } from './admin-alerts.js';
 import { MemoryAlertStore, RedisAlertStore } from './alert-store.js';
 import { AlertEvaluator } from './evaluator.js';
@@ -32,7 +33,7 @@ async function notify(engine: DeliveryEngine, n: AlertNotice): Promise<void> {
 
 /** Starts alerting for an engine; stop the evaluator it returns before the engine. */
 export function startAlerting({ engine, store, metrics, logger, admin }: AlertingDeps): AlertEvaluator {
-  const alertStore = store.driver === 'redis' ? new RedisAlertStore(store.redis, store.prefix) : new MemoryAlertStore();
+  const alertStore = store.driver === 'redis' ? new RedisAlertStore(store.redis, slottedPrefix(store.prefix, store.cluster, `hga:${store.prefix}`)) : new MemoryAlertStore();
   const evaluator = new AlertEvaluator({
     store: alertStore,
     metrics,

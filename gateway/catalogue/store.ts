@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Store } from '../store/types.js';
+import { slottedPrefix } from '../store/redis-topology.js';
 import type { EventTypeDefinition } from './catalogue.js';
 
 /** An API-created event type version as stored. */
@@ -90,5 +91,5 @@ export class RedisEventTypeStore implements EventTypeStore {
 
 /** The event type store for a gateway store's driver. */
 export function eventTypeStoreFor(store: Store): EventTypeStore {
-  return store.driver === 'redis' ? new RedisEventTypeStore(store.redis, store.prefix) : new MemoryEventTypeStore();
+  return store.driver === 'redis' ? new RedisEventTypeStore(store.redis, slottedPrefix(store.prefix, store.cluster)) : new MemoryEventTypeStore();
 }

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { storeTopologyProblem } from '../store/redis-topology.js';
 import { packageRoot } from '../paths.js';
 import type { GatewayConfig, LoadedConfig } from './types.js';
 
@@ -301,6 +302,8 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
   }
   // Every default, nested ones too, comes from the schema (parents have `default: {}`).
   const config = data as GatewayConfig;
+  const topology = storeTopologyProblem(config.store);
+  if (topology) throw new ConfigError(topology.message, { file, line: lineOf(topology.path), path: formatPath(topology.path) });
   return { config, file, dir: dirname(resolve(file)), lineOf, envScalars };
 }
 

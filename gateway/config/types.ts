@@ -187,12 +187,34 @@ export interface ListenConfig {
   forwardedHeader: 'x-forwarded-for' | 'forwarded';
 }
 
+/** A Redis node: `{ host, port }` or `"host:port"`. */
+export type RedisNodeConfig = { host: string; port: number } | string;
+
+/** `store`: memory, or Redis as one URL, a Cluster or a Sentinel-managed primary (one of the three). */
+export interface StoreConfig {
+  driver: 'memory' | 'redis';
+  url?: string;
+  prefix: string;
+  /** Redis Cluster: the startup nodes (ioredis discovers the rest). */
+  cluster?: { nodes: RedisNodeConfig[] };
+  /** Redis Sentinel: the sentinels and the primary's name; `username`/`password` authenticate to the sentinels. */
+  sentinel?: { sentinels: RedisNodeConfig[]; name: string; username?: string; password?: string };
+  /** ACL user and password of the data nodes (also the url's own `user:pass@`, which wins). */
+  username?: string;
+  password?: string;
+  /** TLS to Redis (also implied by `rediss://`): a CA file, resolved against the config's folder. */
+  tls?: { ca?: string; servername?: string; rejectUnauthorized: boolean };
+  /** `replicated`: a 202 waits until one replica has the write (`WAIT 1 waitTimeoutMs`). */
+  durability: 'primary' | 'replicated';
+  waitTimeoutMs: number;
+}
+
 export interface GatewayConfig {
   listen: ListenConfig;
   admin?: { host: string; port: number; token: string };
   /** A listener serving only `GET /metrics`, without a token. */
   metrics?: { host: string; port: number };
-  store: { driver: 'memory' | 'redis'; url?: string; prefix: string };
+  store: StoreConfig;
   limits: LimitsConfig;
   customPlugins?: string[];
   upstreams: Record<string, UpstreamConfig>;

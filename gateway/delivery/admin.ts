@@ -171,6 +171,8 @@ export async function createEndpointFrom(engine: DeliveryEngine, body: unknown, 
   const tenant = await engine.tenants.must(pathTenant ?? (b.tenant as string | undefined) ?? DEFAULT_TENANT);
   await engine.tenants.admitEndpoint(tenant);
   const { endpoint, secret } = await endpoints.create(id, { ...fields, url: fields.url! }, chosen, tenant.id);
+  // durability: replicated — a 201 means a replica has the endpoint (a retry then finds it: 409).
+  await engine.replicated?.();
   // The secret is shown once, here.
   return { status: 201, body: { ...endpointView(endpoint, endpoint.createdAt), secret } };
 }

@@ -76,6 +76,8 @@ export class DeliveryEngine {
   readonly system: SystemDeliveries;
 
   constructor(private readonly opts: EngineOptions) {
+    const store = opts.store;
+    this.replicated = store.driver === 'redis' && store.durability === 'replicated' ? () => store.replicated() : undefined;
     this.repo = opts.repo;
     this.queue = opts.queue;
     this.logger = opts.logger;
@@ -93,7 +95,7 @@ export class DeliveryEngine {
     // The tenant layer: gateway.yaml's tenants from the attempt's snapshot, else an API tenant's (cached for a second).
     const tenantPolicy = async (id: string, snap: Snapshot) => configTenantPolicy(id, snap) ?? (await this.tenants.get(id))?.policy;
     this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.catalogue(), tenantPolicy });
-    this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, tenants: this.tenants, eventTypes: this.eventTypes, policies: this.policies, logger: this.logger, now: this.now, snapshot: () => this.snap });
+    this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, tenants: this.tenants, eventTypes: this.eventTypes, policies: this.policies, logger: this.logger, now: this.now, snapshot: () => this.snap, replicated: this.replicated });
     this.health = new EndpointHealth({ store: opts.store, endpoints: this.endpoints, events: this.ops, metrics: opts.metrics, now: this.now, rand: this.rand, snapshot: () => this.snap });
     const send = async (ep: EndpointRecord, msg: StoredMessage) => {
       const snap = this.snap;
@@ -103,6 +105,9 @@ export class DeliveryEngine {
   }
 
   /** Applies config endpoints to the repository and starts the workers. */
+  /** `store.durability: replicated`: waits until a replica has this process's writes; else undefined. */
+  readonly replicated: (() => Promise<void>) | undefined;
+
   async start(): Promise<void> {
     await this.endpoints.sync();
     this.queue.start((job) => this.runJob(job));

@@ -86,6 +86,8 @@ export interface DeliveryIntakeOptions {
   now: () => number;
   /** The current snapshot: its upstreams and retention. */
   snapshot: () => Snapshot;
+  /** `store.durability: replicated`: resolves once a replica has the writes (HG_STORE_NOT_REPLICATED otherwise). */
+  replicated?: () => Promise<void>;
 }
 
 export class DeliveryIntake {
@@ -126,6 +128,7 @@ export class DeliveryIntake {
       await this.opts.repo.saveMessage(msg, this.retention);
       this.remember(msg);
       if (msg.targets.length) await this.opts.queue.add(jobsOf(msg, msg.targets, ordered));
+      if (this.opts.replicated) await this.opts.replicated();
     });
   }
 
@@ -159,7 +162,11 @@ export class DeliveryIntake {
     const answer = { id, endpoints: endpoints.length };
     if (opts.idempotencyKey) {
       const prior = await this.durableWrite('idempotency claim', () => this.opts.repo.claimIdempotency(opts.idempotencyKey!, JSON.stringify(answer), IDEMPOTENCY_TTL_MS));
-      if (prior) return { ...(JSON.parse(prior) as { id: string; endpoints: number }), replayed: true, ...deprecation(admitted) };
+      if (prior) {
+        // A replay after HG_STORE_NOT_REPLICATED is acknowledged only once a replica has the original.
+        if (this.opts.replicated) await this.durableWrite('replication', this.opts.replicated);
+        return { ...(JSON.parse(prior) as { id: string; endpoints: number }), replayed: true, ...deprecation(admitted) };
+      }
     }
     const msg: StoredMessage = {
       id,
@@ -176,7 +183,8 @@ export class DeliveryIntake {
     try {
       await this.accept('publish', msg, new Set(endpoints.filter((e) => orderedFor(msg, e)).map((e) => e.id)));
     } catch (err) {
-      if (opts.idempotencyKey) await this.opts.repo.releaseIdempotency(opts.idempotencyKey).catch(() => {});
+      // Not replicated yet, the message is stored: keep the claim, so a retry answers with its id.
+      if (opts.idempotencyKey && !(err instanceof GatewayError && err.code === 'HG_STORE_NOT_REPLICATED')) await this.opts.repo.releaseIdempotency(opts.idempotencyKey).catch(() => {});
       throw err;
     }
     return { ...answer, replayed: false, ...deprecation(admitted) };

@@ -20,6 +20,7 @@ import { deadLetterSkipped, ORDERING_KEY, ORDERING_KEY_RULE } from './ordering.j
 import { registerOrderingAdmin } from './admin-ordering.js';
 import { MemoryQueue, type DeliveryQueue } from './queue.js';
 import { StreamDeliveryQueue } from './stream-queue.js';
+import { slottedPrefix } from '../store/redis-topology.js';
 import { MemoryRepository, RedisRepository, retentionMs } from './repository.js';
 import type { DeliveryRepository } from './types.js';
 
@@ -85,12 +86,12 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
   let repo: DeliveryRepository;
   let queue: DeliveryQueue;
   if (store.driver === 'redis') {
-    repo = new RedisRepository(store.redis, store.prefix, Date.now, () => current.recordSealer);
+    repo = new RedisRepository(store.redis, slottedPrefix(store.prefix, store.cluster), Date.now, () => current.recordSealer);
     // Endpoint records this config's keys cannot open fail the start here (HG_ENDPOINT_UNREADABLE),
     // before the queue opens connections of its own; readable ones under an old key are re-encrypted.
     await repo.listEndpoints();
     const r = repo;
-    queue = new StreamDeliveryQueue({ producer: store.redis, url: store.url, prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger, onSkipped: (job) => deadLetterSkipped(r, job, retentionMs(current.egress)) });
+    queue = new StreamDeliveryQueue({ producer: store.redis, connect: (kind, pipelined) => store.connect(kind, pipelined), prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger, onSkipped: (job) => deadLetterSkipped(r, job, retentionMs(current.egress)) });
   } else {
     repo = new MemoryRepository();
     const r = repo;

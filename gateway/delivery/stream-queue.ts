@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DEFAULT_TENANT } from '../config/types.js';
-import { redisConnectionOptions } from '../store/redis-connection.js';
+import type { RedisConnectionKind } from '../store/redis-connection.js';
+import { connectRedis } from '../store/redis-topology.js';
 import { FairLanes, laneId, retryCap } from './fair-lanes.js';
 import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats, SkippedHead, SkippedJobHandler } from './queue.js';
 import { GROUP, QueueKeys } from './stream-scripts.js';
@@ -12,7 +13,10 @@ import { scripted, SettleWriter, type Scripted } from './stream-settles.js';
 import { backOp, doneOp, dropSkipped, DROP_OP, orderedState, orderingBlocked, retryOp, skipOrderedHead, type Held } from './stream-ordering.js';
 
 export interface StreamQueueOptions {
-  url: string;
+  /** A standalone Redis; ignored when `connect` is given. */
+  url?: string;
+  /** Opens a connection to the store's Redis (any topology: url, Cluster, Sentinel). */
+  connect?: (kind: RedisConnectionKind, autoPipelining: boolean) => Redis;
   prefix: string;
   concurrency: number;
   /** A held entry not heard of for this long is taken over by another worker (its process died). */
@@ -89,10 +93,14 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     this.now = opts.now ?? Date.now;
     this.ownProducer = !opts.producer;
     // Fails fast while Redis is down, so the gateway answers 503 instead of a 202 it can't keep.
-    this.producer = scripted(opts.producer ?? new Redis(opts.url, { ...redisConnectionOptions('fail-fast'), enableAutoPipelining: true }));
+    this.producer = scripted(opts.producer ?? this.connection('fail-fast', true));
     // A publish right after the start waits for the first connection (at most 2 s); later, while
     // Redis is away, adds fail at once.
     this.firstConnect = this.producer.status === 'ready' ? Promise.resolve() : withDeadline(new Promise((r) => this.producer.once('ready', r)), 2000);
+  }
+
+  private connection(kind: RedisConnectionKind, autoPipelining: boolean): Redis {
+    return this.opts.connect ? this.opts.connect(kind, autoPipelining) : connectRedis({ url: this.opts.url }, kind, { autoPipelining });
   }
 
   async add(jobs: NewJob[]): Promise<void> {
@@ -122,8 +130,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     this.processor = processor;
     // concurrency 0: a queue-only instance (it accepts and queues; other instances deliver).
     if (this.opts.concurrency === 0) return;
-    this.cmd = scripted(new Redis(this.opts.url, { ...redisConnectionOptions('blocking'), enableAutoPipelining: true }));
-    this.bellConn = new Redis(this.opts.url, redisConnectionOptions('blocking'));
+    this.cmd = scripted(this.connection('blocking', true));
+    this.bellConn = this.connection('blocking', false);
     this.bellConn.on('error', () => {});
     const lock = this.opts.lockDurationMs;
     this.every(Math.max(200, Math.floor(lock / 3)), () => this.heartbeat());

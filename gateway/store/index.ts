@@ -1,21 +1,24 @@
 import type { Logger } from 'pino';
 import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
+import { resolveTarget } from './redis-topology.js';
 import type { Store } from './types.js';
+import type { StoreConfig as StoreSection } from '../config/types.js';
 
 export type { MemoryStoreLike, RedisStoreLike, Store, StoreOperations } from './types.js';
 export { MemoryStore } from './memory.js';
 export { RedisStore } from './redis.js';
 
-export interface StoreConfig {
-  driver: 'memory' | 'redis';
-  url?: string;
-  prefix?: string;
-}
+export { slottedPrefix } from './redis-topology.js';
 
-export function createStore(cfg: StoreConfig, logger?: Logger): Store {
+/** `store` as the config has it; a test may leave out what the schema defaults. */
+export type StoreConfig = Pick<StoreSection, 'driver'> & Partial<Omit<StoreSection, 'driver'>>;
+
+/** Opens the configured store; `dir` is the config's folder (a relative `tls.ca` is read from it). */
+export function createStore(cfg: StoreConfig, logger?: Logger, dir?: string): Store {
   if (cfg.driver === 'redis') {
-    return new RedisStore({ url: cfg.url ?? 'redis://127.0.0.1:6379', prefix: cfg.prefix ?? 'hookgate:', logger });
+    const target = resolveTarget({ prefix: 'hookgate:', durability: 'primary', waitTimeoutMs: 1000, ...cfg } as StoreSection, dir);
+    return new RedisStore({ target, prefix: cfg.prefix ?? 'hookgate:', logger, durability: cfg.durability, waitTimeoutMs: cfg.waitTimeoutMs });
   }
   return new MemoryStore();
 }

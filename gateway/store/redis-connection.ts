@@ -23,9 +23,19 @@ export function redisConnectionOptions(kind: RedisConnectionKind): RedisOptions 
 /** Socket errors of a connection to a Redis that is away. */
 const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 /** What ioredis rejects a command with while it has no connection (fail-fast connections). */
-const OUTAGE_MESSAGES = [/^Connection is closed\.?$/, /enableOfflineQueue options is false/, /^Reached the max retries per request limit/, /^connect E[A-Z]+/, /^Command timed out$/, /^Socket timeout/];
-/** Replies of a Redis that is up but cannot serve yet (loading its data, no primary, busy script). */
-const OUTAGE_REPLIES = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/;
+const OUTAGE_MESSAGES = [
+  /^Connection is closed\.?$/, /enableOfflineQueue options is false/, /^Reached the max retries per request limit/, /^connect E[A-Z]+/, /^Command timed out$/, /^Socket timeout/,
+  // A Cluster client during a failover or before it knows the slots.
+  /^Failed to refresh slots cache/, /^None of startup nodes is available/, /^Cluster isn't ready/, /^Too many Cluster redirections/, /^CLUSTERDOWN\b/,
+  // A Sentinel client between primaries.
+  /^All sentinels are unreachable/,
+];
+/**
+ * Replies of a Redis that is up but cannot serve yet (loading its data, no primary, busy script),
+ * a Cluster mid-failover (slots moving, a node that just lost its primary role), or a demoted
+ * primary refusing writes.
+ */
+const OUTAGE_REPLIES = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|MOVED|ASK|READONLY|NOREPLICAS)\b/;
 
 /**
  * True when `err` says Redis is unreachable or not serving (a store outage, answered 503 with

@@ -1,12 +1,20 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { redisConnectionOptions } from './redis-connection.js';
+import type { RedisConnectionKind } from './redis-connection.js';
+import { connectRedis, describeTarget, isCluster, slottedPrefix, type RedisTarget } from './redis-topology.js';
+import { ReplicaWait } from './replication.js';
 import type { RedisStoreLike } from './types.js';
 
 export interface RedisStoreOptions {
-  url: string;
+  /** A standalone Redis (the shorthand for `target: { url }`). */
+  url?: string;
+  /** Any topology: url, Cluster or Sentinel, with auth and TLS. */
+  target?: RedisTarget;
   prefix: string;
   logger?: Logger;
+  /** `replicated`: {@link RedisStore.replicated} waits for one replica (`WAIT 1 waitTimeoutMs`). */
+  durability?: 'primary' | 'replicated';
+  waitTimeoutMs?: number;
 }
 
 /**
@@ -17,18 +25,33 @@ export interface RedisStoreOptions {
 export class RedisStore implements RedisStoreLike {
   readonly driver = 'redis' as const;
   readonly prefix: string;
+  /** Where Redis is, for logs (never a password). */
   readonly url: string;
-  /** The shared command connection. Other components (rate limiter, queue) reuse or duplicate it. */
+  readonly target: RedisTarget;
+  /** The shared command connection. Other components (rate limiter, queue) reuse it or {@link connect} their own. */
   readonly redis: Redis;
+  readonly cluster: boolean;
+  readonly durability: 'primary' | 'replicated';
   private lastState = 'connecting';
+  private readonly replicaWait: ReplicaWait | undefined;
+  private waitConn: Redis | undefined;
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix;
-    this.url = opts.url;
+    this.target = opts.target ?? { url: opts.url ?? 'redis://127.0.0.1:6379' };
+    this.url = describeTarget(this.target);
     const log = opts.logger;
     // Auto-pipelining: commands issued in one turn of the event loop go out in one write, so
     // concurrent requests share syscalls instead of paying one per command.
-    this.redis = new Redis(opts.url, { ...redisConnectionOptions('fail-fast'), enableAutoPipelining: true });
+    this.redis = this.connect('fail-fast', true);
+    this.cluster = isCluster(this.redis);
+    this.durability = opts.durability ?? 'primary';
+    if (this.durability === 'replicated') {
+      const marker = `${slottedPrefix(this.prefix, this.cluster)}dlv:replicated`;
+      const conn = (this.waitConn = this.connect('fail-fast'));
+      conn.on('error', () => {});
+      this.replicaWait = new ReplicaWait(() => conn, marker, opts.waitTimeoutMs ?? 1000);
+    }
     this.redis.on('error', (err: Error) => {
       if (this.lastState !== 'error') log?.warn({ err: err.message, code: 'HG_STORE_UNAVAILABLE' }, 'redis store error; retrying');
       this.lastState = 'error';
@@ -37,6 +60,20 @@ export class RedisStore implements RedisStoreLike {
       if (this.lastState === 'error') log?.info('redis store reconnected');
       this.lastState = 'ready';
     });
+  }
+
+  /** A new connection to the same Redis (topology, auth, TLS), for a component that needs its own. */
+  connect(kind: RedisConnectionKind, autoPipelining = false): Redis {
+    return connectRedis(this.target, kind, { autoPipelining });
+  }
+
+  /**
+   * With `durability: replicated`, resolves once one replica has every write this process
+   * finished before the call; rejects with HG_STORE_NOT_REPLICATED when none confirms in time.
+   * A no-op otherwise.
+   */
+  async replicated(): Promise<void> {
+    await this.replicaWait?.wait();
   }
 
   /** Resolves once connected, or rejects after `timeoutMs`. */
@@ -84,6 +121,7 @@ export class RedisStore implements RedisStoreLike {
     await this.redis.ping();
   }
   async close(): Promise<void> {
+    this.waitConn?.disconnect();
     try {
       await this.redis.quit();
     } catch {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { RedisConnectionKind } from './redis-connection.js';
 
 /** What every store does. Keys passed in are logical; each implementation applies its own prefix. */
 export interface StoreOperations {
@@ -24,9 +25,18 @@ export interface MemoryStoreLike extends StoreOperations {
 /** The Redis store. It also lends its connection to components that speak Redis themselves. */
 export interface RedisStoreLike extends StoreOperations {
   readonly driver: 'redis';
+  /** Where Redis is, for logs: a URL without its password, or the Cluster/Sentinel nodes. */
   readonly url: string;
-  /** The shared command connection (fail-fast: no offline queue). */
+  /** The shared command connection (fail-fast: no offline queue); a Cluster client on Cluster. */
   readonly redis: Redis;
+  /** True on Redis Cluster: keys used together must share a hash tag (see `slottedPrefix`). */
+  readonly cluster: boolean;
+  /** A new connection to the same Redis (topology, auth, TLS). */
+  connect(kind: RedisConnectionKind, autoPipelining?: boolean): Redis;
+  /** `replicated`: acknowledgements wait for a replica ({@link replicated}); `primary`: they do not. */
+  readonly durability: 'primary' | 'replicated';
+  /** `store.durability: replicated`: waits until one replica has this process's finished writes (else a no-op). */
+  replicated(): Promise<void>;
   /** Resolves once connected, or rejects after `timeoutMs`. */
   waitReady(timeoutMs?: number): Promise<void>;
 }

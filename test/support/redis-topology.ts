@@ -1,0 +1,208 @@
+/**
+ * Real Redis topologies on loopback for the topology tests: a 3-master Cluster with one replica
+ * each, and a master + replica watched by three sentinels. Every process is a `redis-server` of
+ * the machine on a free port, in a temp dir of its own, stopped by pid.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { closedPort, waitUntil } from './http.js';
+
+const exec = promisify(execFile);
+
+/** `redis-cli -p <port> <args>`: its stdout, or '' when the node does not answer. */
+export async function cli(port: number, ...args: string[]): Promise<string> {
+  try {
+    return (await exec('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 5000 })).stdout;
+  } catch {
+    return '';
+  }
+}
+
+/** One redis-server process (data node or sentinel). */
+export class RedisProcess {
+  private child: ChildProcess | undefined;
+  constructor(
+    readonly port: number,
+    private readonly args: string[],
+    /** Extra redis-cli arguments for the readiness PING (e.g. TLS). */
+    private readonly cliArgs: string[] = [],
+  ) {}
+
+  async start(): Promise<void> {
+    const child = spawn('redis-server', this.args, { stdio: 'ignore' });
+    this.child = child;
+    await waitUntil(async () => (await cli(this.port, ...this.cliArgs, 'PING')).trim() === 'PONG' || child.exitCode !== null, 10000, `redis-server on ${this.port}`);
+    if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited with ${child.exitCode}`);
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** kill -9 by pid; resolves once it exited. */
+  async kill(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    process.kill(c.pid!, 'SIGKILL');
+    await exited;
+  }
+}
+
+/** A group of redis-server processes, stopped together; its temp dir removed. */
+export class RedisGroup {
+  protected readonly procs: RedisProcess[] = [];
+  readonly dir = mkdtempSync(join(tmpdir(), 'hookgate-topology-'));
+
+  /** Stops every process by pid (idempotent; safe after a failed start). */
+  async stop(): Promise<void> {
+    for (const p of this.procs) await p.kill().catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** A data node on a free port (not started), in a dir of its own. */
+  async node(name: string, extra: string[]): Promise<RedisProcess> {
+    const port = await closedPort();
+    const d = join(this.dir, `${name}-${port}`);
+    mkdirSync(d, { recursive: true });
+    return this.add(new RedisProcess(port, ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'no', ...extra]));
+  }
+
+  /** Adopts a process, so {@link stop} stops it. */
+  add(p: RedisProcess): RedisProcess {
+    this.procs.push(p);
+    return p;
+  }
+}
+
+/** Redis Cluster: 3 masters, 3 replicas, cluster-node-timeout 1000 ms. */
+export class RedisClusterTopology extends RedisGroup {
+  nodes: RedisProcess[] = [];
+
+  static async start(): Promise<RedisClusterTopology> {
+    const t = new RedisClusterTopology();
+    try {
+      for (let i = 0; i < 6; i++) {
+        const n = await t.node(`cluster${i}`, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0']);
+        t.nodes.push(n);
+      }
+      await Promise.all(t.nodes.map((n) => n.start()));
+      await exec('redis-cli', ['--cluster', 'create', ...t.nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30000 });
+      await t.waitHealthy();
+      return t;
+    } catch (err) {
+      await t.stop();
+      throw err;
+    }
+  }
+
+  /** Startup nodes for `store.cluster.nodes`. */
+  get startupNodes(): string[] {
+    return this.nodes.map((n) => `127.0.0.1:${n.port}`);
+  }
+
+  /** The `cluster nodes` lines of the running nodes' view, as {port, role, masterId, id}. */
+  async roles(): Promise<{ port: number; id: string; master: boolean; fail: boolean; masterId: string }[]> {
+    const from = this.nodes.find((n) => n.running)!;
+    return (await cli(from.port, 'CLUSTER', 'NODES'))
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [id, addr, flags, masterId] = l.split(' ');
+        return { id: id!, port: Number(addr!.split(':')[1]!.split('@')[0]), master: flags!.includes('master'), fail: /fail/.test(flags!), masterId: masterId! };
+      });
+  }
+
+  /** Every running node says cluster_state:ok, and 3 live masters each have a live replica. */
+  async waitHealthy(timeoutMs = 30000): Promise<void> {
+    await waitUntil(
+      async () => {
+        for (const n of this.nodes.filter((x) => x.running)) if (!(await cli(n.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
+        const r = await this.roles();
+        const masters = r.filter((x) => x.master && !x.fail);
+        return masters.length === 3 && masters.every((m) => r.some((x) => !x.master && !x.fail && x.masterId === m.id));
+      },
+      timeoutMs,
+      'a healthy cluster (3 masters, each with a replica)',
+    );
+  }
+
+  /** The port of the master serving `key`'s slot. */
+  async masterOf(key: string): Promise<number> {
+    const slot = Number((await cli(this.nodes.find((n) => n.running)!.port, 'CLUSTER', 'KEYSLOT', key)).trim());
+    const lines = (await cli(this.nodes.find((n) => n.running)!.port, 'CLUSTER', 'NODES')).trim().split('\n');
+    for (const l of lines) {
+      const parts = l.split(' ');
+      if (!parts[2]!.includes('master') || /fail/.test(parts[2]!)) continue;
+      for (const range of parts.slice(8)) {
+        const [a, b] = range.split('-').map(Number);
+        if (slot >= a! && slot <= (b ?? a!)) return Number(parts[1]!.split(':')[1]!.split('@')[0]);
+      }
+    }
+    throw new Error(`no master serves slot ${slot}`);
+  }
+
+  byPort(port: number): RedisProcess {
+    return this.nodes.find((n) => n.port === port)!;
+  }
+}
+
+/** A master, one replica and three sentinels (quorum 2, down-after 1000 ms). */
+export class RedisSentinelTopology extends RedisGroup {
+  readonly name = 'hgmaster';
+  data: RedisProcess[] = [];
+  sentinels: RedisProcess[] = [];
+
+  static async start(): Promise<RedisSentinelTopology> {
+    const t = new RedisSentinelTopology();
+    try {
+      const master = await t.node('master', []);
+      await master.start();
+      const replica = await t.node('replica', ['--replicaof', '127.0.0.1', String(master.port)]);
+      await replica.start();
+      t.data = [master, replica];
+      await waitUntil(async () => (await cli(master.port, 'INFO', 'replication')).includes('state=online'), 10000, 'the replica to sync');
+      for (let i = 0; i < 3; i++) {
+        const port = await closedPort();
+        const file = join(t.dir, `sentinel-${port}.conf`);
+        writeFileSync(file, [`port ${port}`, 'bind 127.0.0.1', `dir ${t.dir}`, `sentinel monitor ${t.name} 127.0.0.1 ${master.port} 2`, `sentinel down-after-milliseconds ${t.name} 1000`, `sentinel failover-timeout ${t.name} 2000`, `sentinel parallel-syncs ${t.name} 1`, ''].join('\n'));
+        const s = t.add(new RedisProcess(port, [file, '--sentinel']));
+        t.sentinels.push(s);
+        await s.start();
+      }
+      await waitUntil(async () => (await t.sentinelsKnown()) >= 2, 15000, 'the sentinels to find each other');
+      return t;
+    } catch (err) {
+      await t.stop();
+      throw err;
+    }
+  }
+
+  private async sentinelsKnown(): Promise<number> {
+    const m = /num-other-sentinels\n(\d+)/.exec(await cli(this.sentinels[0]!.port, 'SENTINEL', 'MASTER', this.name));
+    return m ? Number(m[1]) : 0;
+  }
+
+  /** Addresses for `store.sentinel.sentinels`. */
+  get sentinelNodes(): string[] {
+    return this.sentinels.map((s) => `127.0.0.1:${s.port}`);
+  }
+
+  /** The port the sentinels currently name as master. */
+  async masterPort(): Promise<number> {
+    const out = (await cli(this.sentinels.find((s) => s.running)!.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.name)).trim().split('\n');
+    return Number(out[1]);
+  }
+
+  byPort(port: number): RedisProcess {
+    return this.data.find((n) => n.port === port)!;
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The scenarios the topology tests run on each Redis topology, against `hookgate start` children
+ * (so kill -9 is a real process kill): shared rate limits and replay windows, publish on one
+ * instance and delivery by the other, a killed instance, and a failover under load.
+ */
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startCli, type Started } from './cli.js';
+import { ADMIN_TOKEN } from './gateway.js';
+import { httpRequest, startUpstream, waitUntil, type TestUpstream } from './http.js';
+
+export const SIGNING_SECRET = 'topology-test-signing-secret';
+
+/** A running hookgate child with its ports. */
+export interface Instance {
+  started: Started;
+  port: number;
+  adminPort: number;
+}
+
+/** The receiver: every delivery's message id, in arrival order (duplicates kept). */
+export interface Receiver {
+  rx: TestUpstream;
+  seen: string[];
+  /** Answer delay in ms (a slow receiver keeps deliveries in flight). */
+  delayMs: number;
+}
+
+export async function startReceiver(delayMs = 0): Promise<Receiver> {
+  const r: Receiver = { rx: undefined as unknown as TestUpstream, seen: [], delayMs };
+  r.rx = await startUpstream((req, res) => {
+    r.seen.push(String(req.headers['webhook-id'] ?? req.headers['hookgate-message-id']));
+    setTimeout(() => res.end('ok'), r.delayMs);
+  });
+  return r;
+}
+
+/** A config on `store` (a YAML flow mapping) delivering to the receiver; `concurrency` 0 = queue only. */
+export function writeConfig(dir: string, name: string, store: string, rxUrl: string, concurrency: number): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `
+listen: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0, token: "${ADMIN_TOKEN}" }
+store: ${store}
+upstreams:
+  recv: { targets: [ { url: "${rxUrl}" } ], timeoutMs: 10000 }
+egress:
+  allowCidrs: ["127.0.0.1/32"]
+  concurrency: ${concurrency}
+  lockDurationMs: 2000
+  retry: { schedule: ["0ms", "200ms", "500ms", "1s", "1s", "2s", "2s", "2s"] }
+  endpoints:
+    - { id: rx, url: "${rxUrl}/hook", secret: "whsec_dG9wb2xvZ3ktdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OQ==" }
+routes:
+  - { name: events, path: /events, methods: [POST], publish: {} }
+  - name: in
+    path: /in
+    methods: [POST]
+    deliver: { upstream: recv, retry: { schedule: ["0ms", "200ms", "500ms", "1s", "1s", "2s", "2s", "2s"] } }
+  - name: limited
+    path: /limited
+    methods: [POST]
+    plugins:
+      - rate-limit: { by: route, points: 5, durationSec: 300 }
+    deliver: { upstream: recv }
+  - name: signed
+    path: /signed
+    methods: [POST]
+    plugins:
+      - verify-signature: { preset: github, secrets: ["${SIGNING_SECRET}"] }
+    deliver: { upstream: recv }
+`,
+  );
+  return file;
+}
+
+/** Starts `hookgate start` on a config and waits for its listening line. */
+export async function startInstance(file: string): Promise<Instance> {
+  const started = startCli(file);
+  let done = false;
+  void started.exited.then(() => (done = true));
+  const re = /listening on http:\/\/[^:]+:(\d+) \(admin on http:\/\/[^:]+:(\d+)\)/;
+  await waitUntil(() => re.test(started.stderr()) || done, 30000, 'hookgate to listen');
+  const m = re.exec(started.stderr());
+  if (!m) {
+    await started.kill();
+    throw new Error(`hookgate did not start: ${started.stderr()}\n${started.stdout().slice(-4000)}`);
+  }
+  return { started, port: Number(m[1]), adminPort: Number(m[2]) };
+}
+
+/** One request; undefined when the connection failed (an instance killed, a timeout). */
+export async function post(i: Instance, path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; id?: string; code?: string; headers: Record<string, unknown> } | undefined> {
+  try {
+    const r = await httpRequest({ port: i.port, method: 'POST', path, headers: { 'content-type': 'application/json', ...headers }, body, timeoutMs: 10000 });
+    const id = r.status === 202 ? (r.json().id as string) : undefined;
+    const code = r.status >= 400 ? (JSON.parse(r.text || '{}') as { error?: { code?: string } }).error?.code : undefined;
+    return { status: r.status, id, code, headers: r.headers };
+  } catch {
+    return undefined;
+  }
+}
+
+export const publish = (i: Instance, n: number, key?: string) => post(i, '/events', JSON.stringify({ type: 'topology.test', data: { n } }), key ? { 'idempotency-key': key } : {});
+export const ingress = (i: Instance, n: number) => post(i, '/in', JSON.stringify({ n }));
+
+/** The rate limit and the replay window of two instances are one. */
+export async function assertSharedIngressState(a: Instance, b: Instance): Promise<void> {
+  const statuses: number[] = [];
+  for (let n = 0; n < 6; n++) statuses.push((await post(n % 2 ? b : a, '/limited', JSON.stringify({ n })))!.status);
+  assert.deepEqual(statuses.filter((s) => s === 202).length, 5, `5 of 6 pass a shared limit of 5: ${statuses.join(',')}`);
+  assert.equal(statuses[5], 429, 'the sixth, on the other instance, is limited');
+
+  const body = JSON.stringify({ replay: Date.now() });
+  const sig = `sha256=${createHmac('sha256', SIGNING_SECRET).update(body).digest('hex')}`;
+  const first = await post(a, '/signed', body, { 'x-hub-signature-256': sig });
+  assert.equal(first?.status, 202, 'the first signed request is queued');
+  const again = await post(b, '/signed', body, { 'x-hub-signature-256': sig });
+  assert.equal(again?.status, 200, 'its replay on the other instance is a duplicate');
+  assert.equal(again?.headers['hookgate-duplicate'], 'true');
+}
+
+/** Ids accepted that the receiver never saw. */
+export function lost(accepted: Iterable<string>, rx: Receiver): string[] {
+  const seen = new Set(rx.seen);
+  return [...accepted].filter((id) => !seen.has(id));
+}
+
+/**
+ * Load: `total` items, half publishes through `pub` (each with its own Idempotency-Key), half
+ * ingress through `ing`, `parallel` at a time. A refused item is sent again (as a client would,
+ * 100 ms later) until it is acknowledged or `itemDeadlineMs` passes.
+ */
+export interface LoadResult {
+  accepted: Set<string>;
+  /** Refused attempts by answer (`503 HG_...`, `no answer`). */
+  refused: Map<string, number>;
+  /** Items never acknowledged. */
+  gaveUp: number;
+  sent: number;
+}
+
+export async function runLoad(pub: Instance, ing: Instance, total: number, parallel: number, onProgress: (sent: number) => void | Promise<void>, itemDeadlineMs = 20000): Promise<LoadResult> {
+  const res: LoadResult = { accepted: new Set(), refused: new Map(), gaveUp: 0, sent: 0 };
+  const run = Math.random().toString(36).slice(2, 8);
+  let next = 0;
+  const worker = async () => {
+    while (next < total) {
+      const n = next++;
+      const end = Date.now() + itemDeadlineMs;
+      for (;;) {
+        const r = n % 2 ? await ingress(ing, n) : await publish(pub, n, `load-${run}-${n}`);
+        if (r?.status === 202 && r.id) {
+          res.accepted.add(r.id);
+          break;
+        }
+        const why = r ? `${r.status} ${r.code ?? ''}`.trim() : 'no answer';
+        res.refused.set(why, (res.refused.get(why) ?? 0) + 1);
+        if (Date.now() > end) {
+          res.gaveUp++;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      res.sent++;
+      await onProgress(res.sent);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return res;
+}
+
+/** What a failover run came to, for the console and the README. */
+export function report(topology: string, durability: string, load: LoadResult, rx: Receiver, ms: number): string {
+  const l = lost(load.accepted, rx);
+  const refused = [...load.refused].map(([k, v]) => `${v}×${k}`).join(', ') || 'none';
+  return `[topology] ${topology}, durability ${durability}: items ${load.sent}, acknowledged ${load.accepted.size}, never acknowledged ${load.gaveUp}, refused attempts ${refused}, delivered ${load.accepted.size - l.length}, lost ${l.length}, duplicates ${rx.seen.length - new Set(rx.seen).size}, failover run ${ms} ms`;
+}
+
+/** An instance's warnings and errors (log level 40 and up), for a failure message. */
+export function problems(i: Instance): string {
+  return i.started
+    .logLines()
+    .filter((l) => Number(l.level) >= 40)
+    .slice(-8)
+    .map((l) => `${String(l.msg)} ${String(l.err ?? '')}`)
+    .join(' | ');
+}
