@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfigText } from '../../gateway/config/load.js';
 import { ConfigError } from '../../gateway/errors.js';
+import { redactSecrets } from '../../gateway/security/redact.js';
 import { isStoreOutage } from '../../gateway/store/redis-connection.js';
 import { describeTarget, parseNode, resolveTarget, slottedPrefix } from '../../gateway/store/redis-topology.js';
 
@@ -58,6 +59,8 @@ describe('store topology config', () => {
   it('describes a target without its password; tags keys only on Cluster', () => {
     assert.equal(describeTarget(resolveTarget(load('{ driver: redis, url: "redis://u:secret@10.0.0.1:6379" }').config.store)), 'redis://***@10.0.0.1:6379');
     assert.equal(describeTarget(resolveTarget(load('{ driver: redis, sentinel: { name: m, sentinels: ["a:1", "b:2"], password: secret } }').config.store)), 'redis sentinel m@a:1,b:2');
+    const view = JSON.stringify(redactSecrets(load('{ driver: redis, password: data-pw, sentinel: { name: m, sentinels: ["a:1"], password: sentinel-pw } }').config));
+    assert.doesNotMatch(view, /data-pw|sentinel-pw/, 'the admin config view redacts both passwords');
     assert.equal(slottedPrefix('hookgate:', false), 'hookgate:');
     assert.equal(slottedPrefix('hookgate:', true), 'hookgate:{hgq:hookgate:}:');
   });
