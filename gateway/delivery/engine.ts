@@ -104,10 +104,10 @@ export class DeliveryEngine {
     this.recovery = new AutoRecovery({ health: this.health, endpoints: this.endpoints, repo: opts.repo, events: this.ops, logger: this.logger, now: this.now, snapshot: () => this.snap, send, requeue: (msg, targets) => this.requeue(msg, targets) });
   }
 
-  /** Applies config endpoints to the repository and starts the workers. */
   /** `store.durability: replicated`: waits until a replica has this process's writes; else undefined. */
   readonly replicated: (() => Promise<void>) | undefined;
 
+  /** Applies config endpoints to the repository and starts the workers. */
   async start(): Promise<void> {
     await this.endpoints.sync();
     this.queue.start((job) => this.runJob(job));

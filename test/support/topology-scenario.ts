@@ -26,11 +26,26 @@ export interface Receiver {
   seen: string[];
   /** Answer delay in ms (a slow receiver keeps deliveries in flight). */
   delayMs: number;
+  /** The ordered endpoint (`/ordered`): `data.n` of each delivery it answered 200, in arrival order. */
+  ordered: number[];
+  /** `data.n` values the ordered endpoint refused once (500) so far. */
+  refusedOnce: Set<number>;
 }
 
 export async function startReceiver(delayMs = 0): Promise<Receiver> {
-  const r: Receiver = { rx: undefined as unknown as TestUpstream, seen: [], delayMs };
+  const r: Receiver = { rx: undefined as unknown as TestUpstream, seen: [], delayMs, ordered: [], refusedOnce: new Set() };
   r.rx = await startUpstream((req, res) => {
+    if (req.url === '/ordered') {
+      const n = (JSON.parse(req.body.toString()) as { data: { n: number } }).data.n;
+      // The first message fails once: its retry goes through the delayed set and the promotion.
+      if (n === 0 && !r.refusedOnce.has(n)) {
+        r.refusedOnce.add(n);
+        res.statusCode = 500;
+        return void res.end('try again');
+      }
+      r.ordered.push(n);
+      return void res.end('ok');
+    }
     r.seen.push(String(req.headers['webhook-id'] ?? req.headers['hookgate-message-id']));
     setTimeout(() => res.end('ok'), r.delayMs);
   });
@@ -54,7 +69,8 @@ egress:
   lockDurationMs: 2000
   retry: { schedule: ["0ms", "200ms", "500ms", "1s", "1s", "2s", "2s", "2s"] }
   endpoints:
-    - { id: rx, url: "${rxUrl}/hook", secret: "whsec_dG9wb2xvZ3ktdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OQ==" }
+    - { id: rx, url: "${rxUrl}/hook", events: ["topology.*"], secret: "whsec_dG9wb2xvZ3ktdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OQ==" }
+    - { id: ordered, url: "${rxUrl}/ordered", events: ["ordered.*"], ordering: per-key, secret: "whsec_dG9wb2xvZ3ktdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OQ==" }
 routes:
   - { name: events, path: /events, methods: [POST], publish: {} }
   - name: in
@@ -122,6 +138,21 @@ export async function assertSharedIngressState(a: Instance, b: Instance): Promis
   const again = await post(b, '/signed', body, { 'x-hub-signature-256': sig });
   assert.equal(again?.status, 200, 'its replay on the other instance is a duplicate');
   assert.equal(again?.headers['hookgate-duplicate'], 'true');
+}
+
+/**
+ * Ordered delivery and retries on this topology (the scripts that derive keys from the queue's
+ * tagged base: ordering lists, the retry lanes): three messages of one key, the first failing
+ * once, arrive in publish order.
+ */
+export async function assertOrderedWithRetry(pub: Instance, rx: Receiver): Promise<void> {
+  for (let n = 0; n < 3; n++) {
+    const r = await post(pub, '/events', JSON.stringify({ type: 'ordered.step', orderingKey: 'order-1', data: { n } }));
+    assert.equal(r?.status, 202);
+  }
+  await waitUntil(() => rx.ordered.length >= 3, 20000, 'the ordered messages');
+  assert.deepEqual(rx.ordered, [0, 1, 2], 'in publish order, the first after its retry');
+  assert.ok(rx.refusedOnce.has(0), 'the first was refused once');
 }
 
 /** Ids accepted that the receiver never saw. */
