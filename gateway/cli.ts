@@ -119,7 +119,9 @@ async function start(file: string, allowExampleSecrets: boolean, workersFlag?: n
   }
   let gw: Gateway;
   try {
-    const worker = link && { configText: link.text, generation: link.generation, watch: false, reloadAll: link.reloadAll };
+    // A worker's operational lines say which worker wrote them (they share the primary's stdout).
+    const logger = link && createOperationalLogger(process.env.HOOKGATE_LOG_LEVEL ?? 'info').child({ worker: Number(process.env.HOOKGATE_WORKER_SLOT), workerPid: process.pid });
+    const worker = link && { configText: link.text, generation: link.generation, watch: false, reloadAll: link.reloadAll, logger };
     gw = await Gateway.start({ configFile: resolve(file), services: createDeliveryService, allowExampleSecrets, ...worker });
   } catch (err) {
     if (link) WorkerLink.startFailed(describe(err));
@@ -127,7 +129,9 @@ async function start(file: string, allowExampleSecrets: boolean, workersFlag?: n
     // Not process.exit() at once: a log file still opening when the start failed must finish
     // closing first (pino flushes it at exit, and throws with a stack if it never opened).
     process.exitCode = 1;
-    setTimeout(() => process.exit(1), 2000).unref();
+    const exit = setTimeout(() => process.exit(1), 2000);
+    // A worker's IPC channel keeps it alive: there the timer is what ends it.
+    if (!link) exit.unref();
     return;
   }
   const a = gw.address();

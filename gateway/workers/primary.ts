@@ -236,6 +236,7 @@ export class Primary {
 
   private finish(): void {
     this.opts.logger.info({ exitCode: this.exitCode }, 'hookgate primary stopped');
-    process.exit(this.exitCode);
+    // After the pending callbacks: a start failure is printed before the exit.
+    setImmediate(() => process.exit(this.exitCode));
   }
 }

@@ -1,6 +1,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answers, run, startCli, type Started } from '../support/cli.js';
@@ -20,7 +22,7 @@ writeFileSync(join(dir, 'worker-pid.js'), WORKER_PID_PLUGIN);
 const TOKEN = 'workers-admin-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-describe('hookgate start --workers: the memory store is refused', () => {
+describe('hookgate start --workers: refusals', () => {
   test('--workers 2 on the memory store exits 1 with HG_WORKERS_NEED_REDIS before any worker starts', async () => {
     const file = join(dir, 'memory.yaml');
     writeFileSync(file, `listen: { host: 127.0.0.1, port: ${await closedPort()} }\nroutes: []\n`);
@@ -54,6 +56,22 @@ describe('hookgate start --workers: the memory store is refused', () => {
       assert.deepEqual(await gw.exited, { code: 0, signal: null });
     } finally {
       await gw.kill();
+    }
+  });
+
+  test('a worker that cannot start (its port is taken) stops the others; start exits 1 saying why, once', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const prefix = testPrefix('workers-taken');
+    try {
+      const file = join(dir, 'taken.yaml');
+      writeFileSync(file, `listen: { host: 127.0.0.1, port: ${(taken.address() as AddressInfo).port} }\nstore: { driver: redis, url: "${REDIS_URL}", prefix: "${prefix}" }\nroutes: []\n`);
+      const r = await run(['start', file, '--workers', '2'], { timeoutMs: 60000 });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr.match(/EADDRINUSE/g)?.length, 1, r.stderr);
+    } finally {
+      taken.close();
+      await deleteKeys(prefix);
     }
   });
 
