@@ -158,7 +158,7 @@ export class Primary {
     }
     this.opts.logger.info({ worker: slot.index, pid: worker.process.pid, generation }, 'worker restarted and serving');
     // A worker that started while a reload was broadcast catches up on its own.
-    if (generation !== this.broadcast.current.generation) void this.broadcast.catchUp(slot);
+    void this.broadcast.catchUp(slot, generation);
   }
 
   private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {

@@ -86,12 +86,15 @@ export class ReloadBroadcast {
     });
   }
 
-  /** Brings one worker (started while a reload went out) to the current config. */
-  catchUp(slot: Slot): Promise<void> {
+  /**
+   * Brings a worker that just started on `started` to the current config, if a reload went out
+   * meanwhile. Queued behind any reload in flight, so the comparison is made once it is done.
+   */
+  catchUp(slot: Slot, started: number): Promise<void> {
     return this.serialised(async () => {
       const worker = slot.worker;
-      if (!worker || !slot.ready) return;
       const { text, generation } = this.current;
+      if (!worker || !slot.ready || started === generation) return;
       const o = await this.ask(worker, text, generation, 'catch-up');
       if (o.ok) this.logger.info({ worker: slot.index, generation }, 'worker caught up with the current config');
       else this.logger.error({ worker: slot.index, generation, code: o.code, err: o.message }, 'worker could not apply the current config; it serves an older one');
