@@ -1,10 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { ReloadBroadcast } from './reload-broadcast.js';
-import { isGatewayMessage, type MetricsJson, type PrimaryToWorker, type WorkerOutcome, type WorkerToPrimary } from './messages.js';
 import { AggregatorRegistry } from 'prom-client';
 import { ConfigWatcher } from '../watch.js';
+import { isGatewayMessage, type ClusterReloadAnswer, type MetricsJson, type PrimaryToWorker, type WorkerOutcome, type WorkerToPrimary } from './messages.js';
+import { ReloadBroadcast } from './reload-broadcast.js';
 
 /** A crashed worker is restarted after 100 ms, doubling per crash in a row up to this. */
 const MAX_BACKOFF_MS = 10_000;
@@ -53,6 +53,8 @@ export class Primary {
   private readonly collecting = new Map<number, { worker: Worker; resolve: (m: MetricsJson | undefined) => void }>();
   private started!: { resolve: () => void; reject: (err: Error) => void };
   private startError: string | undefined;
+  /** Settles once every worker serves; rejects (and the primary stops the others, then exits 1) if one cannot start. */
+  readonly ready: Promise<void>;
 
   private constructor(private readonly opts: PrimaryOptions, text: string) {
     this.drainTimeoutMs = opts.drainTimeoutMs;
@@ -66,9 +68,6 @@ export class Primary {
     // The caller awaits it; a start failure must not also count as an unhandled rejection.
     this.ready.catch(() => {});
   }
-
-  /** Settles once every worker serves; rejects (and the primary stops the others, then exits 1) if one cannot start. */
-  readonly ready: Promise<void>;
 
   /** Forks the workers at once; `ready` says when they all serve. */
   static launch(opts: PrimaryOptions): Primary {
@@ -87,19 +86,26 @@ export class Primary {
   }
 
   /** Reloads every worker on the config file's current text (serialised); the answer has each worker's result. */
-  reloadAll(trigger: string) {
+  reloadAll(trigger: string): Promise<ClusterReloadAnswer> {
     if (this.stopping) return Promise.resolve(this.broadcast.refusal('HG_STOPPING', 'gateway is stopping'));
-    return this.broadcast.run(trigger, () => ({ text: readFileSync(this.opts.configFile, 'utf8'), seen: this.watcher.mark() }));
+    return this.broadcast.run(trigger, () => {
+      // The hash before the read: an edit made while the workers compile is still noticed.
+      const seen = this.watcher.mark();
+      return { text: readFileSync(this.opts.configFile, 'utf8'), seen };
+    });
   }
 
   /** After a reload some worker applied: the files it compiled are watched from the content it read. */
   private reloaded(outcomes: WorkerOutcome[], seen: string | undefined): void {
     const files = new Set<string>();
+    let drainTimeoutMs = 0;
     for (const o of outcomes) {
       if (!o.ok) continue;
       for (const f of o.files) files.add(f);
-      this.drainTimeoutMs = Math.max(this.drainTimeoutMs, o.drainTimeoutMs);
+      drainTimeoutMs = Math.max(drainTimeoutMs, o.drainTimeoutMs);
     }
+    // The stop deadline follows the config now served (the longest, if the workers differ).
+    if (drainTimeoutMs) this.drainTimeoutMs = drainTimeoutMs;
     if (files.size && !this.stopping) this.watcher.watch([...files].sort(), seen);
   }
 
@@ -166,7 +172,7 @@ export class Primary {
     slot.worker = undefined;
     slot.ready = false;
     this.broadcast.exited(worker);
-    for (const [seq, c] of this.collecting) if (c.worker === worker) c.resolve(undefined), this.collecting.delete(seq);
+    for (const c of [...this.collecting.values()]) if (c.worker === worker) c.resolve(undefined);
     if (this.stopping) {
       if (code !== 0) this.exitCode = 1;
       this.opts.logger.info({ worker: slot.index, pid: worker.process.pid, exitCode: code, signal }, 'worker stopped');
@@ -194,8 +200,13 @@ export class Primary {
       workers.map((worker) => {
         const seq = ++this.collectSeq;
         return new Promise<MetricsJson | undefined>((resolve) => {
-          const timer = setTimeout(() => resolve(undefined), COLLECT_TIMEOUT_MS);
-          this.collecting.set(seq, { worker, resolve: (m) => (clearTimeout(timer), this.collecting.delete(seq), resolve(m)) });
+          const done = (m: MetricsJson | undefined) => {
+            clearTimeout(timer);
+            this.collecting.delete(seq);
+            resolve(m);
+          };
+          const timer = setTimeout(() => done(undefined), COLLECT_TIMEOUT_MS);
+          this.collecting.set(seq, { worker, resolve: done });
           this.send(worker, { hg: 'collect', seq });
         });
       }),
@@ -223,8 +234,10 @@ export class Primary {
     this.opts.logger.info({ reason, workers: this.pids().length, deadlineMs: this.drainTimeoutMs }, 'draining the workers');
     for (const s of this.slots) {
       clearTimeout(s.restart);
+      if (!s.worker) continue;
       // A worker still starting has no stop handler yet: a signal ends it.
-      if (s.worker) s.ready ? this.send(s.worker, { hg: 'stop' }) : s.worker.process.kill('SIGTERM');
+      if (s.ready) this.send(s.worker, { hg: 'stop' });
+      else s.worker.process.kill('SIGTERM');
     }
     if (this.slots.every((s) => !s.worker)) return this.finish();
     setTimeout(() => {

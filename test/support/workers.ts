@@ -5,8 +5,10 @@ import { startCli, type Started } from './cli.js';
 export const WORKER_PID_PLUGIN = `
 export default {
   name: 'worker-pid',
-  schema: { type: 'object', additionalProperties: false, required: ['tag'], properties: { tag: { type: 'string' } } },
+  schema: { type: 'object', additionalProperties: false, required: ['tag'], properties: { tag: { type: 'string' }, failInSlot: { type: 'string' } } },
   create(params) {
+    // A plugin that one worker refuses: the case of a reload only some workers apply.
+    if (params.failInSlot === process.env.HOOKGATE_WORKER_SLOT) throw new Error('refused in worker ' + params.failInSlot);
     return {
       onResponse(ctx, headers) {
         headers['x-worker-pid'] = String(process.pid);

@@ -182,6 +182,25 @@ ${extra}`;
     await sampleWorkers(ports.main, '/who', (s) => s.size === 2 && [...s.values()].every((x) => x.headers['x-config-tag'] === 'v3'), 'both workers to serve v3');
   });
 
+  test('a config that only some workers apply is 500 HG_RELOAD_PARTIAL, saying which worker is on which generation', async () => {
+    // worker-pid refuses its params in worker slot 2 only: compile succeeds in worker 1 alone.
+    writeFileSync(file, config('v4').replace('tag: v4 } } ], respond: { status: 200, body', 'tag: v4, failInSlot: "2" } } ], respond: { status: 200, body'));
+    const r = await httpRequest({ port: ports.admin, method: 'POST', path: '/admin/reload', headers: auth });
+    assert.equal(r.status, 500, r.text);
+    const err = r.json().error;
+    assert.equal(err.code, 'HG_RELOAD_PARTIAL');
+    assert.match(err.message, /applied by worker\(s\) 1 and not by 2/);
+    assert.ok(err.details.some((d: { message: string }) => /^worker 1 \(pid \d+\): applied generation \d+$/.test(d.message)), r.text);
+    assert.ok(err.details.some((d: { message: string }) => /^worker 2 \(pid \d+\): HG_CONFIG_INVALID: .*refused in worker 2/.test(d.message)), r.text);
+    writeFileSync(file, config('v3'));
+    await sampleWorkers(ports.main, '/who', (s) => s.size === 2 && [...s.values()].every((x) => x.headers['x-config-tag'] === 'v3'), 'both workers back on one config');
+  });
+
+  test('SIGHUP to the primary reloads every worker', async () => {
+    assert.ok(gw!.child.kill('SIGHUP'));
+    await waitUntil(() => gw!.logLines().some((l) => l.msg === 'config reloaded on every worker' && l.trigger === 'SIGHUP' && l.workers === 2), 20000, 'the SIGHUP reload');
+  });
+
   test('a worker killed with SIGKILL is replaced (logged HG_WORKER_EXITED) and the new one serves the current config', async () => {
     const victim = workers[0]!;
     process.kill(victim, 'SIGKILL');
