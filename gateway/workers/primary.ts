@@ -134,7 +134,8 @@ export class Primary {
       case 'ready':
         return this.onReady(slot, worker, msg.generation, msg.files, msg.drainTimeoutMs);
       case 'start-failed':
-        this.startError ??= msg.message;
+        if (this.starting) this.startError ??= msg.message;
+        else this.opts.logger.error({ worker: slot.index, pid: worker.process.pid, err: msg.message }, 'a replacement worker could not start; it is tried again after the backoff');
         return;
       case 'reload-request':
         return void this.reloadAll(msg.trigger).then((answer) => this.send(worker, { hg: 'reload-answer', seq: msg.seq, answer }));
