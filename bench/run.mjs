@@ -2,7 +2,7 @@
 // hookgate benchmark harness: `npm run bench` (tsc, then this file).
 //
 //   BENCH_QUICK=1        3 rounds × 3 s runs (fast iteration; results go to bench/.out/RESULTS.partial.md)
-//   BENCH_ONLY=1,2       run only these scenarios (1–10; partial results as above)
+//   BENCH_ONLY=1,2       run only these scenarios (1–11; partial results as above); BENCH_ONLY=11: the workers row
 //   BENCH_RESULTS=path   where to write the results (default bench/RESULTS.md for a full run)
 //   BENCH_LOADGEN=autocannon   force the autocannon fallback even when wrk is installed
 //   BENCH_PROFILE=0|1    profile one scenario-2 run with --cpu-prof: 1 always, 0 never, default when a bar fails
@@ -30,10 +30,11 @@ import { scenario7, scenario8, profileScenario2 } from './lib/scenarios-egress.m
 import { scenario6 } from './lib/scenario-delivery-rate.mjs';
 import { scenario9 } from './lib/scenario-fairness.mjs';
 import { scenario10 } from './lib/scenario-breaker.mjs';
+import { scenario11 } from './lib/scenario-workers.mjs';
 import { ensureBaseline, ensureCurrent } from './lib/baseline.mjs';
 import { ensureExpressGateway, nginxVersion, startUpstream, useBuild } from './lib/servers.mjs';
 
-const SCENARIOS = { 1: scenario1, 2: scenario2, 3: scenario3, 4: scenario4, 5: scenario5, 6: scenario6, 7: scenario7, 8: scenario8, 9: scenario9, 10: scenario10 };
+const SCENARIOS = { 1: scenario1, 2: scenario2, 3: scenario3, 4: scenario4, 5: scenario5, 6: scenario6, 7: scenario7, 8: scenario8, 9: scenario9, 10: scenario10, 11: scenario11 };
 const EG_RECIPE = process.env.BENCH_EG_RECIPE ?? join(ROOT, '..', 'shared/bench/express-gateway');
 
 /** HEAD's short sha, "+ changes" when the work tree differs under gateway/. */
@@ -52,7 +53,7 @@ function selected() {
   const only = process.env.BENCH_ONLY;
   if (!only) return Object.keys(SCENARIOS).map(Number);
   const ids = only.split(',').map((s) => Number(s.trim())).filter((n) => SCENARIOS[n]);
-  if (!ids.length) throw new Error(`BENCH_ONLY=${only} selects no scenario (use 1–10)`);
+  if (!ids.length) throw new Error(`BENCH_ONLY=${only} selects no scenario (use 1–11)`);
   return ids;
 }
 

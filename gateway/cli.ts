@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { closeSnapshot, compile } from './compile.js';
@@ -12,11 +13,15 @@ import { API_DOC_COMMANDS, API_DOCS_HELP, runApiDocsCommand } from './apidocs/cl
 import { packageRoot } from './paths.js';
 import { Gateway, pluginSet } from './runtime.js';
 import { MemoryStore } from './store/memory.js';
+import { createOperationalLogger } from './logger.js';
+import { parseWorkers, workerCount } from './workers/count.js';
+import { Primary } from './workers/primary.js';
+import { WorkerLink } from './workers/worker.js';
 
 const HELP = `hookgate — webhook gateway
 
 Usage:
-  hookgate start    [--config] <gateway.yaml> [--allow-example-secrets]
+  hookgate start    [--config] <gateway.yaml> [--allow-example-secrets] [--workers <n|auto>]
                     serve the config (reloads on change, SIGHUP, POST /admin/reload)
   hookgate validate [--config] <gateway.yaml> [--allow-example-secrets]
                     check a config as start would, with no side effects:
@@ -27,6 +32,9 @@ Options:
   -c, --config <file>        the config file (or give it as the argument; default gateway.yaml)
   --allow-example-secrets    serve the example config's published secrets on a
                              non-loopback listener (a throwaway demo only)
+  --workers <n|auto>         worker processes sharing the listeners (overrides the
+                             config's workers:; auto = one per core); above 1 needs
+                             store.driver: redis
 
 Environment:
   HOOKGATE_LOG_LEVEL   pino level for operational logs (default info)
@@ -35,7 +43,8 @@ Environment:
 SIGTERM/SIGINT drain in-flight requests and delivery attempts (one deadline,
 limits.drainTimeoutMs) and exit 0; a second SIGTERM/SIGINT exits 1 at once.
 An uncaught exception or unhandled rejection is logged, drains and exits 1.
-SIGHUP reloads the config.
+SIGHUP reloads the config. With --workers, send the signals to the primary: it
+drains or reloads every worker, and restarts a worker that dies.
 `;
 
 /** Exit code for a command line that cannot be run as given. */
@@ -61,6 +70,7 @@ async function validate(file: string, allowExampleSecrets: boolean): Promise<num
     // What start would refuse, validate refuses: the same checks, the same compile.
     const exposed = allowExampleSecrets ? undefined : exampleSecretsError(loaded.config);
     if (exposed) throw exposed;
+    workerCount(loaded.config);
     const store = new MemoryStore();
     // dryRun: plugins check their params but open nothing (no log file, no directory).
     const snap = await compile(loaded, { builtins: pluginSet(), store, logger, id: 0, dryRun: true });
@@ -74,23 +84,61 @@ async function validate(file: string, allowExampleSecrets: boolean): Promise<num
   }
 }
 
-async function start(file: string, allowExampleSecrets: boolean): Promise<void> {
+/** `start --workers N`: the primary, which forks the workers and serves nothing itself. */
+function startPrimary(file: string, workers: number, drainTimeoutMs: number): void {
+  const logger = createOperationalLogger(process.env.HOOKGATE_LOG_LEVEL ?? 'info');
+  const primary = Primary.launch({ configFile: file, workers, logger, drainTimeoutMs });
+  const onSignal = (signal: NodeJS.Signals) => primary.stop(signal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => void primary.reloadAll('SIGHUP'));
+  const fatal = (kind: string) => (err: unknown) => {
+    logger.fatal({ err: (err as Error)?.stack ?? String(err), code: 'HG_FATAL' }, kind);
+    primary.stop(kind, 1);
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled rejection'));
+  primary.ready.then(
+    () => process.stderr.write(`hookgate primary ${process.pid}: ${workers} workers serving (pids ${primary.pids().join(', ')})\n`),
+    (err: Error) => process.stderr.write(`hookgate: ${err.message}\n`),
+  );
+}
+
+async function start(file: string, allowExampleSecrets: boolean, workersFlag?: number | 'auto'): Promise<void> {
+  // A worker of `--workers N` starts on the config text its primary read (gateway/workers).
+  const link = cluster.isWorker ? await WorkerLink.connect() : undefined;
+  if (!link) {
+    try {
+      const loaded = loadConfigFile(resolve(file));
+      const workers = workerCount(loaded.config, workersFlag);
+      if (workers > 1) return startPrimary(resolve(file), workers, loaded.config.limits.drainTimeoutMs);
+    } catch (err) {
+      process.stderr.write(`hookgate: ${describe(err)}\n`);
+      process.exit(1);
+    }
+  }
   let gw: Gateway;
   try {
-    gw = await Gateway.start({ configFile: resolve(file), services: createDeliveryService, allowExampleSecrets });
+    // A worker's operational lines say which worker wrote them (they share the primary's stdout).
+    const logger = link && createOperationalLogger(process.env.HOOKGATE_LOG_LEVEL ?? 'info').child({ worker: Number(process.env.HOOKGATE_WORKER_SLOT), workerPid: process.pid });
+    const worker = link && { configText: link.text, generation: link.generation, watch: false, reloadAll: link.reloadAll, logger };
+    gw = await Gateway.start({ configFile: resolve(file), services: createDeliveryService, allowExampleSecrets, ...worker });
   } catch (err) {
-    process.stderr.write(`hookgate: ${describe(err)}\n`);
+    if (link) WorkerLink.startFailed(describe(err));
+    else process.stderr.write(`hookgate: ${describe(err)}\n`);
     // Not process.exit() at once: a log file still opening when the start failed must finish
     // closing first (pino flushes it at exit, and throws with a stack if it never opened).
     process.exitCode = 1;
-    setTimeout(() => process.exit(1), 2000).unref();
+    const exit = setTimeout(() => process.exit(1), 2000);
+    // A worker's IPC channel keeps it alive: there the timer is what ends it.
+    if (!link) exit.unref();
     return;
   }
   const a = gw.address();
   const admin = gw.adminAddress();
   const metrics = gw.metricsAddress();
   process.stderr.write(
-    `hookgate listening on http://${a.address}:${a.port}${admin ? ` (admin on http://${admin.address}:${admin.port})` : ''}${metrics ? ` (metrics on http://${metrics.address}:${metrics.port}/metrics)` : ''}\n`,
+    `hookgate${link ? ` worker ${process.env.HOOKGATE_WORKER_SLOT} (pid ${process.pid})` : ''} listening on http://${a.address}:${a.port}${admin ? ` (admin on http://${admin.address}:${admin.port})` : ''}${metrics ? ` (metrics on http://${metrics.address}:${metrics.port}/metrics)` : ''}\n`,
   );
 
   let stopping = false;
@@ -121,7 +169,8 @@ async function start(file: string, allowExampleSecrets: boolean): Promise<void> 
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => void gw.reload('SIGHUP').catch(() => {}));
+  // A worker reloads when its primary says so (the primary takes the SIGHUP).
+  process.on('SIGHUP', () => (link ? gw.logger.info('SIGHUP ignored by a worker: send it to the primary') : void gw.reload('SIGHUP').catch(() => {})));
   // After a bug the process state is suspect: log it, drain what was accepted (queued messages
   // stay queued) and exit non-zero so a supervisor restarts a clean process. A rejection nobody
   // handled is the same kind of bug (Node's own default turns it into an uncaught exception).
@@ -132,6 +181,7 @@ async function start(file: string, allowExampleSecrets: boolean): Promise<void> 
   };
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled rejection'));
+  link?.attach(gw, stop);
 }
 
 /** The config file from `--config` or the argument after the command; both must agree. */
@@ -148,6 +198,7 @@ async function main(argv: string[]): Promise<void> {
   let cmd: string | undefined;
   let file: string;
   let allowExampleSecrets: boolean;
+  let workers: number | 'auto' | undefined;
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -155,6 +206,7 @@ async function main(argv: string[]): Promise<void> {
       options: {
         config: { type: 'string', short: 'c' },
         'allow-example-secrets': { type: 'boolean' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -165,12 +217,17 @@ async function main(argv: string[]): Promise<void> {
     if (cmd !== 'validate' && cmd !== 'start') throw new UsageError(`unknown command "${cmd}"`);
     file = configFile(values.config, positionals.slice(1));
     allowExampleSecrets = values['allow-example-secrets'] === true;
+    if (values.workers !== undefined) {
+      if (cmd !== 'start') throw new UsageError('--workers applies to start only');
+      workers = parseWorkers(values.workers);
+      if (workers === undefined) throw new UsageError(`--workers expects a positive integer or auto, got "${values.workers}"`);
+    }
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
     process.exit(USAGE);
   }
   if (cmd === 'validate') process.exit(await validate(file, allowExampleSecrets));
-  return start(file, allowExampleSecrets);
+  return start(file, allowExampleSecrets, workers);
 }
 
 void main(process.argv.slice(2));

@@ -47,6 +47,8 @@ const CATALOGUE = {
   INTERNAL: { status: 500, message: () => 'internal error', doc: 'A bug; logged with its stack.' },
   CONFIG_INVALID: { status: 400, message: detail, doc: '`POST /admin/reload` with an invalid config (also the CLI\'s error class).' },
   EXAMPLE_SECRETS: { status: 400, message: detail, doc: 'A key holds one of the example config\'s published secrets and its listener is not on loopback: `hookgate start` exits 1, a reload is refused. The message names the keys, never the values. `--allow-example-secrets` overrides (see [Example secrets](#example-secrets)).' },
+  WORKERS_NEED_REDIS: { status: 400, message: (n: number) => `${n} worker processes need store.driver: redis: the memory store's rate limits, replay windows, dedupe and queues live in each process and would not be shared`, doc: '`hookgate start --workers N` (or `workers:`) above 1 on the memory store: it exits 1 before starting any worker (see [Worker processes](#worker-processes)).' },
+  RELOAD_PARTIAL: { status: 500, message: detail, doc: 'With worker processes, `POST /admin/reload`: some workers applied the new config and others refused it or did not answer; `details` names each worker and its generation.' },
   ADMIN_UNAUTHORIZED: { status: 401, message: () => 'admin API needs Authorization: Bearer <admin.token>', doc: 'Admin call without the right bearer token.' },
   ADMIN_NOT_FOUND: { status: 404, message: (method: string, path: string) => `no admin route ${method} ${path}`, doc: 'Unknown admin route.' },
   ADMIN_BAD_INPUT: { status: 400, message: detail, doc: 'Invalid admin request body or query.' },
@@ -81,6 +83,7 @@ export const LOG_CODES = {
   HG_TLS_VERIFY_OFF: 'An upstream has `tls.insecureSkipVerify: true`: its certificate is not verified.',
   HG_ENDPOINT_SECRET_NOT_DURABLE: 'The redis store, config endpoints without `secret:` and no `egress.secretKey`: their generated secrets live only in Redis and change if it loses its data; logged once (see [Endpoint secrets](#endpoint-secrets)).',
   HG_SIGNATURE_SECRET_FORMAT: 'A `verify-signature` secret looks meant for another kind of preset (`whsec_` on github/shopify/slack/twilio/hmac, or no `whsec_` on standard-webhooks/svix); logged at start and reload with its position, never its value (see [Diagnostics](#signature-diagnostics)).',
+  HG_WORKER_EXITED: 'A worker process exited without being asked to (a crash, a kill): the primary starts a new one after a backoff (see [Worker processes](#worker-processes)).',
 } as const;
 
 type Catalogue = typeof CATALOGUE;

@@ -52,7 +52,7 @@ async function handle(metrics: Metrics, req: IncomingMessage, res: ServerRespons
   req.resume();
   if (path !== '/metrics') return sendError(res, Errors.ROUTE_NOT_FOUND(method, path));
   if (method !== 'GET' && method !== 'HEAD') return sendError(res, Errors.METHOD_NOT_ALLOWED(method, path).with({ allow: 'GET, HEAD' }));
-  const text = Buffer.from(await metrics.registry.metrics());
+  const text = Buffer.from(await metrics.exposition());
   res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': text.length });
   res.end(method === 'HEAD' ? undefined : text);
 }

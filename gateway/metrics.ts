@@ -44,6 +44,12 @@ export class Metrics implements PluginMetrics {
   /** Alert evaluations this instance ran (it held the evaluator lease). */
   readonly alertEvaluations: Counter;
 
+  /**
+   * The text `GET /metrics` serves: this registry's, or, in a worker process, every worker's
+   * aggregated by the primary (gateway/workers).
+   */
+  exposition: () => Promise<string> = () => this.registry.metrics();
+
   /** Per-route counts and latency: plain increments per request, series built at scrape time. */
   private readonly requestStats = new RequestMetrics();
   /** The counters plugins asked for, by name: each reload's instances get the same one. */
@@ -77,6 +83,7 @@ export class Metrics implements PluginMetrics {
     for (const m of [this.endpointAttempts.counter, this.ingressErrors.upstreamCounter]) this.registry.registerMetric(m as unknown as Metric);
     new Gauge({
       name: 'hookgate_alerts_firing',
+      aggregator: 'max',
       help: 'Per alert rule, how many of its subjects (endpoints, routes, tenants) are firing',
       labelNames: ['alert'],
       registers: [this.registry],
@@ -110,6 +117,7 @@ export class Metrics implements PluginMetrics {
     this.breakerTransitions = new Counter({ name: 'hookgate_breaker_transitions_total', help: 'Endpoint lifecycle transitions made by this instance, by the state entered (healthy, failing, open, half-open, disabled)', labelNames: ['to'], registers: [this.registry] });
     new Gauge({
       name: 'hookgate_endpoint_state',
+      aggregator: 'max',
       help: "Per endpoint, 1 for its current lifecycle state (healthy, failing, open, half-open, disabled) and 0 for the others",
       labelNames: ['endpoint', 'state'],
       registers: [this.registry],
@@ -120,6 +128,8 @@ export class Metrics implements PluginMetrics {
         for (const [endpoint, current] of Object.entries(s.byEndpoint)) for (const state of s.states) this.set({ endpoint, state }, state === current ? 1 : 0);
       },
     });
+    // Gauges read from the store say `aggregator: 'max'`: with worker processes every worker reads the
+    // same store, and the sum across workers (the default) would count it once per worker.
     // One read of the queue per scrape serves both gauges (each collect asks; the second reuses it).
     let pending: Promise<QueueDepth | undefined> | undefined;
     const depth = (): Promise<QueueDepth | undefined> => {
@@ -128,6 +138,7 @@ export class Metrics implements PluginMetrics {
     };
     new Gauge({
       name: 'hookgate_queue_depth',
+      aggregator: 'max',
       help: 'Deliveries in the queue by state: waiting (due, or running), delayed (a retry not yet due), failed (dead letters)',
       labelNames: ['state'],
       registers: [this.registry],
@@ -139,6 +150,7 @@ export class Metrics implements PluginMetrics {
     });
     new Gauge({
       name: 'hookgate_delivery_lag_seconds',
+      aggregator: 'max',
       help: 'Per tenant, the age of its oldest due delivery (0 when nothing waits)',
       labelNames: ['tenant'],
       registers: [this.registry],
@@ -151,6 +163,7 @@ export class Metrics implements PluginMetrics {
     });
     new Gauge({
       name: 'hookgate_ordering_blocked_seconds',
+      aggregator: 'max',
       help: 'Per endpoint with ordering: per-key, how long its oldest ordering key has been blocked behind a head that failed an attempt (0 when none is)',
       labelNames: ['endpoint'],
       registers: [this.registry],

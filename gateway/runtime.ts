@@ -59,6 +59,10 @@ export interface GatewayOptions {
    * Without it, start and reload refuse such a config with `HG_EXAMPLE_SECRETS`.
    */
   allowExampleSecrets?: boolean;
+  /** The first snapshot's generation (default 1): a worker process starts at its primary's. */
+  generation?: number;
+  /** What `POST /admin/reload` runs instead of this gateway's own reload (a worker asks its primary). */
+  reloadAll?: (trigger: string) => Promise<ReloadResult>;
 }
 
 export interface ReloadResult {
@@ -66,6 +70,25 @@ export interface ReloadResult {
   routes: number;
   /** Keys that changed but only take effect after a restart. */
   restartRequired: string[];
+  /** With worker processes: each worker's own result (see gateway/workers). */
+  workers?: WorkerReload[];
+}
+
+/** One worker process's result of a reload its primary broadcast. */
+export interface WorkerReload {
+  worker: number;
+  pid: number;
+  ok: boolean;
+  generation?: number;
+  routes?: number;
+  code?: string;
+  message?: string;
+}
+
+/** A config text to reload from, and the generation its snapshot gets (the primary hands both to every worker). */
+export interface ReloadSource {
+  text: string;
+  generation: number;
 }
 
 /** The built-in plugins plus an embedder's, by name: what `compile` is handed. */
@@ -78,6 +101,7 @@ export function pluginSet(extra: PluginDefinition[] = []): Map<string, PluginDef
 /** Reads the config the options point at (a file, or YAML text). */
 export function loadFrom(opts: GatewayOptions): LoadedConfig {
   const env = opts.env ?? process.env;
+  if (opts.configFile && opts.configText !== undefined) return loadConfigText(opts.configText, resolve(opts.configFile), env);
   if (opts.configFile) return loadConfigFile(opts.configFile, env);
   return loadConfigText(opts.configText ?? '', resolve(opts.configDir ?? process.cwd(), 'gateway.yaml'), env);
 }
@@ -111,6 +135,7 @@ export class Gateway {
     this.plugins = pluginSet(opts.plugins);
     this.unmatchedLog = unmatchedAccessLog(logger);
     this.pipeline = new Pipeline(store, logger, this.metrics);
+    this.snapshotSeq = (opts.generation ?? 1) - 1;
   }
 
   /** The snapshot serving new requests. */
@@ -144,7 +169,7 @@ export class Gateway {
       gw.pipeline.snapshot = snap;
       if (config.admin) {
         gw.admin = new AdminServer(config.admin.token, logger);
-        registerGatewayAdmin(gw.admin, { snapshot: () => gw.snapshot, reload: (t) => gw.reload(t), metrics: gw.metrics });
+        registerGatewayAdmin(gw.admin, { snapshot: () => gw.snapshot, reload: opts.reloadAll ?? ((t) => gw.reload(t)), metrics: gw.metrics });
       }
       gw.service = await opts.services?.({ snapshot: snap, store, logger, metrics: gw.metrics, admin: gw.admin });
       gw.pipeline.delivery = gw.service?.actions;
@@ -182,6 +207,12 @@ export class Gateway {
     return this.admin?.address();
   }
 
+  /** The files a change of which means a reload: the config and its custom plugins. */
+  configFiles(): string[] {
+    const snap = this.snapshot;
+    return snap ? [snap.loaded.file, ...snap.pluginFiles] : [];
+  }
+
   /** The `metrics` listener's address, when the config has one. */
   metricsAddress(): AddressInfo | undefined {
     return this.metricsListener?.address();
@@ -192,14 +223,15 @@ export class Gateway {
    * invalid config is rejected whole (and everything its compile opened is closed): the old
    * snapshot keeps serving.
    */
-  reload(trigger: string): Promise<ReloadResult> {
+  reload(trigger: string, from?: ReloadSource): Promise<ReloadResult> {
     const run = async (): Promise<ReloadResult> => {
       if (this.stopping) throw Errors.STOPPING();
       const old = this.snapshot!;
       const seen = this.watcher?.mark();
       let snap: Snapshot;
       try {
-        snap = await this.compile(loadFrom(this.opts));
+        if (from) this.snapshotSeq = from.generation - 1;
+        snap = await this.compile(loadFrom(from ? { ...this.opts, configText: from.text } : this.opts));
       } catch (err) {
         this.metrics.reloads.inc({ result: 'rejected' });
         const code = err instanceof GatewayError ? err.code : 'HG_CONFIG_INVALID';
@@ -231,6 +263,7 @@ export class Gateway {
     if (JSON.stringify(a.store) !== JSON.stringify(b.store)) keys.push('store');
     if (a.admin?.host !== b.admin?.host || a.admin?.port !== b.admin?.port) keys.push('admin.host/port');
     if (JSON.stringify(a.metrics) !== JSON.stringify(b.metrics)) keys.push('metrics');
+    if (a.workers !== b.workers) keys.push('workers');
     return keys;
   }
 

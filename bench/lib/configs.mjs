@@ -47,6 +47,17 @@ routes:
 `;
 }
 
+/** Scenario 11: scenario 1's route on the redis store (more than one worker needs it; the route uses no state). */
+export function proxyOnlyRedis() {
+  return `${HEAD('Scenario 11: proxy only (redis store, for --workers)', 'redis')}
+routes:
+  - name: proxy
+    path: /webhook/v1/orders
+    methods: [POST]
+    upstream: up
+`;
+}
+
 /** Scenarios 2/5/8: the full ingress pipeline; `store` memory (2) or redis (3). `extraRoute` toggles a route for reloads. */
 export function pipeline(store = 'memory', extraRoute = false) {
   return `${HEAD(`Scenario ${store === 'redis' ? 3 : 2}: full ingress pipeline (${store} store)`, store)}

@@ -57,13 +57,14 @@ export function useBuild(root) {
 /**
  * hookgate: `node dist/gateway/cli.js start --config <file>` on GW_CORE. `env` adds HGBENCH_*
  * substitutions; `cpuProf` runs it under --cpu-prof into bench/.out; `root` is the build to run
- * (default this checkout or BENCH_BUILD's; the baseline engine of scenario 6 passes its own).
+ * (default this checkout or BENCH_BUILD's; the baseline engine of scenario 6 passes its own);
+ * `args` are added to the command line (`--workers 2`); `core` null runs it unpinned (scenario 11).
  */
-export async function startGateway(name, configFile, { port = PORTS.gateway, adminPort = PORTS.admin, env = {}, cpuProf = false, root = buildRoot } = {}) {
+export async function startGateway(name, configFile, { port = PORTS.gateway, adminPort = PORTS.admin, env = {}, cpuProf = false, root = buildRoot, args = [], core = GW_CORE } = {}) {
   const logFile = join(OUT, `${name}.log`);
   const nodeArgs = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', OUT] : [];
-  const p = start(name, process.execPath, [...nodeArgs, join(root, 'dist/gateway/cli.js'), 'start', '--config', configFile], {
-    core: GW_CORE,
+  const p = start(name, process.execPath, [...nodeArgs, join(root, 'dist/gateway/cli.js'), 'start', '--config', configFile, ...args], {
+    core,
     logFile,
     cwd: root,
     env: { HGBENCH_PORT: String(port), HGBENCH_ADMIN_PORT: String(adminPort), HGBENCH_UPSTREAM_PORT: String(PORTS.upstream), HGBENCH_DEAD_PORT: String(PORTS.dead), HGBENCH_OUT: OUT, HGBENCH_NAME: name, ...env },

@@ -44,7 +44,7 @@ export function registerGatewayAdmin(admin: AdminServer, gw: GatewayAdminSource)
     };
   }, adminSpecs.routes);
   admin.route('GET', '/admin/config', () => ({ status: 200, body: redactSecrets(gw.snapshot()?.config) }), adminSpecs.config);
-  const metrics = async () => ({ status: 200, text: await gw.metrics.registry.metrics(), contentType: gw.metrics.registry.contentType });
+  const metrics = async () => ({ status: 200, text: await gw.metrics.exposition(), contentType: gw.metrics.registry.contentType });
   admin.route('GET', '/metrics', metrics, adminSpecs.metrics);
   admin.route('GET', '/admin/metrics', metrics, adminSpecs.metrics);
   registerApiDocs(admin, () => gw.snapshot());

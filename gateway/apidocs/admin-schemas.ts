@@ -182,7 +182,17 @@ export const responses = {
   reloaded: {
     type: 'object',
     required: ['reloaded', 'generation', 'routes', 'restartRequired'],
-    properties: { reloaded: { const: true }, generation: { type: 'integer' }, routes: { type: 'integer' }, restartRequired: { type: 'array', items: { type: 'string' } } },
+    properties: {
+      reloaded: { const: true },
+      generation: { type: 'integer' },
+      routes: { type: 'integer' },
+      restartRequired: { type: 'array', items: { type: 'string' } },
+      workers: {
+        type: 'array',
+        description: 'With worker processes: each worker\'s result (all applied the same generation).',
+        items: { type: 'object', required: ['worker', 'pid', 'ok'], properties: { worker: { type: 'integer' }, pid: { type: 'integer' }, ok: { type: 'boolean' }, generation: { type: 'integer' }, routes: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } } },
+      },
+    },
   },
   routes: {
     type: 'object',
@@ -221,7 +231,7 @@ const json = (description: string, schema: Schema) => ({ description, schema });
  * it can give. Passed to `admin.route(...)` where each route is registered.
  */
 export const adminSpecs = {
-  reload: { summary: 'Reload the config', description: 'Compiles gateway.yaml beside the running config and swaps it in; an invalid config is refused whole and the old one keeps serving.', responses: { 200: json('Reloaded', responses.reloaded) }, errors: ['HG_CONFIG_INVALID', 'HG_STOPPING'] },
+  reload: { summary: 'Reload the config', description: 'Compiles gateway.yaml beside the running config and swaps it in; an invalid config is refused whole and the old one keeps serving.', responses: { 200: json('Reloaded', responses.reloaded) }, errors: ['HG_CONFIG_INVALID', 'HG_STOPPING', 'HG_RELOAD_PARTIAL'] },
   routes: { summary: 'The compiled routes', responses: { 200: json('The routes of the running config', responses.routes) } },
   config: { summary: 'The running config, secrets redacted', responses: { 200: json('The running config', responses.config) } },
   metrics: { summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text exposition', contentType: 'text/plain' } } },

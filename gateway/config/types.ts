@@ -217,6 +217,8 @@ export interface GatewayConfig {
   store: StoreConfig;
   limits: LimitsConfig;
   customPlugins?: string[];
+  /** Worker processes for `hookgate start` (absent: 1; `auto`: one per core). Needs the redis store above 1. */
+  workers?: number | 'auto';
   upstreams: Record<string, UpstreamConfig>;
   plugins?: PluginEntry[];
   routes: RouteConfig[];
