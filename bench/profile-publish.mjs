@@ -29,9 +29,10 @@ const INFLIGHT = Number(process.env.PROFILE_INFLIGHT ?? 32);
 const WARMUP = Number(process.env.PROFILE_WARMUP ?? 2000);
 const ROUNDS = Number(process.env.PROFILE_ROUNDS ?? 3);
 
+const BYTES = Number(process.env.PROFILE_BYTES ?? 1024);
 function body(seq) {
   const base = JSON.stringify({ type: 'invoice.paid', data: { seq, customer: 'cus_bench', amount: 4200, pad: '' } });
-  return { type: 'invoice.paid', data: { seq, customer: 'cus_bench', amount: 4200, pad: 'x'.repeat(1024 - base.length) } };
+  return { type: 'invoice.paid', data: { seq, customer: 'cus_bench', amount: 4200, pad: 'x'.repeat(Math.max(0, BYTES - base.length)) } };
 }
 
 // The child publisher (PROFILE_MODE=http): `node profile-publish.mjs --publisher port from count inflight`.

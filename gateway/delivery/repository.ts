@@ -63,7 +63,7 @@ return 1`,
   }
 
   /**
-   * One hash per message: `msg` (JSON), `s:<target>` (status), `a:<time>:<target>:<n>` (attempts),
+   * One hash per message: `msg` (JSON, but the body), `b` (the body), `s:<target>` (status), `a:<time>:<target>:<n>` (attempts),
    * `r:<target>` (attempts made before the latest requeue).
    */
   private mk(id: string): string {
@@ -90,12 +90,18 @@ return 1`,
       if (this.lastTenantTrim.size > 10_000) this.lastTenantTrim.clear();
       tenantTrim = t - ttl;
     }
-    const fields = msg.targets.flatMap((target) => [`s:${target}`, 'pending']);
-    await (this.redis as Redis & { hgSaveMessage(...args: (string | number)[]): Promise<unknown> }).hgSaveMessage(this.mk(msg.id), `${this.k}idx`, this.tidx(msg.tenant), JSON.stringify(msg), ttl, msg.createdAt, msg.id, trim, tenantTrim, ...fields);
+    // The body as its own field, so its text is not encoded a second time inside the message's JSON.
+    const fields: (string | number)[] = [this.mk(msg.id), `${this.k}idx`, this.tidx(msg.tenant), JSON.stringify({ ...msg, body: undefined }), ttl, msg.createdAt, msg.id, trim, tenantTrim, 'b', msg.body];
+    for (const target of msg.targets) fields.push(`s:${target}`, 'pending');
+    await (this.redis as Redis & { hgSaveMessage(...args: (string | number)[]): Promise<unknown> }).hgSaveMessage(...fields);
   }
   async getMessage(id: string): Promise<StoredMessage | null> {
-    const s = await this.redis.hget(this.mk(id), 'msg');
-    return s ? tenanted(JSON.parse(s) as StoredMessage) : null;
+    const [s, body] = await this.redis.hmget(this.mk(id), 'msg', 'b');
+    if (!s) return null;
+    const msg = JSON.parse(s) as StoredMessage;
+    // Written before the body had its own field: it is in the JSON.
+    if (body !== null) msg.body = body;
+    return tenanted(msg);
   }
   async getStatuses(id: string): Promise<Record<string, DeliveryStatus>> {
     const h = await this.redis.hgetall(this.mk(id));
