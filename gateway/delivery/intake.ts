@@ -24,7 +24,7 @@ const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
  * Recent messages kept in memory, by their bodies' size: enough for the backlog a burst of
  * publishes builds up ahead of the workers, so they rarely read a message back from the store.
  */
-const MESSAGE_CACHE_BYTES = 16 * 1024 * 1024;
+const MESSAGE_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** An inbound request accepted for async delivery to `upstream`. */
 export interface IngressRequest {
