@@ -20,8 +20,11 @@ import { ingressTarget, newMessageId, type DeliveryRepository, type EndpointReco
 
 /** How long an Idempotency-Key answers with the first message. */
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
-/** Recent messages kept in memory. */
-const MESSAGE_CACHE_SIZE = 2000;
+/**
+ * Recent messages kept in memory, by their bodies' size: enough for the backlog a burst of
+ * publishes builds up ahead of the workers, so they rarely read a message back from the store.
+ */
+const MESSAGE_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** An inbound request accepted for async delivery to `upstream`. */
 export interface IngressRequest {
@@ -92,6 +95,7 @@ export interface DeliveryIntakeOptions {
 
 export class DeliveryIntake {
   private readonly messageCache = new Map<string, StoredMessage>();
+  private messageCacheBytes = 0;
 
   constructor(private readonly opts: DeliveryIntakeOptions) {}
 
@@ -255,8 +259,14 @@ export class DeliveryIntake {
    * too, and fan-out reads the same message once per endpoint. Messages are immutable.
    */
   private remember(m: StoredMessage): void {
+    if (this.messageCache.has(m.id)) return;
     this.messageCache.set(m.id, m);
-    if (this.messageCache.size > MESSAGE_CACHE_SIZE) this.messageCache.delete(this.messageCache.keys().next().value!);
+    this.messageCacheBytes += m.body.length;
+    while (this.messageCacheBytes > MESSAGE_CACHE_BYTES) {
+      const [id, old] = this.messageCache.entries().next().value!;
+      this.messageCache.delete(id);
+      this.messageCacheBytes -= old.body.length;
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { PLAINTEXT, type RecordSealer } from './secret-keys.js';
 import { overallStatus as overall, tenanted } from './repository-common.js';
+import { HSET_EXISTING_MANY, SAVE_MESSAGES } from './repository-scripts.js';
+import { TurnBatch } from './turn-batch.js';
 import type { AttemptRecord, DeliveryRepository, DeliveryStatus, EndpointRecord, FailedDelivery, ListQuery, StoredMessage, TenantRecord } from './types.js';
 
 export { overallStatus, retentionMs } from './repository-common.js';
@@ -19,6 +21,19 @@ export class RedisRepository implements DeliveryRepository {
   private readonly k: string;
   private lastTrim = 0;
   private readonly lastTenantTrim = new Map<string, number>();
+  /** Messages saved in one turn of the event loop: one script call. */
+  private readonly saves = new TurnBatch<{ key: string; tidx: string; args: (string | number)[] }>((batch) => {
+    const keys = [`${this.k}idx`];
+    const args: (string | number)[] = [];
+    for (const m of batch) keys.push(m.key, m.tidx), args.push(...m.args);
+    return (this.redis as Redis & { hgSaveMessages(n: number, ...a: (string | number)[]): Promise<unknown> }).hgSaveMessages(keys.length, ...keys, ...args);
+  });
+  /** Attempts recorded in one turn: one script call. */
+  private readonly attempts = new TurnBatch<{ key: string; fields: string[] }>((batch) => {
+    const args: (string | number)[] = [];
+    for (const a of batch) args.push(a.fields.length, ...a.fields);
+    return (this.redis as Redis & { hgHsetExistingMany(n: number, ...a: (string | number)[]): Promise<unknown> }).hgHsetExistingMany(batch.length, ...batch.map((a) => a.key), ...args);
+  });
 
   constructor(
     private readonly redis: Redis,
@@ -34,21 +49,8 @@ export class RedisRepository implements DeliveryRepository {
         lua: "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return 0",
       });
     }
-    if (!(redis as unknown as Record<string, unknown>).hgSaveMessage) {
-      // KEYS: message hash, index, tenant index. ARGV: JSON, ttl, createdAt, id, trim-before and
-      // tenant-trim-before (-1: no trim this time), then the status fields.
-      redis.defineCommand('hgSaveMessage', {
-        numberOfKeys: 3,
-        lua: `redis.call('HSET', KEYS[1], 'msg', ARGV[1], unpack(ARGV, 7))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[3], ARGV[2])
-if ARGV[5] ~= '-1' then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5]) end
-if ARGV[6] ~= '-1' then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6]) end
-return 1`,
-      });
-    }
+    if (!(redis as unknown as Record<string, unknown>).hgSaveMessages) redis.defineCommand('hgSaveMessages', { lua: SAVE_MESSAGES });
+    if (!(redis as unknown as Record<string, unknown>).hgHsetExistingMany) redis.defineCommand('hgHsetExistingMany', { lua: HSET_EXISTING_MANY });
     if (!(redis as unknown as Record<string, unknown>).hgSetIfUnchanged) {
       redis.defineCommand('hgSetIfUnchanged', {
         numberOfKeys: 1,
@@ -63,7 +65,7 @@ return 1`,
   }
 
   /**
-   * One hash per message: `msg` (JSON), `s:<target>` (status), `a:<time>:<target>:<n>` (attempts),
+   * One hash per message: `msg` (JSON, but the body), `b` (the body), `s:<target>` (status), `a:<time>:<target>:<n>` (attempts),
    * `r:<target>` (attempts made before the latest requeue).
    */
   private mk(id: string): string {
@@ -71,8 +73,9 @@ return 1`,
   }
 
   /**
-   * One script call: the message hash (JSON and each target's status) with its expiry, and both
-   * indexes. Trims of expired ids ride along now and then (every 10 s per index), never every write.
+   * One script call for the messages of a turn: each message hash (JSON, body and each target's
+   * status) with its expiry, and both indexes. Trims of expired ids ride along now and then (every
+   * 10 s per index), never every write.
    */
   async saveMessage(msg: StoredMessage, retentionMs: number): Promise<void> {
     const ttl = Math.round(retentionMs);
@@ -90,12 +93,18 @@ return 1`,
       if (this.lastTenantTrim.size > 10_000) this.lastTenantTrim.clear();
       tenantTrim = t - ttl;
     }
-    const fields = msg.targets.flatMap((target) => [`s:${target}`, 'pending']);
-    await (this.redis as Redis & { hgSaveMessage(...args: (string | number)[]): Promise<unknown> }).hgSaveMessage(this.mk(msg.id), `${this.k}idx`, this.tidx(msg.tenant), JSON.stringify(msg), ttl, msg.createdAt, msg.id, trim, tenantTrim, ...fields);
+    // The body as its own field, so its text is not encoded a second time inside the message's JSON.
+    const fields: (string | number)[] = ['b', msg.body];
+    for (const target of msg.targets) fields.push(`s:${target}`, 'pending');
+    await this.saves.push({ key: this.mk(msg.id), tidx: this.tidx(msg.tenant), args: [JSON.stringify({ ...msg, body: undefined }), ttl, msg.createdAt, msg.id, trim, tenantTrim, fields.length, ...fields] });
   }
   async getMessage(id: string): Promise<StoredMessage | null> {
-    const s = await this.redis.hget(this.mk(id), 'msg');
-    return s ? tenanted(JSON.parse(s) as StoredMessage) : null;
+    const [s, body] = await this.redis.hmget(this.mk(id), 'msg', 'b');
+    if (!s) return null;
+    const msg = JSON.parse(s) as StoredMessage;
+    // Written before the body had its own field: it is in the JSON.
+    if (body !== null) msg.body = body;
+    return tenanted(msg);
   }
   async getStatuses(id: string): Promise<Record<string, DeliveryStatus>> {
     const h = await this.redis.hgetall(this.mk(id));
@@ -116,7 +125,8 @@ return 1`,
     else await this.redis.zrem(`${this.k}failed:${target}`, id);
   }
   async recordAttempt(id: string, rec: AttemptRecord, status: DeliveryStatus): Promise<void> {
-    await this.hsetExisting(id, `s:${rec.target}`, status, `a:${rec.at}:${rec.target}:${rec.attempt}`, JSON.stringify(rec));
+    // The attempts recorded in one turn go in one script call (each only if its message still exists).
+    await this.attempts.push({ key: this.mk(id), fields: [`s:${rec.target}`, status, `a:${rec.at}:${rec.target}:${rec.attempt}`, JSON.stringify(rec)] });
     // Only a failure touches the failed index; requeueing (setStatus pending) already took the id out.
     if (status === 'failed') await this.redis.zadd(`${this.k}failed:${rec.target}`, this.now(), id);
   }

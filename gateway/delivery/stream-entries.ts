@@ -12,7 +12,7 @@ export function field(f: string[], name: string): string {
 
 /** Since when an entry has been due (ms): its field `w`, else the time in its id. */
 export function sinceOf(id: string, f: string[]): number {
-  return Number(field(f, 'w')) || Number(id.split('-')[0]);
+  return Number(field(f, 'w')) || Number(id.slice(0, id.indexOf('-')));
 }
 
 /** `a` rotated left by `by`. */

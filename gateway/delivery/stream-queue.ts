@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { DEFAULT_TENANT } from '../config/types.js';
 import type { RedisConnectionKind } from '../store/redis-connection.js';
 import { connectRedis } from '../store/redis-topology.js';
 import { FairLanes, laneId, retryCap } from './fair-lanes.js';
 import type { DeliveryQueue, JobOutcome, NewJob, Processor, QueueStats, SkippedHead, SkippedJobHandler } from './queue.js';
 import { GROUP, QueueKeys } from './stream-scripts.js';
 import { claimAgain, field, promoteDue, queueStats, rotate, sinceOf, withDeadline } from './stream-entries.js';
+import { AddBatcher } from './stream-adds.js';
 import { scripted, SettleWriter, type Scripted } from './stream-settles.js';
 import { backOp, doneOp, dropSkipped, DROP_OP, orderedState, orderingBlocked, retryOp, skipOrderedHead, type Held } from './stream-ordering.js';
 
@@ -81,6 +81,7 @@ export class StreamDeliveryQueue implements DeliveryQueue {
   private streamOffset = 0;
   private readonly firstConnect: Promise<void>;
   private readonly ownProducer: boolean;
+  private readonly adds: AddBatcher;
 
   constructor(private readonly opts: StreamQueueOptions) {
     this.keys = new QueueKeys(opts.prefix);
@@ -97,33 +98,15 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     // A publish right after the start waits for the first connection (at most 2 s); later, while
     // Redis is away, adds fail at once.
     this.firstConnect = this.producer.status === 'ready' ? Promise.resolve() : withDeadline(new Promise((r) => this.producer.once('ready', r)), 2000);
+    this.adds = new AddBatcher({ conn: this.producer, keys: this.keys, ready: () => this.firstConnect, added: (lanes) => lanes.forEach((t) => this.tenants.add(t)) });
   }
 
   private connection(kind: RedisConnectionKind, autoPipelining: boolean): Redis {
     return this.opts.connect ? this.opts.connect(kind, autoPipelining) : connectRedis({ url: this.opts.url }, kind, { autoPipelining });
   }
 
-  async add(jobs: NewJob[]): Promise<void> {
-    for (let i = 0; i < jobs.length; i += 1000) await this.addChunk(jobs.slice(i, i + 1000));
-  }
-
-  private async addChunk(jobs: NewJob[]): Promise<void> {
-    const lanes: string[] = [];
-    const index = new Map<string, number>();
-    const args: (string | number)[] = [];
-    for (const j of jobs) {
-      const tenant = j.tenant ?? DEFAULT_TENANT;
-      let li = index.get(tenant);
-      if (li === undefined) {
-        lanes.push(tenant);
-        index.set(tenant, (li = lanes.length));
-      }
-      args.push(li, j.msgId, j.target, j.attempts ?? 0, j.orderingKey ?? '');
-    }
-    const k = this.keys;
-    await this.firstConnect;
-    await this.producer.hgqAdd(3 + lanes.length, k.ids, k.lanes, k.bell, ...lanes.map((t) => k.first(t)), lanes.length, ...lanes, k.base, ...args);
-    for (const t of lanes) this.tenants.add(t);
+  add(jobs: NewJob[]): Promise<void> {
+    return this.adds.add(jobs);
   }
 
   start(processor: Processor): void {

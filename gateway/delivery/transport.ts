@@ -109,7 +109,7 @@ function checkHeader(name: string, value: string | string[]): void {
  * replaces an earlier one case-insensitively, as node:http's setHeader did (the signature
  * headers and content-type win over an endpoint's `Content-Type`); undici would send both.
  */
-function requestHeaders(headers: OutgoingHttpHeaders, u: URL): Record<string, string | string[]> {
+function requestHeaders(headers: OutgoingHttpHeaders, u: ParsedUrl): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
@@ -202,6 +202,32 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
+/** What an attempt reads of its URL. */
+interface ParsedUrl {
+  readonly protocol: string;
+  readonly origin: string;
+  readonly path: string;
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Endpoint URLs parsed once each (every attempt to an endpoint sends to the same one). */
+const parsedUrls = new Map<string, ParsedUrl | null>();
+
+function parsedUrl(url: string): ParsedUrl | null {
+  let p = parsedUrls.get(url);
+  if (p !== undefined) return p;
+  try {
+    const u = new URL(url);
+    p = Object.freeze({ protocol: u.protocol, origin: u.origin, path: u.pathname + u.search, username: u.username, password: u.password });
+  } catch {
+    p = null;
+  }
+  if (parsedUrls.size >= 10_000) parsedUrls.clear();
+  parsedUrls.set(url, p);
+  return p;
+}
+
 /**
  * One request through the SSRF guard's undici dispatcher. `timeoutMs` is an absolute deadline for
  * the whole attempt (connect, TLS, response headers and the body read); undici's headers and body
@@ -211,18 +237,14 @@ class Attempt implements Dispatcher.DispatchHandler {
 function sendGuarded(ssrf: SsrfGuard, url: string, method: string, headers: OutgoingHttpHeaders, body: Buffer, timeoutMs: number, tls: ClientTlsPem | undefined): Promise<AttemptResult> {
   return new Promise((resolve) => {
     const attempt = new Attempt(timeoutMs, resolve);
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      return attempt.finish({ status: 0, error: 'invalid URL' });
-    }
+    const u = parsedUrl(url);
+    if (!u) return attempt.finish({ status: 0, error: 'invalid URL' });
     if (u.protocol !== 'http:' && u.protocol !== 'https:') return attempt.finish({ status: 0, error: `protocol "${u.protocol}" is not supported` });
     try {
       // TLS settings only apply to https (an http URL with them is a config error anyway).
       const dispatcher = ssrf.dispatcher(u.protocol === 'https:' ? tls : undefined, timeoutMs);
       // Redirects are not followed: no redirect interceptor on these agents, a 3xx is the answer.
-      dispatcher.dispatch({ origin: u.origin, path: u.pathname + u.search, method: method as Dispatcher.HttpMethod, headers: requestHeaders(headers, u), body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, attempt);
+      dispatcher.dispatch({ origin: u.origin, path: u.path, method: method as Dispatcher.HttpMethod, headers: requestHeaders(headers, u), body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, attempt);
     } catch (err) {
       // undici reports most refusals through onResponseError; this is for the rest.
       attempt.finish({ status: 0, error: errorText(err) });
