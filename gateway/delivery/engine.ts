@@ -283,8 +283,9 @@ export class DeliveryEngine {
         if (v.recovered) this.ops.raise('message.attempt.recovered', { msgId: msg.id, endpointId: ep!.id, attempts: attemptNo });
         return { kind: 'done' };
       case 'gone':
-        await record('failed');
+        // Disabled first: whoever sees the message failed must also see why (the endpoint disabled).
         await (signal.kind === 'disable' ? this.health.disable(ep!, 'receiver', RECEIVER_DISABLED) : this.health.disable(ep!, 'gone', 'the endpoint answered 410 Gone'));
+        await record('failed');
         return { kind: 'done' };
       case 'exhausted':
         await record('failed');
