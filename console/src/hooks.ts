@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 
 export interface Loaded<T> {
@@ -48,10 +48,12 @@ export function useAction<A extends unknown[], R>(run: (...a: A) => Promise<R>) 
   return { ...state, go, reset: () => setState({ busy: false }) };
 }
 
-/** Calls `fn` every `ms` while mounted (for live pages). */
+/** Calls the latest `fn` every `ms` while mounted (for live pages). */
 export function useInterval(fn: () => void, ms: number): void {
+  const latest = useRef(fn);
+  latest.current = fn;
   useEffect(() => {
-    const t = setInterval(fn, ms);
+    const t = setInterval(() => latest.current(), ms);
     return () => clearInterval(t);
   }, [ms]);
 }
