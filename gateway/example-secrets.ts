@@ -12,6 +12,7 @@ import { safeEqual } from './security/compare.js';
  */
 export const EXAMPLE_SECRETS: readonly string[] = [
   'change-me',
+  'change-me-read',
   'change-me-github',
   'whsec_change_me_stripe',
   'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
@@ -60,10 +61,14 @@ export interface ListenerHosts {
  */
 export function exposedExampleSecrets(config: GatewayConfig, hosts: ListenerHosts = { listen: config.listen.host, admin: config.admin?.host, http: config.listen.http?.host }): string[] {
   const found: string[] = [];
-  if (config.admin && hosts.admin !== undefined && !isLoopbackHost(hosts.admin)) findIn(config.admin.token, ['admin', 'token'], found);
+  if (config.admin && hosts.admin !== undefined && !isLoopbackHost(hosts.admin)) {
+    findIn(config.admin.token, ['admin', 'token'], found);
+    findIn(config.admin.tokens, ['admin', 'tokens'], found);
+    findIn(config.console?.portal?.signingKey, ['console', 'portal', 'signingKey'], found);
+  }
   // The plain-HTTP listener serves the same routes as the main one.
   if (!isLoopbackHost(hosts.listen) || (hosts.http !== undefined && !isLoopbackHost(hosts.http))) {
-    const { admin: _admin, ...rest } = config;
+    const { admin: _admin, console: _console, ...rest } = config;
     findIn(rest, [], found);
   }
   return found;
@@ -75,7 +80,7 @@ export function exampleSecretsError(config: GatewayConfig, hosts?: ListenerHosts
   if (!keys.length) return undefined;
   return Errors.EXAMPLE_SECRETS(
     `refusing to serve the example config's published secrets on a non-loopback listener; set your own values for: ${keys.join(', ')} ` +
-      `(the example config reads them from HOOKGATE_ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, ORDERS_WEBHOOK_SECRET and PUBLISHER_API_KEY), ` +
+      `(the example config reads them from HOOKGATE_ADMIN_TOKEN, HOOKGATE_READ_TOKEN, GITHUB_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, ORDERS_WEBHOOK_SECRET and PUBLISHER_API_KEY), ` +
       `or pass --allow-example-secrets for a throwaway demo`,
   );
 }

@@ -32,6 +32,8 @@ export interface DeliveryActions {
 export class Pipeline implements ForwardHooks {
   snapshot: Snapshot | undefined;
   delivery: DeliveryActions | undefined;
+  /** Sees every finished exchange after its log phase (the console's request log and stats). */
+  observer: ((ctx: Context, route: string, ms: number) => void) | undefined = undefined;
   private readonly websockets: WebSocketProxy;
   /** Connections answered with `Connection: close`: nothing pipelined behind that answer runs. */
   private readonly closing = new ClosingConnections<Exchange>();
@@ -343,7 +345,9 @@ export class Pipeline implements ForwardHooks {
         this.logger.error({ err: (err as Error).message, route: route.name, requestId: ctx.requestId }, 'onLog failed');
       }
     }
-    this.metrics.observe(route.name, ctx.status, (performance.now() - ctx.startedAt) / 1000);
+    const seconds = (performance.now() - ctx.startedAt) / 1000;
+    this.metrics.observe(route.name, ctx.status, seconds);
+    this.observer?.(ctx, route.name, seconds * 1000);
     this.metrics.ingressErrors.observe(route.name, ctx.status, ctx.errorCode, ctx.upstreamTarget !== undefined);
   }
 

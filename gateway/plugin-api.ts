@@ -10,6 +10,7 @@ export { accessLevel, accessLine, logFormat } from './logger.js';
 export { Errors, GatewayError, type ErrorCode } from './errors.js';
 export type { MemoryStoreLike, RedisStoreLike, Store, StoreOperations } from './store/types.js';
 export { safeEqual, signatureEqual } from './security/compare.js';
+export { ALWAYS_REDACTED_HEADERS, redactHeaderValues } from './security/redact-headers.js';
 export { checkTimestamp } from './security/timestamp.js';
 export { parseStripeSignatureHeader, parseVersionedSignatures } from './security/signature-header.js';
 export { decodeStandardWebhooksSecret, STANDARD_WEBHOOKS_SECRET_PREFIX } from './security/standard-webhooks-secret.js';

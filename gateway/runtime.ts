@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { builtinPlugins } from '../plugins/index.js';
+import { registerConsoleAdmin } from './admin/console-routes.js';
 import { registerGatewayAdmin } from './admin/routes.js';
 import { AdminServer } from './admin/server.js';
 import { closeSnapshot, compile, type Snapshot } from './compile.js';
@@ -10,6 +11,8 @@ import { loadConfigFile, loadConfigText } from './config/load.js';
 import type { GatewayConfig, LoadedConfig } from './config/types.js';
 import { Errors, GatewayError } from './errors.js';
 import { exampleSecretsError } from './example-secrets.js';
+import { ConsoleState } from './console/state.js';
+import { serveConsole } from './console/static.js';
 import { createOperationalLogger, unmatchedAccessLog } from './logger.js';
 import { MetricsListener } from './metrics-listener.js';
 import { createListeners, type Listeners } from './listener.js';
@@ -50,6 +53,8 @@ export interface GatewayOptions {
    * an object tunes the watcher (tests shorten the content poll or turn file events off).
    */
   watch?: boolean | ConfigWatcherOptions;
+  /** Where the console's static files are (default: the package's dist/console); tests point it at a fixture. */
+  consoleRoot?: string;
   /** Extra built-in plugins (embedding). */
   plugins?: PluginDefinition[];
   /** Creates the delivery engine when the config needs one. */
@@ -92,6 +97,8 @@ export class Gateway {
   readonly metrics = new Metrics();
   readonly pipeline: Pipeline;
   admin: AdminServer | undefined;
+  /** The reloads, recent requests and traffic the console shows (with an admin listener). */
+  console: ConsoleState | undefined;
   private metricsListener: MetricsListener | undefined;
   service: GatewayService | undefined;
   private listeners: Listeners | undefined;
@@ -144,7 +151,14 @@ export class Gateway {
       gw.pipeline.snapshot = snap;
       if (config.admin) {
         gw.admin = new AdminServer(config.admin.token, logger);
+        gw.admin.configure(config);
         registerGatewayAdmin(gw.admin, { snapshot: () => gw.snapshot, reload: (t) => gw.reload(t), metrics: gw.metrics });
+        gw.console = new ConsoleState(config.console, gw.metrics, store, logger);
+        gw.console.reloads.ok('startup', snap.id);
+        registerConsoleAdmin(gw.admin, { reloads: gw.console.reloads, requests: gw.console.requests, stats: gw.console.stats, generation: () => gw.snapshot?.id });
+        gw.admin.consoleHandler = serveConsole(() => gw.snapshot?.config.console, opts.consoleRoot);
+        gw.pipeline.observer = gw.console.observe;
+        gw.console.stats.start();
       }
       gw.service = await opts.services?.({ snapshot: snap, store, logger, metrics: gw.metrics, admin: gw.admin });
       gw.pipeline.delivery = gw.service?.actions;
@@ -202,18 +216,21 @@ export class Gateway {
         snap = await this.compile(loadFrom(this.opts));
       } catch (err) {
         this.metrics.reloads.inc({ result: 'rejected' });
+        this.console?.reloads.failed(trigger, err);
         const code = err instanceof GatewayError ? err.code : 'HG_CONFIG_INVALID';
         this.logger.error({ trigger, err: (err as Error).message, code }, 'reload rejected; the previous config keeps serving');
         throw err;
       }
       const restartRequired = this.restartRequired(old.config, snap.config);
       if (restartRequired.length) this.logger.warn({ keys: restartRequired }, 'these settings changed but take effect only after a restart');
-      if (this.admin && snap.config.admin) this.admin.token = snap.config.admin.token;
+      this.admin?.configure(snap.config);
+      this.console?.configure(snap.config.console);
       // The swap: one reference. Everything after it is a side effect of the new snapshot.
       this.pipeline.snapshot = snap;
       await this.service?.apply(snap).catch((err: Error) => this.logger.error({ err: err.message }, 'applying the new config to the store failed; it is retried on use'));
       this.watcher?.watch([snap.loaded.file, ...snap.pluginFiles], seen);
       this.metrics.reloads.inc({ result: 'ok' });
+      this.console?.reloads.ok(trigger, snap.id);
       this.logger.info({ trigger, generation: snap.id, routes: snap.routes.length }, 'config reloaded');
       void this.retire(old, snap.config.limits.drainTimeoutMs);
       return { generation: snap.id, routes: snap.routes.length, restartRequired };
@@ -268,6 +285,8 @@ export class Gateway {
     const delivery = this.service?.stop(deadlineMs, intake).catch((err: Error) => this.logger.error({ err: err.message }, 'delivery stop failed'));
     await Promise.all([intake, delivery]);
     await this.metricsListener?.close();
+    // The last counts go to Redis, but a store that does not answer does not hold the stop up.
+    if (this.console) await Promise.race([this.console.stats.stop(), delay(1000, undefined, { ref: false })]);
     if (snap) {
       // Past the deadline nothing more is awaited: a delivery attempt still holding a pool
       // connection is abandoned (its message stays queued and is attempted again), not waited for.

@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { Errors, GatewayError, errorBodyOf, type ErrorCode } from '../errors.js';
 import { readBody, sendJson } from '../http.js';
-import { safeEqual } from '../security/compare.js';
 import { isStoreOutage } from '../store/redis-connection.js';
+import type { GatewayConfig } from '../config/types.js';
+import { AdminCredentials, checkAccess, type PortalScope, type Principal, type TenantLookup } from './access.js';
 import { checkInput, compileBody, compileQuery, queryObject, type InputSchema } from './input.js';
 
 /** Retry-After of a 503 HG_STORE_UNAVAILABLE: ioredis reconnects with backoff up to 2 s. */
@@ -19,6 +20,8 @@ export interface AdminRequest {
   params: Record<string, string>;
   body: unknown;
   headers: IncomingMessage['headers'];
+  /** Who is calling (the bearer token's role; a portal token's tenant). */
+  principal: Principal;
 }
 
 export interface AdminReply {
@@ -58,6 +61,10 @@ export interface AdminRouteSpec {
   responses: Record<number, AdminResponseSpec>;
   /** Error codes the route itself can answer; the bearer check, bad input and internal errors are implied. */
   errors?: ErrorCode[];
+  /** A GET that answers secrets: refused to read tokens (403 HG_ADMIN_FORBIDDEN). */
+  revealsSecret?: boolean;
+  /** How a portal token's tenant is checked on this route; without it portal tokens are refused (403 HG_PORTAL_SCOPE). */
+  portal?: PortalScope;
 }
 
 interface AdminRoute {
@@ -84,7 +91,12 @@ export interface RegisteredAdminRoute {
 export class AdminServer {
   private readonly routes: AdminRoute[] = [];
   private server: Server | undefined;
-  token: string;
+  /** The admin tokens and the portal signing key of the running config. */
+  readonly credentials: AdminCredentials;
+  /** Finds the tenant of an endpoint or a message for portal scope checks (set by the delivery engine). */
+  tenantLookup: TenantLookup | undefined = undefined;
+  /** Serves `/console` and below without a token (set when the console is enabled); true when it answered. */
+  consoleHandler: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined = undefined;
   /**
    * The live event catalogue (gateway.yaml's types and those created through the admin API), set
    * by the delivery engine when it registers its routes; the API documents read it. Without it
@@ -96,7 +108,33 @@ export class AdminServer {
     token: string,
     private readonly logger: Logger,
   ) {
-    this.token = token;
+    this.credentials = new AdminCredentials(token);
+  }
+
+  /** `admin.token`, a write token. Setting it keeps no other token. */
+  get token(): string {
+    return this.credentials.token;
+  }
+
+  set token(token: string) {
+    this.credentials.configure({ token });
+  }
+
+  /** Takes the tokens and the portal key of a config (at start and on every reload). */
+  configure(config: Pick<GatewayConfig, 'admin' | 'console'>): void {
+    if (config.admin) this.credentials.configure(config.admin, config.console);
+    this.config = config;
+  }
+
+  private config: Pick<GatewayConfig, 'admin' | 'console'> | undefined;
+
+  /** Where browsers reach this listener: `console.publicUrl`, else `http://<admin.host>:<port listened on>`. */
+  publicUrl(): string {
+    const set = this.config?.console?.publicUrl;
+    if (set) return set.replace(/\/+$/, '');
+    const host = this.config?.admin?.host ?? '127.0.0.1';
+    const port = this.address()?.port ?? this.config?.admin?.port ?? 8081;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
   /**
@@ -151,11 +189,6 @@ export class AdminServer {
     });
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    const h = req.headers.authorization;
-    if (!h || !h.startsWith('Bearer ')) return false;
-    return safeEqual(h.slice(7).trim(), this.token);
-  }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const send = (r: AdminReply, extra: Record<string, string> = {}) => {
@@ -165,7 +198,9 @@ export class AdminServer {
       res.end(buf);
     };
     try {
-      if (!this.authorized(req)) {
+      if (this.consoleHandler?.(req, res)) return;
+      const principal = this.credentials.resolve(req.headers.authorization);
+      if (!principal) {
         // Never echo the presented credential.
         throw Errors.ADMIN_UNAUTHORIZED().with({ 'www-authenticate': 'Bearer realm="hookgate-admin"' });
       }
@@ -202,9 +237,12 @@ export class AdminServer {
             throw Errors.ADMIN_BAD_INPUT('request body is not valid JSON');
           }
         }
+        const call = { method: req.method, revealsSecret: r.spec?.revealsSecret, portal: r.spec?.portal, params, url, body };
+        await checkAccess(principal, call, this.tenantLookup);
+        body = call.body;
         if (r.checkQuery) checkInput(r.checkQuery, queryObject(url.searchParams), 'query');
         if (r.checkBody) checkInput(r.checkBody, body === undefined ? {} : body, 'body');
-        const reply = await r.handler({ method: req.method, url, params, body, headers: req.headers });
+        const reply = await r.handler({ method: req.method, url, params, body, headers: req.headers, principal });
         return send(reply, reply.headers);
       }
       if (pathMatched) throw Errors.METHOD_NOT_ALLOWED(req.method ?? '', url.pathname);

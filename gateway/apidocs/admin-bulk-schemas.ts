@@ -1,4 +1,5 @@
 import type { AdminRouteSpec } from '../admin/server.js';
+import { PORTAL_SCOPES } from '../admin/access.js';
 import { gatewaySchema } from '../config/load.js';
 
 /**
@@ -56,6 +57,7 @@ const BOUND = 'At most 10,000 deliveries per call: a range that matches more is 
 
 export const bulkSpecs = {
   recoverEndpoint: {
+    portal: PORTAL_SCOPES.endpointParam,
     summary: "Queue again an endpoint's failed messages in a time range",
     description: `The endpoint's deliveries that are failed now and failed between \`since\` and \`until\`. ${BOUND}`,
     body: recoverBody,
@@ -63,6 +65,7 @@ export const bulkSpecs = {
     errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ADMIN_BULK_TOO_LARGE'],
   },
   retryMessages: {
+    portal: PORTAL_SCOPES.body,
     summary: 'Queue again the failed deliveries that match a filter',
     description: `Deliveries that are failed now and failed between \`since\` and \`until\`, narrowed by \`eventType\`, \`tenant\` and \`endpoint\`. ${BOUND}`,
     body: bulkRetryBody,

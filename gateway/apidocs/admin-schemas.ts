@@ -1,4 +1,5 @@
 import type { AdminRouteSpec } from '../admin/server.js';
+import { PORTAL_SCOPES } from '../admin/access.js';
 import { gatewaySchema } from '../config/load.js';
 import { effectivePolicyView, endpointPolicyInput } from './policy-schemas.js';
 import { bulkSpecs } from './admin-bulk-schemas.js';
@@ -225,16 +226,16 @@ export const adminSpecs = {
   routes: { summary: 'The compiled routes', responses: { 200: json('The routes of the running config', responses.routes) } },
   config: { summary: 'The running config, secrets redacted', responses: { 200: json('The running config', responses.config) } },
   metrics: { summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text exposition', contentType: 'text/plain' } } },
-  listEndpoints: { summary: 'List endpoints', description: 'Secrets are never listed.', responses: { 200: json('All endpoints, by id', responses.endpointList) } },
-  createEndpoint: { summary: 'Create an endpoint', body: createEndpointBody, responses: { 201: json('Created; the secret is shown once, here', responses.endpointWithSecret) }, errors: ['HG_ENDPOINT_EXISTS', 'HG_ENDPOINT_URL_BLOCKED', 'HG_TENANT_NOT_FOUND', 'HG_TENANT_QUOTA_EXCEEDED'] },
-  getEndpoint: { summary: 'One endpoint', responses: { 200: json('The endpoint: state, live secrets\' expiry and its effective delivery policy', responses.endpointWithPolicy) }, errors: ['HG_ENDPOINT_NOT_FOUND'] },
-  updateEndpoint: { summary: 'Change an endpoint', description: 'Endpoints declared in gateway.yaml: only `disabled`.', body: updateEndpointBody, responses: { 200: json('The endpoint as changed', responses.endpoint) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY', 'HG_ENDPOINT_URL_BLOCKED'] },
-  deleteEndpoint: { summary: 'Delete an API-created endpoint', responses: { 200: json('Deleted', responses.deleted) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY'] },
-  rotateSecret: { summary: "Rotate an endpoint's secret", description: 'During the grace period every live secret signs, all in the one header. A config endpoint whose secret is derived from `egress.secretKey` rotates with its `secretVersion` in gateway.yaml instead (409 HG_ENDPOINT_READONLY).', body: rotateSecretBody, responses: { 200: json('The new secret', responses.rotated) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY'] },
+  listEndpoints: { portal: PORTAL_SCOPES.query, summary: 'List endpoints', description: 'Secrets are never listed.', query: { type: 'object', additionalProperties: false, properties: { tenant: { type: 'string', description: "Only this tenant's endpoints." } } }, responses: { 200: json('All endpoints, by id', responses.endpointList) } },
+  createEndpoint: { portal: PORTAL_SCOPES.body, summary: 'Create an endpoint', body: createEndpointBody, responses: { 201: json('Created; the secret is shown once, here', responses.endpointWithSecret) }, errors: ['HG_ENDPOINT_EXISTS', 'HG_ENDPOINT_URL_BLOCKED', 'HG_TENANT_NOT_FOUND', 'HG_TENANT_QUOTA_EXCEEDED'] },
+  getEndpoint: { portal: PORTAL_SCOPES.endpointParam, summary: 'One endpoint', responses: { 200: json('The endpoint: state, live secrets\' expiry and its effective delivery policy', responses.endpointWithPolicy) }, errors: ['HG_ENDPOINT_NOT_FOUND'] },
+  updateEndpoint: { portal: PORTAL_SCOPES.endpointParam, summary: 'Change an endpoint', description: 'Endpoints declared in gateway.yaml: only `disabled`.', body: updateEndpointBody, responses: { 200: json('The endpoint as changed', responses.endpoint) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY', 'HG_ENDPOINT_URL_BLOCKED'] },
+  deleteEndpoint: { portal: PORTAL_SCOPES.endpointParam, summary: 'Delete an API-created endpoint', responses: { 200: json('Deleted', responses.deleted) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY'] },
+  rotateSecret: { portal: PORTAL_SCOPES.endpointParam, summary: "Rotate an endpoint's secret", description: 'During the grace period every live secret signs, all in the one header. A config endpoint whose secret is derived from `egress.secretKey` rotates with its `secretVersion` in gateway.yaml instead (409 HG_ENDPOINT_READONLY).', body: rotateSecretBody, responses: { 200: json('The new secret', responses.rotated) }, errors: ['HG_ENDPOINT_NOT_FOUND', 'HG_ENDPOINT_READONLY'] },
   recoverEndpoint: bulkSpecs.recoverEndpoint,
-  listMessages: { summary: 'List messages, newest first', query: listMessagesQuery, responses: { 200: json('One page of messages', responses.messageList) } },
-  getMessage: { summary: 'One message with its attempts per target', responses: { 200: json('The message', responses.message) }, errors: ['HG_MESSAGE_NOT_FOUND'] },
-  retryMessage: { summary: 'Queue a message again', description: 'All its failed deliveries, or `{"endpoint": id}` for one (even if delivered: a resend).', body: retryBody, responses: { 202: json('Queued', responses.retried) }, errors: ['HG_MESSAGE_NOT_FOUND'] },
-  openapi: { summary: 'This OpenAPI 3.1 document', description: 'Generated from the running config: the admin API, every ingress route and the catalogue event types as webhooks.', responses: { 200: { description: 'OpenAPI 3.1 document', schema: responses.document } } },
+  listMessages: { portal: PORTAL_SCOPES.query, summary: 'List messages, newest first', query: listMessagesQuery, responses: { 200: json('One page of messages', responses.messageList) } },
+  getMessage: { portal: PORTAL_SCOPES.messageParam, summary: 'One message with its attempts per target', responses: { 200: json('The message', responses.message) }, errors: ['HG_MESSAGE_NOT_FOUND'] },
+  retryMessage: { portal: PORTAL_SCOPES.messageParam, summary: 'Queue a message again', description: 'All its failed deliveries, or `{"endpoint": id}` for one (even if delivered: a resend).', body: retryBody, responses: { 202: json('Queued', responses.retried) }, errors: ['HG_MESSAGE_NOT_FOUND'] },
+  openapi: { portal: PORTAL_SCOPES.none, summary: 'This OpenAPI 3.1 document', description: 'Generated from the running config: the admin API, every ingress route and the catalogue event types as webhooks.', responses: { 200: { description: 'OpenAPI 3.1 document', schema: responses.document } } },
   asyncapi: { summary: 'The AsyncAPI 3.0 document of the event catalogue', description: 'One channel per event type and version; hookgate sends them to subscribed endpoints.', responses: { 200: { description: 'AsyncAPI 3.0 document', schema: responses.document } } },
 } satisfies Record<string, AdminRouteSpec>;

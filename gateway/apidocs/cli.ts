@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { stringify as toYaml } from 'yaml';
+import { registerConsoleAdmin, type ConsoleSources } from '../admin/console-routes.js';
 import { registerGatewayAdmin } from '../admin/routes.js';
 import { registerAlertAdmin } from '../alerts/admin-alerts.js';
 import type { AlertStore } from '../alerts/alert-store.js';
@@ -34,6 +35,7 @@ function adminRouteTable(): AdminServer {
   registerGatewayAdmin(admin, { snapshot: () => undefined, reload: never, metrics: undefined as unknown as Metrics });
   registerDeliveryAdmin(admin, { repo: undefined, endpoints: undefined, requeue: never } as unknown as DeliveryEngine);
   registerAlertAdmin(admin, { snapshot: never, store: undefined as unknown as AlertStore });
+  registerConsoleAdmin(admin, { reloads: undefined, requests: undefined, stats: undefined, generation: never } as unknown as ConsoleSources);
   return admin;
 }
 

@@ -1,4 +1,5 @@
 import type { AdminRouteSpec } from '../admin/server.js';
+import { PORTAL_SCOPES } from '../admin/access.js';
 import { gatewaySchema } from '../config/load.js';
 
 /**
@@ -66,7 +67,7 @@ const eventType: Schema = {
 const VERSION = 'Name a version with `?version=N`; without it, the latest (PATCH and DELETE must name one when the type has several).';
 
 export const eventTypeSpecs = {
-  list: { summary: 'List event types', description: 'The catalogue: types from gateway.yaml (read-only) and types created here.', responses: { 200: json('Every type and version', { type: 'object', required: ['eventTypes'], properties: { eventTypes: { type: 'array', items: eventType } } }) } },
+  list: { portal: PORTAL_SCOPES.none, summary: 'List event types', description: 'The catalogue: types from gateway.yaml (read-only) and types created here.', responses: { 200: json('Every type and version', { type: 'object', required: ['eventTypes'], properties: { eventTypes: { type: 'array', items: eventType } } }) } },
   create: {
     summary: 'Create an event type',
     body: eventTypeCreateBody,
@@ -74,10 +75,10 @@ export const eventTypeSpecs = {
     responses: { 201: json('Created', eventType) },
     errors: ['HG_EVENT_TYPE_EXISTS'],
   },
-  get: { summary: 'One event type', description: VERSION, responses: { 200: json('The type', eventType) }, errors: ['HG_EVENT_TYPE_NOT_FOUND'] },
+  get: { portal: PORTAL_SCOPES.none, summary: 'One event type', description: VERSION, responses: { 200: json('The type', eventType) }, errors: ['HG_EVENT_TYPE_NOT_FOUND'] },
   update: { summary: 'Change an event type', body: eventTypePatchBody, description: `${VERSION} Types from gateway.yaml are read-only.`, responses: { 200: json('The type as changed', eventType) }, errors: ['HG_EVENT_TYPE_NOT_FOUND', 'HG_EVENT_TYPE_READONLY'] },
   remove: { summary: 'Delete an API-created event type', description: VERSION, responses: { 200: json('Deleted', { type: 'object', required: ['deleted', 'version'], properties: { deleted: { type: 'string' }, version: { type: 'integer' } } }) }, errors: ['HG_EVENT_TYPE_NOT_FOUND', 'HG_EVENT_TYPE_READONLY'] },
-  sendExample: {
+  sendExample: { portal: PORTAL_SCOPES.endpointParam,
     summary: "Send an event type's first example to one endpoint",
     body: sendExampleBody,
     description: 'Without `version`: the endpoint\'s pin, else the latest. Delivered through the normal signed path, to this endpoint only.',

@@ -1,4 +1,5 @@
 import type { AdminRouteSpec } from '../admin/server.js';
+import { PORTAL_SCOPES } from '../admin/access.js';
 
 /** The declarations of the endpoint secret admin routes (gateway/delivery/admin-secrets.ts). */
 type Schema = Record<string, unknown>;
@@ -19,7 +20,7 @@ export const endpointSecretsView: Schema = {
 };
 
 export const secretSpecs = {
-  reveal: {
+  reveal: { portal: PORTAL_SCOPES.endpointParam, revealsSecret: true,
     summary: "An endpoint's live signing secrets",
     description: 'Svix\'s `GET .../secret`: `key` is the current secret; `secrets` lists every live one with its expiry. Never logged.',
     responses: { 200: { description: 'The live secrets', schema: endpointSecretsView } },

@@ -1,4 +1,5 @@
 import type { AdminRouteSpec } from '../admin/server.js';
+import { PORTAL_SCOPES } from '../admin/access.js';
 import { gatewaySchema } from '../config/load.js';
 import { createEndpointBody, responses } from './admin-schemas.js';
 import { endpointPolicyInput } from './policy-schemas.js';
@@ -65,9 +66,9 @@ const tenantWithCounts: Schema = {
 export const tenantSpecs = {
   list: { summary: 'List tenants', description: 'The default tenant, tenants from gateway.yaml (read-only) and tenants created here.', responses: { 200: json('Every tenant, by id', { type: 'object', required: ['tenants'], properties: { tenants: { type: 'array', items: tenant } } }) } },
   create: { summary: 'Create a tenant', body: tenantCreateBody, responses: { 201: json('Created', tenant) }, errors: ['HG_TENANT_EXISTS'] },
-  get: { summary: 'One tenant, with its counts', responses: { 200: json('The tenant', tenantWithCounts) }, errors: ['HG_TENANT_NOT_FOUND'] },
+  get: { portal: PORTAL_SCOPES.tenantParam, summary: 'One tenant, with its counts', responses: { 200: json('The tenant', tenantWithCounts) }, errors: ['HG_TENANT_NOT_FOUND'] },
   update: { summary: 'Change an API-created tenant', body: tenantPatchBody, responses: { 200: json('The tenant as changed', tenant) }, errors: ['HG_TENANT_NOT_FOUND', 'HG_TENANT_READONLY'] },
   remove: { summary: 'Delete an API-created tenant', description: 'Refused (409 HG_TENANT_READONLY) while the tenant has endpoints.', responses: { 200: json('Deleted', responses.deleted) }, errors: ['HG_TENANT_NOT_FOUND', 'HG_TENANT_READONLY'] },
-  listEndpoints: { summary: "A tenant's endpoints", responses: { 200: json('Its endpoints, by id', responses.endpointList) }, errors: ['HG_TENANT_NOT_FOUND'] },
-  createEndpoint: { summary: 'Create an endpoint in a tenant', body: tenantEndpointBody, responses: { 201: json('Created; the secret is shown once, here', responses.endpointWithSecret) }, errors: ['HG_TENANT_NOT_FOUND', 'HG_TENANT_QUOTA_EXCEEDED', 'HG_ENDPOINT_EXISTS', 'HG_ENDPOINT_URL_BLOCKED'] },
+  listEndpoints: { portal: PORTAL_SCOPES.tenantParam, summary: "A tenant's endpoints", responses: { 200: json('Its endpoints, by id', responses.endpointList) }, errors: ['HG_TENANT_NOT_FOUND'] },
+  createEndpoint: { portal: PORTAL_SCOPES.tenantParam, summary: 'Create an endpoint in a tenant', body: tenantEndpointBody, responses: { 201: json('Created; the secret is shown once, here', responses.endpointWithSecret) }, errors: ['HG_TENANT_NOT_FOUND', 'HG_TENANT_QUOTA_EXCEEDED', 'HG_ENDPOINT_EXISTS', 'HG_ENDPOINT_URL_BLOCKED'] },
 } satisfies Record<string, AdminRouteSpec>;

@@ -187,9 +187,34 @@ export interface ListenConfig {
   forwardedHeader: 'x-forwarded-for' | 'forwarded';
 }
 
+/** `admin.tokens[]`: another admin token and what it may do. */
+export interface AdminTokenConfig {
+  token: string;
+  role: 'read' | 'write';
+  name?: string;
+}
+
+/** `admin`: the admin listener and its tokens (`token` is a write token). */
+export interface AdminConfig {
+  host: string;
+  port: number;
+  token: string;
+  tokens: AdminTokenConfig[];
+}
+
+/** `console`: the web console, its request log and the customer portal. */
+export interface ConsoleConfig {
+  enabled: boolean;
+  publicUrl?: string;
+  requestLog: { size: number };
+  portal: { frameAncestors: string[]; signingKey?: string };
+}
+
 export interface GatewayConfig {
   listen: ListenConfig;
-  admin?: { host: string; port: number; token: string };
+  admin?: AdminConfig;
+  /** The web console and portal on the admin listener (schema default `{}`). */
+  console: ConsoleConfig;
   /** A listener serving only `GET /metrics`, without a token. */
   metrics?: { host: string; port: number };
   store: { driver: 'memory' | 'redis'; url?: string; prefix: string };

@@ -5,6 +5,8 @@
  */
 import type { AdminServer, AdminRequest } from '../admin/server.js';
 import { tenantSpecs } from '../apidocs/tenant-specs.js';
+import { consoleSpecs } from '../apidocs/console-specs.js';
+import { portalLink } from '../admin/console-routes.js';
 import { createEndpointFrom, endpointView } from './admin.js';
 import type { DeliveryEngine } from './engine.js';
 import type { Tenant, TenantFields } from './tenants.js';
@@ -52,6 +54,12 @@ export function registerTenantAdmin(admin: AdminServer, engine: DeliveryEngine, 
     await tenants.remove(t);
     return { status: 200, body: { deleted: t.id } };
   }, tenantSpecs.remove);
+
+  admin.route('POST', '/admin/tenants/:id/portal-link', async (req) => {
+    const t = await mustTenant(req);
+    const { expiresInSec = 3600 } = (req.body ?? {}) as { expiresInSec?: number };
+    return { status: 201, body: portalLink(admin, t.id, expiresInSec, now()), headers: { 'cache-control': 'no-store' } };
+  }, consoleSpecs.portalLink);
 
   admin.route('GET', '/admin/tenants/:id/endpoints', async (req) => {
     const t = await mustTenant(req);

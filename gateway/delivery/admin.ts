@@ -187,14 +187,20 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     if (!ep) throw Errors.ENDPOINT_NOT_FOUND(id);
     return ep;
   };
+  // Portal tokens' scope checks read the tenant of what a call addresses.
+  admin.tenantLookup = {
+    endpointTenant: async (id) => (await endpoints.find(id))?.tenant,
+    messageTenant: async (id) => (await repo.getMessage(id))?.tenant,
+  };
   const mustMessage = async (id: string): Promise<StoredMessage> => {
     const m = await repo.getMessage(id);
     if (!m) throw Errors.MESSAGE_NOT_FOUND(id);
     return m;
   };
 
-  admin.route('GET', '/admin/endpoints', async (): Promise<AdminReply> => {
-    const list = await endpoints.list();
+  admin.route('GET', '/admin/endpoints', async (req): Promise<AdminReply> => {
+    const tenant = req.url.searchParams.get('tenant');
+    const list = (await endpoints.list()).filter((e) => tenant === null || e.tenant === tenant);
     list.sort((a, b) => a.id.localeCompare(b.id));
     const health = await Promise.all(list.map((e) => engine.health.view(e)));
     return { status: 200, body: { endpoints: list.map((e, i) => endpointView(e, now(), endpoints.tlsOf(e), health[i])) } };

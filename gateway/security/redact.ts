@@ -6,7 +6,7 @@
 // Key names whose values are credentials. Substring matches catch header names such as
 // `x-api-key` or `x-auth-token` (e.g. in the headers plugin) as well as plain `secret`/`token`.
 // `slack` is an alert channel's incoming-webhook URL, whose path is its credential.
-const SECRET_KEY = /^(secrets?|token|password|passphrase|key|authorization|cookie|slack)$|secret|token|password|api[-_]?key|private[-_]?key|encryption[-_]?keys?/i;
+const SECRET_KEY = /^(secrets?|token|password|passphrase|key|authorization|cookie|slack)$|secret|token|password|api[-_]?key|private[-_]?key|signing[-_]?key|encryption[-_]?keys?/i;
 
 /** Deep copy with secrets replaced, for GET /admin/config and logs. URL credentials are masked too. */
 export function redactSecrets(value: unknown, keyName = ''): unknown {

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { destination, pino, type Logger } from 'pino';
-import { accessLevel, accessLine, decodeParamName, definePlugin, logFormat, type Context } from '../../gateway/plugin-api.js';
+import { accessLevel, accessLine, ALWAYS_REDACTED_HEADERS, decodeParamName, definePlugin, logFormat, redactHeaderValues } from '../../gateway/plugin-api.js';
 
 export interface LogParams {
   /** `stdout`, `stderr`, or a file path (relative to the config file). */
@@ -13,34 +13,18 @@ export interface LogParams {
   query: boolean;
   /** Extra header names to redact. */
   redact: string[];
+  /** Keep the request body (first 16 KB) in the console's request log (`GET /admin/requests`). */
+  captureBody: boolean;
 }
 
 /**
- * Headers never logged in clear, on any route: credentials by convention and every signature
- * header of the verify-signature presets. Each route adds what its auth plugins declare they
- * read (`PluginInstance.credentials`), and `redact` adds more.
+ * What a log instance tells the console's request log about its route, in `ctx.state.log`: the
+ * headers it redacts and whether the body may be kept. One object per instance, set per request.
  */
-const ALWAYS_REDACTED = [
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'apikey',
-  'x-api-key',
-  'x-auth-token',
-  'x-access-token',
-  'x-gitlab-token',
-  'x-csrf-token',
-  'x-amz-security-token',
-  'webhook-signature',
-  'svix-signature',
-  'stripe-signature',
-  'x-hub-signature',
-  'x-hub-signature-256',
-  'x-shopify-hmac-sha256',
-  'x-slack-signature',
-  'x-twilio-signature',
-];
+export interface LogCapture {
+  redacted: ReadonlySet<string>;
+  captureBody: boolean;
+}
 
 /** Query parameters never logged in clear; a route adds the ones its auth plugins read. */
 const SECRET_PARAM = /^(access_token|refresh_token|id_token|auth_token|token|jwt|apikey|api_key|key|secret|client_secret|signature|sig|password)$/i;
@@ -56,15 +40,6 @@ export function redactQuery(search: string, extra: readonly string[] = []): stri
     const name = decodeParamName(k);
     return SECRET_PARAM.test(name) || (more.length > 0 && more.includes(name.toLowerCase())) ? `${sep}${k}=[redacted]` : m;
   });
-}
-
-/** The headers as received, with every credential of this route replaced by `[redacted]`. */
-function redactHeaders(ctx: Context, redacted: ReadonlySet<string>): Record<string, unknown> {
-  const own = ctx.credentials.headers;
-  const h: Record<string, unknown> = {};
-  // What arrived, not what plugins made of it for the upstream.
-  for (const [k, v] of Object.entries(ctx.receivedHeaders)) h[k] = redacted.has(k) || own.includes(k) ? '[redacted]' : v;
-  return h;
 }
 
 /** How often buffered lines are written out when traffic is too low to fill the buffer. */
@@ -131,6 +106,7 @@ export const logPlugin = definePlugin<LogParams>({
       headers: { type: 'boolean', default: false },
       query: { type: 'boolean', default: false },
       redact: { type: 'array', items: { type: 'string' }, default: [] },
+      captureBody: { type: 'boolean', default: false },
     },
   },
   create(params, env) {
@@ -138,13 +114,17 @@ export const logPlugin = definePlugin<LogParams>({
     // validate: the schema checked the params; opening the file would create its directory.
     if (env.dryRun) return {};
     const logger = acquire(dest);
-    const redacted = new Set([...ALWAYS_REDACTED, ...params.redact.map((h) => h.toLowerCase())]);
+    const redacted = new Set([...ALWAYS_REDACTED_HEADERS, ...params.redact.map((h) => h.toLowerCase())]);
     const level = params.level;
+    const capture: LogCapture = { redacted, captureBody: params.captureBody };
     return {
+      // The body is buffered only when it is to be kept.
+      ...(params.captureBody ? { needsBody: true } : {}),
       onLog(ctx) {
+        ctx.state.log = capture;
         const line = accessLine(ctx);
         if (params.query && ctx.search) line.query = redactQuery(ctx.search, ctx.credentials.query);
-        if (params.headers) line.headers = redactHeaders(ctx, redacted);
+        if (params.headers) line.headers = redactHeaderValues(ctx.receivedHeaders, redacted, ctx.credentials.headers);
         logger[accessLevel(ctx.status, level)](line);
       },
       close() {

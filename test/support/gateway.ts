@@ -50,6 +50,8 @@ export interface StartOptions {
   plugins?: PluginDefinition[];
   services?: ServiceFactory;
   env?: NodeJS.ProcessEnv;
+  /** The console's static root (a fixture directory). */
+  consoleRoot?: string;
   /** `h2`: the listener serves TLS + HTTP/2 with the test PKI's localhost certificate, and `request` speaks HTTP/2. Default `http1` (plain HTTP). */
   protocol?: Protocol;
 }
@@ -81,7 +83,7 @@ export async function startGateway(yaml: string, opts: StartOptions = {}): Promi
   const file = join(dir, 'gateway.yaml');
   writeFileSync(file, full);
   const log = memoryLogger();
-  const gw = await Gateway.start({ configFile: file, logger: log.logger, watch: opts.watch ?? false, plugins: opts.plugins, services: opts.services, env: opts.env });
+  const gw = await Gateway.start({ configFile: file, logger: log.logger, watch: opts.watch ?? false, plugins: opts.plugins, services: opts.services, env: opts.env, consoleRoot: opts.consoleRoot });
   const port = gw.address().port;
   const adminPort = gw.adminAddress()?.port ?? 0;
   return {
