@@ -30,7 +30,9 @@ export function LineChart({ title, times, series, unit = '', max }: { title: str
   const x = (i: number) => PAD.l + (n === 1 ? 0 : (i * (W - PAD.l - PAD.r)) / (n - 1));
   const y = (v: number) => PAD.t + (H - PAD.t - PAD.b) * (1 - Math.min(v, top) / top);
   const last = series.map((s) => [...s.values].reverse().find((v) => v !== null && v !== undefined) ?? null);
-  const summary = series.map((s, i) => `${s.name}: ${last[i] === null ? 'no data' : fmt(last[i] as number, unit)}`).join(', ');
+  const peak = series.map((s) => Math.max(...s.values.filter((v): v is number => v !== null && Number.isFinite(v))));
+  const say = (i: number) => (last[i] === null ? 'no data' : `${fmt(last[i] as number, unit)} now, peak ${fmt(peak[i] as number, unit)}`);
+  const summary = series.map((s, i) => `${s.name}: ${say(i)}`).join(', ');
   const label = (iso: string | undefined) => (iso ? new Date(iso).toISOString().slice(11, 16) : '');
   return (
     <figure class="chart">
@@ -52,7 +54,12 @@ export function LineChart({ title, times, series, unit = '', max }: { title: str
           {label(times[times.length - 1])}
         </text>
         {series.map((s, i) => (
-          <polyline key={s.name} class={`line s${i % 6}`} fill="none" points={points(s.values, x, y)} />
+          <g key={s.name} class={`s${i % 6}`}>
+            <polyline class="line" fill="none" points={points(s.values, x, y)} />
+            {isolated(s.values).map((j) => (
+              <circle key={j} class="dot" cx={x(j)} cy={y(s.values[j] as number)} r="2.5" />
+            ))}
+          </g>
         ))}
       </svg>
       {series.length > 0 ? (
@@ -60,7 +67,7 @@ export function LineChart({ title, times, series, unit = '', max }: { title: str
           {series.map((s, i) => (
             <li key={s.name}>
               <span class={`swatch s${i % 6}`} aria-hidden="true" />
-              {s.name}: {last[i] === null ? '—' : fmt(last[i] as number, unit)}
+              {s.name}: {say(i)}
             </li>
           ))}
         </ul>
@@ -71,7 +78,13 @@ export function LineChart({ title, times, series, unit = '', max }: { title: str
   );
 }
 
-/** Gaps (null) break the line into separate runs joined by nothing: a polyline with M-less runs is approximated by skipping. */
+/** Points with no neighbour on either side, which a line alone would not show. */
+function isolated(values: Array<number | null>): number[] {
+  const has = (i: number) => i >= 0 && i < values.length && values[i] !== null && Number.isFinite(values[i]);
+  return values.map((_, i) => i).filter((i) => has(i) && !has(i - 1) && !has(i + 1));
+}
+
+/** The line joins the buckets that have a value (a gap is bridged, not drawn as zero). */
 function points(values: Array<number | null>, x: (i: number) => number, y: (v: number) => number): string {
   const out: string[] = [];
   values.forEach((v, i) => {

@@ -94,7 +94,7 @@ function Nav({ principal, current, onSignOut }: { principal: Principal; current:
         </ul>
       </nav>
       <span class="who" aria-label="Signed in as">
-        {principal.role === 'portal' ? `tenant ${principal.tenant}` : `${principal.role} token`}
+        {principal.role === 'portal' ? `tenant ${principal.tenant}` : `${principal.role} token${principal.name ? ` (${principal.name})` : ''}`}
         {principal.assumed ? ' (assumed)' : ''}
       </span>
       <button type="button" class="secondary" onClick={onSignOut}>

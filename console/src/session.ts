@@ -10,6 +10,8 @@ export interface Principal {
   role: Role;
   tenant?: string;
   expiresAt?: string;
+  /** The token's name from admin.tokens, when it has one. */
+  name?: string;
   /** True when the server has no /admin/whoami yet and the role was assumed. */
   assumed?: boolean;
 }

@@ -72,6 +72,12 @@ describe('console on the example config', { skip }, () => {
         const r = await httpRequest({ port: adminPort, path: `/admin/messages/${id}`, headers: { authorization: `Bearer ${TOKEN}` } });
         return r.json().deliveries?.['demo-receiver']?.status === 'delivered' ? true : undefined;
       });
+    // Delivery counts reach the stats when they are sampled (every 5 s).
+    await until('the stats count the deliveries', async () => {
+      const r = await httpRequest({ port: adminPort, path: '/admin/stats?minutes=60', headers: { authorization: `Bearer ${TOKEN}` } });
+      const ok = r.json().buckets.reduce((n: number, b: { deliveries: { succeeded: number } }) => n + b.deliveries.succeeded, 0);
+      return ok >= messages.length ? true : undefined;
+    });
     browser = await launch();
     ({ page, watch } = await watchedPage(browser));
     page.setDefaultTimeout(WAIT_MS);
@@ -86,7 +92,10 @@ describe('console on the example config', { skip }, () => {
     const routes = page.getByRole('table').filter({ hasText: 'Routes of config generation 1' });
     for (const name of ['hello', 'demo', 'orders-v1', 'github', 'stripe', 'orders-async', 'events', 'tenants'])
       await routes.getByRole('link', { name, exact: true }).waitFor();
-    await page.locator('.charts, .notice:has-text("GET /admin/stats")').first().waitFor();
+    const success = page.getByRole('img', { name: /^Delivery success rate/ });
+    await success.waitFor();
+    assert.match(String(await success.getAttribute('aria-label')), /success: 100% now/);
+    await page.getByRole('img', { name: /^Requests per second, by route\. Latest: .*hello: /s }).waitFor();
     await screenshot(page, 'overview');
   });
 

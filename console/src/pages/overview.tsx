@@ -23,9 +23,10 @@ interface Stats {
   buckets: Bucket[];
 }
 
-function perRoute(stats: Stats, pick: (r: RouteStat) => number | null): Series[] {
+/** One series per route; a bucket without the route's requests counts 0 (`empty`) for rates, nothing for latencies. */
+function perRoute(stats: Stats, pick: (r: RouteStat) => number | null, empty: number | null): Series[] {
   const names = [...new Set(stats.buckets.flatMap((b) => Object.keys(b.routes ?? {})))].sort();
-  return names.map((name) => ({ name, values: stats.buckets.map((b) => (b.routes?.[name] ? pick(b.routes[name]) : null)) }));
+  return names.map((name) => ({ name, values: stats.buckets.map((b) => (b.routes?.[name] ? pick(b.routes[name]) : empty)) }));
 }
 
 function Charts({ stats }: { stats: Stats }) {
@@ -37,10 +38,10 @@ function Charts({ stats }: { stats: Stats }) {
   });
   return (
     <div class="charts">
-      <LineChart title="Requests per second, by route" unit="/s" times={times} series={perRoute(stats, (r) => r.requests / sec)} />
-      <LineChart title="Errors per second (5xx and refusals), by route" unit="/s" times={times} series={perRoute(stats, (r) => r.errors / sec)} />
-      <LineChart title="p50 latency, by route" unit="ms" times={times} series={perRoute(stats, (r) => r.p50Ms)} />
-      <LineChart title="p99 latency, by route" unit="ms" times={times} series={perRoute(stats, (r) => r.p99Ms)} />
+      <LineChart title="Requests per second, by route" unit="/s" times={times} series={perRoute(stats, (r) => r.requests / sec, 0)} />
+      <LineChart title="Errors per second (5xx and refusals), by route" unit="/s" times={times} series={perRoute(stats, (r) => r.errors / sec, 0)} />
+      <LineChart title="p50 latency, by route" unit="ms" times={times} series={perRoute(stats, (r) => r.p50Ms, null)} />
+      <LineChart title="p99 latency, by route" unit="ms" times={times} series={perRoute(stats, (r) => r.p99Ms, null)} />
       <LineChart title="Delivery success rate" unit="%" max={100} times={times} series={[{ name: 'success', values: success }]} />
       <LineChart
         title="Deliveries per bucket"
