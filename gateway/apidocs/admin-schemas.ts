@@ -133,6 +133,13 @@ const attempt: Schema = {
     durationMs: { type: 'number' },
     error: { type: 'string' },
     response: { type: 'string', description: 'First 4 KB of the answer.' },
+    request: {
+      type: 'object',
+      required: ['url', 'headers'],
+      description: 'What was sent (the body is the message payload): the URL, password redacted, and the headers, secret-looking values redacted. Absent on attempts recorded before it was kept.',
+      properties: { url: { type: 'string' }, headers: { type: 'object', additionalProperties: { type: 'string' } } },
+    },
+    responseHeaders: { type: 'object', additionalProperties: { type: 'string' }, description: "The response's headers (first 2 KB, secret-looking values redacted)." },
   },
 };
 

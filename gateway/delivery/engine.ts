@@ -260,6 +260,8 @@ export class DeliveryEngine {
     const error = v.kind === 'delivered' ? r.error : v.error;
     if (error) rec.error = error;
     if (r.response) rec.response = r.response;
+    if (r.request) rec.request = r.request;
+    if (r.responseHeaders) rec.responseHeaders = r.responseHeaders;
     const record = (status: DeliveryStatus) => this.repo.recordAttempt(msg.id, rec, status, retentionMs(snap.egress));
     const kind = ep ? 'egress' : 'ingress';
     this.opts.metrics?.deliveries.inc({ kind, result: v.kind === 'delivered' ? 'success' : 'failure' });

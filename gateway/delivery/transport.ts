@@ -11,13 +11,14 @@ import type { Snapshot } from '../compile.js';
 import { CONNECT_TIMEOUT } from './egress-dispatcher.js';
 import type { SsrfGuard } from './ssrf.js';
 import { webhookHeaders } from './sign.js';
+import { keptResponseHeaders, sentRequest } from './attempt-view.js';
 import type { AttemptRecord, StoredMessage } from './types.js';
 
 /** The attempt log keeps this much of a response body (`AttemptRecord.response`). */
 const RESPONSE_LIMIT = 4096;
 
 /** What one attempt came back with: what the attempt log keeps, and what the policy reads too. */
-export interface AttemptResult extends Pick<AttemptRecord, 'status' | 'durationMs' | 'error' | 'response'> {
+export interface AttemptResult extends Pick<AttemptRecord, 'status' | 'durationMs' | 'error' | 'response' | 'request' | 'responseHeaders'> {
   retryAfter?: string;
   /** The receiver's `webhook-delivery` header (Standard Webhooks proposal: `disable`, `abort-message`). */
   deliverySignal?: string;
@@ -46,7 +47,8 @@ export function sendSigned(snap: Snapshot, post: SignedPost): Promise<AttemptRes
     'content-type': 'application/json',
     ...webhookHeaders(post.msgId, Math.floor(post.nowMs / 1000), post.body, post.secrets),
   };
-  return sendGuarded(snap.ssrf, post.url, 'POST', headers, post.body, post.timeoutMs, post.tls);
+  const request = sentRequest(post.url, headers);
+  return sendGuarded(snap.ssrf, post.url, 'POST', headers, post.body, post.timeoutMs, post.tls).then((r) => ({ ...r, request }));
 }
 
 /** Keeps the first RESPONSE_LIMIT bytes of a response body, for the attempt log. */
@@ -137,6 +139,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   private status = 0;
   private retryAfter: string | undefined;
   private deliverySignal: string | undefined;
+  private responseHeaders: Record<string, string> | undefined;
   private settled = false;
 
   constructor(
@@ -179,6 +182,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     this.retryAfter = firstValue(headers['retry-after']);
     this.deliverySignal = firstValue(headers['webhook-delivery']);
+    this.responseHeaders = keptResponseHeaders(headers);
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -186,14 +190,14 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.finish({ status: this.status, response: this.head.text(), retryAfter: this.retryAfter, deliverySignal: this.deliverySignal }, false, true);
+    this.finish({ status: this.status, response: this.head.text(), responseHeaders: this.responseHeaders, retryAfter: this.retryAfter, deliverySignal: this.deliverySignal }, false, true);
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     if (this.settled) return;
     if (TIMEOUT_CODES.has((err as NodeJS.ErrnoException).code ?? '')) return this.expire();
     // An error after the headers keeps the status, as node:http's response 'error' did.
-    if (this.status) return this.finish({ status: this.status, error: err.message });
+    if (this.status) return this.finish({ status: this.status, error: err.message, responseHeaders: this.responseHeaders });
     this.finish({ status: 0, error: errorText(err) });
   }
 }
@@ -233,6 +237,7 @@ export async function sendIngress(snap: Snapshot, upstream: string, msg: StoredM
   const target = up.pick();
   const headers = { ...(msg.headers ?? {}), 'hookgate-message-id': msg.id, 'hookgate-attempt': String(attemptNo) };
   const timeoutMs = msg.timeoutMs ?? up.timeoutMs;
+  const request = sentRequest(target.origin + target.basePath + (msg.path ?? '/'), headers);
   const started = performance.now();
   const took = () => Math.round(performance.now() - started);
   // A deadline for the whole attempt, response body included.
@@ -243,13 +248,13 @@ export async function sendIngress(snap: Snapshot, upstream: string, msg: StoredM
     const head = new BodyHead();
     for await (const c of res.body as AsyncIterable<Buffer>) head.add(c);
     up.reportSuccess(target);
-    return { status: res.statusCode, durationMs: took(), timedOut: false, response: head.text(), retryAfter: firstValue(res.headers['retry-after']) };
+    return { status: res.statusCode, durationMs: took(), timedOut: false, request, response: head.text(), responseHeaders: keptResponseHeaders(res.headers), retryAfter: firstValue(res.headers['retry-after']) };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // The upstream's own timers (headers, body idle) are timeouts too, not connect failures.
     const timedOut = signal.aborted || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
     if (!timedOut) up.reportConnectFailure(target);
-    return { status: 0, durationMs: took(), timedOut, error: timedOut ? `timed out after ${timeoutMs} ms` : `${e.code ?? ''} ${e.message}`.trim() };
+    return { status: 0, durationMs: took(), timedOut, request, error: timedOut ? `timed out after ${timeoutMs} ms` : `${e.code ?? ''} ${e.message}`.trim() };
   }
 }
 

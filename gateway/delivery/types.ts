@@ -56,6 +56,10 @@ export interface AttemptRecord {
   error?: string;
   /** Response body, truncated to 4 KB. */
   response?: string;
+  /** What was sent: the URL (password redacted) and headers (secret-looking values redacted). Absent on records from before it was kept. */
+  request?: { url: string; headers: Record<string, string> };
+  /** The response's headers (first 2 KB, secret-looking values redacted). */
+  responseHeaders?: Record<string, string>;
 }
 
 export interface EndpointSecret {
