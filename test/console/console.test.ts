@@ -79,6 +79,10 @@ describe('console (operator)', { skip }, () => {
     assert.match(await card.getByRole('heading').innerText(), /failed/);
     await card.getByText('Response received').first().click();
     await card.getByLabel('Response body of attempt 1').waitFor();
+    await card.getByText('Request sent').first().click();
+    const sent = await card.getByLabel('Headers sent in attempt 1').innerText();
+    assert.match(sent, /"webhook-signature": "v1,/);
+    assert.match(sent, new RegExp(`"webhook-id": "${id}"`));
     env.rx.status.set('/flaky', 200);
     await card.getByRole('button', { name: 'Retry delivery to flaky' }).click();
     await card.getByRole('heading', { name: /Delivery to flaky: delivered/ }).waitFor();
@@ -157,6 +161,19 @@ describe('console (operator)', { skip }, () => {
     await page.goto(`${env.base}/console/#/endpoints`);
     await page.locator('tr[data-endpoint="from-form"]').waitFor();
     assert.match(await page.locator('tr[data-endpoint="flaky"]').innerText(), /enabled/);
+  });
+
+  test('requests: the recent ingress requests, filtered by route, and one request with redacted headers', async () => {
+    await env.gw.request({ method: 'GET', path: '/hello', headers: { authorization: 'Bearer do-not-show-me' } });
+    await page.goto(`${env.base}/console/#/requests?route=hello`);
+    const row = page.locator('tbody tr').first();
+    await row.waitFor();
+    assert.match(await row.innerText(), /GET\s+\/hello\s+hello\s+200/);
+    assert.equal(await page.locator('tbody tr', { hasText: '/events' }).count(), 0, 'filtered to the hello route');
+    await row.getByRole('link').click();
+    const headers = page.getByLabel('Request headers');
+    await headers.waitFor();
+    assert.ok(!(await headers.innerText()).includes('do-not-show-me'), 'the authorization header is redacted');
   });
 
   test('config: the generation, a reload from the button and the reload history', async () => {

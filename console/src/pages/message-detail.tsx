@@ -28,7 +28,9 @@ interface Message {
   createdAt: string;
   orderingKey: string | null;
   status: string;
-  payload: unknown;
+  payload?: unknown;
+  /** Async ingress: what was received. */
+  request?: { method: string; path: string; bodyBytes: number };
   deliveries: Record<string, Delivery>;
 }
 
@@ -114,9 +116,18 @@ export function MessageDetailPage({ id, principal }: { id: string; principal: Pr
             ) : null}
             <ErrorBox error={retry.error} />
           </Section>
-          <Section title="Payload">
-            <Json label="Message payload" value={m.payload} />
-          </Section>
+          {m.request ? (
+            <Section title="Received request">
+              <p>
+                {m.request.method} <code>{m.request.path}</code> ({m.request.bodyBytes} bytes), forwarded to each target as received.
+              </p>
+            </Section>
+          ) : null}
+          {m.payload !== undefined ? (
+            <Section title="Payload">
+              <Json label="Message payload" value={m.payload} />
+            </Section>
+          ) : null}
           {Object.entries(m.deliveries).map(([target, d]) => (
             <section class="card delivery-card" key={target} data-target={target} aria-labelledby={`t-${target}`}>
               <h2 id={`t-${target}`}>
