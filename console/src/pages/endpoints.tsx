@@ -48,7 +48,9 @@ export function EndpointsPage({ principal, tenant }: { loc: Location; principal:
       <ErrorBox error={list.error} />
       {list.data ? (
         <table class="endpoints">
-          <caption>{list.data.endpoints.length} endpoints</caption>
+          <caption>
+            {list.data.endpoints.length} {list.data.endpoints.length === 1 ? 'endpoint' : 'endpoints'}
+          </caption>
           <thead>
             <tr>
               <th scope="col">Endpoint</th>

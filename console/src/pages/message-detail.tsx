@@ -106,7 +106,12 @@ export function MessageDetailPage({ id, principal }: { id: string; principal: Pr
               ]}
             />
             <ReadOnlyNote show={!writable} />
-            <button type="button" disabled={!writable || retry.busy} aria-describedby={writable ? undefined : 'read-only-note'} onClick={() => void retry.go()}>
+            <button
+              type="button"
+              disabled={!writable || retry.busy || !Object.values(m.deliveries).some((d) => d.status === 'failed')}
+              aria-describedby={writable ? undefined : 'read-only-note'}
+              onClick={() => void retry.go()}
+            >
               Retry all failed deliveries
             </button>
             {retry.result ? (
