@@ -38,7 +38,11 @@ function adminOperation(r: RegisteredAdminRoute): Json {
       : { description: res.description, ...(res.schema ? { content: jsonContent(res.schema) } : {}) };
   }
   const input = spec?.body || spec?.query || params.length ? ['HG_ADMIN_BAD_INPUT'] : [];
-  Object.assign(responses, errorResponses([...ADMIN_IMPLIED, ...input, ...(spec?.errors ?? [])]));
+  // Who may call it: write tokens always; read tokens GETs that reveal no secret; portal tokens routes with a scope.
+  const readable = r.method === 'GET' && !spec?.revealsSecret;
+  const roles = ['write', ...(readable ? ['read'] : []), ...(spec?.portal ? ['portal'] : [])];
+  const refusals = [...(readable ? [] : ['HG_ADMIN_FORBIDDEN']), 'HG_PORTAL_SCOPE'];
+  Object.assign(responses, errorResponses([...ADMIN_IMPLIED, ...refusals, ...input, ...(spec?.errors ?? [])]));
   const op: Json = {
     operationId: `admin.${r.method.toLowerCase()}.${r.pattern.split('/').filter(Boolean).map((s) => s.replace(/^:/, 'by-')).join('.')}`,
     summary: spec?.summary ?? `${r.method} ${r.pattern}`,
@@ -49,6 +53,8 @@ function adminOperation(r: RegisteredAdminRoute): Json {
     ...(spec?.body ? { requestBody: { required: ((spec.body.required as string[] | undefined)?.length ?? 0) > 0, content: jsonContent(spec.body) } } : {}),
     responses,
     security: [{ adminToken: [] }],
+    'x-hookgate-roles': roles,
+    ...(spec?.portal ? { 'x-hookgate-portal-scope': spec.portal.tenantFrom } : {}),
   };
   return op;
 }

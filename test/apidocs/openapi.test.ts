@@ -54,7 +54,8 @@ describe('OpenAPI document of the example config (hookgate openapi)', () => {
     assert.deepEqual(create.security, [{ adminToken: [] }]);
     assert.ok(create.requestBody.content['application/json'].schema.properties.url, 'request schema');
     assert.ok(create.responses['201'].content['application/json'].schema, 'response schema');
-    assert.deepEqual(Object.keys(create.responses).sort(), ['201', '400', '401', '404', '409', '500', '503']);
+    assert.deepEqual(Object.keys(create.responses).sort(), ['201', '400', '401', '403', '404', '409', '500', '503']);
+    assert.match(create.responses['403'].description, /HG_ADMIN_FORBIDDEN.*HG_PORTAL_SCOPE/, 'read and portal tokens may be refused');
     assert.match(create.responses['503'].description, /HG_STORE_UNAVAILABLE/, 'any admin call may find Redis down');
     assert.equal(create.requestBody.required, true, 'url is required, so is the body');
     assert.equal(doc.paths['/admin/endpoints/{id}'].patch.requestBody.required, false);
@@ -186,7 +187,7 @@ describe('OpenAPI document of a config with every feature', () => {
   it('admin routes come from their declarations: path and query parameters, answers, error codes; undeclared ones still appear', () => {
     const op = doc.paths['/admin/things/{id}'].get;
     assert.deepEqual(op.parameters, [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'q', in: 'query', required: true, description: 'A number', schema: { type: 'integer' } }]);
-    assert.deepEqual(Object.keys(op.responses).sort(), ['200', '400', '401', '404', '500', '503']);
+    assert.deepEqual(Object.keys(op.responses).sort(), ['200', '400', '401', '403', '404', '500', '503']);
     assert.match(op.responses['404'].description, /HG_MESSAGE_NOT_FOUND/);
     assert.equal(doc.paths['/admin/undeclared'].post.summary, 'POST /admin/undeclared');
   });

@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { startUpstream, waitUntil, type TestUpstream } from '../support/http.js';
@@ -143,5 +145,33 @@ describe('console read routes: requests, reloads, attempts', () => {
     assert.equal(a.responseHeaders['set-cookie'], '[redacted]');
     const text = JSON.stringify(m);
     assert.ok(!text.includes('hidden-credential') && !text.includes(API_KEY) && !text.includes('receiver-session'));
+  });
+
+  it('the new routes answer what their specs declare, and the OpenAPI document says who may call what', async () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    (addFormatsModule as unknown as (a: Ajv2020) => void)(ajv);
+    const routes = g.gw.admin!.registeredRoutes();
+    const conforms = async (method: string, pattern: string, path: string, body?: unknown) => {
+      const res = await g.admin(method, path, body);
+      const declared = routes.find((r) => r.method === method && r.pattern === pattern)?.spec?.responses[res.status];
+      assert.ok(declared?.schema, `${method} ${pattern} declares ${res.status}: ${res.text.slice(0, 200)}`);
+      const validate = ajv.compile(declared.schema);
+      assert.ok(validate(res.json()), `${method} ${pattern}: ${ajv.errorsText(validate.errors)}`);
+    };
+    await g.admin('POST', '/admin/tenants', { id: 'acme' });
+    await conforms('GET', '/admin/whoami', '/admin/whoami');
+    await conforms('GET', '/admin/reloads', '/admin/reloads');
+    await conforms('GET', '/admin/requests', '/admin/requests');
+    await conforms('GET', '/admin/requests/:id', `/admin/requests/${(await g.admin('GET', '/admin/requests?limit=1')).json().requests[0].id}`);
+    await conforms('GET', '/admin/stats', '/admin/stats?minutes=1');
+    await conforms('POST', '/admin/tenants/:id/portal-link', '/admin/tenants/acme/portal-link', { expiresInSec: 120 });
+    const id = (await g.admin('GET', '/admin/messages?limit=1')).json().messages[0].id;
+    await conforms('GET', '/admin/messages/:id', `/admin/messages/${id}`);
+    const doc = (await g.admin('GET', '/admin/openapi.json')).json();
+    assert.deepEqual(doc.paths['/admin/endpoints/{id}/secret'].get['x-hookgate-roles'], ['write', 'portal']);
+    assert.deepEqual(doc.paths['/admin/config'].get['x-hookgate-roles'], ['write', 'read']);
+    assert.deepEqual(doc.paths['/admin/whoami'].get['x-hookgate-roles'], ['write', 'read', 'portal']);
+    assert.equal(doc.paths['/admin/messages'].get['x-hookgate-portal-scope'], 'query');
+    assert.match(doc.paths['/admin/reload'].post.responses['403'].description, /HG_ADMIN_FORBIDDEN.*HG_PORTAL_SCOPE/);
   });
 });
