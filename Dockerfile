@@ -8,7 +8,8 @@ COPY gateway ./gateway
 COPY plugins ./plugins
 COPY test ./test
 COPY config ./config
-RUN npx tsc -p tsconfig.json && rm -rf dist/test
+COPY console ./console
+RUN npx tsc -p tsconfig.json && npm run build:console && rm -rf dist/test
 
 # Runtime stage: production dependencies and compiled output only, as a non-root user.
 FROM node:20-bookworm-slim
