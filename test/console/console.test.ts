@@ -108,6 +108,21 @@ describe('console (operator)', { skip }, () => {
     for (const id of ids) await waitDelivery(env, id, 'flaky', 'delivered');
   });
 
+  test("recover an endpoint's failed deliveries since a time, counted first", async () => {
+    env.rx.status.set('/flaky', 500);
+    const id = await env.publish('order.created', { id: 'r1' });
+    await waitDelivery(env, id, 'flaky', 'failed');
+    await page.goto(`${env.base}/console/#/endpoints/flaky`);
+    const recover = page.getByRole('form', { name: 'Recover endpoint flaky' });
+    await recover.getByRole('button', { name: 'Count failed deliveries' }).click();
+    await recover.locator('.count').waitFor();
+    assert.match(await recover.locator('.count').innerText(), /^1 failed delivery in 1 message$/);
+    env.rx.status.set('/flaky', 200);
+    await recover.getByRole('button', { name: 'Retry 1 delivery' }).click();
+    await recover.getByText('Queued 1 delivery').waitFor();
+    await waitDelivery(env, id, 'flaky', 'delivered');
+  });
+
   test('rotate a secret with a grace period, then reveal both live secrets', async () => {
     await page.goto(`${env.base}/console/#/endpoints/flaky`);
     await page.getByRole('heading', { name: 'Endpoint flaky', exact: true }).waitFor();
