@@ -37,6 +37,17 @@ test('admin.token counts behind the admin listener, every other key behind the m
   assert.deepEqual(exposedExampleSecrets(cfg('0.0.0.0', '0.0.0.0', 'change-me-github-2', 'xchange-me')), []);
 });
 
+test('admin.tokens and console.portal.signingKey count behind the admin listener too', () => {
+  const c = (adminHost: string) =>
+    ({
+      ...cfg('127.0.0.1', adminHost, 'own-secret', 'own-admin-token'),
+      admin: { host: adminHost, port: 0, token: 'own-admin-token', tokens: [{ token: 'own-read-token', role: 'read' }, { token: 'change-me-read', role: 'read' }] },
+      console: { portal: { signingKey: 'change-me' } },
+    }) as unknown as GatewayConfig;
+  assert.deepEqual(exposedExampleSecrets(c('0.0.0.0')), ['admin.tokens[1].token', 'console.portal.signingKey']);
+  assert.deepEqual(exposedExampleSecrets(c('127.0.0.1')), []);
+});
+
 const EXPOSED = (secret: string) => `listen: { host: 0.0.0.0, port: 0 }
 routes:
   - name: gh

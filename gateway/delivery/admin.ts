@@ -9,7 +9,7 @@ import { Errors } from '../errors.js';
 import { endpointHeadersProblem } from './endpoint-headers.js';
 import { checkEventVersions } from './admin-event-types.js';
 import { POLICY_FIELDS, type EffectivePolicy, type PolicyField } from './effective-policy.js';
-import { bulkReply, parseRange, selectFailed } from './admin-bulk.js';
+import { bulkReply, parseRange, parseTime, selectFailed } from './admin-bulk.js';
 import { eventMatches, liveSecrets, newEndpointId, type EndpointDirectory, type EndpointFields } from './endpoints.js';
 import type { DeliveryEngine } from './engine.js';
 import { overallStatus } from './repository.js';
@@ -255,7 +255,10 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
 
   admin.route('GET', '/admin/messages', async (req) => {
     const q = req.url.searchParams;
-    for (const k of q.keys()) if (!['status', 'endpoint', 'tenant', 'limit', 'cursor'].includes(k)) throw bad(`unknown query parameter "${k}"`);
+    for (const k of q.keys()) if (!['status', 'endpoint', 'tenant', 'eventType', 'since', 'until', 'limit', 'cursor'].includes(k)) throw bad(`unknown query parameter "${k}"`);
+    const eventType = q.get('eventType') ?? undefined;
+    const since = listTime(q.get('since'), 'since');
+    const until = listTime(q.get('until'), 'until');
     const status = q.get('status') ?? undefined;
     if (status !== undefined && !STATUSES.has(status)) throw bad('"status" must be pending, delivered or failed');
     const limitRaw = q.get('limit');
@@ -269,6 +272,9 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     for (const id of items) {
       const m = await repo.getMessage(id);
       if (!m) continue;
+      // Filters on what only the message says: the page may hold fewer than `limit`; nextCursor goes on.
+      if (eventType !== undefined && !(m.eventType !== undefined && eventMatches([eventType], m.eventType))) continue;
+      if ((since !== undefined && m.createdAt < since) || (until !== undefined && m.createdAt > until)) continue;
       const deliveries = await repo.getStatuses(id);
       messages.push({ id, kind: m.kind, tenant: m.tenant, eventType: m.eventType ?? null, createdAt: new Date(m.createdAt).toISOString(), status: overallStatus(deliveries), deliveries });
     }
@@ -314,6 +320,12 @@ export function registerDeliveryAdmin(admin: AdminServer, engine: DeliveryEngine
     await engine.requeue(m, targets);
     return { status: 202, body: { id: m.id, queued: targets.length, targets } };
   }, adminSpecs.retryMessage);
+}
+
+/** `since` / `until` of the message list: ISO 8601 text or epoch milliseconds. */
+function listTime(v: string | null, field: string): number | undefined {
+  if (v === null) return undefined;
+  return parseTime(/^\d+$/.test(v) ? Number(v) : v, field);
 }
 
 function safeJson(s: string): unknown {

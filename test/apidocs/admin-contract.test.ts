@@ -111,7 +111,7 @@ describe('admin API contract (OpenAPI document vs the running admin listener)', 
     assert.equal(limit.status, 400);
     assert.deepEqual(limit.json().error, { code: 'HG_ADMIN_BAD_INPUT', message: 'query parameter "limit" must be >= 1' });
     const extra = await env.gw.admin('GET', '/admin/messages?bogus=1');
-    assert.match(extra.json().error.message, /^unknown query parameter "bogus" \(allowed: status, endpoint, tenant, limit, cursor\)$/);
+    assert.match(extra.json().error.message, /^unknown query parameter "bogus" \(allowed: status, endpoint, tenant, eventType, since, until, limit, cursor\)$/);
     const field = await env.gw.admin('POST', '/admin/endpoints/cfg-ep/rotate-secret', { graceSec: 10 * 86400 });
     assert.deepEqual(field.json().error, { code: 'HG_ADMIN_BAD_INPUT', message: 'request body field "graceSec" must be <= 604800' });
     const missing = await env.gw.admin('POST', '/admin/endpoints/cfg-ep/recover', {});

@@ -99,6 +99,8 @@ describe('admin tokens, roles and portal scope', () => {
     assert.equal((await portal('GET', `/admin/messages/${msgA}`)).status, 200);
     assert.equal((await portal('GET', '/admin/event-types')).status, 200);
     assert.equal((await portal('GET', '/admin/openapi.json')).status, 200);
+    const recover = await portal('POST', '/admin/endpoints/ep-a/recover', { since: '2026-01-01T00:00:00Z', dryRun: true });
+    assert.equal(recover.status, 200, recover.text);
     for (const [m, p, b] of [
       ['GET', '/admin/tenants/tb', undefined],
       ['GET', '/admin/tenants/tb/endpoints', undefined],
@@ -108,6 +110,10 @@ describe('admin tokens, roles and portal scope', () => {
       ['PATCH', '/admin/endpoints/ep-b', { description: 'mine now' }],
       ['DELETE', '/admin/endpoints/ep-b', undefined],
       ['POST', '/admin/endpoints/ep-b/rotate-secret', {}],
+      ['POST', '/admin/endpoints/ep-b/recover', { since: '2026-01-01T00:00:00Z', dryRun: true }],
+      ['POST', '/admin/endpoints/ep-b/send-example', { eventType: 'x.y' }],
+      ['POST', '/admin/endpoints/ep-b/keys/k1/skip', {}],
+      ['GET', '/admin/alerts', undefined],
       ['GET', '/admin/endpoints/no-such-endpoint', undefined],
       ['GET', `/admin/messages/${msgB}`, undefined],
       ['POST', `/admin/messages/${msgB}/retry`, {}],

@@ -174,4 +174,21 @@ describe('console read routes: requests, reloads, attempts', () => {
     assert.equal(doc.paths['/admin/messages'].get['x-hookgate-portal-scope'], 'query');
     assert.match(doc.paths['/admin/reload'].post.responses['403'].description, /HG_ADMIN_FORBIDDEN.*HG_PORTAL_SCOPE/);
   });
+
+  it('GET /admin/messages filters by event type and creation time too', async () => {
+    const pub = await g.request({ method: 'POST', path: '/events', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'c.d', data: {} }) });
+    assert.equal(pub.status, 202, pub.text);
+    const ids = async (q: string) => {
+      const r = await g.admin('GET', `/admin/messages?${q}`);
+      assert.equal(r.status, 200, r.text);
+      return r.json().messages.map((m: { eventType: string }) => m.eventType);
+    };
+    assert.deepEqual(await ids('eventType=c.*'), ['c.d']);
+    assert.deepEqual(await ids('eventType=a.b'), ['a.b']);
+    assert.deepEqual((await ids('limit=500')).sort(), ['a.b', 'c.d']);
+    assert.deepEqual(await ids(`since=${Date.now() + 60_000}`), []);
+    assert.deepEqual(await ids('until=2020-01-01T00:00:00Z'), []);
+    assert.deepEqual((await ids(`since=${new Date(Date.now() - 600_000).toISOString()}`)).sort(), ['a.b', 'c.d']);
+    assert.equal((await g.admin('GET', '/admin/messages?since=soon')).json().error.code, 'HG_ADMIN_BAD_INPUT');
+  });
 });

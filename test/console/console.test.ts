@@ -71,6 +71,9 @@ describe('console (operator)', { skip }, () => {
     const row = page.locator(`tr[data-message="${id}"]`);
     await row.waitFor();
     assert.match(await row.innerText(), /failed/);
+    await page.goto(`${env.base}/console/#/messages?status=failed&eventType=invoice.*`);
+    await page.getByRole('table').filter({ hasText: '0 messages' }).waitFor();
+    await page.goto(`${env.base}/console/#/messages?status=failed&eventType=order.*`);
     await row.getByRole('link', { name: id }).click();
     await page.getByRole('heading', { name: `Message ${id}` }).waitFor();
     const card = page.locator('section[data-target="flaky"]');

@@ -271,3 +271,31 @@ routes:
     for (const l of lines) assert.equal(l.path, `/plain/${l.requestId}`);
   });
 });
+
+test('captureBody: off by default; on, the instance asks for the body and never writes it to the line', async () => {
+  const { logPlugin } = await import('../../plugins/log/index.js');
+  const props = (logPlugin.schema as { properties: Record<string, { default?: unknown }> }).properties;
+  assert.equal(props.captureBody?.default, false);
+  const g = await startGateway(`
+routes:
+  - name: cap
+    path: /cap
+    methods: [POST]
+    plugins: [ { log: { destination: ./cap.log, captureBody: true } } ]
+    respond: { status: 200 }
+  - name: plain
+    path: /plain
+    plugins: [ { log: { destination: ./cap.log } } ]
+    respond: { status: 200 }
+`);
+  try {
+    assert.equal(g.gw.snapshot!.routes[0]!.needsBody, true);
+    const r = await g.request({ method: 'POST', path: '/cap', headers: { 'x-request-id': 'cap-1' }, body: 'do-not-log-this-body' });
+    assert.equal(r.status, 200);
+    const line = await lineFor(join(g.dir, 'cap.log'), 'cap-1');
+    assert.ok(!JSON.stringify(line).includes('do-not-log-this-body'));
+    assert.equal(g.gw.snapshot!.routes[1]!.needsBody, false, 'without captureBody the body is not buffered');
+  } finally {
+    await g.stop();
+  }
+});

@@ -39,21 +39,22 @@ export function MessagesPage({ loc, principal, tenant }: { loc: Location; princi
     until: q.get('until') ?? '',
   };
   const [form, setForm] = useState(filter);
+  const since = localToIso(filter.since);
+  const until = localToIso(filter.until);
+  const apiFilter = { status: filter.status, tenant: filter.tenant, endpoint: filter.endpoint, eventType: filter.eventType, since, until };
   const [pages, setPages] = useState<Page[]>([]);
   const list = useLoad(async () => {
-    const p = await api<Page>('GET', `/admin/messages${qs({ status: filter.status, tenant: filter.tenant, endpoint: filter.endpoint, limit: 100 })}`);
+    const p = await api<Page>('GET', `/admin/messages${qs({ ...apiFilter, limit: 100 })}`);
     setPages([p]);
     return p;
   }, [q.toString(), tenant]);
   const more = async () => {
     const last = pages.at(-1);
     if (!last?.nextCursor) return;
-    const p = await api<Page>('GET', `/admin/messages${qs({ status: filter.status, tenant: filter.tenant, endpoint: filter.endpoint, limit: 100, cursor: last.nextCursor })}`);
+    const p = await api<Page>('GET', `/admin/messages${qs({ ...apiFilter, limit: 100, cursor: last.nextCursor })}`);
     setPages([...pages, p]);
   };
-  const since = localToIso(filter.since);
-  const until = localToIso(filter.until);
-  // The list API filters by status, tenant and endpoint; event type and time narrow the loaded pages here.
+  // The API filters; the same test here keeps a page from showing stale rows while the next loads.
   const rows = pages
     .flatMap((p) => p.messages)
     .filter((m) => typeMatches(filter.eventType, m.eventType) && (!since || m.createdAt >= since) && (!until || m.createdAt <= until));
