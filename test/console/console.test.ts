@@ -72,7 +72,7 @@ describe('console (operator)', { skip }, () => {
     await row.waitFor();
     assert.match(await row.innerText(), /failed/);
     await page.goto(`${env.base}/console/#/messages?status=failed&eventType=invoice.*`);
-    await page.getByRole('table').filter({ hasText: '0 messages' }).waitFor();
+    await page.locator('table.messages caption').getByText(/^0 messages, newest first$/).waitFor();
     await page.goto(`${env.base}/console/#/messages?status=failed&eventType=order.*`);
     await row.getByRole('link', { name: id }).click();
     await page.getByRole('heading', { name: `Message ${id}` }).waitFor();
