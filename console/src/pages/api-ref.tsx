@@ -14,6 +14,8 @@ interface Operation {
   parameters?: Array<{ name: string; in: string; required?: boolean; description?: string; schema?: unknown }>;
   requestBody?: { content?: Record<string, { schema?: unknown }> };
   responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
+  'x-hookgate-roles'?: string[];
+  'x-hookgate-portal-scope'?: string;
 }
 
 function Op({ method, path, op }: { method: string; path: string; op: Operation }) {
@@ -24,6 +26,12 @@ function Op({ method, path, op }: { method: string; path: string; op: Operation 
         <span class={`method m-${method}`}>{method.toUpperCase()}</span> <code>{path}</code> {op.summary ? <span class="muted">{op.summary}</span> : null}
       </summary>
       {op.description ? <p>{op.description}</p> : null}
+      {op['x-hookgate-roles'] ? (
+        <p class="muted">
+          Tokens: {op['x-hookgate-roles'].join(', ')}
+          {op['x-hookgate-portal-scope'] ? ` (portal scope: ${op['x-hookgate-portal-scope']})` : ''}
+        </p>
+      ) : null}
       {op.parameters?.length ? (
         <table>
           <caption>Parameters</caption>

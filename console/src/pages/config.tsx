@@ -46,7 +46,7 @@ export function ConfigPage({ principal }: { principal: Principal }) {
         {isMissingRoute(reloads.error) ? <NotAvailable what="The reload history (GET /admin/reloads)" /> : <ErrorBox error={reloads.error} />}
         {reloads.data ? (
           <table>
-            <caption>The last {reloads.data.reloads.length} reload attempts</caption>
+            <caption>The last reload attempts ({reloads.data.reloads.length}), newest first</caption>
             <thead>
               <tr>
                 <th scope="col">Time</th>
