@@ -176,6 +176,20 @@ describe('console (operator)', { skip }, () => {
     await page.getByText('Endpoint from-form created').waitFor();
     assert.match(await page.locator('code.secret').innerText(), /^whsec_/);
     assert.equal((await env.gw.admin('GET', '/admin/endpoints/from-form')).status, 200);
+    await page.goto(`${env.base}/console/#/endpoints/from-form/edit`);
+    const edit = page.getByRole('form', { name: 'Edit endpoint from-form' });
+    // The form fills in from GET /admin/endpoints/{id}.
+    await page.waitForFunction(`document.querySelector('input[name=url]')?.value === ${JSON.stringify(`${env.rx.up.url}/from-form`)}`);
+    await edit.getByLabel('Description').fill('edited in the console');
+    await edit.getByLabel('Rate limit per second').fill('-3');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    assert.match(await edit.getByRole('alert').innerText(), /HG_ADMIN_BAD_INPUT/);
+    await edit.getByLabel('Rate limit per second').fill('5');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Endpoint from-form saved').waitFor();
+    const saved = (await env.gw.admin('GET', '/admin/endpoints/from-form')).json();
+    assert.equal(saved.description, 'edited in the console');
+    assert.equal(saved.rateLimitPerSec, 5);
     await page.goto(`${env.base}/console/#/endpoints`);
     await page.locator('tr[data-endpoint="from-form"]').waitFor();
     assert.match(await page.locator('tr[data-endpoint="flaky"]').innerText(), /enabled/);
