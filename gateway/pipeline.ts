@@ -22,6 +22,8 @@ export interface DeliveryActions {
   enqueueIngress(route: CompiledRoute, ctx: Context, upstream: string): Promise<string>;
   /** Accepts an event for fan-out; resolves to the response to send. */
   publish(route: CompiledRoute, ctx: Context): Promise<PluginResponse>;
+  /** Throws when an accept would fail now (the queue's connection is not up): `/readyz` asks. */
+  checkReady?(): void;
 }
 
 /**
@@ -149,6 +151,7 @@ export class Pipeline implements ForwardHooks {
         new Promise((_, reject) => setTimeout(() => reject(new Error('store ping timed out')), 1000).unref()),
       ]);
       if (!this.snapshot) throw new Error('no config loaded');
+      this.delivery?.checkReady?.();
       sendJson(res, 200, { status: 'ready', store: this.store.driver, generation: this.snapshot.id });
     } catch (err) {
       sendJson(res, 503, errorBodyOf(Errors.NOT_READY(`not ready: ${(err as Error).message}`)));

@@ -1,4 +1,5 @@
 import { after, before, describe, test } from 'node:test';
+import { createDeliveryService } from '../gateway/delivery/service.js';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { MemoryStore } from '../gateway/store/memory.js';
@@ -301,6 +302,29 @@ routes:
 
       await redis.restart();
       await waitUntil(async () => (await readyz(g!)).status === 200, 15000, '/readyz to turn 200 once Redis is up');
+    } finally {
+      await g?.stop();
+      await redis?.stop();
+    }
+  });
+
+  test('/readyz is 503 while the delivery queue\'s own connection is down, though the store answers', async () => {
+    let redis: PrivateRedis | undefined;
+    let g: TestGateway | undefined;
+    try {
+      redis = await startRedisServer();
+      g = await startGateway(`store: { driver: redis, url: "${redis.url}", prefix: "hgqready:" }\n${ROUTES}`, { services: createDeliveryService });
+      await waitUntil(async () => (await readyz(g!)).status === 200, 15000, '/readyz 200 once the queue is connected');
+      // The queue's connection as it is while it still connects (on Cluster: loading the slots).
+      const queue = (g.gw.service as unknown as { engine: { queue: { producer: { status: string } } } }).engine.queue;
+      const producer = queue.producer;
+      queue.producer = { status: 'connecting' };
+      const down = await readyz(g);
+      queue.producer = producer;
+      assert.equal(down.status, 503, down.text);
+      assert.equal(down.json().error.code, 'HG_NOT_READY');
+      assert.match(down.json().error.message, /delivery queue connection/);
+      assert.equal((await g.request({ path: '/hello' })).text, 'hello', 'routes keep answering');
     } finally {
       await g?.stop();
       await redis?.stop();

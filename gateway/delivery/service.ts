@@ -125,6 +125,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
   const service: GatewayService & { engine: DeliveryEngine } = {
     engine,
     actions: {
+      checkReady: () => engine.queue.checkReady?.(),
       async enqueueIngress(route: CompiledRoute, ctx: Context, upstream: string): Promise<string> {
         const headers = ctx.forwardableHeaders();
         for (const h of CREDENTIAL_HEADERS) delete headers[h];

@@ -328,6 +328,10 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     return skipOrderedHead(this.producer, this.keys, target, key);
   }
 
+  checkReady(): void {
+    if (this.producer.status !== 'ready') throw new Error(`delivery queue connection ${this.producer.status}`);
+  }
+
   orderingBlocked(targets: readonly string[]): Promise<Record<string, number>> {
     return orderingBlocked(this.cmd ?? this.producer, this.keys, targets, this.now());
   }

@@ -106,7 +106,10 @@ export async function startInstance(file: string): Promise<Instance> {
     await started.kill();
     throw new Error(`hookgate did not start: ${started.stderr()}\n${started.stdout().slice(-4000)}`);
   }
-  return { started, port: Number(m[1]), adminPort: Number(m[2]) };
+  const port = Number(m[1]);
+  // Listening is not ready: on Cluster the queue's own connection may still be loading slots.
+  await waitUntil(async () => (await httpRequest({ port, method: 'GET', path: '/readyz', timeoutMs: 2000 }).catch(() => undefined))?.status === 200, 30000, 'hookgate /readyz');
+  return { started, port, adminPort: Number(m[2]) };
 }
 
 /** One request; undefined when the connection failed (an instance killed, a timeout). */
