@@ -166,7 +166,9 @@ function App() {
     <>
       <Nav principal={principal} current={current} onSignOut={signOut} />
       <main id="main" tabIndex={-1}>
-        <Pages loc={loc} principal={principal} />
+        {/* Keyed by the path: a new path mounts its page afresh, so no page keeps another's state
+            (the create form's result and fields showed in the edit form it led to). */}
+        <Pages key={loc.parts.join('/')} loc={loc} principal={principal} />
       </main>
     </>
   );

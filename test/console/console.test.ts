@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { httpRequest } from '../support/http.js';
+import { httpRequest, waitUntil } from '../support/http.js';
 import { WAIT_MS, assertClean, launch, screenshot, signIn, skipReason, tabUntil, unnamedControls, watchedPage, type Watch } from './browser.js';
 import { ADMIN_TOKEN, createEndpoint, startConsoleEnv, waitDelivery, type ConsoleEnv } from './env.js';
 
@@ -179,7 +179,8 @@ describe('console (operator)', { skip }, () => {
     await page.goto(`${env.base}/console/#/endpoints/from-form/edit`);
     const edit = page.getByRole('form', { name: 'Edit endpoint from-form' });
     // The form fills in from GET /admin/endpoints/{id}.
-    await page.waitForFunction(`document.querySelector('input[name=url]')?.value === ${JSON.stringify(`${env.rx.up.url}/from-form`)}`);
+    // (Polled from here: a string predicate would be evaluated in the page, which the CSP forbids.)
+    await waitUntil(async () => (await edit.getByLabel('URL').inputValue()) === `${env.rx.up.url}/from-form`, WAIT_MS, 'the edit form filled in');
     await edit.getByLabel('Description').fill('edited in the console');
     await edit.getByLabel('Rate limit per second').fill('-3');
     await edit.getByRole('button', { name: 'Save changes' }).click();
