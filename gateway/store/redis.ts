@@ -17,6 +17,19 @@ export interface RedisStoreOptions {
   waitTimeoutMs?: number;
 }
 
+/** Redis' answers to a wrong ACL user or password (it never echoes the password). */
+const AUTH_REFUSED = /\b(WRONGPASS|NOAUTH)\b/;
+
+/**
+ * An ioredis error for a log line: a Cluster's "Failed to refresh slots cache." with the node
+ * error behind it, and what to check when Redis refused the login.
+ */
+export function describeRedisError(err: Error): string {
+  const cause = (err as Error & { lastNodeError?: Error }).lastNodeError;
+  const why = cause && cause.message !== err.message ? `${err.message} (${cause.message})` : err.message;
+  return AUTH_REFUSED.test(why) ? `${why}; Redis refused the login: check store.username and store.password` : why;
+}
+
 /**
  * Redis-backed store (ioredis). Connection loss is logged and retried by ioredis forever;
  * commands fail fast while offline (no offline queue) so callers can choose allow/deny
@@ -33,6 +46,8 @@ export class RedisStore implements RedisStoreLike {
   readonly cluster: boolean;
   readonly durability: 'primary' | 'replicated';
   private lastState = 'connecting';
+  /** The last connection error (for waitReady's message); never holds a password. */
+  private lastError: string | undefined;
   private readonly replicaWait: ReplicaWait | undefined;
   private waitConn: Redis | undefined;
 
@@ -53,8 +68,11 @@ export class RedisStore implements RedisStoreLike {
       this.replicaWait = new ReplicaWait(() => conn, marker, opts.waitTimeoutMs ?? 1000);
     }
     this.redis.on('error', (err: Error) => {
-      if (this.lastState !== 'error') log?.warn({ err: err.message, code: 'HG_STORE_UNAVAILABLE' }, 'redis store error; retrying');
+      const why = describeRedisError(err);
+      // A refused login is logged when first seen even after another error: it will not heal by itself.
+      if (this.lastState !== 'error' || (AUTH_REFUSED.test(why) && !AUTH_REFUSED.test(this.lastError ?? ''))) log?.warn({ err: why, code: 'HG_STORE_UNAVAILABLE' }, 'redis store error; retrying');
       this.lastState = 'error';
+      this.lastError = why;
     });
     this.redis.on('ready', () => {
       if (this.lastState === 'error') log?.info('redis store reconnected');
@@ -82,7 +100,7 @@ export class RedisStore implements RedisStoreLike {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         this.redis.off('ready', onReady);
-        reject(new Error(`redis at ${this.url} not ready after ${timeoutMs} ms`));
+        reject(new Error(`redis at ${this.url} not ready after ${timeoutMs} ms${this.lastError ? `: ${this.lastError}` : ''}`));
       }, timeoutMs);
       const onReady = () => {
         clearTimeout(t);
