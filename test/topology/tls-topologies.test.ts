@@ -108,6 +108,15 @@ describe('TLS + ACL user on Redis Sentinel (master, replica, three TLS sentinels
     cleanups.push(() => rx.rx.close());
   });
 
+  it('the data nodes and the sentinels answer on TLS only; the replica syncs over TLS', async () => {
+    const [master, replica] = topo!.data;
+    assert.notEqual((await cli(master!.port, 'PING')).trim(), 'PONG', 'no plain TCP to the master');
+    assert.match(await topo!.cli(replica!.port, 'INFO', 'replication'), /master_link_status:up/);
+    const s = topo!.sentinels[0]!.port;
+    assert.notEqual((await cli(s, 'PING')).trim(), 'PONG', 'no plain TCP to a sentinel');
+    assert.equal((await cli(s, ...topo!.sentinelCliArgs, 'PING')).trim(), 'PONG');
+  });
+
   it('publishes and delivers over TLS as the ACL user; the rate limit and replay window hold', async () => {
     await assertServes(await instance('sentinel-ok', store(SECURE.pass, 'hgts1:'), rx), rx);
   });
