@@ -27,7 +27,9 @@ const AUTH_REFUSED = /\b(WRONGPASS|NOAUTH)\b/;
 export function describeRedisError(err: Error): string {
   const cause = (err as Error & { lastNodeError?: Error }).lastNodeError;
   const why = cause && cause.message !== err.message ? `${err.message} (${cause.message})` : err.message;
-  return AUTH_REFUSED.test(why) ? `${why}; Redis refused the login: check store.username and store.password` : why;
+  if (!AUTH_REFUSED.test(why)) return why;
+  const keys = /^All sentinels are unreachable/.test(why) ? 'store.sentinel.username and store.sentinel.password' : 'store.username and store.password';
+  return `${why}; Redis refused the login: check ${keys}`;
 }
 
 /**

@@ -65,6 +65,9 @@ export class RedisProcess {
 export interface SecureOptions {
   user: string;
   pass: string;
+  /** Sentinel only: an ACL user of the sentinels themselves (`default` off there too; they use it among themselves). */
+  sentinelUser?: string;
+  sentinelPass?: string;
 }
 
 /** The files and arguments of a secured group. */
@@ -225,8 +228,8 @@ export class RedisClusterTopology extends RedisGroup {
 /**
  * A master, one replica and three sentinels (quorum 2, down-after 1000 ms). Secured: the data
  * nodes and the sentinels listen on TLS only; the sentinels reach the data nodes over TLS as the
- * ACL user (`sentinel auth-user`/`auth-pass`) and each other over TLS; they have no ACL user of
- * their own.
+ * ACL user (`sentinel auth-user`/`auth-pass`) and each other over TLS; with `sentinelUser` they
+ * have an ACL user of their own (`sentinel-user`/`sentinel-pass` among themselves).
  */
 export class RedisSentinelTopology extends RedisGroup {
   readonly name = 'hgmaster';
@@ -249,6 +252,7 @@ export class RedisSentinelTopology extends RedisGroup {
         const sec = t.sec;
         const ports = sec ? ['port 0', `tls-port ${port}`, `tls-cert-file ${sec.cert}`, `tls-key-file ${sec.key}`, `tls-ca-cert-file ${sec.ca}`, 'tls-auth-clients no', 'tls-replication yes'] : [`port ${port}`];
         const auth = sec ? [`sentinel auth-user ${t.name} ${sec.user}`, `sentinel auth-pass ${t.name} ${sec.pass}`] : [];
+        if (sec?.sentinelUser) auth.push('user default off', `user ${sec.sentinelUser} on >${sec.sentinelPass} ~* &* +@all`, `sentinel sentinel-user ${sec.sentinelUser}`, `sentinel sentinel-pass ${sec.sentinelPass}`);
         writeFileSync(file, [...ports, 'bind 127.0.0.1', `dir ${t.dir}`, `sentinel monitor ${t.name} 127.0.0.1 ${master.port} 2`, ...auth, `sentinel down-after-milliseconds ${t.name} 1000`, `sentinel failover-timeout ${t.name} 2000`, `sentinel parallel-syncs ${t.name} 1`, ''].join('\n'));
         const s = t.add(new RedisProcess(port, [file, '--sentinel'], t.sentinelCliArgs));
         t.sentinels.push(s);
@@ -262,9 +266,11 @@ export class RedisSentinelTopology extends RedisGroup {
     }
   }
 
-  /** redis-cli arguments for a sentinel: TLS when secured, no user (the sentinels have none). */
+  /** redis-cli arguments for a sentinel: TLS when secured, and the sentinels' own ACL user if they have one. */
   get sentinelCliArgs(): string[] {
-    return this.sec ? ['--tls', '--cacert', this.sec.ca] : [];
+    const s = this.sec;
+    if (!s) return [];
+    return ['--tls', '--cacert', s.ca, ...(s.sentinelUser ? ['--user', s.sentinelUser, '--pass', s.sentinelPass ?? '', '--no-auth-warning'] : [])];
   }
 
   private async sentinelsKnown(): Promise<number> {

@@ -16,7 +16,7 @@ import { waitUntil } from '../support/http.js';
 import { cli, RedisClusterTopology, RedisSentinelTopology, type SecureOptions } from '../support/redis-topology.js';
 import { assertSharedIngressState, ingress, lost, post, problems, publish, startInstance, startReceiver, writeConfig, type Instance, type Receiver } from '../support/topology-scenario.js';
 
-const SECURE: SecureOptions = { user: 'hgtls', pass: 'tls-acl-pw-5e3c1' };
+const SECURE: SecureOptions = { user: 'hgtls', pass: 'tls-acl-pw-5e3c1', sentinelUser: 'hgsentinel', sentinelPass: 'sentinel-pw-77b2a' };
 const WRONG = 'wrong-pw-9d41f';
 const tmp = mkdtempSync(join(tmpdir(), 'hookgate-tls-topology-test-'));
 const instances = new Set<Instance>();
@@ -51,11 +51,11 @@ async function assertServes(i: Instance, rx: Receiver): Promise<void> {
  * at start, as the delivery engine cannot write its endpoints; if it still serves, a publish is a
  * 503), and neither password appears in anything it printed.
  */
-async function assertWrongPassword(store: string): Promise<void> {
+async function assertWrongPassword(store: string, keys = 'store\\.username and store\\.password'): Promise<void> {
   const started = startCli(writeConfig(tmp, `wrong-${Date.now()}`, store, 'http://127.0.0.1:9', 4));
   instances.add({ started, port: 0, adminPort: 0 });
   const all = () => `${started.stderr()}\n${started.stdout()}`;
-  await waitUntil(() => /WRONGPASS.*Redis refused the login: check store\.username and store\.password/.test(all()), 20000, 'the refused login in the log').catch((err) => {
+  await waitUntil(() => new RegExp(`WRONGPASS.*Redis refused the login: check ${keys}`).test(all()), 20000, 'the refused login in the log').catch((err) => {
     throw new Error(`${(err as Error).message}: ${all().slice(-2000)}`);
   });
   const m = /listening on http:\/\/[^:]+:(\d+)/.exec(started.stderr());
@@ -66,6 +66,7 @@ async function assertWrongPassword(store: string): Promise<void> {
   await started.kill();
   assert.doesNotMatch(all(), new RegExp(WRONG), 'the wrong password is never printed');
   assert.doesNotMatch(all(), new RegExp(SECURE.pass), 'nor the right one');
+  assert.doesNotMatch(all(), new RegExp(SECURE.sentinelPass!), 'nor the sentinels\' one');
 }
 
 describe('TLS + ACL user on Redis Cluster (3 masters)', { timeout: 60_000 }, () => {
@@ -99,8 +100,8 @@ describe('TLS + ACL user on Redis Cluster (3 masters)', { timeout: 60_000 }, () 
 describe('TLS + ACL user on Redis Sentinel (master, replica, three TLS sentinels)', { timeout: 60_000 }, () => {
   let topo: RedisSentinelTopology | undefined;
   let rx: Receiver;
-  const store = (pass: string, prefix: string) =>
-    `{ driver: redis, prefix: "${prefix}", sentinel: { name: ${topo!.name}, sentinels: [${topo!.sentinelNodes.map((n) => `"${n}"`).join(', ')}] }, username: ${SECURE.user}, password: "${pass}", tls: { ca: "${topo!.sec!.ca}" } }`;
+  const store = (pass: string, prefix: string, sentinelPass = SECURE.sentinelPass!) =>
+    `{ driver: redis, prefix: "${prefix}", sentinel: { name: ${topo!.name}, sentinels: [${topo!.sentinelNodes.map((n) => `"${n}"`).join(', ')}], username: ${SECURE.sentinelUser}, password: "${sentinelPass}" }, username: ${SECURE.user}, password: "${pass}", tls: { ca: "${topo!.sec!.ca}" } }`;
   before(async () => {
     topo = await RedisSentinelTopology.start({ secure: SECURE });
     cleanups.push(() => topo!.stop());
@@ -114,7 +115,8 @@ describe('TLS + ACL user on Redis Sentinel (master, replica, three TLS sentinels
     assert.match(await topo!.cli(replica!.port, 'INFO', 'replication'), /master_link_status:up/);
     const s = topo!.sentinels[0]!.port;
     assert.notEqual((await cli(s, 'PING')).trim(), 'PONG', 'no plain TCP to a sentinel');
-    assert.equal((await cli(s, ...topo!.sentinelCliArgs, 'PING')).trim(), 'PONG');
+    assert.notEqual((await cli(s, '--tls', '--cacert', topo!.sec!.ca, 'PING')).trim(), 'PONG', 'nor TLS as the default user');
+    assert.equal((await cli(s, ...topo!.sentinelCliArgs, 'PING')).trim(), 'PONG', 'TLS as the sentinel ACL user answers');
   });
 
   it('publishes and delivers over TLS as the ACL user; the rate limit and replay window hold', async () => {
@@ -123,5 +125,9 @@ describe('TLS + ACL user on Redis Sentinel (master, replica, three TLS sentinels
 
   it('a wrong password is a clear error that does not show the password', async () => {
     await assertWrongPassword(store(WRONG, 'hgts2:'));
+  });
+
+  it('a wrong sentinel password is a clear error that names the sentinel settings', async () => {
+    await assertWrongPassword(store(SECURE.pass, 'hgts3:', WRONG), 'store\\.sentinel\\.username and store\\.sentinel\\.password');
   });
 });
