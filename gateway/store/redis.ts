@@ -17,21 +17,6 @@ export interface RedisStoreOptions {
   waitTimeoutMs?: number;
 }
 
-/** Redis' answers to a wrong ACL user or password (it never echoes the password). */
-const AUTH_REFUSED = /\b(WRONGPASS|NOAUTH)\b/;
-
-/**
- * An ioredis error for a log line: a Cluster's "Failed to refresh slots cache." with the node
- * error behind it, and what to check when Redis refused the login.
- */
-export function describeRedisError(err: Error): string {
-  const cause = (err as Error & { lastNodeError?: Error }).lastNodeError;
-  const why = cause && cause.message !== err.message ? `${err.message} (${cause.message})` : err.message;
-  if (!AUTH_REFUSED.test(why)) return why;
-  const keys = /^All sentinels are unreachable/.test(why) ? 'store.sentinel.username and store.sentinel.password' : 'store.username and store.password';
-  return `${why}; Redis refused the login: check ${keys}`;
-}
-
 /**
  * Redis-backed store (ioredis). Connection loss is logged and retried by ioredis forever;
  * commands fail fast while offline (no offline queue) so callers can choose allow/deny
@@ -48,8 +33,6 @@ export class RedisStore implements RedisStoreLike {
   readonly cluster: boolean;
   readonly durability: 'primary' | 'replicated';
   private lastState = 'connecting';
-  /** The last connection error (for waitReady's message); never holds a password. */
-  private lastError: string | undefined;
   private readonly replicaWait: ReplicaWait | undefined;
   private waitConn: Redis | undefined;
 
@@ -70,12 +53,19 @@ export class RedisStore implements RedisStoreLike {
       this.replicaWait = new ReplicaWait(() => conn, marker, opts.waitTimeoutMs ?? 1000);
     }
     this.redis.on('error', (err: Error) => {
-      const why = describeRedisError(err);
-      // A refused login is logged when first seen even after another error: it will not heal by itself.
-      if (this.lastState !== 'error' || (AUTH_REFUSED.test(why) && !AUTH_REFUSED.test(this.lastError ?? ''))) log?.warn({ err: why, code: 'HG_STORE_UNAVAILABLE' }, 'redis store error; retrying');
+      if (this.lastState !== 'error') log?.warn({ err: err.message, code: 'HG_STORE_UNAVAILABLE' }, 'redis store error; retrying');
       this.lastState = 'error';
-      this.lastError = why;
     });
+    if (this.cluster) {
+      // A Cluster's own error is "Failed to refresh slots cache."; a refused login is on the node.
+      let authLogged = false;
+      this.redis.on('node error', (err: unknown, node: unknown) => {
+        const m = String((err as { message?: unknown } | null | undefined)?.message ?? err);
+        if (authLogged || !/\b(WRONGPASS|NOAUTH)\b/.test(m)) return;
+        authLogged = true;
+        log?.warn({ err: m, node: String(node), code: 'HG_STORE_UNAVAILABLE' }, 'redis cluster node refused the login: check store.username and store.password');
+      });
+    }
     this.redis.on('ready', () => {
       if (this.lastState === 'error') log?.info('redis store reconnected');
       this.lastState = 'ready';
@@ -102,7 +92,7 @@ export class RedisStore implements RedisStoreLike {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         this.redis.off('ready', onReady);
-        reject(new Error(`redis at ${this.url} not ready after ${timeoutMs} ms${this.lastError ? `: ${this.lastError}` : ''}`));
+        reject(new Error(`redis at ${this.url} not ready after ${timeoutMs} ms`));
       }, timeoutMs);
       const onReady = () => {
         clearTimeout(t);
