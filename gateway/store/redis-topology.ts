@@ -95,7 +95,11 @@ function nodeOptions(t: RedisTarget): RedisOptions {
  */
 export function connectRedis(t: RedisTarget, kind: RedisConnectionKind, extra: { autoPipelining?: boolean } = {}): Redis {
   const behaviour = redisConnectionOptions(kind);
-  const pipelining = extra.autoPipelining ? { enableAutoPipelining: true } : {};
+  // Not on Cluster: ioredis groups auto-pipelined commands by the slot of what it takes for the
+  // first key, which for a script called with its key count first (the queue's, the rate
+  // limiter's) is that count, so a batch could mix slots and fail with "All keys in the pipeline
+  // should belong to the same slots allocation group".
+  const pipelining = extra.autoPipelining && !t.cluster ? { enableAutoPipelining: true } : {};
   if (t.cluster) {
     const { retryStrategy, enableOfflineQueue, ...perNode } = behaviour;
     const opts: ClusterOptions = {

@@ -56,6 +56,16 @@ export class RedisStore implements RedisStoreLike {
       if (this.lastState !== 'error') log?.warn({ err: err.message, code: 'HG_STORE_UNAVAILABLE' }, 'redis store error; retrying');
       this.lastState = 'error';
     });
+    if (this.cluster) {
+      // A Cluster's own error is "Failed to refresh slots cache."; a refused login is on the node.
+      let authLogged = false;
+      this.redis.on('node error', (err: unknown, node: unknown) => {
+        const m = String((err as { message?: unknown } | null | undefined)?.message ?? err);
+        if (authLogged || !/\b(WRONGPASS|NOAUTH)\b/.test(m)) return;
+        authLogged = true;
+        log?.warn({ err: m, node: String(node), code: 'HG_STORE_UNAVAILABLE' }, 'redis cluster node refused the login: check store.username and store.password');
+      });
+    }
     this.redis.on('ready', () => {
       if (this.lastState === 'error') log?.info('redis store reconnected');
       this.lastState = 'ready';

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { closedPort, waitUntil } from './http.js';
+import { issue, makeCa } from './tls.js';
 
 const exec = promisify(execFile);
 
@@ -56,10 +57,69 @@ export class RedisProcess {
   }
 }
 
+/**
+ * TLS and an ACL user for every process of a group: a test CA and a server certificate for
+ * 127.0.0.1 / localhost (files in the group's dir), TLS-only ports (`--port 0`), no client
+ * certificates, TLS between the nodes too, the `default` user off and one user with every right.
+ */
+export interface SecureOptions {
+  user: string;
+  pass: string;
+  /** Sentinel only: an ACL user of the sentinels themselves (`default` off there too; they use it among themselves). */
+  sentinelUser?: string;
+  sentinelPass?: string;
+}
+
+/** The files and arguments of a secured group. */
+export interface Secure extends SecureOptions {
+  ca: string;
+  cert: string;
+  key: string;
+  /** `--tls …` arguments for redis-server / sentinel (without the port). */
+  tlsArgs: string[];
+  /** redis-cli arguments: TLS with the CA, the ACL user. */
+  cliArgs: string[];
+}
+
+async function secure(dir: string, o: SecureOptions): Promise<Secure> {
+  const ca = await makeCa('hookgate-redis-topology-ca');
+  const server = await issue(ca, { commonName: 'localhost' }, { dns: ['localhost'], ips: ['127.0.0.1'] });
+  const files = { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server-key.pem') };
+  writeFileSync(files.ca, ca.cert);
+  writeFileSync(files.cert, server.cert);
+  writeFileSync(files.key, server.key, { mode: 0o600 });
+  return {
+    ...o,
+    ...files,
+    tlsArgs: ['--tls-cert-file', files.cert, '--tls-key-file', files.key, '--tls-ca-cert-file', files.ca, '--tls-auth-clients', 'no', '--tls-replication', 'yes'],
+    cliArgs: ['--tls', '--cacert', files.ca, '--user', o.user, '--pass', o.pass, '--no-auth-warning'],
+  };
+}
+
 /** A group of redis-server processes, stopped together; its temp dir removed. */
 export class RedisGroup {
   protected readonly procs: RedisProcess[] = [];
   readonly dir = mkdtempSync(join(tmpdir(), 'hookgate-topology-'));
+  /** TLS files and the ACL user, when the group is secured ({@link secureWith}). */
+  sec: Secure | undefined;
+
+  /** Secures every node created after this call: TLS only, and the ACL user. */
+  async secureWith(o: SecureOptions): Promise<Secure> {
+    this.sec = await secure(this.dir, o);
+    return this.sec;
+  }
+
+  /** `redis-cli` to one of this group's processes (over TLS, as the ACL user, when secured). */
+  cli(port: number, ...args: string[]): Promise<string> {
+    return cli(port, ...(this.sec?.cliArgs ?? []), ...args);
+  }
+
+  /** The port and auth arguments of a node: plain, or TLS-only with the ACL user. */
+  protected portArgs(port: number): string[] {
+    const s = this.sec;
+    if (!s) return ['--port', String(port)];
+    return ['--port', '0', '--tls-port', String(port), ...s.tlsArgs, '--user', 'default', 'off', '--user', s.user, 'on', `>${s.pass}`, '~*', '&*', '+@all', '--masteruser', s.user, '--masterauth', s.pass];
+  }
 
   /** Stops every process by pid (idempotent; safe after a failed start). */
   async stop(): Promise<void> {
@@ -72,7 +132,7 @@ export class RedisGroup {
     const port = await closedPort();
     const d = join(this.dir, `${name}-${port}`);
     mkdirSync(d, { recursive: true });
-    return this.add(new RedisProcess(port, ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'no', ...extra]));
+    return this.add(new RedisProcess(port, [...this.portArgs(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'no', ...extra], this.sec?.cliArgs));
   }
 
   /** Adopts a process, so {@link stop} stops it. */
@@ -82,19 +142,29 @@ export class RedisGroup {
   }
 }
 
-/** Redis Cluster: 3 masters, 3 replicas, cluster-node-timeout 1000 ms. */
+/** Options of a test topology: TLS and an ACL user ({@link SecureOptions}); Cluster: replicas per master (default 1). */
+export interface TopologyOptions {
+  secure?: SecureOptions;
+  replicas?: 0 | 1;
+}
+
+/** Redis Cluster: 3 masters, 3 replicas (or none), cluster-node-timeout 1000 ms. */
 export class RedisClusterTopology extends RedisGroup {
   nodes: RedisProcess[] = [];
+  replicas: 0 | 1 = 1;
 
-  static async start(): Promise<RedisClusterTopology> {
+  static async start(o: TopologyOptions = {}): Promise<RedisClusterTopology> {
     const t = new RedisClusterTopology();
+    t.replicas = o.replicas ?? 1;
     try {
-      for (let i = 0; i < 6; i++) {
-        const n = await t.node(`cluster${i}`, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0']);
+      if (o.secure) await t.secureWith(o.secure);
+      const tls = t.sec ? ['--tls-cluster', 'yes'] : [];
+      for (let i = 0; i < 3 * (1 + t.replicas); i++) {
+        const n = await t.node(`cluster${i}`, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0', ...tls]);
         t.nodes.push(n);
       }
       await Promise.all(t.nodes.map((n) => n.start()));
-      await exec('redis-cli', ['--cluster', 'create', ...t.nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30000 });
+      await exec('redis-cli', [...(t.sec?.cliArgs ?? []), '--cluster', 'create', ...t.nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(t.replicas), '--cluster-yes'], { timeout: 30000 });
       await t.waitHealthy();
       return t;
     } catch (err) {
@@ -111,7 +181,7 @@ export class RedisClusterTopology extends RedisGroup {
   /** The `cluster nodes` lines of the running nodes' view, as {port, role, masterId, id}. */
   async roles(): Promise<{ port: number; id: string; master: boolean; fail: boolean; masterId: string }[]> {
     const from = this.nodes.find((n) => n.running)!;
-    return (await cli(from.port, 'CLUSTER', 'NODES'))
+    return (await this.cli(from.port, 'CLUSTER', 'NODES'))
       .trim()
       .split('\n')
       .filter(Boolean)
@@ -121,24 +191,24 @@ export class RedisClusterTopology extends RedisGroup {
       });
   }
 
-  /** Every running node says cluster_state:ok, and 3 live masters each have a live replica. */
+  /** Every running node says cluster_state:ok, and 3 live masters each have a live replica (if any). */
   async waitHealthy(timeoutMs = 30000): Promise<void> {
     await waitUntil(
       async () => {
-        for (const n of this.nodes.filter((x) => x.running)) if (!(await cli(n.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
+        for (const n of this.nodes.filter((x) => x.running)) if (!(await this.cli(n.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
         const r = await this.roles();
         const masters = r.filter((x) => x.master && !x.fail);
-        return masters.length === 3 && masters.every((m) => r.some((x) => !x.master && !x.fail && x.masterId === m.id));
+        return masters.length === 3 && (this.replicas === 0 || masters.every((m) => r.some((x) => !x.master && !x.fail && x.masterId === m.id)));
       },
       timeoutMs,
-      'a healthy cluster (3 masters, each with a replica)',
+      `a healthy cluster (3 masters${this.replicas ? ', each with a replica' : ''})`,
     );
   }
 
   /** The port of the master serving `key`'s slot. */
   async masterOf(key: string): Promise<number> {
-    const slot = Number((await cli(this.nodes.find((n) => n.running)!.port, 'CLUSTER', 'KEYSLOT', key)).trim());
-    const lines = (await cli(this.nodes.find((n) => n.running)!.port, 'CLUSTER', 'NODES')).trim().split('\n');
+    const slot = Number((await this.cli(this.nodes.find((n) => n.running)!.port, 'CLUSTER', 'KEYSLOT', key)).trim());
+    const lines = (await this.cli(this.nodes.find((n) => n.running)!.port, 'CLUSTER', 'NODES')).trim().split('\n');
     for (const l of lines) {
       const parts = l.split(' ');
       if (!parts[2]!.includes('master') || /fail/.test(parts[2]!)) continue;
@@ -155,26 +225,36 @@ export class RedisClusterTopology extends RedisGroup {
   }
 }
 
-/** A master, one replica and three sentinels (quorum 2, down-after 1000 ms). */
+/**
+ * A master, one replica and three sentinels (quorum 2, down-after 1000 ms). Secured: the data
+ * nodes and the sentinels listen on TLS only; the sentinels reach the data nodes over TLS as the
+ * ACL user (`sentinel auth-user`/`auth-pass`) and each other over TLS; with `sentinelUser` they
+ * have an ACL user of their own (`sentinel-user`/`sentinel-pass` among themselves).
+ */
 export class RedisSentinelTopology extends RedisGroup {
   readonly name = 'hgmaster';
   data: RedisProcess[] = [];
   sentinels: RedisProcess[] = [];
 
-  static async start(): Promise<RedisSentinelTopology> {
+  static async start(o: Pick<TopologyOptions, 'secure'> = {}): Promise<RedisSentinelTopology> {
     const t = new RedisSentinelTopology();
     try {
+      if (o.secure) await t.secureWith(o.secure);
       const master = await t.node('master', []);
       await master.start();
       const replica = await t.node('replica', ['--replicaof', '127.0.0.1', String(master.port)]);
       await replica.start();
       t.data = [master, replica];
-      await waitUntil(async () => (await cli(master.port, 'INFO', 'replication')).includes('state=online'), 10000, 'the replica to sync');
+      await waitUntil(async () => (await t.cli(master.port, 'INFO', 'replication')).includes('state=online'), 10000, 'the replica to sync');
       for (let i = 0; i < 3; i++) {
         const port = await closedPort();
         const file = join(t.dir, `sentinel-${port}.conf`);
-        writeFileSync(file, [`port ${port}`, 'bind 127.0.0.1', `dir ${t.dir}`, `sentinel monitor ${t.name} 127.0.0.1 ${master.port} 2`, `sentinel down-after-milliseconds ${t.name} 1000`, `sentinel failover-timeout ${t.name} 2000`, `sentinel parallel-syncs ${t.name} 1`, ''].join('\n'));
-        const s = t.add(new RedisProcess(port, [file, '--sentinel']));
+        const sec = t.sec;
+        const ports = sec ? ['port 0', `tls-port ${port}`, `tls-cert-file ${sec.cert}`, `tls-key-file ${sec.key}`, `tls-ca-cert-file ${sec.ca}`, 'tls-auth-clients no', 'tls-replication yes'] : [`port ${port}`];
+        const auth = sec ? [`sentinel auth-user ${t.name} ${sec.user}`, `sentinel auth-pass ${t.name} ${sec.pass}`] : [];
+        if (sec?.sentinelUser) auth.push('user default off', `user ${sec.sentinelUser} on >${sec.sentinelPass} ~* &* +@all`, `sentinel sentinel-user ${sec.sentinelUser}`, `sentinel sentinel-pass ${sec.sentinelPass}`);
+        writeFileSync(file, [...ports, 'bind 127.0.0.1', `dir ${t.dir}`, `sentinel monitor ${t.name} 127.0.0.1 ${master.port} 2`, ...auth, `sentinel down-after-milliseconds ${t.name} 1000`, `sentinel failover-timeout ${t.name} 2000`, `sentinel parallel-syncs ${t.name} 1`, ''].join('\n'));
+        const s = t.add(new RedisProcess(port, [file, '--sentinel'], t.sentinelCliArgs));
         t.sentinels.push(s);
         await s.start();
       }
@@ -186,8 +266,15 @@ export class RedisSentinelTopology extends RedisGroup {
     }
   }
 
+  /** redis-cli arguments for a sentinel: TLS when secured, and the sentinels' own ACL user if they have one. */
+  get sentinelCliArgs(): string[] {
+    const s = this.sec;
+    if (!s) return [];
+    return ['--tls', '--cacert', s.ca, ...(s.sentinelUser ? ['--user', s.sentinelUser, '--pass', s.sentinelPass ?? '', '--no-auth-warning'] : [])];
+  }
+
   private async sentinelsKnown(): Promise<number> {
-    const m = /num-other-sentinels\n(\d+)/.exec(await cli(this.sentinels[0]!.port, 'SENTINEL', 'MASTER', this.name));
+    const m = /num-other-sentinels\n(\d+)/.exec(await cli(this.sentinels[0]!.port, ...this.sentinelCliArgs, 'SENTINEL', 'MASTER', this.name));
     return m ? Number(m[1]) : 0;
   }
 
@@ -198,7 +285,7 @@ export class RedisSentinelTopology extends RedisGroup {
 
   /** The port the sentinels currently name as master. */
   async masterPort(): Promise<number> {
-    const out = (await cli(this.sentinels.find((s) => s.running)!.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.name)).trim().split('\n');
+    const out = (await cli(this.sentinels.find((s) => s.running)!.port, ...this.sentinelCliArgs, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.name)).trim().split('\n');
     return Number(out[1]);
   }
 

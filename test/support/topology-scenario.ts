@@ -215,11 +215,13 @@ export function report(topology: string, durability: string, load: LoadResult, r
   return `[topology] ${topology}, durability ${durability}: items ${load.sent}, acknowledged ${load.accepted.size}, never acknowledged ${load.gaveUp}, refused attempts ${refused}, delivered ${load.accepted.size - l.length}, lost ${l.length}, duplicates ${rx.seen.length - new Set(rx.seen).size}, failover run ${ms} ms`;
 }
 
-/** An instance's warnings and errors (log level 40 and up), for a failure message. */
+const LEVELS: Record<string, number> = { warn: 40, error: 50, fatal: 60 };
+
+/** An instance's warnings and errors (log level 40 and up, numeric or named), for a failure message. */
 export function problems(i: Instance): string {
   return i.started
     .logLines()
-    .filter((l) => Number(l.level) >= 40)
+    .filter((l) => (typeof l.level === 'number' ? l.level : LEVELS[String(l.level)] ?? 0) >= 40)
     .slice(-8)
     .map((l) => `${String(l.msg)} ${String(l.err ?? '')}`)
     .join(' | ');
