@@ -289,6 +289,18 @@ export class RedisSentinelTopology extends RedisGroup {
     return Number(out[1]);
   }
 
+  /**
+   * The master as every running sentinel sees it, or undefined while they disagree. A master
+   * without persistence must not come back before all of them have moved on: one that still
+   * names it could make the promoted replica resync from it, empty (Redis' own warning).
+   */
+  async agreedMasterPort(): Promise<number | undefined> {
+    const ports = await Promise.all(
+      this.sentinels.filter((s) => s.running).map(async (s) => Number((await cli(s.port, ...this.sentinelCliArgs, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.name)).trim().split('\n')[1])),
+    );
+    return ports.every((p) => p === ports[0]) ? ports[0] : undefined;
+  }
+
   byPort(port: number): RedisProcess {
     return this.data.find((n) => n.port === port)!;
   }

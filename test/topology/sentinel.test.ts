@@ -82,8 +82,9 @@ describe('Redis Sentinel (master, replica, three sentinels)', { timeout: 110_000
         if (sent !== 60 || failover) return;
         failover = (async () => {
           await old.kill();
-          await waitUntil(async () => (await topo!.masterPort().catch(() => oldPort)) !== oldPort, 30000, 'the sentinels to promote the replica');
-          // The old master comes back empty; the sentinels turn it into the new master's replica.
+          await waitUntil(async () => ((await topo!.agreedMasterPort().catch(() => oldPort)) ?? oldPort) !== oldPort, 60000, 'every sentinel to name the promoted replica');
+          // The old master comes back empty (no persistence); the sentinels turn it into the new
+          // master's replica. Only once all of them have moved on: see agreedMasterPort.
           await old.start();
         })();
       });
