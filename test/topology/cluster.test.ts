@@ -26,7 +26,7 @@ async function instance(name: string, prefix: string, concurrency: number, durab
   return i;
 }
 
-describe('Redis Cluster (3 masters, 3 replicas)', { timeout: 110_000 + 50_000 * (DURABILITIES.length - 1) }, () => {
+describe('Redis Cluster (3 masters, 3 replicas)', { timeout: 240_000 + 50_000 * (DURABILITIES.length - 1) }, () => {
   before(async () => {
     topo = await RedisClusterTopology.start();
     rx = await startReceiver();
@@ -94,7 +94,7 @@ describe('Redis Cluster (3 masters, 3 replicas)', { timeout: 110_000 + 50_000 * 
       await failover;
       // Still serving, without a restart of either instance.
       await waitUntil(async () => (await publish(a, -1))?.status === 202 && (await ingress(b, -2))?.status === 202, 20000, 'both instances to accept again');
-      await waitUntil(() => lost(load.accepted, rx).length === 0, 40000, 'every accepted message delivered').catch(() => {});
+      await waitUntil(() => lost(load.accepted, rx).length === 0, 90000, 'every accepted message delivered').catch(() => {});
       const line = report('cluster', durability, load, rx, Date.now() - t0);
       console.log(line);
       assert.equal(load.gaveUp, 0, `every item acknowledged in the end: ${line}`);
