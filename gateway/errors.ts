@@ -26,6 +26,7 @@ const CATALOGUE = {
   SIGNATURE_MISSING: { status: 401, message: (header: string) => `missing or malformed ${header} header`, doc: 'Signature header(s) missing or unparseable.' },
   SIGNATURE_INVALID: { status: 401, message: detail, doc: 'No signature matches any secret.' },
   TIMESTAMP_OUT_OF_RANGE: { status: 401, message: detail, doc: 'Signed timestamp outside ±`toleranceSec`.' },
+  IDEMPOTENCY_IN_PROGRESS: { status: 409, message: (id: string) => `a publish with this Idempotency-Key (message ${id}) is still being stored; retry`, doc: 'A publish reused the `Idempotency-Key` of one still being written (`Retry-After`). A claim left unconfirmed for 10 s (its publish died between writes, e.g. in a failover) is taken over by the next retry, with the same message id.' },
   DUPLICATE_IN_FLIGHT: { status: 409, message: (id: string) => `message ${id} is already being processed`, doc: 'The same message id is being processed right now.' },
   AUTH_INVALID: { status: 401, message: detail, doc: 'jwt-auth / key-auth refused the credentials (`WWW-Authenticate` set).' },
   RATE_LIMITED: { status: 429, message: (points: number, durationSec: number) => `rate limit of ${points} per ${durationSec}s exceeded`, doc: 'Over the limit (`Retry-After`, `RateLimit-*`).' },

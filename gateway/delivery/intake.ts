@@ -21,6 +21,11 @@ import { ingressTarget, newMessageId, type DeliveryRepository, type EndpointReco
 /** How long an Idempotency-Key answers with the first message. */
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 /**
+ * An unconfirmed claim younger than this is a publish still being written (409, retry); older, it
+ * is one that died between its writes, and a retry accepts the event again under the same id.
+ */
+const IDEMPOTENCY_IN_FLIGHT_MS = 10_000;
+/**
  * Recent messages kept in memory, by their bodies' size: enough for the backlog a burst of
  * publishes builds up ahead of the workers, so they rarely read a message back from the store.
  */
@@ -60,6 +65,18 @@ export interface PublishOptions {
   onlyEndpoint?: string;
   /** The published body's size, checked against the tenant's `quotas.maxPayloadBytes`. */
   bodyBytes?: number;
+}
+
+/**
+ * What an Idempotency-Key holds: the first answer, when it was claimed, and whether its message and
+ * jobs were all written (`done`, set after them). Claims of older versions have neither field and
+ * count as done.
+ */
+interface IdempotencyClaim {
+  id: string;
+  endpoints: number;
+  at?: number;
+  done?: boolean;
 }
 
 /** The answer to a publish: the message id, how many endpoints it goes to, and whether it is an idempotent replay. */
@@ -124,7 +141,7 @@ export class DeliveryIntake {
   }
 
   /** Stores a message and queues one job per target (ordered per key for the targets in `ordered`). */
-  private accept(what: string, msg: StoredMessage, ordered: ReadonlySet<string> = NONE): Promise<void> {
+  private accept(what: string, msg: StoredMessage, ordered: ReadonlySet<string> = NONE, confirm?: () => Promise<void>): Promise<void> {
     return this.durableWrite(what, async () => {
       // One after the other, though both go on the store's connection: a worker must never read a
       // delivery whose message is not written yet (a script's first run, EVALSHA refused and sent
@@ -132,6 +149,8 @@ export class DeliveryIntake {
       await this.opts.repo.saveMessage(msg, this.retention);
       this.remember(msg);
       if (msg.targets.length) await this.opts.queue.add(jobsOf(msg, msg.targets, ordered));
+      // Before the WAIT, so a replica that confirms the message also has its confirmed claim.
+      if (confirm) await confirm();
       if (this.opts.replicated) await this.opts.replicated();
     });
   }
@@ -162,16 +181,26 @@ export class DeliveryIntake {
     const body = JSON.stringify({ type: event.type, timestamp: new Date(createdAt).toISOString(), data: event.data });
     await this.checkPayload(body, event.type, endpoints, tenantId);
     if (tenant) await this.durableWrite('tenant rate quota', () => this.opts.tenants.admitPublish(tenant));
-    const id = newMessageId();
-    const answer = { id, endpoints: endpoints.length };
+    let id = newMessageId();
     if (opts.idempotencyKey) {
-      const prior = await this.durableWrite('idempotency claim', () => this.opts.repo.claimIdempotency(opts.idempotencyKey!, JSON.stringify(answer), IDEMPOTENCY_TTL_MS));
+      const claim: IdempotencyClaim = { id, endpoints: endpoints.length, at: createdAt, done: false };
+      const prior = await this.durableWrite('idempotency claim', () => this.opts.repo.claimIdempotency(opts.idempotencyKey!, JSON.stringify(claim), IDEMPOTENCY_TTL_MS));
       if (prior) {
-        // A replay after HG_STORE_NOT_REPLICATED is acknowledged only once a replica has the original.
-        if (this.opts.replicated) await this.durableWrite('replication', this.opts.replicated);
-        return { ...(JSON.parse(prior) as { id: string; endpoints: number }), replayed: true, ...deprecation(admitted) };
+        const first = JSON.parse(prior) as IdempotencyClaim;
+        if (first.done !== false || createdAt - first.at! >= this.retention) {
+          // A replay after HG_STORE_NOT_REPLICATED is acknowledged only once a replica has the original.
+          if (this.opts.replicated) await this.durableWrite('replication', this.opts.replicated);
+          return { id: first.id, endpoints: first.endpoints, replayed: true, ...deprecation(admitted) };
+        }
+        if (createdAt - first.at! < IDEMPOTENCY_IN_FLIGHT_MS) throw Errors.IDEMPOTENCY_IN_PROGRESS(first.id).with({ 'retry-after': '1' });
+        // Claimed long ago and never confirmed: the primary died between the claim and the
+        // message's writes, or the release after a failed write could not reach it. "Replayed"
+        // would acknowledge a message nobody may have stored: accept it again under the claim's id.
+        this.opts.logger.warn({ code: 'HG_IDEMPOTENCY_UNCONFIRMED', messageId: first.id }, 'an Idempotency-Key claimed but never confirmed: accepting the event again under its id');
+        id = first.id;
       }
     }
+    const answer = { id, endpoints: endpoints.length };
     const msg: StoredMessage = {
       id,
       kind: 'event',
@@ -185,7 +214,9 @@ export class DeliveryIntake {
     };
     if (event.orderingKey !== undefined) msg.orderingKey = event.orderingKey;
     try {
-      await this.accept('publish', msg, new Set(endpoints.filter((e) => orderedFor(msg, e)).map((e) => e.id)));
+      const key = opts.idempotencyKey;
+      const confirm = key ? () => this.opts.repo.confirmIdempotency(key, JSON.stringify({ ...answer, at: createdAt, done: true } satisfies IdempotencyClaim), IDEMPOTENCY_TTL_MS) : undefined;
+      await this.accept('publish', msg, new Set(endpoints.filter((e) => orderedFor(msg, e)).map((e) => e.id)), confirm);
     } catch (err) {
       // Not replicated yet, the message is stored: keep the claim, so a retry answers with its id.
       if (opts.idempotencyKey && !(err instanceof GatewayError && err.code === 'HG_STORE_NOT_REPLICATED')) await this.opts.repo.releaseIdempotency(opts.idempotencyKey).catch(() => {});

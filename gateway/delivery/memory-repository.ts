@@ -142,6 +142,9 @@ export class MemoryRepository implements DeliveryRepository {
   async releaseIdempotency(key: string): Promise<void> {
     this.idem.delete(key);
   }
+  async confirmIdempotency(key: string, value: string, ttlMs: number): Promise<void> {
+    if (this.idem.has(key)) this.idem.set(key, { value, expiresAt: this.now() + ttlMs });
+  }
   async markFailing(endpointId: string, at: number): Promise<number> {
     const cur = this.failing.get(endpointId);
     if (cur !== undefined) return cur;

@@ -299,6 +299,9 @@ export class RedisRepository implements DeliveryRepository {
   async releaseIdempotency(key: string): Promise<void> {
     await this.redis.del(`${this.k}idem:${key}`);
   }
+  async confirmIdempotency(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.redis.set(`${this.k}idem:${key}`, value, 'PX', Math.round(ttlMs), 'XX');
+  }
   async markFailing(endpointId: string, at: number): Promise<number> {
     const k = `${this.k}failing:${endpointId}`;
     await this.redis.set(k, String(at), 'NX');

@@ -184,6 +184,8 @@ export interface DeliveryRepository {
   /** Claims an idempotency key with a value; returns the existing value if already claimed. */
   claimIdempotency(key: string, value: string, ttlMs: number): Promise<string | null>;
   releaseIdempotency(key: string): Promise<void>;
+  /** Replaces a claimed key's value (only while it is claimed), restarting its TTL. */
+  confirmIdempotency(key: string, value: string, ttlMs: number): Promise<void>;
   /** First failure time of an endpoint's current failing streak (set once; cleared on success). */
   markFailing(endpointId: string, at: number): Promise<number>;
   clearFailing(endpointId: string): Promise<void>;

@@ -47,7 +47,7 @@ function recordingQueue() {
   return q satisfies DeliveryQueue;
 }
 
-async function intake() {
+async function intake(now: () => number = Date.now) {
   const snapshot = await compileConfig({
     upstreams: { orders: { targets: [{ url: 'http://127.0.0.1:9' }] } },
     egress: {
@@ -61,7 +61,6 @@ async function intake() {
   disposals.push(() => snapshot.dispose());
   const repo = new MemoryRepository();
   const queue = recordingQueue();
-  const now = Date.now;
   const endpoints = new EndpointDirectory({ repo, logger: silent, now, snapshot: () => snapshot, events: new OperationalEvents({ logger: silent, now, snapshot: () => snapshot }) });
   await endpoints.sync();
   const eventTypes = new EventTypeDirectory({ store: new MemoryEventTypeStore(), logger: silent, now, snapshot: () => snapshot });
@@ -104,6 +103,44 @@ describe('DeliveryIntake', () => {
     queue.failing = false;
     const retried = await i.publish({ type: 'invoice.paid', data: {} }, { idempotencyKey: 'r:k2' });
     assert.equal(retried.replayed, false, 'the key was free again');
+  });
+
+  test('an Idempotency-Key claimed but never confirmed (its writes failed and so did the release): 409 while young, then accepted again under its id', async () => {
+    let skew = 0;
+    const { repo, queue, intake: i } = await intake(() => Date.now() + skew);
+    queue.failing = true;
+    repo.releaseIdempotency = async () => {
+      throw new Error('Connection is closed.');
+    };
+    await assert.rejects(i.publish({ type: 'invoice.paid', data: { n: 1 } }, { idempotencyKey: 'r:k3' }), { code: 'HG_QUEUE_UNAVAILABLE' });
+    queue.failing = false;
+    const claimed = JSON.parse((await repo.claimIdempotency('r:k3', 'unused', 1000))!) as { id: string; done: boolean };
+    assert.equal(claimed.done, false);
+    await assert.rejects(i.publish({ type: 'invoice.paid', data: { n: 1 } }, { idempotencyKey: 'r:k3' }), (err: unknown) => {
+      assert.ok(err instanceof GatewayError);
+      assert.deepEqual([err.status, err.code, err.headers?.['retry-after']], [409, 'HG_IDEMPOTENCY_IN_PROGRESS', '1']);
+      return true;
+    });
+    assert.equal(queue.added.length, 0);
+    skew = 11_000;
+    const retried = await i.publish({ type: 'invoice.paid', data: { n: 1 } }, { idempotencyKey: 'r:k3' });
+    assert.deepEqual(retried, { id: claimed.id, endpoints: 2, replayed: false });
+    assert.deepEqual(queue.added.map((j) => [j.msgId, j.target]), [[claimed.id, 'inv'], [claimed.id, 'all']]);
+    assert.deepEqual(JSON.parse((await repo.getMessage(claimed.id))!.body).data, { n: 1 });
+    const again = await i.publish({ type: 'invoice.paid', data: { n: 1 } }, { idempotencyKey: 'r:k3' });
+    assert.deepEqual(again, { id: claimed.id, endpoints: 2, replayed: true }, 'confirmed now: a plain replay');
+    assert.equal(queue.added.length, 2);
+  });
+
+  test('a confirmed claim, an unconfirmed one older than the retention, and one of an older version are replays', async () => {
+    const { repo, queue, intake: i } = await intake();
+    await i.publish({ type: 'invoice.paid', data: {} }, { idempotencyKey: 'r:k6' });
+    assert.equal((JSON.parse((await repo.claimIdempotency('r:k6', 'unused', 1000))!) as { done: boolean }).done, true);
+    await repo.claimIdempotency('r:k4', JSON.stringify({ id: 'msg_expired', endpoints: 2, at: Date.now() - 30 * 86_400_000, done: false }), 86_400_000);
+    await repo.claimIdempotency('r:k5', JSON.stringify({ id: 'msg_legacy', endpoints: 1 }), 86_400_000);
+    assert.deepEqual(await i.publish({ type: 'invoice.paid', data: {} }, { idempotencyKey: 'r:k4' }), { id: 'msg_expired', endpoints: 2, replayed: true });
+    assert.deepEqual(await i.publish({ type: 'invoice.paid', data: {} }, { idempotencyKey: 'r:k5' }), { id: 'msg_legacy', endpoints: 1, replayed: true });
+    assert.equal(queue.added.length, 2, 'only the first publish was queued');
   });
 
   test('async ingress: the exact body, to its upstream; an unknown upstream is refused', async () => {

@@ -174,6 +174,8 @@ export function lost(accepted: Iterable<string>, rx: Receiver): string[] {
  */
 export interface LoadResult {
   accepted: Set<string>;
+  /** The accepted ids that were publishes (the rest are ingress), to say which kind a loss was. */
+  published: Set<string>;
   /** Refused attempts by answer (`503 HG_...`, `no answer`). */
   refused: Map<string, number>;
   /** Items never acknowledged. */
@@ -182,7 +184,7 @@ export interface LoadResult {
 }
 
 export async function runLoad(pub: Instance, ing: Instance, total: number, parallel: number, onProgress: (sent: number) => void | Promise<void>, itemDeadlineMs = 20000): Promise<LoadResult> {
-  const res: LoadResult = { accepted: new Set(), refused: new Map(), gaveUp: 0, sent: 0 };
+  const res: LoadResult = { accepted: new Set(), published: new Set(), refused: new Map(), gaveUp: 0, sent: 0 };
   const run = Math.random().toString(36).slice(2, 8);
   let next = 0;
   const worker = async () => {
@@ -193,6 +195,7 @@ export async function runLoad(pub: Instance, ing: Instance, total: number, paral
         const r = n % 2 ? await ingress(ing, n) : await publish(pub, n, `load-${run}-${n}`);
         if (r?.status === 202 && r.id) {
           res.accepted.add(r.id);
+          if (n % 2 === 0) res.published.add(r.id);
           break;
         }
         const why = r ? `${r.status} ${r.code ?? ''}`.trim() : 'no answer';
@@ -215,7 +218,7 @@ export async function runLoad(pub: Instance, ing: Instance, total: number, paral
 export function report(topology: string, durability: string, load: LoadResult, rx: Receiver, ms: number): string {
   const l = lost(load.accepted, rx);
   const refused = [...load.refused].map(([k, v]) => `${v}×${k}`).join(', ') || 'none';
-  return `[topology] ${topology}, durability ${durability}: items ${load.sent}, acknowledged ${load.accepted.size}, never acknowledged ${load.gaveUp}, refused attempts ${refused}, delivered ${load.accepted.size - l.length}, lost ${l.length}, duplicates ${rx.seen.length - new Set(rx.seen).size}, failover run ${ms} ms`;
+  return `[topology] ${topology}, durability ${durability}: items ${load.sent}, acknowledged ${load.accepted.size}, never acknowledged ${load.gaveUp}, refused attempts ${refused}, delivered ${load.accepted.size - l.length}, lost ${l.length}${l.length ? ` (${l.filter((id) => load.published.has(id)).length} publish: ${l.join(' ')})` : ''}, duplicates ${rx.seen.length - new Set(rx.seen).size}, failover run ${ms} ms`;
 }
 
 const LEVELS: Record<string, number> = { warn: 40, error: 50, fatal: 60 };
