@@ -304,4 +304,19 @@ export class RedisSentinelTopology extends RedisGroup {
   byPort(port: number): RedisProcess {
     return this.data.find((n) => n.port === port)!;
   }
+
+  /** Each data node's replication role and link, and the first running sentinel's view: for a failure message. */
+  async describe(): Promise<string> {
+    const field = (info: string, k: string) => new RegExp(`^${k}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '?';
+    const nodes = await Promise.all(
+      this.data.map(async (n) => {
+        if (!n.running) return `${n.port} down`;
+        const info = await this.cli(n.port, 'INFO', 'replication');
+        return `${n.port} ${field(info, 'role')} (replicas ${field(info, 'connected_slaves')}, link ${field(info, 'master_link_status')}, offset ${field(info, 'master_repl_offset')})`;
+      }),
+    );
+    const s = this.sentinels.find((x) => x.running);
+    const view = s ? (await cli(s.port, ...this.sentinelCliArgs, 'SENTINEL', 'REPLICAS', this.name)).replace(/\s+/g, ' ').slice(0, 600) : 'no sentinel';
+    return `nodes: ${nodes.join('; ')}; master by sentinels ${await this.agreedMasterPort().catch(() => undefined)}; replicas seen: ${view}`;
+  }
 }

@@ -183,12 +183,14 @@ export interface LoadResult {
   sent: number;
 }
 
-export async function runLoad(pub: Instance, ing: Instance, total: number, parallel: number, onProgress: (sent: number) => void | Promise<void>, itemDeadlineMs = 20000): Promise<LoadResult> {
+export async function runLoad(pub: Instance, ing: Instance, total: number, parallel: number, onProgress: (sent: number) => void | Promise<void>, itemDeadlineMs = 20000, loadDeadlineMs = 120_000): Promise<LoadResult> {
+  // Past the load's deadline no new item starts: a store that never accepts again ends in a report, not a test timeout.
+  const stopAt = Date.now() + loadDeadlineMs;
   const res: LoadResult = { accepted: new Set(), published: new Set(), refused: new Map(), gaveUp: 0, sent: 0 };
   const run = Math.random().toString(36).slice(2, 8);
   let next = 0;
   const worker = async () => {
-    while (next < total) {
+    while (next < total && Date.now() < stopAt) {
       const n = next++;
       const end = Date.now() + itemDeadlineMs;
       for (;;) {

@@ -85,16 +85,23 @@ describe('Redis Sentinel (master, replica, three sentinels)', { timeout: 240_000
       const old = topo!.byPort(oldPort);
       let failover: Promise<void> | undefined;
       const t0 = Date.now();
+      const marks: string[] = [];
+      const mark = (what: string) => marks.push(`${Date.now() - t0} ms ${what}`);
       const load = await runLoad(a, b, 300, 4, (sent) => {
         if (sent !== 60 || failover) return;
         failover = (async () => {
           await old.kill();
+          mark('master killed');
           await waitUntil(async () => ((await topo!.agreedMasterPort().catch(() => oldPort)) ?? oldPort) !== oldPort, 60000, 'every sentinel to name the promoted replica');
+          mark('every sentinel names the promoted replica');
           // The old master comes back empty (no persistence); the sentinels turn it into the new
           // master's replica. Only once all of them have moved on: see agreedMasterPort.
           await old.start();
+          mark('old master restarted');
+          await waitUntil(async () => (await topo!.describe()).includes(`${oldPort} slave`), 60000, 'the old master to rejoin as a replica').then(() => mark('old master is a replica'), () => mark('old master NOT a replica after 60 s'));
         })();
       });
+      mark(`load done (${load.sent} items)`);
       await failover;
       let last = '';
       await waitUntil(async () => {
@@ -103,11 +110,12 @@ describe('Redis Sentinel (master, replica, three sentinels)', { timeout: 240_000
         last = `publish ${p?.status}, ingress ${i?.status}`;
         return p?.status === 202 && i?.status === 202;
       }, 30000, 'both instances to accept again').catch(async (err) => {
-        throw new Error(`${(err as Error).message}: ${last}; master ${await topo!.masterPort()}; ${problems(a)} || ${problems(b)}`);
+        throw new Error(`${(err as Error).message}: ${last}; timeline: ${marks.join(', ')}; ${await topo!.describe()}; ${problems(a)} || ${problems(b)}`);
       });
       await waitUntil(() => lost(load.accepted, rx).length === 0, 90000, 'every accepted message delivered').catch(() => {});
-      const line = report('sentinel', durability, load, rx, Date.now() - t0);
+      const line = `${report('sentinel', durability, load, rx, Date.now() - t0)}; timeline: ${marks.join(', ')}${load.gaveUp || lost(load.accepted, rx).length ? `; ${await topo!.describe()}` : ''}`;
       console.log(line);
+      assert.equal(load.sent, 300, `every item sent within the load's deadline: ${line}`);
       assert.equal(load.gaveUp, 0, `every item acknowledged in the end: ${line}`);
       if (durability === 'replicated') assert.deepEqual(lost(load.accepted, rx), [], `${line}; ${problems(b)}`);
     });
