@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Context } from '../context.js';
+import type { RequestLogEntry, RequestLogPage } from './answers.js';
 import { DEFAULT_REDACTED, redactHeaderValues } from '../security/redact-headers.js';
 import { UNMATCHED_ROUTE } from '../unmatched-route.js';
 
@@ -92,7 +93,7 @@ export class RequestLog {
   }
 
   /** The requests that match, newest first, and how many match in all. */
-  list(f: RequestFilter): { requests: Record<string, unknown>[]; total: number } {
+  list(f: RequestFilter): RequestLogPage {
     const statusClass = f.status?.endsWith('xx') ? Number(f.status[0]) : undefined;
     const status = f.status && statusClass === undefined ? Number(f.status) : undefined;
     const matching = this.newestFirst().filter(
@@ -107,7 +108,7 @@ export class RequestLog {
   }
 
   /** The newest request with this id. */
-  get(id: string): Record<string, unknown> | undefined {
+  get(id: string): RequestLogEntry | undefined {
     const e = this.newestFirst().find((x) => x.id === id);
     return e && view(e);
   }
@@ -128,8 +129,8 @@ export class RequestLog {
   }
 }
 
-function view(e: Entry): Record<string, unknown> {
-  const out: Record<string, unknown> = {
+function view(e: Entry): RequestLogEntry {
+  const out: RequestLogEntry = {
     id: e.id,
     at: new Date(e.at).toISOString(),
     method: e.method,

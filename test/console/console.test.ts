@@ -54,7 +54,12 @@ describe('console (operator)', { skip }, () => {
     const row = ui.page.locator(`tr[data-message="${id}"]`);
     await row.waitFor();
     assert.match(await row.innerText(), /failed/);
-    await ui.page.goto(`${ui.env.base}/console/#/messages?status=failed&eventType=invoice.*`);
+    // The filter form starts from the URL's filters and applies by navigating.
+    const filters = ui.page.getByRole('form', { name: 'Filter messages' });
+    assert.equal(await filters.getByLabel('Status').inputValue(), 'failed');
+    await filters.getByLabel('Event type').fill('invoice.*');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await ui.page.waitForURL(/#\/messages\?status=failed&eventType=invoice\.\*$/);
     await ui.page.locator('table.messages caption').getByText(/^0 messages, newest first$/).waitFor();
     await ui.page.goto(`${ui.env.base}/console/#/messages?status=failed&eventType=order.*`);
     await row.getByRole('link', { name: id }).click();
@@ -181,11 +186,16 @@ describe('console (operator)', { skip }, () => {
 
   test('requests: the recent ingress requests, filtered by route, and one request with redacted headers', async () => {
     await ui.env.gw.request({ method: 'GET', path: '/hello', headers: { authorization: 'Bearer do-not-show-me' } });
-    await ui.page.goto(`${ui.env.base}/console/#/requests?route=hello`);
-    const row = ui.page.locator('tbody tr').first();
-    await row.waitFor();
+    await ui.page.goto(`${ui.env.base}/console/#/requests`);
+    const filters = ui.page.getByRole('form', { name: 'Filter requests' });
+    await filters.getByLabel('Route').fill('hello');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await ui.page.waitForURL(/#\/requests\?route=hello$/);
+    // The unfiltered rows stay until the filtered answer replaces them.
+    const rows = ui.page.locator('tbody tr');
+    await waitUntil(async () => (await rows.count()) > 0 && (await rows.filter({ hasText: '/events' }).count()) === 0, WAIT_MS, 'filtered to the hello route');
+    const row = rows.first();
     assert.match(await row.innerText(), /GET\s+\/hello\s+hello\s+200/);
-    assert.equal(await ui.page.locator('tbody tr', { hasText: '/events' }).count(), 0, 'filtered to the hello route');
     await row.getByRole('link').click();
     const headers = ui.page.getByLabel('Request headers');
     await headers.waitFor();
