@@ -89,6 +89,10 @@ describe('console (operator)', { skip }, () => {
     for (const id of ids) await waitDelivery(ui.env, id, 'flaky', 'failed');
     await ui.page.goto(`${ui.env.base}/console/#/messages?endpoint=flaky`);
     const bulk = ui.page.getByRole('form', { name: 'Retry failed deliveries in bulk' });
+    assert.equal(
+      await bulk.locator('p.muted').innerText(),
+      'Queues again the failed deliveries whose last failure is in the chosen time range, for any tenant, any event type and endpoint flaky.',
+    );
     await bulk.getByRole('button', { name: 'Count failed deliveries' }).click();
     const count = bulk.locator('.count');
     await count.waitFor();
@@ -105,6 +109,7 @@ describe('console (operator)', { skip }, () => {
     await waitDelivery(ui.env, id, 'flaky', 'failed');
     await ui.page.goto(`${ui.env.base}/console/#/endpoints/flaky`);
     const recover = ui.page.getByRole('form', { name: 'Recover endpoint flaky' });
+    assert.equal(await recover.locator('p.muted').innerText(), 'Queues again the failed deliveries to flaky whose last failure is in the chosen time range.');
     await recover.getByRole('button', { name: 'Count failed deliveries' }).click();
     await recover.locator('.count').waitFor();
     assert.match(await recover.locator('.count').innerText(), /^1 failed delivery in 1 message$/);
