@@ -14,20 +14,12 @@ interface LogCapture {
 }
 
 /**
- * One finished ingress request. Headers are kept by reference to what Node parsed and redacted
- * when read, so the hot path copies nothing; only an opted-in body is copied.
+ * One finished ingress request: the answer's fields, but the time as epoch ms and the headers
+ * kept by reference to what Node parsed and redacted when read, so the hot path copies nothing;
+ * only an opted-in body is copied.
  */
-interface Entry {
-  id: string;
+interface Entry extends Omit<RequestLogEntry, 'at' | 'headers' | 'body' | 'bodyTruncated'> {
   at: number;
-  method: string;
-  path: string;
-  route: string | null;
-  status: number;
-  durationMs: number;
-  clientIp: string;
-  errorCode: string | null;
-  messageId: string | null;
   headers: IncomingHttpHeaders;
   redacted: ReadonlySet<string>;
   own: readonly string[];
