@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Context } from '../context.js';
+import type { RequestLogEntry, RequestLogPage } from './answers.js';
 import { DEFAULT_REDACTED, redactHeaderValues } from '../security/redact-headers.js';
 import { UNMATCHED_ROUTE } from '../unmatched-route.js';
 
@@ -13,20 +14,12 @@ interface LogCapture {
 }
 
 /**
- * One finished ingress request. Headers are kept by reference to what Node parsed and redacted
- * when read, so the hot path copies nothing; only an opted-in body is copied.
+ * One finished ingress request: the answer's fields, but the time as epoch ms and the headers
+ * kept by reference to what Node parsed and redacted when read, so the hot path copies nothing;
+ * only an opted-in body is copied.
  */
-interface Entry {
-  id: string;
+interface Entry extends Omit<RequestLogEntry, 'at' | 'headers' | 'body' | 'bodyTruncated'> {
   at: number;
-  method: string;
-  path: string;
-  route: string | null;
-  status: number;
-  durationMs: number;
-  clientIp: string;
-  errorCode: string | null;
-  messageId: string | null;
   headers: IncomingHttpHeaders;
   redacted: ReadonlySet<string>;
   own: readonly string[];
@@ -92,7 +85,7 @@ export class RequestLog {
   }
 
   /** The requests that match, newest first, and how many match in all. */
-  list(f: RequestFilter): { requests: Record<string, unknown>[]; total: number } {
+  list(f: RequestFilter): RequestLogPage {
     const statusClass = f.status?.endsWith('xx') ? Number(f.status[0]) : undefined;
     const status = f.status && statusClass === undefined ? Number(f.status) : undefined;
     const matching = this.newestFirst().filter(
@@ -107,7 +100,7 @@ export class RequestLog {
   }
 
   /** The newest request with this id. */
-  get(id: string): Record<string, unknown> | undefined {
+  get(id: string): RequestLogEntry | undefined {
     const e = this.newestFirst().find((x) => x.id === id);
     return e && view(e);
   }
@@ -128,8 +121,8 @@ export class RequestLog {
   }
 }
 
-function view(e: Entry): Record<string, unknown> {
-  const out: Record<string, unknown> = {
+function view(e: Entry): RequestLogEntry {
+  const out: RequestLogEntry = {
     id: e.id,
     at: new Date(e.at).toISOString(),
     method: e.method,

@@ -3,6 +3,8 @@
  * latency histogram (percentiles come from it, so buckets of several instances merge by adding),
  * plus delivery results, lag and queue depth sampled once per bucket. Kept for an hour.
  */
+import type { RouteStats, StatsBucket } from './answers.js';
+
 export const BUCKET_SEC = 10;
 export const KEEP_BUCKETS = 360;
 /** Upper bounds (ms) of the latency histogram's slots; one more slot holds what is slower. */
@@ -77,8 +79,8 @@ export function percentile(hist: readonly number[], p: number): number | null {
 }
 
 /** A bucket as `GET /admin/stats` answers it. */
-export function bucketView(start: number, b: BucketCounts): Record<string, unknown> {
-  const routes: Record<string, unknown> = {};
+export function bucketView(start: number, b: BucketCounts): StatsBucket {
+  const routes: Record<string, RouteStats> = {};
   for (const [name, rc] of [...b.routes].sort(([x], [y]) => x.localeCompare(y))) {
     routes[name] = { requests: rc.requests, errors: rc.errors, p50Ms: percentile(rc.hist, 0.5), p99Ms: percentile(rc.hist, 0.99) };
   }

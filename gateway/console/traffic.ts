@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { BUCKET_SEC, bucketView, emptyBucket, emptyRoute, LATENCY_MS, LocalStats, mergeInto, windowStarts, type BucketCounts } from './stats.js';
+import type { StatsAnswer } from './answers.js';
 
 /** How often counts go to Redis (and delivery results and the queue are sampled). */
 export const FLUSH_EVERY_MS = 5000;
@@ -116,7 +117,7 @@ export class TrafficStats {
   }
 
   /** The buckets of the last `minutes`, oldest first. */
-  async read(minutes: number): Promise<{ bucketSec: number; shared: boolean; buckets: Record<string, unknown>[] }> {
+  async read(minutes: number): Promise<StatsAnswer> {
     const starts = windowStarts(this.now(), minutes);
     const merged = new Map<number, BucketCounts>(starts.map((s) => [s, emptyBucket()]));
     const redis = this.redis;

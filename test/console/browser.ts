@@ -24,6 +24,13 @@ export function skipReason(): string | undefined {
   return msg;
 }
 
+/** skipReason(), said once in the test output (naming `what` is skipped) so a skipped run does not look like a pass. */
+export function skipBrowserTests(what: string): string | undefined {
+  const reason = skipReason();
+  if (reason) console.log(`# skipping ${what}: ${reason}`);
+  return reason;
+}
+
 /** chromium.launch gives each browser a fresh temporary profile (user-data-dir) and removes it on close. */
 export function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 60000 });
@@ -56,6 +63,19 @@ export async function watchedPage(browser: Browser): Promise<{ page: Page; watch
     content: "document.addEventListener('securitypolicyviolation', (e) => console.error('Content Security Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
   });
   return { page, watch };
+}
+
+/** A fresh chromium with one watched page whose waits default to WAIT_MS. Close `browser` when done. */
+export async function openWatchedBrowser(): Promise<{ browser: Browser; page: Page; watch: Watch }> {
+  const browser = await launch();
+  try {
+    const { page, watch } = await watchedPage(browser);
+    page.setDefaultTimeout(WAIT_MS);
+    return { browser, page, watch };
+  } catch (e) {
+    await browser.close();
+    throw e;
+  }
 }
 
 export function assertClean(watch: Watch): void {

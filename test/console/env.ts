@@ -3,10 +3,12 @@
  * receiver whose answer per path can be switched (fail, then succeed), for the browser tests.
  */
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
 import { createDeliveryService } from '../../gateway/delivery/service.js';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../support/gateway.js';
 import { startReceiver, type Receiver } from '../delivery/admin-env.js';
-import { WAIT_MS } from './browser.js';
+import { WAIT_MS, openWatchedBrowser, type Watch } from './browser.js';
 
 export const READ_TOKEN = 'test-read-token-4567';
 export { ADMIN_TOKEN };
@@ -95,4 +97,30 @@ export async function waitDelivery(env: ConsoleEnv, id: string, endpoint: string
     await new Promise((res) => setTimeout(res, 50));
   }
   assert.fail(`delivery of ${id} to ${endpoint} is ${last}, not ${status}, after ${WAIT_MS} ms`);
+}
+
+/** The gateway and a watched chromium page of one browser test suite; set once its before hook has run. */
+export interface ConsoleInBrowser {
+  env: ConsoleEnv;
+  page: Page;
+  watch: Watch;
+}
+
+/**
+ * Registers the suite's before and after hooks (call it inside `describe`): before starts the
+ * gateway, runs `prepare` on it (endpoints, messages), then opens the browser; after closes both.
+ */
+export function consoleInBrowser(prepare?: (env: ConsoleEnv) => Promise<unknown>): ConsoleInBrowser {
+  const ui = {} as ConsoleInBrowser;
+  let browser: Browser | undefined;
+  before(async () => {
+    ui.env = await startConsoleEnv();
+    await prepare?.(ui.env);
+    ({ browser, page: ui.page, watch: ui.watch } = await openWatchedBrowser());
+  });
+  after(async () => {
+    await browser?.close();
+    await ui.env?.stop();
+  });
+  return ui;
 }

@@ -12,10 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startCli, type Started } from '../support/cli.js';
 import { httpRequest } from '../support/http.js';
-import { ROOT, WAIT_MS, assertClean, launch, screenshot, signIn, skipReason, watchedPage, type Watch } from './browser.js';
+import { ROOT, WAIT_MS, assertClean, openWatchedBrowser, screenshot, signIn, skipBrowserTests, type Watch } from './browser.js';
 
-const skip = skipReason();
-if (skip) console.log(`# skipping the example-config browser test: ${skip}`);
+const skip = skipBrowserTests('the example-config browser test');
 
 const TOKEN = 'change-me'; // the example's ${HOOKGATE_ADMIN_TOKEN:-change-me}
 
@@ -78,9 +77,7 @@ describe('console on the example config', { skip }, () => {
       const ok = r.json().buckets.reduce((n: number, b: { deliveries: { succeeded: number } }) => n + b.deliveries.succeeded, 0);
       return ok >= messages.length ? true : undefined;
     });
-    browser = await launch();
-    ({ page, watch } = await watchedPage(browser));
-    page.setDefaultTimeout(WAIT_MS);
+    ({ browser, page, watch } = await openWatchedBrowser());
   });
   after(async () => {
     await browser?.close();

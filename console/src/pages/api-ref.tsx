@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { useLoad } from '../hooks.js';
+import { Table } from '../table.js';
 import { ErrorBox, Json, Loading } from '../ui.js';
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options'];
@@ -33,29 +34,17 @@ function Op({ method, path, op }: { method: string; path: string; op: Operation 
         </p>
       ) : null}
       {op.parameters?.length ? (
-        <table>
-          <caption>Parameters</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">In</th>
-              <th scope="col">Required</th>
-              <th scope="col">Description</th>
-            </tr>
-          </thead>
-          <tbody>
-            {op.parameters.map((p) => (
-              <tr key={`${p.in}:${p.name}`}>
-                <td>
-                  <code>{p.name}</code>
-                </td>
-                <td>{p.in}</td>
-                <td>{p.required ? 'yes' : 'no'}</td>
-                <td>{p.description ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          caption="Parameters"
+          rows={op.parameters}
+          rowKey={(p) => `${p.in}:${p.name}`}
+          columns={[
+            { head: 'Name', cell: (p) => <code>{p.name}</code> },
+            { head: 'In', cell: (p) => p.in },
+            { head: 'Required', cell: (p) => (p.required ? 'yes' : 'no') },
+            { head: 'Description', cell: (p) => p.description ?? '' },
+          ]}
+        />
       ) : null}
       {body ? (
         <>

@@ -57,8 +57,9 @@ export function BulkRetry({ filter, disabled, endpointFixed }: { filter: { tenan
     >
       <h2>{title}</h2>
       <p class="muted">
-        Queues again the deliveries that are failed and failed in the range
-        {recover ? '' : `, matching ${[filter.tenant && `tenant ${filter.tenant}`, filter.eventType && `event type ${filter.eventType}`].filter(Boolean).join(', ') || 'any tenant and event type'}`}.
+        {recover
+          ? `Queues again the failed deliveries to ${endpointFixed} whose last failure is in the chosen time range.`
+          : `Queues again the failed deliveries whose last failure is in the chosen time range, for ${filter.tenant ? `tenant ${filter.tenant}` : 'any tenant'}, ${filter.eventType ? `event type ${filter.eventType}` : 'any event type'} and ${endpoint ? `endpoint ${endpoint}` : 'any endpoint'}.`}
       </p>
       <div class="row">
         <label>

@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { useAction, useLoad } from '../hooks.js';
 import { canWrite, type Principal } from '../session.js';
+import { Table } from '../table.js';
 import { ErrorBox, Json, Loading, NotAvailable, ReadOnlyNote, Section, Status, isMissingRoute, time } from '../ui.js';
 
 interface Reloads {
@@ -45,31 +46,18 @@ export function ConfigPage({ principal }: { principal: Principal }) {
       <Section title="Last reloads" id="reloads">
         {isMissingRoute(reloads.error) ? <NotAvailable what="The reload history (GET /admin/reloads)" /> : <ErrorBox error={reloads.error} />}
         {reloads.data ? (
-          <table>
-            <caption>The last reload attempts ({reloads.data.reloads.length}), newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Trigger</th>
-                <th scope="col">Result</th>
-                <th scope="col">Generation</th>
-                <th scope="col">Error</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...reloads.data.reloads].sort((a, b) => b.at.localeCompare(a.at)).map((r, i) => (
-                <tr key={i}>
-                  <td>{time(r.at)}</td>
-                  <td>{r.trigger}</td>
-                  <td>
-                    <Status value={r.ok ? 'ok' : 'failed'} />
-                  </td>
-                  <td>{r.generation ?? '—'}</td>
-                  <td>{r.error ? `${r.error.code}: ${r.error.message}` : ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Table
+            caption={`The last reload attempts (${reloads.data.reloads.length}), newest first`}
+            rows={[...reloads.data.reloads].sort((a, b) => b.at.localeCompare(a.at))}
+            rowKey={(_, i) => i}
+            columns={[
+              { head: 'Time', cell: (r) => time(r.at) },
+              { head: 'Trigger', cell: (r) => r.trigger },
+              { head: 'Result', cell: (r) => <Status value={r.ok ? 'ok' : 'failed'} /> },
+              { head: 'Generation', cell: (r) => r.generation ?? '—' },
+              { head: 'Error', cell: (r) => (r.error ? `${r.error.code}: ${r.error.message}` : '') },
+            ]}
+          />
         ) : null}
       </Section>
       <Section title="Running config (secrets redacted)" id="config">

@@ -3,6 +3,7 @@ import { api, enc } from '../api.js';
 import { useLoad } from '../hooks.js';
 import { href, type Location } from '../router.js';
 import { canWrite, type Principal } from '../session.js';
+import { Table } from '../table.js';
 import { ErrorBox, Loading, ReadOnlyNote, Status } from '../ui.js';
 
 export interface Endpoint {
@@ -47,44 +48,30 @@ export function EndpointsPage({ principal, tenant }: { loc: Location; principal:
       <Loading when={list.loading && !list.data} />
       <ErrorBox error={list.error} />
       {list.data ? (
-        <table class="endpoints">
-          <caption>
-            {list.data.endpoints.length} {list.data.endpoints.length === 1 ? 'endpoint' : 'endpoints'}
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Endpoint</th>
-              {tenant ? null : <th scope="col">Tenant</th>}
-              <th scope="col">URL</th>
-              <th scope="col">Events</th>
-              <th scope="col">State</th>
-              <th scope="col">Health</th>
-              <th scope="col">Source</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.endpoints.map((e) => (
-              <tr key={e.id} data-endpoint={e.id}>
-                <td>
-                  <a href={href('endpoints', e.id)}>{e.id}</a>
-                </td>
-                {tenant ? null : <td>{e.tenant}</td>}
-                <td>
-                  <code>{e.url}</code>
-                </td>
-                <td>{e.events ? e.events.join(', ') : 'all'}</td>
-                <td>
-                  <Status value={e.state} />
-                </td>
-                <td>
+        <Table
+          class="endpoints"
+          caption={`${list.data.endpoints.length} ${list.data.endpoints.length === 1 ? 'endpoint' : 'endpoints'}`}
+          rows={list.data.endpoints}
+          rowKey={(e) => e.id}
+          rowData={(e) => ({ 'data-endpoint': e.id })}
+          columns={[
+            { head: 'Endpoint', cell: (e) => <a href={href('endpoints', e.id)}>{e.id}</a> },
+            !tenant && { head: 'Tenant', cell: (e) => e.tenant },
+            { head: 'URL', cell: (e) => <code>{e.url}</code> },
+            { head: 'Events', cell: (e) => (e.events ? e.events.join(', ') : 'all') },
+            { head: 'State', cell: (e) => <Status value={e.state} /> },
+            {
+              head: 'Health',
+              cell: (e) => (
+                <>
                   <Status value={e.health?.state ?? '—'} />
                   {e.health?.reason ? <span class="muted"> {e.health.reason}</span> : null}
-                </td>
-                <td>{e.source}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                </>
+              ),
+            },
+            { head: 'Source', cell: (e) => e.source },
+          ]}
+        />
       ) : null}
     </>
   );

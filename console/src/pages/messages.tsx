@@ -1,9 +1,11 @@
 /** Messages: filter by status, tenant, endpoint, event type and time; bulk retry of a filter. */
 import { useState } from 'preact/hooks';
 import { api, qs } from '../api.js';
+import { FilterForm, TIME_RANGE_FIELDS, type FilterField } from '../filter-form.js';
 import { useLoad } from '../hooks.js';
 import { href, navigate, type Location } from '../router.js';
 import { canWrite, type Principal } from '../session.js';
+import { Table, type Column } from '../table.js';
 import { ErrorBox, Loading, ReadOnlyNote, Status, localToIso, time } from '../ui.js';
 import { BulkRetry } from './bulk.js';
 
@@ -20,6 +22,36 @@ interface Page {
   messages: MessageRow[];
   nextCursor: string | null;
 }
+
+type MessageFilterName = 'status' | 'tenant' | 'endpoint' | 'eventType' | 'since' | 'until';
+
+/** The filter fields; a tenant's own pages (the portal) have no tenant field. */
+function filterFields(tenantFixed: boolean): Array<FilterField<MessageFilterName>> {
+  return [
+    { name: 'status', label: 'Status', options: ['pending', 'delivered', 'failed'] },
+    ...(tenantFixed ? [] : [{ name: 'tenant', label: 'Tenant' } as const]),
+    { name: 'endpoint', label: 'Endpoint' },
+    { name: 'eventType', label: 'Event type', placeholder: 'invoice.*' },
+    ...TIME_RANGE_FIELDS,
+  ];
+}
+
+const COLUMNS: ReadonlyArray<Column<MessageRow>> = [
+  { head: 'Message', cell: (m) => <a href={href('messages', m.id)}>{m.id}</a> },
+  { head: 'Created', cell: (m) => time(m.createdAt) },
+  { head: 'Event type', cell: (m) => m.eventType ?? m.kind },
+  { head: 'Tenant', cell: (m) => m.tenant },
+  { head: 'Status', cell: (m) => <Status value={m.status} /> },
+  {
+    head: 'Deliveries',
+    cell: (m) =>
+      Object.entries(m.deliveries).map(([ep, st]) => (
+        <span key={ep} class="delivery">
+          {ep}: <Status value={st} />{' '}
+        </span>
+      )),
+  },
+];
 
 /** `invoice.*` matches invoice.paid; otherwise exact. */
 function typeMatches(pattern: string, type: string | null): boolean {
@@ -38,7 +70,6 @@ export function MessagesPage({ loc, principal, tenant }: { loc: Location; princi
     since: q.get('since') ?? '',
     until: q.get('until') ?? '',
   };
-  const [form, setForm] = useState(filter);
   const since = localToIso(filter.since);
   const until = localToIso(filter.until);
   const apiFilter = { status: filter.status, tenant: filter.tenant, endpoint: filter.endpoint, eventType: filter.eventType, since, until };
@@ -58,90 +89,21 @@ export function MessagesPage({ loc, principal, tenant }: { loc: Location; princi
   const rows = pages
     .flatMap((p) => p.messages)
     .filter((m) => typeMatches(filter.eventType, m.eventType) && (!since || m.createdAt >= since) && (!until || m.createdAt <= until));
-  const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
   const base = tenant ? ['tenants', tenant, 'messages'] : ['messages'];
   const writable = canWrite(principal);
   return (
     <>
       <h1>Messages{tenant ? ` of tenant ${tenant}` : ''}</h1>
-      <form
-        class="filters card"
-        aria-label="Filter messages"
-        onSubmit={(e) => {
-          e.preventDefault();
-          navigate(href(...base, { ...form, tenant: tenant ? undefined : form.tenant }));
-        }}
-      >
-        <label>
-          Status
-          <select name="status" value={form.status} onChange={set('status')}>
-            <option value="">any</option>
-            <option value="pending">pending</option>
-            <option value="delivered">delivered</option>
-            <option value="failed">failed</option>
-          </select>
-        </label>
-        {tenant ? null : (
-          <label>
-            Tenant <input name="tenant" value={form.tenant} onInput={set('tenant')} />
-          </label>
-        )}
-        <label>
-          Endpoint <input name="endpoint" value={form.endpoint} onInput={set('endpoint')} />
-        </label>
-        <label>
-          Event type <input name="eventType" placeholder="invoice.*" value={form.eventType} onInput={set('eventType')} />
-        </label>
-        <label>
-          Since <input name="since" type="datetime-local" value={form.since} onInput={set('since')} />
-        </label>
-        <label>
-          Until <input name="until" type="datetime-local" value={form.until} onInput={set('until')} />
-        </label>
-        <button type="submit">Apply filters</button>
-        <button type="button" class="secondary" onClick={list.reload}>
-          Refresh
-        </button>
-      </form>
+      <FilterForm
+        label="Filter messages"
+        fields={filterFields(!!tenant)}
+        values={filter}
+        onApply={(form) => navigate(href(...base, { ...form, tenant: tenant ? undefined : form.tenant }))}
+        onRefresh={list.reload}
+      />
       <Loading when={list.loading && pages.length === 0} />
       <ErrorBox error={list.error} />
-      {list.data ? (
-        <table class="messages">
-          <caption>{rows.length} messages, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Message</th>
-              <th scope="col">Created</th>
-              <th scope="col">Event type</th>
-              <th scope="col">Tenant</th>
-              <th scope="col">Status</th>
-              <th scope="col">Deliveries</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((m) => (
-              <tr key={m.id} data-message={m.id}>
-                <td>
-                  <a href={href('messages', m.id)}>{m.id}</a>
-                </td>
-                <td>{time(m.createdAt)}</td>
-                <td>{m.eventType ?? m.kind}</td>
-                <td>{m.tenant}</td>
-                <td>
-                  <Status value={m.status} />
-                </td>
-                <td>
-                  {Object.entries(m.deliveries).map(([ep, st]) => (
-                    <span key={ep} class="delivery">
-                      {ep}: <Status value={st} />{' '}
-                    </span>
-                  ))}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
+      {list.data ? <Table class="messages" caption={`${rows.length} messages, newest first`} columns={COLUMNS} rows={rows} rowKey={(m) => m.id} rowData={(m) => ({ 'data-message': m.id })} /> : null}
       {pages.at(-1)?.nextCursor ? (
         <button type="button" class="secondary" onClick={() => void more()}>
           Load more messages

@@ -1,35 +1,28 @@
 /** Overview: charts of GET /admin/stats (last hour), the compiled routes, firing alerts. */
+import type { RouteStats, StatsAnswer } from '../../../gateway/console/answers.js';
 import { api } from '../api.js';
 import { LineChart, type Series } from '../chart.js';
 import { useInterval, useLoad } from '../hooks.js';
 import { href } from '../router.js';
+import { Table } from '../table.js';
 import { ErrorBox, Loading, NotAvailable, Section, Status, isMissingRoute, time } from '../ui.js';
 
-interface RouteStat {
-  requests: number;
-  errors: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-}
-interface Bucket {
-  at: string;
-  routes: Record<string, RouteStat>;
-  deliveries: { succeeded: number; failed: number };
-  lagSeconds: number | null;
-  queue: { waiting: number; delayed: number; failed: number };
-}
-interface Stats {
-  bucketSec: number;
-  buckets: Bucket[];
+/** A route of `GET /admin/routes`. */
+interface RouteRow {
+  name: string;
+  path: string;
+  methods: string[] | null;
+  action: string;
+  upstream: string | null;
 }
 
 /** One series per route; a bucket without the route's requests counts 0 (`empty`) for rates, nothing for latencies. */
-function perRoute(stats: Stats, pick: (r: RouteStat) => number | null, empty: number | null): Series[] {
+function perRoute(stats: StatsAnswer, pick: (r: RouteStats) => number | null, empty: number | null): Series[] {
   const names = [...new Set(stats.buckets.flatMap((b) => Object.keys(b.routes ?? {})))].sort();
   return names.map((name) => ({ name, values: stats.buckets.map((b) => (b.routes?.[name] ? pick(b.routes[name]) : empty)) }));
 }
 
-function Charts({ stats }: { stats: Stats }) {
+function Charts({ stats }: { stats: StatsAnswer }) {
   const times = stats.buckets.map((b) => b.at);
   const sec = stats.bucketSec || 60;
   const success = stats.buckets.map((b) => {
@@ -61,8 +54,8 @@ function Charts({ stats }: { stats: Stats }) {
   );
 }
 
-function RouteTable({ stats }: { stats: Stats | undefined }) {
-  const routes = useLoad(() => api<{ generation: number; routes: any[] }>('GET', '/admin/routes'), []);
+function RouteTable({ stats }: { stats: StatsAnswer | undefined }) {
+  const routes = useLoad(() => api<{ generation: number; routes: RouteRow[] }>('GET', '/admin/routes'), []);
   const totals = (name: string) => {
     let requests = 0;
     let errors = 0;
@@ -76,41 +69,19 @@ function RouteTable({ stats }: { stats: Stats | undefined }) {
     <Section title="Routes" id="routes">
       <ErrorBox error={routes.error} />
       {routes.data ? (
-        <table>
-          <caption>Routes of config generation {routes.data.generation}; counts over the last hour</caption>
-          <thead>
-            <tr>
-              <th scope="col">Route</th>
-              <th scope="col">Path</th>
-              <th scope="col">Methods</th>
-              <th scope="col">Action</th>
-              <th scope="col">Requests</th>
-              <th scope="col">Errors</th>
-            </tr>
-          </thead>
-          <tbody>
-            {routes.data.routes.map((r) => {
-              const t = totals(r.name);
-              return (
-                <tr key={r.name}>
-                  <td>
-                    <a href={href('requests', { route: r.name })}>{r.name}</a>
-                  </td>
-                  <td>
-                    <code>{r.path}</code>
-                  </td>
-                  <td>{r.methods ? r.methods.join(', ') : 'any'}</td>
-                  <td>
-                    {r.action}
-                    {r.upstream ? ` → ${r.upstream}` : ''}
-                  </td>
-                  <td>{stats ? t.requests : '—'}</td>
-                  <td>{stats ? t.errors : '—'}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <Table
+          caption={`Routes of config generation ${routes.data.generation}; counts over the last hour`}
+          rows={routes.data.routes}
+          rowKey={(r) => r.name}
+          columns={[
+            { head: 'Route', cell: (r) => <a href={href('requests', { route: r.name })}>{r.name}</a> },
+            { head: 'Path', cell: (r) => <code>{r.path}</code> },
+            { head: 'Methods', cell: (r) => (r.methods ? r.methods.join(', ') : 'any') },
+            { head: 'Action', cell: (r) => `${r.action}${r.upstream ? ` → ${r.upstream}` : ''}` },
+            { head: 'Requests', cell: (r) => (stats ? totals(r.name).requests : '—') },
+            { head: 'Errors', cell: (r) => (stats ? totals(r.name).errors : '—') },
+          ]}
+        />
       ) : null}
     </Section>
   );
@@ -142,7 +113,7 @@ function Alerts() {
 }
 
 export function OverviewPage() {
-  const stats = useLoad(() => api<Stats>('GET', '/admin/stats?minutes=60'), []);
+  const stats = useLoad(() => api<StatsAnswer>('GET', '/admin/stats?minutes=60'), []);
   useInterval(stats.reload, 10000);
   return (
     <>

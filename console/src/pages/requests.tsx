@@ -1,108 +1,64 @@
 /** Requests: the recent ingress requests (GET /admin/requests, a ring buffer) and one request's detail. */
-import { useState } from 'preact/hooks';
+import type { RequestLogEntry, RequestLogPage } from '../../../gateway/console/answers.js';
 import { api, enc, qs } from '../api.js';
+import { FilterForm, TIME_RANGE_FIELDS, type FilterField } from '../filter-form.js';
 import { useLoad } from '../hooks.js';
 import { href, navigate, type Location } from '../router.js';
+import { Table, type Column } from '../table.js';
 import { ErrorBox, Facts, Json, Loading, Section, Status, localToIso, time } from '../ui.js';
 
-interface RequestEntry {
-  id: string;
-  at: string;
-  method: string;
-  path: string;
-  route: string | null;
-  status: number;
-  durationMs: number;
-  clientIp: string;
-  headers: Record<string, string | string[]>;
-  body?: string;
-  bodyTruncated?: boolean;
-}
+type RequestFilterName = 'route' | 'status' | 'since' | 'until';
+
+const FIELDS: ReadonlyArray<FilterField<RequestFilterName>> = [
+  { name: 'route', label: 'Route' },
+  { name: 'status', label: 'Status', inputMode: 'numeric', placeholder: 'e.g. 500' },
+  ...TIME_RANGE_FIELDS,
+];
+
+const COLUMNS: ReadonlyArray<Column<RequestLogEntry>> = [
+  {
+    head: 'Time',
+    cell: (r) => (
+      <a href={href('requests', r.id)} aria-label={`Request ${r.id}`}>
+        {time(r.at)}
+      </a>
+    ),
+  },
+  { head: 'Method', cell: (r) => r.method },
+  { head: 'Path', cell: (r) => <code>{r.path}</code> },
+  { head: 'Route', cell: (r) => r.route ?? '—' },
+  { head: 'Status', cell: (r) => <Status value={r.status} /> },
+  { head: 'Duration', cell: (r) => `${r.durationMs} ms` },
+  { head: 'Client', cell: (r) => r.clientIp },
+];
 
 export function RequestsPage({ loc }: { loc: Location }) {
   const q = loc.query;
   const filter = { route: q.get('route') ?? '', status: q.get('status') ?? '', since: q.get('since') ?? '', until: q.get('until') ?? '' };
-  const [form, setForm] = useState(filter);
   const list = useLoad(
-    () => api<{ requests: RequestEntry[]; total: number }>('GET', `/admin/requests${qs({ ...filter, since: localToIso(filter.since), until: localToIso(filter.until), limit: 200 })}`),
+    () => api<RequestLogPage>('GET', `/admin/requests${qs({ ...filter, since: localToIso(filter.since), until: localToIso(filter.until), limit: 200 })}`),
     [loc.query.toString()],
   );
-  const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
   return (
     <>
       <h1>Requests</h1>
-      <form
-        class="filters card"
-        aria-label="Filter requests"
-        onSubmit={(e) => {
-          e.preventDefault();
-          navigate(href('requests', form));
-        }}
-      >
-        <label>
-          Route <input name="route" value={form.route} onInput={set('route')} />
-        </label>
-        <label>
-          Status <input name="status" inputMode="numeric" placeholder="e.g. 500" value={form.status} onInput={set('status')} />
-        </label>
-        <label>
-          Since <input name="since" type="datetime-local" value={form.since} onInput={set('since')} />
-        </label>
-        <label>
-          Until <input name="until" type="datetime-local" value={form.until} onInput={set('until')} />
-        </label>
-        <button type="submit">Apply filters</button>
-        <button type="button" class="secondary" onClick={list.reload}>
-          Refresh
-        </button>
-      </form>
+      <FilterForm label="Filter requests" fields={FIELDS} values={filter} onApply={(form) => navigate(href('requests', form))} onRefresh={list.reload} />
       <Loading when={list.loading && !list.data} />
       <ErrorBox error={list.error} what="The request log (GET /admin/requests)" />
       {list.data ? (
-        <table>
-          <caption>
-            {list.data.requests.length} of {list.data.total} recent requests, newest first
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Method</th>
-              <th scope="col">Path</th>
-              <th scope="col">Route</th>
-              <th scope="col">Status</th>
-              <th scope="col">Duration</th>
-              <th scope="col">Client</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.requests.map((r) => (
-              <tr key={r.id}>
-                <td>
-                  <a href={href('requests', r.id)} aria-label={`Request ${r.id}`}>
-                    {time(r.at)}
-                  </a>
-                </td>
-                <td>{r.method}</td>
-                <td>
-                  <code>{r.path}</code>
-                </td>
-                <td>{r.route ?? '—'}</td>
-                <td>
-                  <Status value={r.status} />
-                </td>
-                <td>{r.durationMs} ms</td>
-                <td>{r.clientIp}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          caption={`${list.data.requests.length} of ${list.data.total} recent requests, newest first`}
+          columns={COLUMNS}
+          rows={list.data.requests}
+          rowKey={(r) => r.id}
+        />
       ) : null}
     </>
   );
 }
 
 export function RequestDetailPage({ id }: { id: string }) {
-  const r = useLoad(() => api<RequestEntry>('GET', `/admin/requests/${enc(id)}`), [id]);
+  const r = useLoad(() => api<RequestLogEntry>('GET', `/admin/requests/${enc(id)}`), [id]);
   return (
     <>
       <p>
