@@ -3,6 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { isAbsolute, resolve } from 'node:path';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisNodeConfig, StoreConfig } from '../config/types.js';
+import { reviveOnUnexpectedEnd } from './redis-revive.js';
 import { redisConnectionOptions, type RedisConnectionKind } from './redis-connection.js';
 
 /** A Redis node address. */
@@ -119,7 +120,7 @@ export function connectRedis(t: RedisTarget, kind: RedisConnectionKind, extra: {
   }
   if (t.sentinel) {
     const s = t.sentinel;
-    return new Redis({
+    return reviveOnUnexpectedEnd(new Redis({
       ...behaviour,
       ...pipelining,
       ...nodeOptions(t),
@@ -131,9 +132,9 @@ export function connectRedis(t: RedisTarget, kind: RedisConnectionKind, extra: {
       // Ask the sentinels again at once when the primary goes away, and follow their +switch-master.
       failoverDetector: true,
       sentinelRetryStrategy: (times: number) => Math.min(times * 100, 1000),
-    });
+    }));
   }
-  return new Redis(t.url!, { ...behaviour, ...pipelining, ...nodeOptions(t) });
+  return reviveOnUnexpectedEnd(new Redis(t.url!, { ...behaviour, ...pipelining, ...nodeOptions(t) }));
 }
 
 /**
