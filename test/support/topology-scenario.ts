@@ -107,7 +107,7 @@ export async function startInstance(file: string): Promise<Instance> {
     throw new Error(`hookgate did not start: ${started.stderr()}\n${started.stdout().slice(-4000)}`);
   }
   const port = Number(m[1]);
-  // Listening is not ready: on Cluster the queue's own connection may still be loading slots.
+  // Listening is not ready: on Cluster the queue's and the replica WAIT's connections may still be loading slots.
   await waitUntil(async () => (await httpRequest({ port, method: 'GET', path: '/readyz', timeoutMs: 2000 }).catch(() => undefined))?.status === 200, 30000, 'hookgate /readyz');
   return { started, port, adminPort: Number(m[2]) };
 }
