@@ -43,7 +43,7 @@ const CATALOGUE = {
   QUEUE_UNAVAILABLE: { status: 503, message: () => 'the delivery queue is unavailable; nothing was accepted, retry later', doc: 'The delivery store is unreachable; nothing was accepted.' },
   STORE_NOT_REPLICATED: { status: 503, message: (ms: number) => `no Redis replica confirmed the write within ${ms} ms; retry (with the same Idempotency-Key for publish)`, doc: '`store.durability: replicated` and no replica acknowledged the write in `store.waitTimeoutMs` (`Retry-After`). It is on the primary and may still be delivered; see [Durability and failover](#durability-and-failover).' },
   DELIVERY_UNAVAILABLE: { status: 503, message: () => 'the delivery engine is not running', doc: 'The delivery engine is not running (e.g. stopping).' },
-  NOT_READY: { status: 503, message: detail, doc: "`/readyz`: no config, the store does not answer, or the delivery queue's connection is not up." },
+  NOT_READY: { status: 503, message: detail, doc: "`/readyz`: no config, the store does not answer, or one of hookgate's Redis connections (store, replica wait, delivery queue) is not ready." },
   STOPPING: { status: 503, message: () => 'gateway is stopping', doc: 'A reload was asked for while the gateway is stopping.' },
   INTERNAL: { status: 500, message: () => 'internal error', doc: 'A bug; logged with its stack.' },
   CONFIG_INVALID: { status: 400, message: detail, doc: '`POST /admin/reload` with an invalid config (also the CLI\'s error class).' },

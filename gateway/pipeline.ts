@@ -22,8 +22,6 @@ export interface DeliveryActions {
   enqueueIngress(route: CompiledRoute, ctx: Context, upstream: string): Promise<string>;
   /** Accepts an event for fan-out; resolves to the response to send. */
   publish(route: CompiledRoute, ctx: Context): Promise<PluginResponse>;
-  /** Throws when an accept would fail now (the queue's connection is not up): `/readyz` asks. */
-  checkReady?(): void;
 }
 
 /**
@@ -146,12 +144,13 @@ export class Pipeline implements ForwardHooks {
 
   private async ready(res: ServerResponse): Promise<void> {
     try {
+      // The one readiness check: the redis store made every Redis connection of this process
+      // (queue, replica wait), so its ping covers them all.
       await Promise.race([
         this.store.ping(),
         new Promise((_, reject) => setTimeout(() => reject(new Error('store ping timed out')), 1000).unref()),
       ]);
       if (!this.snapshot) throw new Error('no config loaded');
-      this.delivery?.checkReady?.();
       sendJson(res, 200, { status: 'ready', store: this.store.driver, generation: this.snapshot.id });
     } catch (err) {
       sendJson(res, 503, errorBodyOf(Errors.NOT_READY(`not ready: ${(err as Error).message}`)));

@@ -10,6 +10,7 @@ import { waitUntil } from './support/http.js';
 import { startGateway, type TestGateway } from './support/gateway.js';
 import { deleteKeys, REDIS_URL, testPrefix } from './support/redis.js';
 import { startRedisServer, type PrivateRedis } from './support/redis-server.js';
+import { startGatedProxy, type GatedProxy } from './support/gated-proxy.js';
 
 /** One contract, run against every driver. Keys are unique per test so drivers can be shared. */
 function contract(driver: string, open: () => Promise<Store>, close: (s: Store) => Promise<void>): void {
@@ -310,23 +311,25 @@ routes:
 
   test('/readyz is 503 while the delivery queue\'s own connection is down, though the store answers', async () => {
     let redis: PrivateRedis | undefined;
+    let gate: GatedProxy | undefined;
     let g: TestGateway | undefined;
     try {
       redis = await startRedisServer();
-      g = await startGateway(`store: { driver: redis, url: "${redis.url}", prefix: "hgqready:" }\n${ROUTES}`, { services: createDeliveryService });
-      await waitUntil(async () => (await readyz(g!)).status === 200, 15000, '/readyz 200 once the queue is connected');
-      // The queue's connection as it is while it still connects (on Cluster: loading the slots).
-      const queue = (g.gw.service as unknown as { engine: { queue: { producer: { status: string } } } }).engine.queue;
-      const producer = queue.producer;
-      queue.producer = { status: 'connecting' };
+      // The store's connection (the first) passes; the queue's own, opened after it, are held
+      // short of ready, as they are while they still connect (on Cluster: loading the slots).
+      gate = await startGatedProxy(redis.port, 1);
+      g = await startGateway(`store: { driver: redis, url: "${gate.url}", prefix: "hgqready:" }\n${ROUTES}`, { services: createDeliveryService });
+      await waitUntil(() => gate!.accepted >= 3, 15000, 'the queue to open its worker and bell connections');
       const down = await readyz(g);
-      queue.producer = producer;
       assert.equal(down.status, 503, down.text);
       assert.equal(down.json().error.code, 'HG_NOT_READY');
-      assert.match(down.json().error.message, /delivery queue connection/);
+      assert.match(down.json().error.message, /delivery queue worker/);
       assert.equal((await g.request({ path: '/hello' })).text, 'hello', 'routes keep answering');
+      gate.open();
+      await waitUntil(async () => (await readyz(g!)).status === 200, 15000, '/readyz 200 once the queue is connected');
     } finally {
       await g?.stop();
+      await gate?.close();
       await redis?.stop();
     }
   });

@@ -67,11 +67,6 @@ export interface DeliveryQueue {
   skipHead(target: string, key: string): Promise<SkippedHead | null>;
   /** Per target of `targets`, how long (s) its oldest ordering key has been blocked behind a failed head (0: none). */
   orderingBlocked(targets: readonly string[]): Promise<Record<string, number>>;
-  /**
-   * Throws when the queue cannot take an add now (its own connection is not up yet): `/readyz`
-   * asks, so a load balancer sends no request that would get a 503. Absent: always ready.
-   */
-  checkReady?(): void;
 }
 
 /** Queue depth by state, and per tenant the age of its oldest due delivery (seconds). */

@@ -91,7 +91,7 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
     // before the queue opens connections of its own; readable ones under an old key are re-encrypted.
     await repo.listEndpoints();
     const r = repo;
-    queue = new StreamDeliveryQueue({ producer: store.redis, connect: (kind, pipelined) => store.connect(kind, pipelined), prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger, onSkipped: (job) => deadLetterSkipped(r, job, retentionMs(current.egress)) });
+    queue = new StreamDeliveryQueue({ producer: store.redis, connect: (kind, purpose, pipelined) => store.connect(kind, purpose, pipelined), prefix: store.prefix, concurrency: egress.concurrency, lockDurationMs: egress.lockDurationMs, logger, onSkipped: (job) => deadLetterSkipped(r, job, retentionMs(current.egress)) });
   } else {
     repo = new MemoryRepository();
     const r = repo;
@@ -125,7 +125,6 @@ export const createDeliveryService: ServiceFactory = async ({ snapshot, store, l
   const service: GatewayService & { engine: DeliveryEngine } = {
     engine,
     actions: {
-      checkReady: () => engine.queue.checkReady?.(),
       async enqueueIngress(route: CompiledRoute, ctx: Context, upstream: string): Promise<string> {
         const headers = ctx.forwardableHeaders();
         for (const h of CREDENTIAL_HEADERS) delete headers[h];

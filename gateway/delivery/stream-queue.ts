@@ -15,8 +15,11 @@ import { backOp, doneOp, dropSkipped, DROP_OP, orderedState, orderingBlocked, re
 export interface StreamQueueOptions {
   /** A standalone Redis; ignored when `connect` is given. */
   url?: string;
-  /** Opens a connection to the store's Redis (any topology: url, Cluster, Sentinel). */
-  connect?: (kind: RedisConnectionKind, autoPipelining: boolean) => Redis;
+  /**
+   * Opens a connection to the store's Redis (any topology: url, Cluster, Sentinel); the store
+   * counts it for `/readyz`, under `purpose`.
+   */
+  connect?: (kind: RedisConnectionKind, purpose: string, autoPipelining: boolean) => Redis;
   prefix: string;
   concurrency: number;
   /** A held entry not heard of for this long is taken over by another worker (its process died). */
@@ -94,15 +97,15 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     this.now = opts.now ?? Date.now;
     this.ownProducer = !opts.producer;
     // Fails fast while Redis is down, so the gateway answers 503 instead of a 202 it can't keep.
-    this.producer = scripted(opts.producer ?? this.connection('fail-fast', true));
+    this.producer = scripted(opts.producer ?? this.connection('fail-fast', 'delivery queue producer', true));
     // A publish right after the start waits for the first connection (at most 2 s); later, while
     // Redis is away, adds fail at once.
     this.firstConnect = this.producer.status === 'ready' ? Promise.resolve() : withDeadline(new Promise((r) => this.producer.once('ready', r)), 2000);
     this.adds = new AddBatcher({ conn: this.producer, keys: this.keys, ready: () => this.firstConnect, added: (lanes) => lanes.forEach((t) => this.tenants.add(t)) });
   }
 
-  private connection(kind: RedisConnectionKind, autoPipelining: boolean): Redis {
-    return this.opts.connect ? this.opts.connect(kind, autoPipelining) : connectRedis({ url: this.opts.url }, kind, { autoPipelining });
+  private connection(kind: RedisConnectionKind, purpose: string, autoPipelining: boolean): Redis {
+    return this.opts.connect ? this.opts.connect(kind, purpose, autoPipelining) : connectRedis({ url: this.opts.url }, kind, { autoPipelining });
   }
 
   add(jobs: NewJob[]): Promise<void> {
@@ -113,8 +116,8 @@ export class StreamDeliveryQueue implements DeliveryQueue {
     this.processor = processor;
     // concurrency 0: a queue-only instance (it accepts and queues; other instances deliver).
     if (this.opts.concurrency === 0) return;
-    this.cmd = scripted(this.connection('blocking', true));
-    this.bellConn = this.connection('blocking', false);
+    this.cmd = scripted(this.connection('blocking', 'delivery queue worker', true));
+    this.bellConn = this.connection('blocking', 'delivery queue bell', false);
     this.bellConn.on('error', () => {});
     const lock = this.opts.lockDurationMs;
     this.every(Math.max(200, Math.floor(lock / 3)), () => this.heartbeat());
@@ -326,10 +329,6 @@ export class StreamDeliveryQueue implements DeliveryQueue {
 
   skipHead(target: string, key: string): Promise<SkippedHead | null> {
     return skipOrderedHead(this.producer, this.keys, target, key);
-  }
-
-  checkReady(): void {
-    if (this.producer.status !== 'ready') throw new Error(`delivery queue connection ${this.producer.status}`);
   }
 
   orderingBlocked(targets: readonly string[]): Promise<Record<string, number>> {

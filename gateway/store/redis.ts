@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConnectionKind } from './redis-connection.js';
-import { connectRedis, describeTarget, isCluster, slottedPrefix, type RedisTarget } from './redis-topology.js';
+import { RedisConnections } from './redis-connections.js';
+import { describeTarget, isCluster, slottedPrefix, type RedisTarget } from './redis-topology.js';
 import { ReplicaWait } from './replication.js';
 import type { RedisStoreLike } from './types.js';
 
@@ -20,7 +21,8 @@ export interface RedisStoreOptions {
 /**
  * Redis-backed store (ioredis). Connection loss is logged and retried by ioredis forever;
  * commands fail fast while offline (no offline queue) so callers can choose allow/deny
- * instead of hanging, and `/readyz` reports the outage.
+ * instead of hanging, and `/readyz` reports the outage. Every connection hookgate opens to this
+ * Redis is made by {@link connect}, so {@link ping} (readiness) covers all of them.
  */
 export class RedisStore implements RedisStoreLike {
   readonly driver = 'redis' as const;
@@ -33,6 +35,7 @@ export class RedisStore implements RedisStoreLike {
   readonly cluster: boolean;
   readonly durability: 'primary' | 'replicated';
   private lastState = 'connecting';
+  private readonly connections: RedisConnections;
   private readonly replicaWait: ReplicaWait | undefined;
   private waitConn: Redis | undefined;
 
@@ -41,14 +44,15 @@ export class RedisStore implements RedisStoreLike {
     this.target = opts.target ?? { url: opts.url ?? 'redis://127.0.0.1:6379' };
     this.url = describeTarget(this.target);
     const log = opts.logger;
+    this.connections = new RedisConnections(this.target);
     // Auto-pipelining: commands issued in one turn of the event loop go out in one write, so
     // concurrent requests share syscalls instead of paying one per command.
-    this.redis = this.connect('fail-fast', true);
+    this.redis = this.connect('fail-fast', 'store', true);
     this.cluster = isCluster(this.redis);
     this.durability = opts.durability ?? 'primary';
     if (this.durability === 'replicated') {
       const marker = `${slottedPrefix(this.prefix, this.cluster)}dlv:replicated`;
-      const conn = (this.waitConn = this.connect('fail-fast'));
+      const conn = (this.waitConn = this.connect('fail-fast', 'replica wait'));
       conn.on('error', () => {});
       this.replicaWait = new ReplicaWait(() => conn, marker, opts.waitTimeoutMs ?? 1000);
     }
@@ -72,9 +76,12 @@ export class RedisStore implements RedisStoreLike {
     });
   }
 
-  /** A new connection to the same Redis (topology, auth, TLS), for a component that needs its own. */
-  connect(kind: RedisConnectionKind, autoPipelining = false): Redis {
-    return connectRedis(this.target, kind, { autoPipelining });
+  /**
+   * A new connection to the same Redis (topology, auth, TLS), for a component that needs its own;
+   * `purpose` names it when it keeps `/readyz` at 503.
+   */
+  connect(kind: RedisConnectionKind, purpose: string, autoPipelining = false): Redis {
+    return this.connections.connect(kind, purpose, autoPipelining);
   }
 
   /**
@@ -126,8 +133,9 @@ export class RedisStore implements RedisStoreLike {
     if (e2) throw e2;
     return n;
   }
+  /** Readiness: every connection this store made is ready (on Cluster: slots loaded), and Redis answers. */
   async ping(): Promise<void> {
-    if (this.redis.status !== 'ready') throw new Error(`redis ${this.redis.status}`);
+    this.connections.checkReady();
     await this.redis.ping();
   }
   async close(): Promise<void> {

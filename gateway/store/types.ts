@@ -12,7 +12,10 @@ export interface StoreOperations {
   del(key: string): Promise<void>;
   /** Increments and returns the new value; the TTL is set when the key is created. */
   incr(key: string, ttlMs: number): Promise<number>;
-  /** Resolves when the store answers; rejects otherwise. Used by /readyz. */
+  /**
+   * Resolves when the store answers and (redis) every Redis connection hookgate opened through it
+   * is ready; rejects otherwise. `/readyz` asks only this.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -31,8 +34,8 @@ export interface RedisStoreLike extends StoreOperations {
   readonly redis: Redis;
   /** True on Redis Cluster: keys used together must share a hash tag (see `slottedPrefix`). */
   readonly cluster: boolean;
-  /** A new connection to the same Redis (topology, auth, TLS). */
-  connect(kind: RedisConnectionKind, autoPipelining?: boolean): Redis;
+  /** A new connection to the same Redis (topology, auth, TLS), counted by readiness; `purpose` names it there. */
+  connect(kind: RedisConnectionKind, purpose: string, autoPipelining?: boolean): Redis;
   /** `replicated`: acknowledgements wait for a replica ({@link replicated}); `primary`: they do not. */
   readonly durability: 'primary' | 'replicated';
   /** `store.durability: replicated`: waits until one replica has this process's finished writes (else a no-op). */

@@ -160,7 +160,9 @@ export class RedisClusterTopology extends RedisGroup {
       if (o.secure) await t.secureWith(o.secure);
       const tls = t.sec ? ['--tls-cluster', 'yes'] : [];
       for (let i = 0; i < 3 * (1 + t.replicas); i++) {
-        const n = await t.node(`cluster${i}`, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0', ...tls]);
+        // No diskless-sync delay: with one replica per master nothing is gained by waiting (5 s by
+        // default) for more replicas to share a transfer, and WAIT answers 0 until the sync is done.
+        const n = await t.node(`cluster${i}`, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0', '--repl-diskless-sync-delay', '0', ...tls]);
         t.nodes.push(n);
       }
       await Promise.all(t.nodes.map((n) => n.start()));
@@ -191,17 +193,25 @@ export class RedisClusterTopology extends RedisGroup {
       });
   }
 
-  /** Every running node says cluster_state:ok, and 3 live masters each have a live replica (if any). */
+  /**
+   * Every running node says cluster_state:ok, and 3 live masters each have a live replica (if any)
+   * that finished its sync: a replica still in its first sync is listed as live, but acknowledges
+   * nothing, so `durability: replicated` would answer 503 HG_STORE_NOT_REPLICATED until it is done.
+   */
   async waitHealthy(timeoutMs = 30000): Promise<void> {
     await waitUntil(
       async () => {
         for (const n of this.nodes.filter((x) => x.running)) if (!(await this.cli(n.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
         const r = await this.roles();
         const masters = r.filter((x) => x.master && !x.fail);
-        return masters.length === 3 && (this.replicas === 0 || masters.every((m) => r.some((x) => !x.master && !x.fail && x.masterId === m.id)));
+        if (masters.length !== 3) return false;
+        if (this.replicas === 0) return true;
+        if (!masters.every((m) => r.some((x) => !x.master && !x.fail && x.masterId === m.id))) return false;
+        for (const m of masters) if (!/^slave\d+:.*state=online/m.test(await this.cli(m.port, 'INFO', 'replication'))) return false;
+        return true;
       },
       timeoutMs,
-      `a healthy cluster (3 masters${this.replicas ? ', each with a replica' : ''})`,
+      `a healthy cluster (3 masters${this.replicas ? ', each with a replica in sync' : ''})`,
     );
   }
 

@@ -4,72 +4,24 @@
  * instance loses nothing, and a kill -9 of the master under load loses nothing acknowledged with
  * `durability: replicated`.
  */
-import { after, before, describe, it } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { waitUntil } from '../support/http.js';
 import { RedisSentinelTopology } from '../support/redis-topology.js';
-import { assertOrderedWithRetry, assertSharedIngressState, ingress, lost, problems, publish, report, runLoad, startInstance, startReceiver, writeConfig, type Instance, type Receiver } from '../support/topology-scenario.js';
+import { describeTopology, type TopologySpec, ingress, lost, problems, publish, report, runLoad } from '../support/topology-scenario.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'hookgate-sentinel-test-'));
 let topo: RedisSentinelTopology | undefined;
-let rx: Receiver;
-const instances = new Set<Instance>();
 /** `HG_MEASURE_PRIMARY=1` also measures the failover without WAIT (reported, losses not asserted). */
 const DURABILITIES = ['replicated', ...(process.env.HG_MEASURE_PRIMARY ? ['primary'] : [])];
 
-async function instance(name: string, prefix: string, concurrency: number, durability = 'replicated'): Promise<Instance> {
-  const store = `{ driver: redis, prefix: "${prefix}", sentinel: { name: ${topo!.name}, sentinels: [${topo!.sentinelNodes.map((n) => `"${n}"`).join(', ')}] }, durability: ${durability}, waitTimeoutMs: 2000 }`;
-  const i = await startInstance(writeConfig(tmp, `${name}-${prefix.replace(/\W/g, '')}`, store, rx.rx.url, concurrency));
-  instances.add(i);
-  return i;
-}
+const SENTINEL: TopologySpec<RedisSentinelTopology> = {
+  start: async () => (topo = await RedisSentinelTopology.start()),
+  store: (t) => `sentinel: { name: ${t.name}, sentinels: [${t.sentinelNodes.map((n) => `"${n}"`).join(', ')}] }`,
+  prefix: 'hgs',
+  timeoutMs: 240_000 + 50_000 * (DURABILITIES.length - 1),
+};
 
-describe('Redis Sentinel (master, replica, three sentinels)', { timeout: 240_000 + 50_000 * (DURABILITIES.length - 1) }, () => {
-  before(async () => {
-    topo = await RedisSentinelTopology.start();
-    rx = await startReceiver();
-  });
-  after(async () => {
-    for (const i of instances) await i.started.kill();
-    await rx?.rx.close();
-    await topo?.stop();
-    rmSync(tmp, { recursive: true, force: true });
-  });
-
-  it('shares the rate limit and the replay window; what one instance accepts the other delivers', async () => {
-    const a = await instance('a', 'hgs1:', 0);
-    const b = await instance('b', 'hgs1:', 8);
-    await assertSharedIngressState(a, b);
-    await assertOrderedWithRetry(a, rx);
-    const ids: string[] = [];
-    for (let n = 0; n < 20; n++) {
-      const r = await (n % 2 ? ingress(a, n) : publish(a, n));
-      assert.equal(r?.status, 202);
-      ids.push(r!.id!);
-    }
-    await waitUntil(() => lost(ids, rx).length === 0, 20000, 'b to deliver what a accepted');
-  });
-
-  it('loses nothing when the delivering instance is killed -9 mid-delivery', async () => {
-    rx.delayMs = 40;
-    const a = await instance('a', 'hgs2:', 0);
-    const b = await instance('b', 'hgs2:', 4);
-    const ids: string[] = [];
-    for (let n = 0; n < 80; n++) ids.push((await publish(a, n))!.id!);
-    const base = rx.seen.length;
-    await waitUntil(() => rx.seen.length - base >= 10, 20000, 'some deliveries');
-    await b.started.kill();
-    assert.ok(lost(ids, rx).length > 0, 'killed mid-delivery');
-    const b2 = await instance('b2', 'hgs2:', 4);
-    await waitUntil(() => lost(ids, rx).length === 0, 30000, 'every accepted message delivered after the kill').catch((err) => {
-      throw new Error(`${(err as Error).message}: ${lost(ids, rx).length} lost; ${problems(b2)}`);
-    });
-    rx.delayMs = 0;
-  });
-
+describeTopology('Redis Sentinel (master, replica, three sentinels)', SENTINEL, ({ rx, instance }) => {
   for (const durability of DURABILITIES) {
     it(`keeps serving after the master is killed -9 under load; nothing acknowledged is lost${durability === 'replicated' ? '' : ' (measured)'} (durability: ${durability})`, async () => {
       const a = await instance('a', `hgs3${durability[0]}:`, 0, durability);
