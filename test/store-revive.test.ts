@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Redis } from 'ioredis';
+import { RedisConnections } from '../gateway/store/redis-connections.js';
 import { connectRedis } from '../gateway/store/redis-topology.js';
 import { waitUntil } from './support/http.js';
 import { REDIS_URL } from './support/redis.js';
@@ -53,4 +54,22 @@ test('quit and disconnect() close a connection for good', async () => {
     assert.equal(reopened, false, 'no reconnect after an intentional close');
     assert.equal(r.status, 'end');
   }
+});
+
+test('readiness keeps counting a connection ioredis ended on its own until it is back; one closed on purpose leaves it', async () => {
+  const conns = new RedisConnections({ url: REDIS_URL });
+  const r = conns.connect('fail-fast', 'store');
+  r.on('error', () => {});
+  await waitUntil(() => r.status === 'ready', 5000, 'the first connect');
+  let seenEnded: string[] | undefined;
+  r.once('end', () => (seenEnded = conns.notReady()));
+  const raced = disconnectConnectorOnNextConnect(r);
+  r.disconnect(true);
+  await raced;
+  await waitUntil(() => seenEnded !== undefined, 5000, 'the connection to end');
+  assert.deepEqual(seenEnded, ['store end'], 'not ready while ended, still counted');
+  await waitUntil(() => conns.notReady().length === 0, 5000, 'ready again once revived');
+  assert.equal(conns.size, 1);
+  await r.quit();
+  await waitUntil(() => conns.size === 0, 5000, 'a quit connection no longer counts');
 });

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisConnectionKind } from './redis-connection.js';
+import { endedForGood } from './redis-revive.js';
 import { connectRedis, isCluster, type RedisTarget } from './redis-topology.js';
 
 /**
@@ -19,8 +20,11 @@ export class RedisConnections {
   connect(kind: RedisConnectionKind, purpose: string, autoPipelining = false): Redis {
     const conn = connectRedis(this.target, kind, { autoPipelining });
     this.open.set(conn, purpose);
-    // A connection closed on purpose (disconnect, quit) ends: it no longer counts.
-    conn.once('end', () => this.open.delete(conn));
+    // A connection closed on purpose (disconnect, quit) no longer counts; one that ioredis ended
+    // on its own is connected again (reviveOnUnexpectedEnd) and stays not ready until it is.
+    conn.on('end', () => {
+      if (endedForGood(conn)) this.open.delete(conn);
+    });
     return conn;
   }
 

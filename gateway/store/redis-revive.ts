@@ -2,6 +2,13 @@ import type { Redis } from 'ioredis';
 
 /** How soon a connection that ended without being closed is connected again. */
 const REVIVE_AFTER_MS = 200;
+/** Whether each revived connection was closed on purpose. */
+const closedOnPurpose = new WeakMap<Redis, () => boolean>();
+
+/** True when `redis` ended for good: closed on purpose, or a client this module does not revive. */
+export function endedForGood(redis: Redis): boolean {
+  return closedOnPurpose.get(redis)?.() ?? true;
+}
 
 /**
  * Connects `redis` again whenever it ends without hookgate having closed it.
@@ -16,6 +23,7 @@ const REVIVE_AFTER_MS = 200;
  */
 export function reviveOnUnexpectedEnd(redis: Redis): Redis {
   let closing = false;
+  closedOnPurpose.set(redis, () => closing);
   const quit = redis.quit.bind(redis);
   const disconnect = redis.disconnect.bind(redis);
   redis.quit = ((...args: Parameters<Redis['quit']>) => {
