@@ -113,6 +113,13 @@ export interface DeliveryIntakeOptions {
 export class DeliveryIntake {
   private readonly messageCache = new Map<string, StoredMessage>();
   private messageCacheBytes = 0;
+  /**
+   * The cached ids oldest first, from `cacheHead` on. Evicting through the Map's own order
+   * (`keys().next()`) walks past every entry deleted since the Map last rehashed: thousands per
+   * publish once the cache is full.
+   */
+  private cacheOrder: string[] = [];
+  private cacheHead = 0;
 
   constructor(private readonly opts: DeliveryIntakeOptions) {}
 
@@ -292,11 +299,17 @@ export class DeliveryIntake {
   private remember(m: StoredMessage): void {
     if (this.messageCache.has(m.id)) return;
     this.messageCache.set(m.id, m);
+    this.cacheOrder.push(m.id);
     this.messageCacheBytes += m.body.length;
     while (this.messageCacheBytes > MESSAGE_CACHE_BYTES) {
-      const [id, old] = this.messageCache.entries().next().value!;
+      const id = this.cacheOrder[this.cacheHead++]!;
+      this.messageCacheBytes -= this.messageCache.get(id)!.body.length;
       this.messageCache.delete(id);
-      this.messageCacheBytes -= old.body.length;
+    }
+    // Drop the evicted ids' slots now and then (amortised: at most once per half of the array).
+    if (this.cacheHead > 1024 && this.cacheHead * 2 > this.cacheOrder.length) {
+      this.cacheOrder = this.cacheOrder.slice(this.cacheHead);
+      this.cacheHead = 0;
     }
   }
 }
