@@ -63,10 +63,13 @@ export class EventTypeDirectory {
 
   /** The merged catalogue (config types win over a stored type of the same version), cached for a second. */
   async catalogue(): Promise<Catalogue> {
-    const t = this.opts.now();
-    const snap = this.opts.snapshot();
+    return this.current();
+  }
+
+  /** `catalogue()`, as a plain value while the cached one stands (no promise on the attempt path). */
+  current(): Catalogue | Promise<Catalogue> {
     const c = this.cached;
-    if (c && c.snap === snap && t - c.at < CACHE_MS) return c.catalogue;
+    if (c && c.snap === this.opts.snapshot() && this.opts.now() - c.at < CACHE_MS) return c.catalogue;
     return this.fresh();
   }
 

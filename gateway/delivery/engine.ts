@@ -93,8 +93,8 @@ export class DeliveryEngine {
     this.eventTypes = new EventTypeDirectory({ store: eventTypeStoreFor(opts.store), snapshot: () => this.snap, logger: this.logger, now: this.now });
     this.tenants = new TenantDirectory({ repo: opts.repo, store: opts.store, endpoints: this.endpoints, now: this.now, snapshot: () => this.snap });
     // The tenant layer: gateway.yaml's tenants from the attempt's snapshot, else an API tenant's (cached for a second).
-    const tenantPolicy = async (id: string, snap: Snapshot) => configTenantPolicy(id, snap) ?? (await this.tenants.get(id))?.policy;
-    this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.catalogue(), tenantPolicy });
+    const tenantPolicy = (id: string, snap: Snapshot) => configTenantPolicy(id, snap) ?? this.tenants.policyOf(id);
+    this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.current(), tenantPolicy });
     this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, tenants: this.tenants, eventTypes: this.eventTypes, policies: this.policies, logger: this.logger, now: this.now, snapshot: () => this.snap, replicated: this.replicated });
     this.health = new EndpointHealth({ store: opts.store, endpoints: this.endpoints, events: this.ops, metrics: opts.metrics, now: this.now, rand: this.rand, snapshot: () => this.snap });
     const send = async (ep: EndpointRecord, msg: StoredMessage) => {
@@ -203,7 +203,8 @@ export class DeliveryEngine {
       }
     }
     // One resolution per attempt, on the attempt's snapshot: a reload changes the next attempt's policy.
-    const policy = await this.policies.of(ep, msg.eventType, msg.schedule, snap);
+    const looked = this.policies.ofNow(ep, msg.eventType, msg.schedule, snap);
+    const policy = looked instanceof Promise ? await looked : looked;
     // An open breaker or a receiver's slow-down holds the job without counting an attempt; past
     // the open interval one job across all instances is the probe.
     const gate = ep ? await this.health.gate(ep, policy.attemptTimeoutMs + PROBE_LOCK_ROOM_MS) : undefined;

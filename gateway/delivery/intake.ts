@@ -240,7 +240,10 @@ export class DeliveryIntake {
    */
   private async checkPayload(body: string, type: string, targets: readonly EndpointRecord[], tenant: string): Promise<void> {
     let limit = Infinity;
-    for (const ep of targets.length ? targets : [{ tenant }]) limit = Math.min(limit, (await this.opts.policies.of(ep, type)).maxPayloadBytes ?? Infinity);
+    for (const ep of targets.length ? targets : [{ tenant }]) {
+      const looked = this.opts.policies.ofNow(ep, type);
+      limit = Math.min(limit, (looked instanceof Promise ? await looked : looked).maxPayloadBytes ?? Infinity);
+    }
     if (Buffer.byteLength(body, 'utf8') > limit) throw Errors.TENANT_PAYLOAD_TOO_LARGE(limit);
   }
 
