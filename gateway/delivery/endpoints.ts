@@ -167,6 +167,12 @@ export class EndpointDirectory {
     return ep;
   }
 
+  /** `all()`, as a plain value while the cached list stands (every publish but one a second). */
+  allNow(): EndpointRecord[] | Promise<EndpointRecord[]> {
+    const c = this.cachedList;
+    return c && this.opts.now() - c.at < CACHE_MS ? c.list : this.all();
+  }
+
   /** All endpoints, cached for a second like single lookups (publish reads them on every event). */
   async all(): Promise<EndpointRecord[]> {
     const t = this.opts.now();
