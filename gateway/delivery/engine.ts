@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { EventTypeDirectory } from '../catalogue/event-types.js';
 import { eventTypeStoreFor } from '../catalogue/store.js';
@@ -70,6 +71,7 @@ export class DeliveryEngine {
   private readonly rand: () => number;
   private readonly logger: Logger;
   private stopped = false;
+  private readonly sendHeaders = new WeakMap<EndpointRecord, { from: EndpointRecord['headers']; headers: OutgoingHttpHeaders }>();
   /** Raises operational events (the log, `events`, the durable operational webhook); the alert evaluator raises its own. */
   readonly ops: OperationalEvents;
   /** System messages (operational webhook, alert channels): queued and retried on this engine's queue. */
@@ -243,7 +245,19 @@ export class DeliveryEngine {
 
   /** One signed attempt of an event to an endpoint (deliveries, and auto-recovery's probe). */
   private sendEvent(snap: Snapshot, ep: EndpointRecord, msg: StoredMessage, timeoutMs: number): Promise<AttemptResult> {
-    return sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: { ...ep.headers, 'user-agent': 'hookgate' }, tls: this.endpoints.tlsOf(ep), nowMs: this.now(), timeoutMs });
+    return sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: this.headersOf(ep), tls: this.endpoints.tlsOf(ep), nowMs: this.now(), timeoutMs });
+  }
+
+  /**
+   * An endpoint's own headers and the user agent: one object per endpoint record (records are
+   * replaced, not changed, when the endpoint changes), so the transport checks them once.
+   */
+  private headersOf(ep: EndpointRecord): OutgoingHttpHeaders {
+    const known = this.sendHeaders.get(ep);
+    if (known && known.from === ep.headers) return known.headers;
+    const headers = { ...ep.headers, 'user-agent': 'hookgate' };
+    this.sendHeaders.set(ep, { from: ep.headers, headers });
+    return headers;
   }
 
   /** Counts an attempt against the endpoint's effective `rateLimitPerSec` (shared by all instances through the store). */
