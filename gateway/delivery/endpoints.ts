@@ -153,6 +153,12 @@ export class EndpointDirectory {
     }
   }
 
+  /** `get`, as a plain value while its cached lookup stands (nearly every attempt). */
+  getNow(id: string): EndpointRecord | null | Promise<EndpointRecord | null> {
+    const c = this.cache.get(id);
+    return c && this.opts.now() - c.at < CACHE_MS ? c.ep : this.get(id);
+  }
+
   /** An endpoint for an attempt, cached for a second. */
   async get(id: string): Promise<EndpointRecord | null> {
     const c = this.cache.get(id);

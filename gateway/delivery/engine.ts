@@ -185,7 +185,8 @@ export class DeliveryEngine {
   }
 
   private async attempt(job: QueueJob, snap: Snapshot): Promise<JobOutcome> {
-    const msg = await this.intake.message(job.msgId);
+    // Plain values from the caches where they have them: an attempt awaits only real reads.
+    const msg = this.intake.cachedMessage(job.msgId) ?? (await this.intake.message(job.msgId));
     if (!msg) {
       this.logger.warn({ msgId: job.msgId }, 'message expired or missing; dropping its job');
       return { kind: 'done' };
@@ -194,7 +195,8 @@ export class DeliveryEngine {
     const upstream = msg.kind === 'ingress' ? upstreamOf(job.target) : undefined;
     let ep: EndpointRecord | null = null;
     if (upstream === undefined) {
-      ep = await this.endpoints.get(job.target);
+      const known = this.endpoints.getNow(job.target);
+      ep = known instanceof Promise ? await known : known;
       // Disabled fails the delivery for good: read past the cache's second first, since an enable
       // on another instance (auto-recovery replaying what it missed, the admin API) may be newer.
       if (ep?.disabled) ep = await this.endpoints.find(job.target);
@@ -212,25 +214,22 @@ export class DeliveryEngine {
     const gate = ep ? await this.health.gate(ep, policy.attemptTimeoutMs + PROBE_LOCK_ROOM_MS) : undefined;
     if (gate?.kind === 'hold') return { kind: 'retry', delayMs: gate.delayMs, attempted: false };
     const probe = gate?.kind === 'send' && gate.probe;
-    const notSent = async (delayMs: number): Promise<JobOutcome> => {
-      if (probe) await this.health.probeNotSent(ep!.id);
-      return { kind: 'retry', delayMs, attempted: false };
-    };
-    if (ep && (await this.overRate(ep, policy))) {
+    if (ep && policy.rateLimitPerSec !== null && (await this.overRate(ep, policy))) {
       // Wait for a later second (spread a little), without counting an attempt.
-      return notSent(1000 - (this.now() % 1000) + Math.floor(this.rand() * 200));
+      return this.notSent(ep, probe, 1000 - (this.now() % 1000) + Math.floor(this.rand() * 200));
     }
     const key = job.target;
-    if (!(await this.slots.acquire(key, policy.maxInFlight))) {
+    const slot = this.slots.acquire(key, policy.maxInFlight);
+    if (!(slot instanceof Promise ? await slot : slot)) {
       // The endpoint already has its share of attempts in flight and none finished soon: it is
       // slow or dead. Give the worker back and try later, without counting an attempt: the later
       // the more jobs wait for it (busy-backoff.ts).
-      return notSent(this.busy.putBack(key));
+      return this.notSent(ep, probe, this.busy.putBack(key));
     }
     let r: AttemptResult;
     try {
       // A slot freed during a SIGTERM drain: start no new attempt, leave the job queued.
-      if (this.stopped) return await notSent(0);
+      if (this.stopped) return await this.notSent(ep, probe, 0);
       r = ep ? await this.sendEvent(snap, ep, msg, policy.attemptTimeoutMs) : await sendIngress(snap, upstream!, msg, attemptNo);
     } catch (err) {
       // Whatever the send threw (a value Node refuses to put on the wire, a bug) is an attempt
@@ -241,6 +240,12 @@ export class DeliveryEngine {
       this.busy.completed(key);
     }
     return this.settle(job, msg, ep, r, snap, policy, probe);
+  }
+
+  /** A job given back without an attempt: a probe that was not sent frees the probe for another. */
+  private async notSent(ep: EndpointRecord | null, probe: boolean, delayMs: number): Promise<JobOutcome> {
+    if (probe) await this.health.probeNotSent(ep!.id);
+    return { kind: 'retry', delayMs, attempted: false };
   }
 
   /** One signed attempt of an event to an endpoint (deliveries, and auto-recovery's probe). */

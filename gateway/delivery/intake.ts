@@ -313,6 +313,11 @@ export class DeliveryIntake {
     await this.opts.queue.add(jobsOf({ ...msg, tenant: msg.tenant ?? DEFAULT_TENANT }, targets, ordered, made));
   }
 
+  /** A message this instance has in memory (accepted or read lately), without a promise; else undefined. */
+  cachedMessage(id: string): StoredMessage | undefined {
+    return this.messageCache.get(id);
+  }
+
   /** A message for an attempt: from memory when this instance accepted it or read it lately. */
   async message(id: string): Promise<StoredMessage | null> {
     const c = this.messageCache.get(id);
