@@ -178,6 +178,7 @@ async function run(count) {
     count,
     failed,
     gwUsPerEvent: (c.user + c.system) / count,
+    gwSysUsPerEvent: c.system / count,
     redisUsPerEvent: (r1.cpu - r0.cpu) / count,
     redisCallsPerEvent: (r1.calls - r0.calls - 2) / count,
     ratePerSec: count / ((t1 - t0) / 1000),

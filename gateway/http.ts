@@ -65,7 +65,9 @@ export function hasDuplicateHost(raw: string[]): boolean {
 export function collectBody(req: IncomingMessage, limit: number, done: (err: GatewayError | Error | null, body?: Buffer) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
+  let ended = false;
   const onData = (c: Buffer) => {
+    if (ended) return;
     size += c.length;
     if (size > limit) {
       cleanup();
@@ -74,19 +76,25 @@ export function collectBody(req: IncomingMessage, limit: number, done: (err: Gat
     }
     chunks.push(c);
   };
+  // A body read to its end leaves the listeners on the request, which is done and goes with its
+  // exchange: four removeListener calls per request cost more than the flag they are replaced by.
   const onEnd = () => {
-    cleanup();
+    if (ended) return;
+    ended = true;
     done(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
   };
   const onError = (e: Error) => {
+    if (ended) return;
     cleanup();
     done(e);
   };
   const onAborted = () => {
+    if (ended) return;
     cleanup();
     done(Errors.CLIENT_ABORTED());
   };
   const cleanup = () => {
+    ended = true;
     req.off('data', onData);
     req.off('end', onEnd);
     req.off('error', onError);

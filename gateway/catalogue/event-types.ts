@@ -63,10 +63,13 @@ export class EventTypeDirectory {
 
   /** The merged catalogue (config types win over a stored type of the same version), cached for a second. */
   async catalogue(): Promise<Catalogue> {
-    const t = this.opts.now();
-    const snap = this.opts.snapshot();
+    return this.current();
+  }
+
+  /** `catalogue()`, as a plain value while the cached one stands (no promise on the attempt path). */
+  current(): Catalogue | Promise<Catalogue> {
     const c = this.cached;
-    if (c && c.snap === snap && t - c.at < CACHE_MS) return c.catalogue;
+    if (c && c.snap === this.opts.snapshot() && this.opts.now() - c.at < CACHE_MS) return c.catalogue;
     return this.fresh();
   }
 
@@ -148,11 +151,17 @@ export class EventTypeDirectory {
   /**
    * Admits a published event: its version (the one asked for, else the latest), its data against
    * that version's schema (`egress.validation`), and an unknown type (`egress.strictTypes`).
-   * @throws GatewayError HG_EVENT_SCHEMA_MISMATCH (with the failures as details), HG_EVENT_TYPE_UNKNOWN.
+   * @throws GatewayError HG_EVENT_SCHEMA_MISMATCH (with the failures as details), HG_EVENT_TYPE_UNKNOWN;
+   *   synchronously when the catalogue is cached, else as the promise's rejection.
    */
-  async admit(event: EventToAdmit): Promise<EventAdmission> {
+  admit(event: EventToAdmit): EventAdmission | Promise<EventAdmission> {
+    // A plain value (or a plain throw) while the catalogue is cached: no promise per publish.
+    const c = this.current();
+    return c instanceof Promise ? c.then((catalogue) => this.admitIn(catalogue, event)) : this.admitIn(c, event);
+  }
+
+  private admitIn(catalogue: Catalogue, event: EventToAdmit): EventAdmission {
     const egress = this.opts.snapshot().egress;
-    const catalogue = await this.catalogue();
     const versions = catalogue.versions(event.type);
     if (versions.length === 0) {
       if (event.version !== undefined) throw Errors.EVENT_TYPE_UNKNOWN(`event type ${event.type} is not in the catalogue, so it has no version ${event.version}`);

@@ -102,16 +102,36 @@ function globalLayer(egress: EgressConfig): Layer {
 const BUILT_IN: Layer = Object.freeze({ retry: DEFAULT_SCHEDULE_MS });
 const NAMES: readonly PolicyLayer[] = ['endpoint', 'eventType', 'tenant', 'route', 'global', 'default'];
 
-/** Resolves the layers field by field: the most specific layer that sets a field wins. Pure. */
+/**
+ * Resolutions by their layers (global, endpoint, event type, tenant), each layer an immutable
+ * cached object: every attempt and every publish resolves the same few combinations again.
+ */
+const resolutions = new WeakMap<Layer, WeakMap<Layer, WeakMap<Layer, WeakMap<Layer, EffectivePolicy>>>>();
+function inner<V>(map: WeakMap<Layer, WeakMap<Layer, V>>, key: Layer): WeakMap<Layer, V> {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = new WeakMap()));
+  return v;
+}
+
+/**
+ * Resolves the layers field by field: the most specific layer that sets a field wins. Pure; the
+ * answer is shared (frozen) between calls with the same layers.
+ */
 export function resolvePolicy(layers: PolicyLayers): EffectivePolicy {
-  const order: Layer[] = [
-    layers.endpoint ? endpointLayer(layers.endpoint) : EMPTY,
-    layerOf(layers.eventType),
-    layerOf(layers.tenant),
-    layers.routeSchedule ? { retry: layers.routeSchedule } : EMPTY,
-    globalLayer(layers.egress),
-    BUILT_IN,
-  ];
+  const endpoint = layers.endpoint ? endpointLayer(layers.endpoint) : EMPTY;
+  const eventType = layerOf(layers.eventType);
+  const tenant = layerOf(layers.tenant);
+  const global = globalLayer(layers.egress);
+  // A route's schedule is a stored message's array, a new object per message: not memoised.
+  if (layers.routeSchedule) return resolveOrder([endpoint, eventType, tenant, { retry: layers.routeSchedule }, global, BUILT_IN]);
+  const byTenant = inner(inner(inner(resolutions, global), endpoint), eventType);
+  let p = byTenant.get(tenant);
+  if (!p) byTenant.set(tenant, (p = resolveOrder([endpoint, eventType, tenant, EMPTY, global, BUILT_IN])));
+  return p;
+}
+
+/** The layers most specific first, as `NAMES` names them. */
+function resolveOrder(order: readonly Layer[]): EffectivePolicy {
   const value: Record<string, unknown> = {};
   const from = {} as Record<PolicyField, PolicyLayer>;
   for (const f of POLICY_FIELDS) {
@@ -120,12 +140,13 @@ export function resolvePolicy(layers: PolicyLayers): EffectivePolicy {
     value[f] = i < order.length ? order[i]![f] : null;
     from[f] = NAMES[Math.min(i, NAMES.length - 1)]!;
   }
-  value.from = from;
-  return value as unknown as EffectivePolicy;
+  value.from = Object.freeze(from);
+  return Object.freeze(value) as unknown as EffectivePolicy;
 }
 
 /** The policy of a tenant by id (config tenants, or a tenant directory's); undefined sets nothing. */
-export type TenantPolicyLookup = (tenant: string, snap: Snapshot) => DeliveryPolicyConfig | undefined | Promise<DeliveryPolicyConfig | undefined>;
+export type TenantPolicyLookup = (tenant: string, snap: Snapshot) => TenantLayerLookup;
+type TenantLayerLookup = DeliveryPolicyConfig | undefined | Promise<DeliveryPolicyConfig | undefined>;
 
 const configTenants = new WeakMap<Snapshot, Map<string, DeliveryPolicyConfig | undefined>>();
 /** The default lookup: `tenants[].policy` of the snapshot's gateway.yaml. */
@@ -163,9 +184,26 @@ export class DeliveryPolicies {
    * reload changes the next call's answer.
    */
   async of(ep: PolicySubject | null, eventType?: string, routeSchedule?: readonly number[], snap: Snapshot = this.opts.snapshot()): Promise<EffectivePolicy> {
-    const layers: PolicyLayers = { egress: snap.egress, endpoint: ep, routeSchedule };
-    if (ep) layers.tenant = await this.tenantPolicy(ep.tenant ?? DEFAULT_TENANT, snap);
-    if (eventType !== undefined) layers.eventType = eventTypePolicy(await this.opts.catalogue(), eventType, ep)?.policy;
+    return this.ofNow(ep, eventType, routeSchedule, snap);
+  }
+
+  /**
+   * `of`, as a plain value when the tenant lookup and the catalogue are cached (nearly every
+   * publish and attempt: no promise, no turn of the microtask queue); a promise when one of them
+   * has to be read.
+   */
+  ofNow(ep: PolicySubject | null, eventType?: string, routeSchedule?: readonly number[], snap: Snapshot = this.opts.snapshot()): EffectivePolicy | Promise<EffectivePolicy> {
+    const tenant = ep ? this.tenantPolicy(ep.tenant ?? DEFAULT_TENANT, snap) : undefined;
+    const catalogue = eventType !== undefined ? this.opts.catalogue() : undefined;
+    if (tenant instanceof Promise || catalogue instanceof Promise) return this.gathered(ep, eventType, routeSchedule, snap, tenant, catalogue);
+    return resolvePolicy({ egress: snap.egress, endpoint: ep, routeSchedule, tenant, eventType: catalogue && eventTypePolicy(catalogue, eventType!, ep)?.policy });
+  }
+
+  private async gathered(ep: PolicySubject | null, eventType: string | undefined, routeSchedule: readonly number[] | undefined, snap: Snapshot, tenant: TenantLayerLookup, catalogue: Catalogue | Promise<Catalogue> | undefined): Promise<EffectivePolicy> {
+    // Both awaited together: a failed read of one never leaves the other's failure unhandled.
+    const [t, c] = await Promise.all([tenant, catalogue]);
+    const layers: PolicyLayers = { egress: snap.egress, endpoint: ep, routeSchedule, tenant: t };
+    if (c) layers.eventType = eventTypePolicy(c, eventType!, ep)?.policy;
     return resolvePolicy(layers);
   }
 

@@ -153,6 +153,12 @@ export class EndpointDirectory {
     }
   }
 
+  /** `get`, as a plain value while its cached lookup stands (nearly every attempt). */
+  getNow(id: string): EndpointRecord | null | Promise<EndpointRecord | null> {
+    const c = this.cache.get(id);
+    return c && this.opts.now() - c.at < CACHE_MS ? c.ep : this.get(id);
+  }
+
   /** An endpoint for an attempt, cached for a second. */
   async get(id: string): Promise<EndpointRecord | null> {
     const c = this.cache.get(id);
@@ -165,6 +171,12 @@ export class EndpointDirectory {
     }
     this.cache.set(id, { ep, at: t });
     return ep;
+  }
+
+  /** `all()`, as a plain value while the cached list stands (every publish but one a second). */
+  allNow(): EndpointRecord[] | Promise<EndpointRecord[]> {
+    const c = this.cachedList;
+    return c && this.opts.now() - c.at < CACHE_MS ? c.list : this.all();
   }
 
   /** All endpoints, cached for a second like single lookups (publish reads them on every event). */

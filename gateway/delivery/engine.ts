@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { EventTypeDirectory } from '../catalogue/event-types.js';
 import { eventTypeStoreFor } from '../catalogue/store.js';
@@ -70,6 +71,7 @@ export class DeliveryEngine {
   private readonly rand: () => number;
   private readonly logger: Logger;
   private stopped = false;
+  private readonly sendHeaders = new WeakMap<EndpointRecord, { from: EndpointRecord['headers']; headers: OutgoingHttpHeaders }>();
   /** Raises operational events (the log, `events`, the durable operational webhook); the alert evaluator raises its own. */
   readonly ops: OperationalEvents;
   /** System messages (operational webhook, alert channels): queued and retried on this engine's queue. */
@@ -93,8 +95,8 @@ export class DeliveryEngine {
     this.eventTypes = new EventTypeDirectory({ store: eventTypeStoreFor(opts.store), snapshot: () => this.snap, logger: this.logger, now: this.now });
     this.tenants = new TenantDirectory({ repo: opts.repo, store: opts.store, endpoints: this.endpoints, now: this.now, snapshot: () => this.snap });
     // The tenant layer: gateway.yaml's tenants from the attempt's snapshot, else an API tenant's (cached for a second).
-    const tenantPolicy = async (id: string, snap: Snapshot) => configTenantPolicy(id, snap) ?? (await this.tenants.get(id))?.policy;
-    this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.catalogue(), tenantPolicy });
+    const tenantPolicy = (id: string, snap: Snapshot) => configTenantPolicy(id, snap) ?? this.tenants.policyOf(id);
+    this.policies = new DeliveryPolicies({ snapshot: () => this.snap, catalogue: () => this.eventTypes.current(), tenantPolicy });
     this.intake = new DeliveryIntake({ repo: opts.repo, queue: opts.queue, endpoints: this.endpoints, tenants: this.tenants, eventTypes: this.eventTypes, policies: this.policies, logger: this.logger, now: this.now, snapshot: () => this.snap, replicated: this.replicated });
     this.health = new EndpointHealth({ store: opts.store, endpoints: this.endpoints, events: this.ops, metrics: opts.metrics, now: this.now, rand: this.rand, snapshot: () => this.snap });
     const send = async (ep: EndpointRecord, msg: StoredMessage) => {
@@ -183,7 +185,8 @@ export class DeliveryEngine {
   }
 
   private async attempt(job: QueueJob, snap: Snapshot): Promise<JobOutcome> {
-    const msg = await this.intake.message(job.msgId);
+    // Plain values from the caches where they have them: an attempt awaits only real reads.
+    const msg = this.intake.cachedMessage(job.msgId) ?? (await this.intake.message(job.msgId));
     if (!msg) {
       this.logger.warn({ msgId: job.msgId }, 'message expired or missing; dropping its job');
       return { kind: 'done' };
@@ -192,7 +195,8 @@ export class DeliveryEngine {
     const upstream = msg.kind === 'ingress' ? upstreamOf(job.target) : undefined;
     let ep: EndpointRecord | null = null;
     if (upstream === undefined) {
-      ep = await this.endpoints.get(job.target);
+      const known = this.endpoints.getNow(job.target);
+      ep = known instanceof Promise ? await known : known;
       // Disabled fails the delivery for good: read past the cache's second first, since an enable
       // on another instance (auto-recovery replaying what it missed, the admin API) may be newer.
       if (ep?.disabled) ep = await this.endpoints.find(job.target);
@@ -203,31 +207,29 @@ export class DeliveryEngine {
       }
     }
     // One resolution per attempt, on the attempt's snapshot: a reload changes the next attempt's policy.
-    const policy = await this.policies.of(ep, msg.eventType, msg.schedule, snap);
+    const looked = this.policies.ofNow(ep, msg.eventType, msg.schedule, snap);
+    const policy = looked instanceof Promise ? await looked : looked;
     // An open breaker or a receiver's slow-down holds the job without counting an attempt; past
     // the open interval one job across all instances is the probe.
     const gate = ep ? await this.health.gate(ep, policy.attemptTimeoutMs + PROBE_LOCK_ROOM_MS) : undefined;
     if (gate?.kind === 'hold') return { kind: 'retry', delayMs: gate.delayMs, attempted: false };
     const probe = gate?.kind === 'send' && gate.probe;
-    const notSent = async (delayMs: number): Promise<JobOutcome> => {
-      if (probe) await this.health.probeNotSent(ep!.id);
-      return { kind: 'retry', delayMs, attempted: false };
-    };
-    if (ep && (await this.overRate(ep, policy))) {
+    if (ep && policy.rateLimitPerSec !== null && (await this.overRate(ep, policy))) {
       // Wait for a later second (spread a little), without counting an attempt.
-      return notSent(1000 - (this.now() % 1000) + Math.floor(this.rand() * 200));
+      return this.notSent(ep, probe, 1000 - (this.now() % 1000) + Math.floor(this.rand() * 200));
     }
     const key = job.target;
-    if (!(await this.slots.acquire(key, policy.maxInFlight))) {
+    const slot = this.slots.acquire(key, policy.maxInFlight);
+    if (!(slot instanceof Promise ? await slot : slot)) {
       // The endpoint already has its share of attempts in flight and none finished soon: it is
       // slow or dead. Give the worker back and try later, without counting an attempt: the later
       // the more jobs wait for it (busy-backoff.ts).
-      return notSent(this.busy.putBack(key));
+      return this.notSent(ep, probe, this.busy.putBack(key));
     }
     let r: AttemptResult;
     try {
       // A slot freed during a SIGTERM drain: start no new attempt, leave the job queued.
-      if (this.stopped) return await notSent(0);
+      if (this.stopped) return await this.notSent(ep, probe, 0);
       r = ep ? await this.sendEvent(snap, ep, msg, policy.attemptTimeoutMs) : await sendIngress(snap, upstream!, msg, attemptNo);
     } catch (err) {
       // Whatever the send threw (a value Node refuses to put on the wire, a bug) is an attempt
@@ -240,9 +242,27 @@ export class DeliveryEngine {
     return this.settle(job, msg, ep, r, snap, policy, probe);
   }
 
+  /** A job given back without an attempt: a probe that was not sent frees the probe for another. */
+  private async notSent(ep: EndpointRecord | null, probe: boolean, delayMs: number): Promise<JobOutcome> {
+    if (probe) await this.health.probeNotSent(ep!.id);
+    return { kind: 'retry', delayMs, attempted: false };
+  }
+
   /** One signed attempt of an event to an endpoint (deliveries, and auto-recovery's probe). */
   private sendEvent(snap: Snapshot, ep: EndpointRecord, msg: StoredMessage, timeoutMs: number): Promise<AttemptResult> {
-    return sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: { ...ep.headers, 'user-agent': 'hookgate' }, tls: this.endpoints.tlsOf(ep), nowMs: this.now(), timeoutMs });
+    return sendSigned(snap, { url: ep.url, msgId: msg.id, body: Buffer.from(msg.body, 'utf8'), secrets: this.endpoints.signingSecrets(ep), headers: this.headersOf(ep), tls: this.endpoints.tlsOf(ep), nowMs: this.now(), timeoutMs });
+  }
+
+  /**
+   * An endpoint's own headers and the user agent: one object per endpoint record (records are
+   * replaced, not changed, when the endpoint changes), so the transport checks them once.
+   */
+  private headersOf(ep: EndpointRecord): OutgoingHttpHeaders {
+    const known = this.sendHeaders.get(ep);
+    if (known && known.from === ep.headers) return known.headers;
+    const headers = { ...ep.headers, 'user-agent': 'hookgate' };
+    this.sendHeaders.set(ep, { from: ep.headers, headers });
+    return headers;
   }
 
   /** Counts an attempt against the endpoint's effective `rateLimitPerSec` (shared by all instances through the store). */

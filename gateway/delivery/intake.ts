@@ -15,7 +15,7 @@ import type { DeliveryQueue } from './queue.js';
 import { retentionMs } from './repository.js';
 import { breakerSettings } from './health/settings.js';
 import { scheduleOf, type RetryPolicy } from './retry.js';
-import type { TenantDirectory } from './tenants.js';
+import type { Tenant, TenantDirectory } from './tenants.js';
 import { ingressTarget, newMessageId, type DeliveryRepository, type EndpointRecord, type StoredMessage } from './types.js';
 
 /** How long an Idempotency-Key answers with the first message. */
@@ -113,6 +113,13 @@ export interface DeliveryIntakeOptions {
 export class DeliveryIntake {
   private readonly messageCache = new Map<string, StoredMessage>();
   private messageCacheBytes = 0;
+  /**
+   * The cached ids oldest first, from `cacheHead` on. Evicting through the Map's own order
+   * (`keys().next()`) walks past every entry deleted since the Map last rehashed: thousands per
+   * publish once the cache is full.
+   */
+  private cacheOrder: string[] = [];
+  private cacheHead = 0;
 
   constructor(private readonly opts: DeliveryIntakeOptions) {}
 
@@ -134,9 +141,27 @@ export class DeliveryIntake {
     try {
       return await f();
     } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      this.opts.logger.error({ err: (err as Error).message, code: 'HG_QUEUE_UNAVAILABLE' }, `${what} failed`);
-      throw Errors.QUEUE_UNAVAILABLE().with({ 'retry-after': '5' });
+      throw this.unavailable(what, err);
+    }
+  }
+
+  /** A GatewayError as it is; anything else (the store failing) logged and answered as a 503. */
+  private unavailable(what: string, err: unknown): GatewayError {
+    if (err instanceof GatewayError) return err;
+    this.opts.logger.error({ err: (err as Error).message, code: 'HG_QUEUE_UNAVAILABLE' }, `${what} failed`);
+    return Errors.QUEUE_UNAVAILABLE().with({ 'retry-after': '5' });
+  }
+
+  /**
+   * A lookup publish depends on, as `durableWrite` treats it, but a plain value when the lookup
+   * answered from its cache: the caller awaits only a promise.
+   */
+  private lookup<T>(what: string, f: () => T | Promise<T>): T | Promise<T> {
+    try {
+      const r = f();
+      return r instanceof Promise ? this.durableWrite(what, () => r) : r;
+    } catch (err) {
+      throw this.unavailable(what, err);
     }
   }
 
@@ -160,10 +185,17 @@ export class DeliveryIntake {
    * with Redis), so a 202 is never a promise the gateway cannot keep.
    */
   async publish(event: PublishedEvent, opts: PublishOptions = {}): Promise<PublishAnswer> {
-    const fanOut = await this.durableWrite('endpoint lookup', () => this.opts.endpoints.all());
+    const listed = this.lookup('endpoint lookup', () => this.opts.endpoints.allNow());
+    const fanOut = listed instanceof Promise ? await listed : listed;
     const only = opts.onlyEndpoint !== undefined ? fanOut.find((e) => e.id === opts.onlyEndpoint) : undefined;
     // An admin send to one endpoint is its tenant's message, outside the tenant's publish quotas.
-    const tenant = opts.onlyEndpoint !== undefined ? undefined : await this.durableWrite('tenant lookup', () => this.opts.tenants.must(event.tenant ?? DEFAULT_TENANT, true));
+    let tenant: Tenant | undefined;
+    if (opts.onlyEndpoint === undefined) {
+      const id = event.tenant ?? DEFAULT_TENANT;
+      const found = this.lookup('tenant lookup', () => this.opts.tenants.getNow(id));
+      tenant = (found instanceof Promise ? await found : found) ?? undefined;
+      if (!tenant) throw Errors.TENANT_NOT_FOUND(id);
+    }
     const tenantId = tenant?.id ?? only?.tenant ?? DEFAULT_TENANT;
     // Every refusal comes before the idempotency claim and the queue: a refused publish leaves no trace.
     if (tenant && opts.bodyBytes !== undefined) this.opts.tenants.admitPayload(tenant, opts.bodyBytes);
@@ -174,13 +206,15 @@ export class DeliveryIntake {
       if (stray !== undefined) throw Errors.EVENT_INVALID(`"endpoints": "${stray}" is not an endpoint of tenant "${tenantId}"`);
     }
     // The catalogue's verdict, then the rate quota: an event refused for its content spends none of it.
-    const admitted = await this.durableWrite('event type lookup', () => this.opts.eventTypes.admit(event));
+    const admission = this.lookup('event type lookup', () => this.opts.eventTypes.admit(event));
+    const admitted = admission instanceof Promise ? await admission : admission;
     const narrow = event.endpoints ? new Set(event.endpoints) : undefined;
     const endpoints = opts.onlyEndpoint !== undefined ? (only ? [only] : []) : own.filter((e) => (!e.disabled || this.missesWhileDisabled(e)) && eventMatches(e.events, event.type) && admitted.receives(e) && (!narrow || narrow.has(e.id)));
     const createdAt = this.opts.now();
     const body = JSON.stringify({ type: event.type, timestamp: new Date(createdAt).toISOString(), data: event.data });
     await this.checkPayload(body, event.type, endpoints, tenantId);
-    if (tenant) await this.durableWrite('tenant rate quota', () => this.opts.tenants.admitPublish(tenant));
+    // Without a publish quota there is nothing to count: no store call.
+    if (tenant?.quotas.publishPerSec !== undefined) await this.durableWrite('tenant rate quota', () => this.opts.tenants.admitPublish(tenant!));
     let id = newMessageId();
     if (opts.idempotencyKey) {
       const claim: IdempotencyClaim = { id, endpoints: endpoints.length, at: createdAt, done: false };
@@ -233,7 +267,10 @@ export class DeliveryIntake {
    */
   private async checkPayload(body: string, type: string, targets: readonly EndpointRecord[], tenant: string): Promise<void> {
     let limit = Infinity;
-    for (const ep of targets.length ? targets : [{ tenant }]) limit = Math.min(limit, (await this.opts.policies.of(ep, type)).maxPayloadBytes ?? Infinity);
+    for (const ep of targets.length ? targets : [{ tenant }]) {
+      const looked = this.opts.policies.ofNow(ep, type);
+      limit = Math.min(limit, (looked instanceof Promise ? await looked : looked).maxPayloadBytes ?? Infinity);
+    }
     if (Buffer.byteLength(body, 'utf8') > limit) throw Errors.TENANT_PAYLOAD_TOO_LARGE(limit);
   }
 
@@ -276,6 +313,11 @@ export class DeliveryIntake {
     await this.opts.queue.add(jobsOf({ ...msg, tenant: msg.tenant ?? DEFAULT_TENANT }, targets, ordered, made));
   }
 
+  /** A message this instance has in memory (accepted or read lately), without a promise; else undefined. */
+  cachedMessage(id: string): StoredMessage | undefined {
+    return this.messageCache.get(id);
+  }
+
   /** A message for an attempt: from memory when this instance accepted it or read it lately. */
   async message(id: string): Promise<StoredMessage | null> {
     const c = this.messageCache.get(id);
@@ -292,11 +334,17 @@ export class DeliveryIntake {
   private remember(m: StoredMessage): void {
     if (this.messageCache.has(m.id)) return;
     this.messageCache.set(m.id, m);
+    this.cacheOrder.push(m.id);
     this.messageCacheBytes += m.body.length;
     while (this.messageCacheBytes > MESSAGE_CACHE_BYTES) {
-      const [id, old] = this.messageCache.entries().next().value!;
+      const id = this.cacheOrder[this.cacheHead++]!;
+      this.messageCacheBytes -= this.messageCache.get(id)!.body.length;
       this.messageCache.delete(id);
-      this.messageCacheBytes -= old.body.length;
+    }
+    // Drop the evicted ids' slots now and then (amortised: at most once per half of the array).
+    if (this.cacheHead > 1024 && this.cacheHead * 2 > this.cacheOrder.length) {
+      this.cacheOrder = this.cacheOrder.slice(this.cacheHead);
+      this.cacheHead = 0;
     }
   }
 }

@@ -89,6 +89,23 @@ export class TenantDirectory {
     return tenant;
   }
 
+  /** `get`, as a plain value when it needs no store read (a declared tenant, a cached lookup). */
+  getNow(id: string): Tenant | null | Promise<Tenant | null> {
+    const d = this.declared(id);
+    if (d) return d;
+    const c = this.cache.get(id);
+    return c && this.opts.now() - c.at < CACHE_MS ? c.t : this.get(id);
+  }
+
+  /** A tenant's policy layer as `get` finds it: a plain value while the lookup is cached (the attempt path). */
+  policyOf(id: string): DeliveryPolicyConfig | undefined | Promise<DeliveryPolicyConfig | undefined> {
+    const d = this.declared(id);
+    if (d) return d.policy;
+    const c = this.cache.get(id);
+    if (c && this.opts.now() - c.at < CACHE_MS) return c.t?.policy;
+    return this.get(id).then((t) => t?.policy);
+  }
+
   /** A tenant as stored now, uncached (for the admin API). */
   async find(id: string): Promise<Tenant | null> {
     const d = this.declared(id);

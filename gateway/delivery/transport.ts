@@ -42,13 +42,55 @@ export interface SignedPost {
 
 /** POSTs a signed webhook through the snapshot's SSRF guard; `post.timeoutMs` is the deadline for all of it. */
 export function sendSigned(snap: Snapshot, post: SignedPost): Promise<AttemptResult> {
-  const headers: OutgoingHttpHeaders = {
-    ...post.headers,
-    'content-type': 'application/json',
-    ...webhookHeaders(post.msgId, Math.floor(post.nowMs / 1000), post.body, post.secrets),
-  };
-  const request = sentRequest(post.url, headers);
-  return sendGuarded(snap.ssrf, post.url, 'POST', headers, post.body, post.timeoutMs, post.tls).then((r) => ({ ...r, request }));
+  const fixed = fixedPartOf(post.url, post.headers);
+  const signed = webhookHeaders(post.msgId, Math.floor(post.nowMs / 1000), post.body, post.secrets);
+  // The signature headers go last, as they always did: each replaces an endpoint header of its name.
+  const view = { ...fixed.view.headers };
+  for (const name in signed) view[name] = signed[name]!;
+  const request = { url: fixed.view.url, headers: view };
+  let wire: Record<string, string | string[]> | Error = fixed.wire;
+  if (!(wire instanceof Error)) {
+    wire = { ...wire };
+    try {
+      for (const name in signed) {
+        checkHeader(name, signed[name]!);
+        wire[name] = signed[name]!;
+      }
+    } catch (err) {
+      wire = err as Error;
+    }
+  }
+  return sendGuarded(snap.ssrf, post.url, 'POST', wire, post.body, post.timeoutMs, post.tls, true).then((r) => ({ ...r, request }));
+}
+
+/**
+ * What every signed attempt with the same URL and headers shares: the headers as undici takes
+ * them (or the refusal of one) and the attempt log's view, both without the signature headers.
+ */
+interface FixedPart {
+  readonly url: string;
+  readonly wire: Readonly<Record<string, string | string[]>> | Error;
+  readonly view: { readonly url: string; readonly headers: Readonly<Record<string, string>> };
+}
+
+/** By the headers object: a caller that passes the same one each time (the engine, per endpoint) builds it once. */
+const fixedParts = new WeakMap<object, FixedPart>();
+const NO_HEADERS: OutgoingHttpHeaders = Object.freeze({});
+
+function fixedPartOf(url: string, extra: OutgoingHttpHeaders = NO_HEADERS): FixedPart {
+  const known = fixedParts.get(extra);
+  if (known && known.url === url) return known;
+  const headers: OutgoingHttpHeaders = { ...extra, 'content-type': 'application/json' };
+  const u = parsedUrl(url);
+  let wire: FixedPart['wire'];
+  try {
+    wire = u ? requestHeaders(headers, u) : {};
+  } catch (err) {
+    wire = err as Error;
+  }
+  const part: FixedPart = { url, wire, view: sentRequest(url, headers) };
+  fixedParts.set(extra, part);
+  return part;
 }
 
 /** Keeps the first RESPONSE_LIMIT bytes of a response body, for the attempt log. */
@@ -234,7 +276,7 @@ function parsedUrl(url: string): ParsedUrl | null {
  * timers are idle timers, set to the same value only so that their defaults never bind first.
  * Never throws: every failure, a header value undici refuses included, is status 0 with an error.
  */
-function sendGuarded(ssrf: SsrfGuard, url: string, method: string, headers: OutgoingHttpHeaders, body: Buffer, timeoutMs: number, tls: ClientTlsPem | undefined): Promise<AttemptResult> {
+function sendGuarded(ssrf: SsrfGuard, url: string, method: string, headers: OutgoingHttpHeaders | Error, body: Buffer, timeoutMs: number, tls: ClientTlsPem | undefined, checked = false): Promise<AttemptResult> {
   return new Promise((resolve) => {
     const attempt = new Attempt(timeoutMs, resolve);
     const u = parsedUrl(url);
@@ -244,7 +286,10 @@ function sendGuarded(ssrf: SsrfGuard, url: string, method: string, headers: Outg
       // TLS settings only apply to https (an http URL with them is a config error anyway).
       const dispatcher = ssrf.dispatcher(u.protocol === 'https:' ? tls : undefined, timeoutMs);
       // Redirects are not followed: no redirect interceptor on these agents, a 3xx is the answer.
-      dispatcher.dispatch({ origin: u.origin, path: u.path, method: method as Dispatcher.HttpMethod, headers: requestHeaders(headers, u), body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, attempt);
+      // A signed post's headers come checked and lowercased already (`checked`), or as the refusal of one.
+      if (headers instanceof Error) throw headers;
+      const wire = checked ? (headers as Record<string, string | string[]>) : requestHeaders(headers, u);
+      dispatcher.dispatch({ origin: u.origin, path: u.path, method: method as Dispatcher.HttpMethod, headers: wire, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, attempt);
     } catch (err) {
       // undici reports most refusals through onResponseError; this is for the rest.
       attempt.finish({ status: 0, error: errorText(err) });
