@@ -162,7 +162,8 @@ export class RedisClusterTopology extends RedisGroup {
       for (let i = 0; i < 3 * (1 + t.replicas); i++) {
         // No diskless-sync delay: with one replica per master nothing is gained by waiting (5 s by
         // default) for more replicas to share a transfer, and WAIT answers 0 until the sync is done.
-        const n = await t.node(`cluster${i}`, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0', '--repl-diskless-sync-delay', '0', ...tls]);
+        // The bus port is chosen free too: the default (port + 10000) can land on a port in use.
+        const n = await t.node(`cluster${i}`, ['--cluster-enabled', 'yes', '--cluster-port', String(await t.busPort()), '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0', '--repl-diskless-sync-delay', '0', ...tls]);
         t.nodes.push(n);
       }
       await Promise.all(t.nodes.map((n) => n.start()));
@@ -174,6 +175,16 @@ export class RedisClusterTopology extends RedisGroup {
       throw err;
     }
   }
+
+  /** A free port for a node's cluster bus, none of the ports this group already took. */
+  private async busPort(): Promise<number> {
+    const taken = new Set(this.procs.map((p) => p.port));
+    for (;;) {
+      const port = await closedPort();
+      if (!taken.has(port) && !this.buses.has(port)) return this.buses.add(port), port;
+    }
+  }
+  private readonly buses = new Set<number>();
 
   /** Startup nodes for `store.cluster.nodes`. */
   get startupNodes(): string[] {
