@@ -35,7 +35,8 @@ import { ensureBaseline, ensureCurrent } from './lib/baseline.mjs';
 import { ensureExpressGateway, nginxVersion, startUpstream, useBuild } from './lib/servers.mjs';
 
 const SCENARIOS = { 1: scenario1, 2: scenario2, 3: scenario3, 4: scenario4, 5: scenario5, 6: scenario6, 7: scenario7, 8: scenario8, 9: scenario9, 10: scenario10, 11: scenario11 };
-const EG_RECIPE = process.env.BENCH_EG_RECIPE ?? join(ROOT, '..', 'shared/bench/express-gateway');
+// The recipe is kept in the repo (copied from the shared peer recipes) so the bench needs nothing outside it.
+const EG_RECIPE = process.env.BENCH_EG_RECIPE ?? join(ROOT, 'bench/peers/express-gateway');
 
 /** HEAD's short sha, "+ changes" when the work tree differs under gateway/. */
 function gitDescribe() {

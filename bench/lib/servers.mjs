@@ -128,8 +128,8 @@ export async function ensureExpressGateway(log = () => {}) {
 }
 
 /**
- * Peer: express-gateway 1.16.11 with a proxy-only pipeline, from the shared recipe
- * (shared/bench/express-gateway/*.yml copied and adjusted into bench/.peers, never edited in place).
+ * Peer: express-gateway 1.16.11 with a proxy-only pipeline, from its recipe in bench/peers/express-gateway
+ * (its *.yml copied and adjusted into bench/.peers, never edited in place).
  */
 export async function startExpressGateway({ port = PORTS.expressGateway, recipeDir } = {}) {
   const cfg = join(EG_DIR, 'config');
