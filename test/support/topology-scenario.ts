@@ -151,9 +151,20 @@ export async function assertSharedIngressState(a: Instance, b: Instance): Promis
   const sig = `sha256=${createHmac('sha256', SIGNING_SECRET).update(body).digest('hex')}`;
   const first = await post(a, '/signed', body, { 'x-hub-signature-256': sig });
   assert.equal(first?.status, 202, 'the first signed request is queued');
-  const again = await post(b, '/signed', body, { 'x-hub-signature-256': sig });
-  assert.equal(again?.status, 200, 'its replay on the other instance is a duplicate');
+  // The first instance marks the message done just after its 202 (verify-signature's onLog): a
+  // replay that overtakes that write is 409 HG_DUPLICATE_IN_FLIGHT, and the provider sends it
+  // again, as here. It must never be forwarded (202).
+  const replies: Awaited<ReturnType<typeof post>>[] = [];
+  await waitUntil(async () => {
+    const r = await post(b, '/signed', body, { 'x-hub-signature-256': sig });
+    replies.push(r);
+    return r?.status !== 409;
+  }, 10000, 'the replay to be answered other than 409 in flight');
+  const answers = replies.map((r) => `${r?.status} ${r?.code ?? ''}`.trim());
+  const again = replies.at(-1);
+  assert.equal(again?.status, 200, `its replay on the other instance is a duplicate: ${answers.join(', ')}`);
   assert.equal(again?.headers['hookgate-duplicate'], 'true');
+  assert.ok(answers.slice(0, -1).every((a) => a === '409 HG_DUPLICATE_IN_FLIGHT'), `only in-flight refusals before: ${answers.join(', ')}`);
 }
 
 /**
