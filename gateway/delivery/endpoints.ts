@@ -156,14 +156,16 @@ export class EndpointDirectory {
   /** `get`, as a plain value while its cached lookup stands (nearly every attempt). */
   getNow(id: string): EndpointRecord | null | Promise<EndpointRecord | null> {
     const c = this.cache.get(id);
-    return c && this.opts.now() - c.at < CACHE_MS ? c.ep : this.get(id);
+    const t = this.opts.now();
+    return c && t - c.at < CACHE_MS ? c.ep : this.read(id, t);
   }
 
   /** An endpoint for an attempt, cached for a second. */
   async get(id: string): Promise<EndpointRecord | null> {
-    const c = this.cache.get(id);
-    const t = this.opts.now();
-    if (c && t - c.at < CACHE_MS) return c.ep;
+    return this.getNow(id);
+  }
+
+  private async read(id: string, t: number): Promise<EndpointRecord | null> {
     let ep = await this.repo.getEndpoint(id);
     if (!ep && this.configEndpoints().some((c) => c.id === id)) {
       await this.sync();
@@ -176,13 +178,16 @@ export class EndpointDirectory {
   /** `all()`, as a plain value while the cached list stands (every publish but one a second). */
   allNow(): EndpointRecord[] | Promise<EndpointRecord[]> {
     const c = this.cachedList;
-    return c && this.opts.now() - c.at < CACHE_MS ? c.list : this.all();
+    const t = this.opts.now();
+    return c && t - c.at < CACHE_MS ? c.list : this.readAll(t);
   }
 
   /** All endpoints, cached for a second like single lookups (publish reads them on every event). */
   async all(): Promise<EndpointRecord[]> {
-    const t = this.opts.now();
-    if (this.cachedList && t - this.cachedList.at < CACHE_MS) return this.cachedList.list;
+    return this.allNow();
+  }
+
+  private async readAll(t: number): Promise<EndpointRecord[]> {
     let list = await this.repo.listEndpoints();
     // Redis lost its data (restart without persistence, failover, flush): put the endpoints
     // declared in gateway.yaml back rather than fan out to nobody until the next restart.

@@ -77,33 +77,30 @@ export class TenantDirectory {
 
   /** A tenant for a publish, cached for a second; null when there is none. */
   async get(id: string): Promise<Tenant | null> {
-    const d = this.declared(id);
-    if (d) return d;
-    const t = this.opts.now();
-    const c = this.cache.get(id);
-    if (c && t - c.at < CACHE_MS) return c.t;
-    const rec = await this.opts.repo.getTenant(id);
-    const tenant = rec ? fromRecord(rec) : null;
-    this.cache.set(id, { t: tenant, at: t });
-    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
-    return tenant;
+    return this.getNow(id);
   }
 
   /** `get`, as a plain value when it needs no store read (a declared tenant, a cached lookup). */
   getNow(id: string): Tenant | null | Promise<Tenant | null> {
     const d = this.declared(id);
     if (d) return d;
+    const t = this.opts.now();
     const c = this.cache.get(id);
-    return c && this.opts.now() - c.at < CACHE_MS ? c.t : this.get(id);
+    return c && t - c.at < CACHE_MS ? c.t : this.read(id, t);
   }
 
   /** A tenant's policy layer as `get` finds it: a plain value while the lookup is cached (the attempt path). */
   policyOf(id: string): DeliveryPolicyConfig | undefined | Promise<DeliveryPolicyConfig | undefined> {
-    const d = this.declared(id);
-    if (d) return d.policy;
-    const c = this.cache.get(id);
-    if (c && this.opts.now() - c.at < CACHE_MS) return c.t?.policy;
-    return this.get(id).then((t) => t?.policy);
+    const t = this.getNow(id);
+    return t instanceof Promise ? t.then((x) => x?.policy) : t?.policy;
+  }
+
+  private async read(id: string, t: number): Promise<Tenant | null> {
+    const rec = await this.opts.repo.getTenant(id);
+    const tenant = rec ? fromRecord(rec) : null;
+    this.cache.set(id, { t: tenant, at: t });
+    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    return tenant;
   }
 
   /** A tenant as stored now, uncached (for the admin API). */
